@@ -1,0 +1,890 @@
+//! The ketama continuum: which server a key goes to.
+//!
+//! We follow libmemcached 1.1.4 (`update_continuum` / `dispatch_host`) rather than OMcache 0.3
+//! where the two differ, because deployed clusters were sharded by libmemcached:
+//! - point names keep IPv6 brackets and are hashed with the signed-char one-at-a-time;
+//! - the weighted point count is computed in float32 (the "float trap": 156 instead of 160
+//!   points per server for 25, 47, 50, … equal servers);
+//! - a live-server walk that reaches the end of the ring wraps to point 0 (OMcache 0.3 skipped
+//!   point 0 there, a bug we do not copy).
+//!
+//! A key lookup is a binary search over a sorted `Vec<u32>` and never allocates.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::hash::{self, HashAlgorithm};
+
+/// How a server is named in point strings: host exactly as given in the server list
+/// (IPv6 keeps its brackets, e.g. "[::1]"), port as a number (0 for unix sockets, whose host is
+/// the path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ServerName<'a> {
+    pub host: &'a str,
+    pub port: u16,
+}
+
+/// A custom point hash: `(host, port as decimal text, point number, out)` fills up to
+/// `out.len()` (= entries_per_point) values and returns how many it filled.
+pub type PointHashFn = Arc<dyn Fn(&str, &str, u32, &mut [u32]) -> u32 + Send + Sync>;
+
+/// A custom key hash.
+pub type KeyHashFn = Arc<dyn Fn(&[u8]) -> u32 + Send + Sync>;
+
+/// A caller-supplied distribution (OMcache's `omcache_dist_t` with foreign hash functions),
+/// honoured literally: `points_per_server` × up to `entries_per_point` points per server.
+#[derive(Clone)]
+pub struct CustomDistribution {
+    pub points_per_server: u32,
+    pub entries_per_point: u32,
+    pub point_hash: PointHashFn,
+    pub key_hash: KeyHashFn,
+}
+
+impl fmt::Debug for CustomDistribution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomDistribution")
+            .field("points_per_server", &self.points_per_server)
+            .field("entries_per_point", &self.entries_per_point)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The distribution methods of OMcache's C API.
+#[derive(Clone, Debug, Default)]
+pub enum Distribution {
+    /// libmemcached `MEMCACHED_BEHAVIOR_KETAMA=1`: 100 one-at-a-time points per server,
+    /// one-at-a-time keys.
+    #[default]
+    LibmemcachedKetama,
+    /// libmemcached `MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED=1` with all weights 1: 160 (or 156,
+    /// float trap) MD5 points per server, MD5 keys.
+    LibmemcachedKetamaWeighted,
+    /// libmemcached < 1.0.10's ketama; in 1.1.4 `DISTRIBUTION=CONSISTENT_WEIGHTED` with the
+    /// default hash: MD5 points as above, one-at-a-time keys.
+    LibmemcachedKetamaPre1010,
+    /// A caller's own hash functions.
+    Custom(CustomDistribution),
+}
+
+/// A key hash: one of libhashkit's algorithms or a caller's function.
+#[derive(Clone)]
+pub enum KeyHash {
+    Algorithm(HashAlgorithm),
+    Custom(KeyHashFn),
+}
+
+impl KeyHash {
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u32 {
+        match self {
+            // Debian's libhashkit answers 1 for the algorithm it was built without (HSIEH);
+            // libmemcached refuses to select it, so this only matters for completeness.
+            KeyHash::Algorithm(alg) => alg.hash(key).unwrap_or(1),
+            KeyHash::Custom(f) => f(key),
+        }
+    }
+}
+
+impl Default for KeyHash {
+    fn default() -> Self {
+        KeyHash::Algorithm(HashAlgorithm::Default)
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyHash::Algorithm(alg) => write!(f, "{alg:?}"),
+            KeyHash::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// How libmemcached lays out servers, for a libmemcached-compatible layer
+/// (`memcached_server_distribution_t` minus the dispatch-only RANDOM and VIRTUAL_BUCKET).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LibmemcachedLayout {
+    /// `hash % server_count`, no continuum.
+    #[default]
+    Modula,
+    /// CONSISTENT, CONSISTENT_KETAMA and CONSISTENT_WEIGHTED: points named `"<host>-<i>"`, or
+    /// `"<host>:<port>-<i>"` when the port is not 11211.
+    Ketama,
+    /// CONSISTENT_KETAMA_SPY: points named `"/<host>:<port>-<i>"` (spymemcached's names).
+    KetamaSpy,
+}
+
+/// Everything libmemcached 1.1.4's continuum depends on besides the server list.
+#[derive(Clone, Debug, Default)]
+pub struct LibmemcachedConfig {
+    pub layout: LibmemcachedLayout,
+    /// libmemcached's `ketama.weighted_`: MD5 points, 4 per digest, count from the weights.
+    pub weighted: bool,
+    /// The handle's base hash: the key hash, and the point hash of unweighted continua.
+    pub hash: KeyHash,
+}
+
+/// memcached's default port: point names omit it.
+const DEFAULT_PORT: u16 = 11211;
+/// libmemcached's MEMCACHED_POINTS_PER_SERVER (unweighted).
+const POINTS_PER_SERVER: u32 = 100;
+/// libmemcached's MEMCACHED_POINTS_PER_SERVER_KETAMA (weighted, before the float arithmetic).
+const POINTS_PER_SERVER_KETAMA: u32 = 160;
+/// Points per MD5 digest in the weighted continuum.
+const POINTS_PER_HASH: u32 = 4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+enum Selection {
+    #[default]
+    Consistent,
+    Modula,
+}
+
+/// A server list turned into a lookup structure. Cheap to query, rebuilt on every change.
+#[derive(Clone, Default)]
+pub struct Continuum {
+    /// Point values, ascending. Kept apart from `owners` so the binary search touches only
+    /// the values.
+    values: Vec<u32>,
+    /// `owners[i]` is the server index of point `values[i]`.
+    owners: Vec<u32>,
+    server_count: usize,
+    key_hash: KeyHash,
+    selection: Selection,
+}
+
+impl fmt::Debug for Continuum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Continuum")
+            .field("server_count", &self.server_count)
+            .field("points", &self.values.len())
+            .field("key_hash", &self.key_hash)
+            .field("selection", &self.selection)
+            .finish()
+    }
+}
+
+/// libmemcached's weighted point count for one server, bit-exact: the arithmetic is float32
+/// (`pct * 160 / 4 * live`), which rounds 40.0 down to 39.999996 for some server counts and
+/// so gives 156 instead of 160 points. The `+ 1e-10` in the C source is done in double and
+/// rounded back to float, so it never changes a float value above ~0.002; it is omitted.
+pub fn weighted_points_per_server(weight: u32, total_weight: u64, live_servers: u32) -> u32 {
+    let pct = weight as f32 / total_weight as f32;
+    let scaled = pct * POINTS_PER_SERVER_KETAMA as f32 / 4.0 * live_servers as f32;
+    // `as` saturates (NaN -> 0), like the range the C cast is defined for.
+    (scaled.floor() * 4.0) as u32
+}
+
+/// Builds point names into one reusable buffer (continuum building is the only place that
+/// allocates, and it does so once per build, not per point).
+struct NameBuf {
+    buf: Vec<u8>,
+}
+
+impl NameBuf {
+    fn new() -> Self {
+        NameBuf {
+            buf: Vec::with_capacity(64),
+        }
+    }
+
+    fn push_decimal(&mut self, mut n: u32) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[i..]);
+    }
+
+    /// libmemcached's ketama point name: `host-i`, or `host:port-i` unless the port is 11211.
+    fn ketama(&mut self, server: &ServerName<'_>, i: u32) -> &[u8] {
+        self.buf.clear();
+        self.buf.extend_from_slice(server.host.as_bytes());
+        if server.port != DEFAULT_PORT {
+            self.buf.push(b':');
+            self.push_decimal(u32::from(server.port));
+        }
+        self.buf.push(b'-');
+        self.push_decimal(i);
+        &self.buf
+    }
+
+    /// libmemcached's spymemcached-style point name: `/host:port-i`, port always present.
+    fn spy(&mut self, server: &ServerName<'_>, i: u32) -> &[u8] {
+        self.buf.clear();
+        self.buf.push(b'/');
+        self.buf.extend_from_slice(server.host.as_bytes());
+        self.buf.push(b':');
+        self.push_decimal(u32::from(server.port));
+        self.buf.push(b'-');
+        self.push_decimal(i);
+        &self.buf
+    }
+}
+
+impl Continuum {
+    /// Builds the continuum for OMcache's distribution methods. The server list is taken in
+    /// the order given; indexes returned by lookups are indexes into it.
+    pub fn build(servers: &[ServerName<'_>], dist: &Distribution) -> Continuum {
+        let (weighted, hash) = match dist {
+            Distribution::LibmemcachedKetama => (false, HashAlgorithm::Default),
+            Distribution::LibmemcachedKetamaWeighted => (true, HashAlgorithm::Md5),
+            Distribution::LibmemcachedKetamaPre1010 => (true, HashAlgorithm::Default),
+            Distribution::Custom(custom) => return Self::build_custom(servers, custom),
+        };
+        let config = LibmemcachedConfig {
+            layout: LibmemcachedLayout::Ketama,
+            weighted,
+            hash: KeyHash::Algorithm(hash),
+        };
+        Self::build_libmemcached(servers, &[], |_| true, &config)
+    }
+
+    /// Builds exactly what libmemcached 1.1.4's `update_continuum` builds.
+    ///
+    /// `weights[i]` is server i's weight (missing or 0 counts as 1, as libmemcached stores
+    /// it). `include(i)` says whether server i is in the continuum (libmemcached leaves out
+    /// auto-ejected servers, and their weights do not count); indexes stay those of `servers`.
+    /// The result covers all of `servers` for `server_count()` and the one-server shortcut,
+    /// as libmemcached's `memcached_server_count` does.
+    pub fn build_libmemcached(
+        servers: &[ServerName<'_>],
+        weights: &[u32],
+        mut include: impl FnMut(usize) -> bool,
+        config: &LibmemcachedConfig,
+    ) -> Continuum {
+        let mut continuum = Continuum {
+            server_count: servers.len(),
+            key_hash: config.hash.clone(),
+            ..Continuum::default()
+        };
+        if config.layout == LibmemcachedLayout::Modula {
+            continuum.selection = Selection::Modula;
+            return continuum;
+        }
+
+        let weight_of = |i: usize| weights.get(i).copied().unwrap_or(1).max(1);
+        let included: Vec<usize> = (0..servers.len()).filter(|&i| include(i)).collect();
+        let live = included.len() as u32;
+        let total_weight: u64 = included.iter().map(|&i| u64::from(weight_of(i))).sum();
+
+        let mut points: Vec<(u32, u32)> = Vec::new();
+        let mut name = NameBuf::new();
+        for &i in &included {
+            let server = &servers[i];
+            let owner = i as u32;
+            if config.weighted {
+                let count = weighted_points_per_server(weight_of(i), total_weight, live);
+                points.reserve(count as usize);
+                for p in 0..count / POINTS_PER_HASH {
+                    let s = match config.layout {
+                        LibmemcachedLayout::KetamaSpy => name.spy(server, p),
+                        _ => name.ketama(server, p),
+                    };
+                    // Weighted points are MD5 whatever the base hash is (classic libketama).
+                    let d = hash::md5_digest(s);
+                    for word in d.chunks_exact(4) {
+                        let v = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+                        points.push((v, owner));
+                    }
+                }
+            } else {
+                points.reserve(POINTS_PER_SERVER as usize);
+                for p in 0..POINTS_PER_SERVER {
+                    let s = match config.layout {
+                        LibmemcachedLayout::KetamaSpy => name.spy(server, p),
+                        _ => name.ketama(server, p),
+                    };
+                    points.push((config.hash.hash(s), owner));
+                }
+            }
+        }
+        continuum.set_points(points);
+        continuum
+    }
+
+    /// A caller's distribution, literally: for each server and point number, the point hash
+    /// fills up to `entries_per_point` values; its return value says how many are used.
+    fn build_custom(servers: &[ServerName<'_>], dist: &CustomDistribution) -> Continuum {
+        let per_server = (dist.points_per_server as usize)
+            .saturating_mul(dist.entries_per_point as usize)
+            .min(1 << 20);
+        let mut points: Vec<(u32, u32)> =
+            Vec::with_capacity(per_server.saturating_mul(servers.len()).min(1 << 24));
+        let mut entries = vec![0u32; dist.entries_per_point as usize];
+        let mut port_text = String::new();
+        for (i, server) in servers.iter().enumerate() {
+            port_text.clear();
+            port_text.push_str(&server.port.to_string());
+            for p in 0..dist.points_per_server {
+                let n = (dist.point_hash)(server.host, &port_text, p, &mut entries);
+                let n = (n as usize).min(entries.len());
+                points.extend(entries[..n].iter().map(|&v| (v, i as u32)));
+            }
+        }
+        let mut continuum = Continuum {
+            server_count: servers.len(),
+            key_hash: KeyHash::Custom(dist.key_hash.clone()),
+            ..Continuum::default()
+        };
+        continuum.set_points(points);
+        continuum
+    }
+
+    /// Sorts by (value, server index). libmemcached's qsort compares values only, and glibc
+    /// 2.36's qsort is a stable merge sort, so equal values stay in insertion order: lower
+    /// server index first. Sorting by the pair gives the same owner sequence, and an
+    /// unstable sort is enough because equal pairs are indistinguishable.
+    fn set_points(&mut self, mut points: Vec<(u32, u32)>) {
+        points.sort_unstable();
+        self.values = points.iter().map(|&(v, _)| v).collect();
+        self.owners = points.iter().map(|&(_, s)| s).collect();
+    }
+
+    /// Number of servers the continuum was built for (dead or alive).
+    pub fn server_count(&self) -> usize {
+        self.server_count
+    }
+
+    /// Number of points on the ring (0 for modula).
+    pub fn point_count(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The key hash of this distribution.
+    #[inline]
+    pub fn key_hash(&self, key: &[u8]) -> u32 {
+        self.key_hash.hash(key)
+    }
+
+    /// Index of the first point whose value is >= `hash`, wrapping to 0 past the last one.
+    /// None on an empty ring.
+    #[inline]
+    fn point_for_hash(&self, hash: u32) -> Option<usize> {
+        if self.values.is_empty() {
+            return None;
+        }
+        let i = self.values.partition_point(|&v| v < hash);
+        Some(if i == self.values.len() { 0 } else { i })
+    }
+
+    /// Server for a key, ignoring liveness. None when there are no servers. One server:
+    /// Some(0) without hashing (as libmemcached does).
+    pub fn server_for_key(&self, key: &[u8]) -> Option<usize> {
+        match self.server_count {
+            0 => None,
+            1 => Some(0),
+            _ => self.server_for_hash(self.key_hash(key)),
+        }
+    }
+
+    /// Server for a hash, ignoring liveness.
+    fn server_for_hash(&self, hash: u32) -> Option<usize> {
+        match self.selection {
+            Selection::Modula => Some(hash as usize % self.server_count),
+            Selection::Consistent => self.point_for_hash(hash).map(|p| self.owners[p] as usize),
+        }
+    }
+
+    /// Same, but walks clockwise past points whose server `is_live(idx)` says is dead
+    /// (wrapping to point 0); None if every server is dead. One server: Some(0) if live.
+    pub fn server_for_key_live(
+        &self,
+        key: &[u8],
+        is_live: impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
+        match self.server_count {
+            0 => None,
+            1 => self.lookup_live(0, is_live, |_| {}),
+            _ => self.lookup_live(self.key_hash(key), is_live, |_| {}),
+        }
+    }
+
+    /// The live walk starting from a hash (for the engine's retry logic). `on_skip(idx)` is
+    /// called once for every point passed over because its server is dead, so the same server
+    /// may be reported several times and the number of calls is the number of skipped points
+    /// (what OMcache logs). The walk visits every point at most once, so with all servers dead
+    /// it ends after one lap with None.
+    ///
+    /// Modula does not fail over (libmemcached's modula ignores ejection): the hashed server
+    /// if it is live, else None. One server: Some(0) if live, whatever the ring holds.
+    pub fn lookup_live(
+        &self,
+        hash: u32,
+        mut is_live: impl FnMut(usize) -> bool,
+        mut on_skip: impl FnMut(usize),
+    ) -> Option<usize> {
+        if self.server_count == 1 || self.selection == Selection::Modula {
+            let idx = match self.server_count {
+                0 => return None,
+                1 => 0,
+                n => hash as usize % n,
+            };
+            if is_live(idx) {
+                return Some(idx);
+            }
+            on_skip(idx);
+            return None;
+        }
+        let start = self.point_for_hash(hash)?;
+        let (after, before) = (&self.owners[start..], &self.owners[..start]);
+        for &owner in after.iter().chain(before) {
+            let idx = owner as usize;
+            if is_live(idx) {
+                return Some(idx);
+            }
+            on_skip(idx);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<'a>(list: &'a [(String, u16)]) -> Vec<ServerName<'a>> {
+        list.iter()
+            .map(|(h, p)| ServerName { host: h, port: *p })
+            .collect()
+    }
+
+    /// "host:port" -> (host, port); IPv6 keeps its brackets.
+    fn parse(entry: &str) -> (String, u16) {
+        let (h, p) = entry.rsplit_once(':').unwrap();
+        (h.to_string(), p.parse().unwrap())
+    }
+
+    /// OMcache's `omcache-ketama-vectors.tsv` (1,500 vectors made by OMcache 0.3 itself).
+    /// OMcache sorted its server list by host, then port string.
+    #[test]
+    fn omcache_golden_vectors() {
+        let data = include_str!("../compat-tests/vectors/omcache-ketama-vectors.tsv");
+        let header = data.lines().next().unwrap();
+        let list = header.strip_prefix("# servers: ").unwrap();
+        let mut servers: Vec<(String, u16)> = list.split(',').map(parse).collect();
+        servers.sort_by(|a, b| (&a.0, a.1.to_string()).cmp(&(&b.0, b.1.to_string())));
+        let names = names(&servers);
+        let build = |d: Distribution| Continuum::build(&names, &d);
+        let ketama = build(Distribution::LibmemcachedKetama);
+        let weighted = build(Distribution::LibmemcachedKetamaWeighted);
+        let pre1010 = build(Distribution::LibmemcachedKetamaPre1010);
+        assert_eq!(weighted.point_count(), 5 * 160);
+        let mut checked = 0;
+        for line in data.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let c = match f[0] {
+                "libmemcached_ketama" => &ketama,
+                "libmemcached_ketama_weighted" => &weighted,
+                "libmemcached_ketama_pre1010" => &pre1010,
+                other => panic!("unknown method {other}"),
+            };
+            let idx = c.server_for_key(f[1].as_bytes()).unwrap();
+            let got = format!("{}:{}", servers[idx].0, servers[idx].1);
+            assert_eq!(got, f[2], "{} {}", f[0], f[1]);
+            checked += 1;
+        }
+        assert_eq!(checked, 1500);
+    }
+
+    /// compat-tests/keymap_keys.h's key generator, so that golden vectors made by the C
+    /// programs can be replayed here (a mismatch here would fail the replay test).
+    fn keymap_key(i: u32) -> Vec<u8> {
+        let mut st = i.wrapping_mul(2_654_435_761).wrapping_add(1);
+        let mut next = move || {
+            st = st.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            st >> 8
+        };
+        match i % 5 {
+            0 => format!("key:{i}").into_bytes(),
+            1 => {
+                let len = 1 + next() % 250;
+                (0..len).map(|_| (0x21 + next() % 94) as u8).collect()
+            }
+            2 => {
+                let len = 1 + next() % 40;
+                (0..len).map(|_| (1 + next() % 255) as u8).collect()
+            }
+            3 => format!("cl\u{e9}:{i}:\u{fc}n\u{ef}c\u{f8}d\u{e9}").into_bytes(),
+            _ => {
+                let len = 200 + next() % 51;
+                (0..len).map(|_| next() as u8).collect()
+            }
+        }
+    }
+
+    /// A libmemcached server list entry as memcached_servers_parse stores it.
+    fn parse_lmc(entry: &str) -> (String, u16) {
+        if entry.starts_with('/') {
+            return (entry.to_string(), 0);
+        }
+        let (host, port) = match entry.strip_prefix('[') {
+            Some(_) => {
+                let end = entry.find(']').unwrap() + 1;
+                (&entry[..end], entry[end..].strip_prefix(':'))
+            }
+            None => match entry.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (entry, None),
+            },
+        };
+        (host.to_string(), port.map_or(11211, |p| p.parse().unwrap()))
+    }
+
+    /// Golden vectors from the real libmemcached 1.1.4 (compat-tests/gen-lmc-vectors.sh):
+    /// float-trap server counts, IPv6, unix sockets, other ports, keys with bytes >= 0x80.
+    /// Also shows that OMcache 0.3's fixed 160 points would not match at trapped counts.
+    #[test]
+    fn libmemcached_keymap_vectors() {
+        let data = include_str!("../compat-tests/vectors/lmc-keymap.txt");
+        let mut lines = data.lines().filter(|l| !l.starts_with('#'));
+        let mut configs = 0;
+        while let (Some(head), Some(indexes)) = (lines.next(), lines.next()) {
+            let (mode, list) = head.split_once('\t').unwrap();
+            let servers: Vec<(String, u16)> = list.split(',').map(parse_lmc).collect();
+            let names = names(&servers);
+            let dist = match mode {
+                "ketama" => Distribution::LibmemcachedKetama,
+                "weighted" => Distribution::LibmemcachedKetamaWeighted,
+                "pre1010" => Distribution::LibmemcachedKetamaPre1010,
+                other => panic!("unknown mode {other}"),
+            };
+            let c = Continuum::build(&names, &dist);
+            // OMcache 0.3's weighted methods: always 40 x 4 MD5 points.
+            let old = Distribution::Custom(CustomDistribution {
+                points_per_server: 40,
+                entries_per_point: 4,
+                point_hash: Arc::new(|host: &str, port: &str, p: u32, out: &mut [u32]| {
+                    let name = if port == "11211" {
+                        format!("{host}-{p}")
+                    } else {
+                        format!("{host}:{port}-{p}")
+                    };
+                    let d = hash::md5_digest(name.as_bytes());
+                    for (o, w) in out.iter_mut().zip(d.chunks_exact(4)) {
+                        *o = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                    }
+                    4
+                }),
+                key_hash: match mode {
+                    "weighted" => Arc::new(hash::md5_le32),
+                    _ => Arc::new(hash::one_at_a_time),
+                },
+            });
+            let old = Continuum::build(&names, &old);
+            let (mut keys, mut old_diffs) = (0u32, 0);
+            for (i, want) in indexes.split(' ').enumerate() {
+                let key = keymap_key(i as u32);
+                let want: usize = want.parse().unwrap();
+                assert_eq!(c.server_for_key(&key), Some(want), "{mode} {list} key {i}");
+                if mode != "ketama" && old.server_for_key(&key) != Some(want) {
+                    old_diffs += 1;
+                }
+                keys += 1;
+            }
+            assert_eq!(keys, 2000);
+            let trapped = mode != "ketama" && [25, 47, 50].contains(&servers.len());
+            assert_eq!(old_diffs > 0, trapped, "{mode} {} servers", servers.len());
+            configs += 1;
+        }
+        assert_eq!(configs, 10);
+    }
+
+    const FIXTURE_SERVERS: [(&str, u32); 8] = [
+        ("10.0.1.1", 600),
+        ("10.0.1.2", 300),
+        ("10.0.1.3", 200),
+        ("10.0.1.4", 350),
+        ("10.0.1.5", 1000),
+        ("10.0.1.6", 800),
+        ("10.0.1.7", 950),
+        ("10.0.1.8", 100),
+    ];
+
+    /// libmemcached's own ketama fixture (upstream test/fixtures/ketama.hpp, reproduced with
+    /// the real 1.1.4): unequal weights, MD5 keys; lines 1-99 KETAMA, 100-198 KETAMA_SPY.
+    /// Columns: key, server, key hash, value of the (KETAMA) point the key lands on.
+    #[test]
+    fn libmemcached_weighted_fixture() {
+        let keys = include_str!("../compat-tests/vectors/ketama_fixture_keys.txt");
+        let expected = include_str!("../compat-tests/vectors/ketama_fixture_expected.txt");
+        let names: Vec<ServerName<'_>> = FIXTURE_SERVERS
+            .iter()
+            .map(|&(h, _)| ServerName {
+                host: h,
+                port: 11211,
+            })
+            .collect();
+        let weights: Vec<u32> = FIXTURE_SERVERS.iter().map(|&(_, w)| w).collect();
+        let build = |layout| {
+            let config = LibmemcachedConfig {
+                layout,
+                weighted: true,
+                hash: KeyHash::Algorithm(HashAlgorithm::Md5),
+            };
+            Continuum::build_libmemcached(&names, &weights, |_| true, &config)
+        };
+        let ketama = build(LibmemcachedLayout::Ketama);
+        let spy = build(LibmemcachedLayout::KetamaSpy);
+        let mut n = 0;
+        // The expected file's first column repeats the key (no key contains a tab).
+        for (i, (key, exp)) in keys.lines().zip(expected.lines()).enumerate() {
+            let cols: Vec<&str> = exp.split('\t').collect();
+            assert_eq!(cols[0], key, "line {i}");
+            let (server, key_hash, point) = (cols[1], cols[2], cols[3]);
+            let c = if i < 99 { &ketama } else { &spy };
+            assert_eq!(c.key_hash(key.as_bytes()).to_string(), key_hash, "line {i}");
+            // The point column belongs to the KETAMA ring; upstream's SPY half repeats it.
+            if i < 99 {
+                let p = c.point_for_hash(c.key_hash(key.as_bytes())).unwrap();
+                assert_eq!(c.values[p].to_string(), point, "line {i}");
+            }
+            let idx = c.server_for_key(key.as_bytes()).unwrap();
+            assert_eq!(FIXTURE_SERVERS[idx].0, server, "line {i} key {key:?}");
+            n += 1;
+        }
+        assert_eq!(n, 198);
+    }
+
+    #[test]
+    fn float_trap_server_counts() {
+        let trapped = [
+            25, 47, 50, 55, 61, 71, 94, 100, 107, 109, 110, 115, 122, 142, 159, 163, 188, 193, 200,
+        ];
+        for n in 1..=200u32 {
+            let want = if trapped.contains(&n) { 156 } else { 160 };
+            assert_eq!(
+                weighted_points_per_server(1, u64::from(n), n),
+                want,
+                "{n} servers"
+            );
+        }
+        // And the continuum uses it: 25 equal servers -> 3,900 points (measured in 1.1.4).
+        let list: Vec<(String, u16)> = (0..25).map(|i| (format!("10.0.0.{i}"), 11211)).collect();
+        let c = Continuum::build(&names(&list), &Distribution::LibmemcachedKetamaWeighted);
+        assert_eq!(c.point_count(), 3900);
+        let c = Continuum::build(&names(&list), &Distribution::LibmemcachedKetamaPre1010);
+        assert_eq!(c.point_count(), 3900);
+        let c = Continuum::build(&names(&list), &Distribution::LibmemcachedKetama);
+        assert_eq!(c.point_count(), 2500);
+    }
+
+    #[test]
+    fn point_names() {
+        let mut b = NameBuf::new();
+        let s = |h, p| ServerName { host: h, port: p };
+        assert_eq!(b.ketama(&s("10.1.2.3", 11211), 0), b"10.1.2.3-0");
+        assert_eq!(b.ketama(&s("10.1.2.3", 11211), 39), b"10.1.2.3-39");
+        assert_eq!(
+            b.ketama(&s("cache-a.example", 4000), 99),
+            b"cache-a.example:4000-99"
+        );
+        assert_eq!(b.ketama(&s("[::1]", 11212), 3), b"[::1]:11212-3");
+        assert_eq!(b.ketama(&s("/tmp/mc.sock", 0), 7), b"/tmp/mc.sock:0-7");
+        assert_eq!(b.spy(&s("10.0.1.1", 11211), 0), b"/10.0.1.1:11211-0");
+        assert_eq!(b.ketama(&s("h", 65535), u32::MAX), b"h:65535-4294967295");
+    }
+
+    /// A distribution whose points are given literally: server i gets the values in
+    /// `table[i]`; keys hash to their decimal value.
+    fn literal(table: &'static [&'static [u32]]) -> (Vec<(String, u16)>, Distribution) {
+        let servers = (0..table.len()).map(|i| (format!("s{i}"), 11211)).collect();
+        let dist = Distribution::Custom(CustomDistribution {
+            points_per_server: 1,
+            entries_per_point: 8,
+            point_hash: Arc::new(move |host: &str, port: &str, p: u32, out: &mut [u32]| {
+                assert_eq!(port, "11211");
+                assert_eq!(p, 0);
+                let vals = table[host[1..].parse::<usize>().unwrap()];
+                out[..vals.len()].copy_from_slice(vals);
+                vals.len() as u32
+            }),
+            key_hash: Arc::new(|k: &[u8]| std::str::from_utf8(k).unwrap().parse().unwrap()),
+        });
+        (servers, dist)
+    }
+
+    #[test]
+    fn lookup_lower_bound_and_wrap() {
+        let (servers, dist) = literal(&[&[100, 300], &[200, 400]]);
+        let c = Continuum::build(&names(&servers), &dist);
+        assert_eq!(c.point_count(), 4);
+        let at = |k: &str| c.server_for_key(k.as_bytes()).unwrap();
+        assert_eq!(at("0"), 0);
+        assert_eq!(at("100"), 0); // equal -> that point (>=, not >)
+        assert_eq!(at("101"), 1);
+        assert_eq!(at("200"), 1);
+        assert_eq!(at("300"), 0);
+        assert_eq!(at("400"), 1);
+        assert_eq!(at("401"), 0); // past the last point: wrap to point 0
+        assert_eq!(at("4294967295"), 0);
+    }
+
+    #[test]
+    fn live_walk_wraps_to_point_zero() {
+        // Ring: 100->s0, 200->s1, 300->s2. A key past 300 whose first candidate (point 0, s0)
+        // is dead must go to s1 (point 1). Starting at point 2 (s2 dead) it wraps to point 0,
+        // which OMcache 0.3 skipped; we must land on s0.
+        let (servers, dist) = literal(&[&[100], &[200], &[300]]);
+        let c = Continuum::build(&names(&servers), &dist);
+        let mut skipped = Vec::new();
+        let got = c.lookup_live(250, |i| i != 2, |i| skipped.push(i));
+        assert_eq!(got, Some(0));
+        assert_eq!(skipped, vec![2]);
+        assert_eq!(c.server_for_key_live(b"350", |i| i != 0), Some(1));
+        assert_eq!(c.server_for_key_live(b"150", |i| i == 0), Some(0));
+        assert_eq!(c.server_for_key_live(b"150", |i| i == 1), Some(1));
+        // All dead: one lap, every point reported, then None.
+        let mut skipped = Vec::new();
+        assert_eq!(c.lookup_live(150, |_| false, |i| skipped.push(i)), None);
+        assert_eq!(skipped, vec![1, 2, 0]);
+        assert_eq!(c.server_for_key_live(b"1", |_| false), None);
+        // Liveness-ignoring lookup is unaffected.
+        assert_eq!(c.server_for_key(b"250"), Some(2));
+    }
+
+    #[test]
+    fn skip_reports_every_point() {
+        let (servers, dist) = literal(&[&[10, 20, 30], &[40]]);
+        let c = Continuum::build(&names(&servers), &dist);
+        let mut n = 0;
+        assert_eq!(c.lookup_live(5, |i| i == 1, |_| n += 1), Some(1));
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_server_index() {
+        // All points collide: glibc's stable qsort keeps insertion order, so server 0 wins.
+        let (servers, dist) = literal(&[&[7], &[7], &[7]]);
+        let c = Continuum::build(&names(&servers), &dist);
+        assert_eq!(c.server_for_key(b"7"), Some(0));
+        assert_eq!(c.server_for_key(b"8"), Some(0));
+        assert_eq!(c.server_for_key_live(b"7", |i| i != 0), Some(1));
+    }
+
+    #[test]
+    fn custom_return_value_caps_entries() {
+        let dist = Distribution::Custom(CustomDistribution {
+            points_per_server: 3,
+            entries_per_point: 4,
+            // Claims more than fits: capped at entries_per_point. Point 1 gives none.
+            point_hash: Arc::new(|_: &str, _: &str, p: u32, out: &mut [u32]| {
+                out.fill(p);
+                [99, 0, 2][p as usize]
+            }),
+            key_hash: Arc::new(|_: &[u8]| 0),
+        });
+        let servers = vec![("a".to_string(), 1), ("b".to_string(), 2)];
+        let c = Continuum::build(&names(&servers), &dist);
+        assert_eq!(c.point_count(), 2 * (4 + 2));
+        assert_eq!(c.server_count(), 2);
+    }
+
+    #[test]
+    fn custom_without_points() {
+        let dist = Distribution::Custom(CustomDistribution {
+            points_per_server: 0,
+            entries_per_point: 1,
+            point_hash: Arc::new(|_: &str, _: &str, _: u32, _: &mut [u32]| 1),
+            key_hash: Arc::new(|_: &[u8]| 0),
+        });
+        let two = vec![("a".to_string(), 1), ("b".to_string(), 2)];
+        let c = Continuum::build(&names(&two), &dist);
+        assert_eq!(c.server_for_key(b"k"), None);
+        assert_eq!(c.server_for_key_live(b"k", |_| true), None);
+        // One server never consults the ring.
+        let c = Continuum::build(&names(&two[..1]), &dist);
+        assert_eq!(c.server_for_key(b"k"), Some(0));
+        assert_eq!(c.server_for_key_live(b"k", |_| true), Some(0));
+        assert_eq!(c.server_for_key_live(b"k", |_| false), None);
+    }
+
+    #[test]
+    fn empty_and_single() {
+        let c = Continuum::default();
+        assert_eq!(c.server_count(), 0);
+        assert_eq!(c.server_for_key(b"x"), None);
+        assert_eq!(c.server_for_key_live(b"x", |_| true), None);
+        assert_eq!(c.lookup_live(0, |_| true, |_| {}), None);
+        let built = Continuum::build(&[], &Distribution::default());
+        assert_eq!(built.server_for_key(b"x"), None);
+        let one = [ServerName {
+            host: "127.0.0.1",
+            port: 11211,
+        }];
+        for d in [
+            Distribution::LibmemcachedKetama,
+            Distribution::LibmemcachedKetamaWeighted,
+            Distribution::LibmemcachedKetamaPre1010,
+        ] {
+            let c = Continuum::build(&one, &d);
+            assert_eq!(c.server_for_key(b"anything"), Some(0));
+            let mut skipped = 0;
+            assert_eq!(c.lookup_live(12345, |_| false, |_| skipped += 1), None);
+            assert_eq!(skipped, 1);
+            assert_eq!(c.lookup_live(12345, |_| true, |_| {}), Some(0));
+        }
+        assert!(format!("{:?}", Continuum::default()).contains("server_count: 0"));
+    }
+
+    #[test]
+    fn key_hashes_per_distribution() {
+        let two = vec![("a".to_string(), 11211), ("b".to_string(), 11211)];
+        let k = b"hello";
+        let c = Continuum::build(&names(&two), &Distribution::LibmemcachedKetama);
+        assert_eq!(c.key_hash(k), 3_372_029_979);
+        let c = Continuum::build(&names(&two), &Distribution::LibmemcachedKetamaWeighted);
+        assert_eq!(c.key_hash(k), 708_854_109);
+        let c = Continuum::build(&names(&two), &Distribution::LibmemcachedKetamaPre1010);
+        assert_eq!(c.key_hash(k), 3_372_029_979);
+    }
+
+    #[test]
+    fn modula() {
+        let three = vec![
+            ("a".to_string(), 11211),
+            ("b".to_string(), 11211),
+            ("c".to_string(), 11211),
+        ];
+        let config = LibmemcachedConfig {
+            layout: LibmemcachedLayout::Modula,
+            weighted: false,
+            hash: KeyHash::Algorithm(HashAlgorithm::Default),
+        };
+        let c = Continuum::build_libmemcached(&names(&three), &[], |_| true, &config);
+        assert_eq!(c.point_count(), 0);
+        let k = b"hello";
+        let want = (hash::one_at_a_time(k) % 3) as usize;
+        assert_eq!(c.server_for_key(k), Some(want));
+        assert_eq!(c.server_for_key_live(k, |_| true), Some(want));
+        // No fail-over in modula.
+        assert_eq!(c.server_for_key_live(k, |i| i != want), None);
+    }
+
+    #[test]
+    fn excluded_servers_keep_their_indexes() {
+        // libmemcached's auto-eject rebuild: the ring holds only included servers, weights and
+        // the live count are over those, and indexes still refer to the full list.
+        let list: Vec<(String, u16)> = (0..4).map(|i| (format!("h{i}.example"), 11211)).collect();
+        let config = LibmemcachedConfig {
+            layout: LibmemcachedLayout::Ketama,
+            weighted: true,
+            hash: KeyHash::Algorithm(HashAlgorithm::Md5),
+        };
+        let c = Continuum::build_libmemcached(&names(&list), &[], |i| i != 2, &config);
+        assert_eq!(c.server_count(), 4);
+        assert_eq!(c.point_count(), 3 * 160);
+        for i in 0..2000u32 {
+            let idx = c.server_for_key(&i.to_be_bytes()).unwrap();
+            assert_ne!(idx, 2);
+            assert!(idx < 4);
+        }
+    }
+}
