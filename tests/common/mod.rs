@@ -1,0 +1,97 @@
+//! Test harness: real memcached servers on free loopback ports, killed when dropped.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Memcached {
+    pub port: u16,
+    child: Child,
+}
+
+impl Memcached {
+    /// Starts one server on 127.0.0.1 and waits until it accepts connections.
+    pub fn start(extra_args: &[&str]) -> Memcached {
+        for _ in 0..20 {
+            let port = free_port();
+            let mut cmd = Command::new("memcached");
+            cmd.args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "0",
+                "-t",
+                "1",
+            ]);
+            // SAFETY-free check for root: memcached refuses to run as root without -u.
+            if std::env::var("USER").map(|u| u == "root").unwrap_or(false) || is_root() {
+                cmd.args(["-u", "nobody"]);
+            }
+            cmd.args(extra_args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd
+                .spawn()
+                .expect("memcached is not installed (apt-get install memcached)");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Memcached { port, child };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // port taken meanwhile: try another
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start memcached");
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `n` servers and returns them with their comma-separated list.
+pub fn cluster(n: usize) -> (Vec<Memcached>, String) {
+    let servers: Vec<Memcached> = (0..n).map(|_| Memcached::start(&[])).collect();
+    let list = servers
+        .iter()
+        .map(|s| s.addr())
+        .collect::<Vec<_>>()
+        .join(",");
+    (servers, list)
+}
