@@ -1,0 +1,677 @@
+//! The convenience commands (OMcache's commands.c): each builds one request, or one per key,
+//! and runs it through the engine. With timeout 0 the quiet opcodes are used, as in OMcache.
+
+use std::ffi::{c_char, c_int, CStr};
+use std::mem::MaybeUninit;
+
+use super::io;
+use super::{
+    c_bytes, omcache_req_header_s, omcache_req_t, omcache_t, omcache_value_t, with_handle, CSink,
+    Inner, INVALID,
+};
+use crate::client::{valid_key, Request, Requests, Status};
+use crate::protocol::{opcode, quiet_variant, RequestParts};
+
+const NO_SERVERS: c_int = Status::NoServers as c_int;
+
+/// Runs one request with a one-slot values array; returns the engine's status and the stored
+/// value, if any (its pointers stay valid until the next call on the handle).
+fn run_one(
+    inner: &mut Inner,
+    mc: *mut omcache_t,
+    req: Request<'_>,
+    timeout: i32,
+) -> (Status, Option<omcache_value_t>) {
+    let mut reqs = [req];
+    let mut slot = MaybeUninit::<omcache_value_t>::uninit();
+    // SAFETY: one writable slot on our stack.
+    let mut sink = unsafe { CSink::new(mc, inner, slot.as_mut_ptr(), 1) };
+    let status = inner
+        .client
+        .command(&mut Requests(&mut reqs), &mut sink, timeout);
+    // SAFETY: the sink initialised the slot when it stored a value.
+    let value = (sink.stored == 1).then(|| unsafe { slot.assume_init() });
+    (status, value)
+}
+
+/// A single request's own outcome: its response's status when one came, else the engine's.
+fn run_status(inner: &mut Inner, mc: *mut omcache_t, req: Request<'_>, timeout: i32) -> c_int {
+    let explicit = req.server_index >= 0;
+    let (status, value) = run_one(inner, mc, req, timeout);
+    let rc = value.map_or(status.code(), |v| v.status);
+    if explicit && rc == Status::ServerFailure.code() {
+        NO_SERVERS
+    } else {
+        rc
+    }
+}
+
+fn keyed<'a>(op: u8, key: &'a [u8], timeout: i32) -> Request<'a> {
+    let op = if timeout == 0 { quiet_variant(op) } else { op };
+    Request {
+        server_index: -1,
+        parts: RequestParts {
+            opcode: op,
+            key,
+            ..Default::default()
+        },
+    }
+}
+
+fn indexed(op: u8, server_index: c_int) -> Request<'static> {
+    Request {
+        server_index,
+        parts: RequestParts {
+            opcode: op,
+            ..Default::default()
+        },
+    }
+}
+
+/// Checks and borrows a key argument.
+///
+/// # Safety
+/// A non-NULL key must be valid for key_len bytes.
+unsafe fn key_arg<'a>(key: *const u8, key_len: usize) -> Option<&'a [u8]> {
+    if key.is_null() {
+        return None;
+    }
+    // SAFETY: guaranteed by the caller.
+    let key = unsafe { c_bytes(key, key_len) };
+    valid_key(key).then_some(key)
+}
+
+/// # Safety
+/// A non-NULL value must be valid for value_len bytes.
+unsafe fn value_arg<'a>(value: *const u8, value_len: usize) -> Option<&'a [u8]> {
+    if value.is_null() && value_len > 0 {
+        return None;
+    }
+    // SAFETY: guaranteed by the caller.
+    Some(unsafe { c_bytes(value, value_len) })
+}
+
+fn storage_extras(flags: u32, expiration: libc::time_t) -> [u8; 8] {
+    let mut e = [0u8; 8];
+    e[..4].copy_from_slice(&flags.to_be_bytes());
+    e[4..].copy_from_slice(&(expiration as u32).to_be_bytes());
+    e
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_noop(
+    mc: *mut omcache_t,
+    server_index: c_int,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        if server_index < 0 {
+            return NO_SERVERS;
+        }
+        run_status(inner, mc, indexed(opcode::NOOP, server_index), timeout_msec)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_flush_all(
+    mc: *mut omcache_t,
+    expiration: libc::time_t,
+    server_index: c_int,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        if server_index < 0 {
+            return NO_SERVERS;
+        }
+        let extras = (expiration as u32).to_be_bytes();
+        let mut req = indexed(opcode::FLUSH, server_index);
+        req.parts.extras = &extras;
+        run_status(inner, mc, req, timeout_msec)
+    })
+}
+
+/// General statistics (command NULL) or a stat group; each statistic is one value, and the
+/// list ends with an empty-key value.
+#[no_mangle]
+pub extern "C" fn omcache_stat(
+    mc: *mut omcache_t,
+    command: *const c_char,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    server_index: c_int,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: a non-NULL command is a NUL-terminated string (the C API's contract).
+        let group = unsafe { (!command.is_null()).then(|| CStr::from_ptr(command).to_bytes()) }
+            .unwrap_or_default();
+        if server_index < 0 {
+            // SAFETY: a non-NULL value_count is writable.
+            if let Some(n) = unsafe { value_count.as_mut() } {
+                *n = 0;
+            }
+            return NO_SERVERS;
+        }
+        let mut reqs = [Request {
+            server_index,
+            parts: RequestParts {
+                opcode: opcode::STAT,
+                key: group,
+                ..Default::default()
+            },
+        }];
+        // SAFETY: `values` holds `*value_count` slots (the C API's contract).
+        let capacity = unsafe { value_count.as_ref().copied().unwrap_or(0) };
+        // SAFETY: as above.
+        let mut sink = unsafe { CSink::new(mc, inner, values, capacity) };
+        let status = inner
+            .client
+            .command(&mut Requests(&mut reqs), &mut sink, timeout_msec);
+        // SAFETY: a non-NULL value_count is writable.
+        if let Some(n) = unsafe { value_count.as_mut() } {
+            *n = sink.stored;
+        }
+        status.code()
+    })
+}
+
+fn store(
+    mc: *mut omcache_t,
+    op: u8,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    extras: &[u8],
+    cas: u64,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: non-NULL pointers are valid for their lengths (the C API's contract).
+        let (Some(key), Some(value)) = (unsafe { key_arg(key, key_len) }, unsafe {
+            value_arg(value, value_len)
+        }) else {
+            return INVALID;
+        };
+        let mut req = keyed(op, key, timeout_msec);
+        req.parts.value = value;
+        req.parts.extras = extras;
+        req.parts.cas = cas;
+        run_status(inner, mc, req, timeout_msec)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+    timeout_msec: i32,
+) -> c_int {
+    let extras = storage_extras(flags, expiration);
+    store(
+        mc,
+        opcode::SET,
+        key,
+        key_len,
+        value,
+        value_len,
+        &extras,
+        cas,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_add(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    timeout_msec: i32,
+) -> c_int {
+    let extras = storage_extras(flags, expiration);
+    store(
+        mc,
+        opcode::ADD,
+        key,
+        key_len,
+        value,
+        value_len,
+        &extras,
+        0,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_replace(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    timeout_msec: i32,
+) -> c_int {
+    let extras = storage_extras(flags, expiration);
+    store(
+        mc,
+        opcode::REPLACE,
+        key,
+        key_len,
+        value,
+        value_len,
+        &extras,
+        0,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_append(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    cas: u64,
+    timeout_msec: i32,
+) -> c_int {
+    store(
+        mc,
+        opcode::APPEND,
+        key,
+        key_len,
+        value,
+        value_len,
+        &[],
+        cas,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_prepend(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    cas: u64,
+    timeout_msec: i32,
+) -> c_int {
+    store(
+        mc,
+        opcode::PREPEND,
+        key,
+        key_len,
+        value,
+        value_len,
+        &[],
+        cas,
+        timeout_msec,
+    )
+}
+
+fn delta(
+    mc: *mut omcache_t,
+    op: u8,
+    key: *const u8,
+    key_len: usize,
+    delta: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: a non-NULL key is valid for key_len bytes.
+        let Some(key) = (unsafe { key_arg(key, key_len) }) else {
+            return INVALID;
+        };
+        let mut extras = [0u8; 20];
+        extras[..8].copy_from_slice(&delta.to_be_bytes());
+        extras[8..16].copy_from_slice(&initial.to_be_bytes());
+        extras[16..].copy_from_slice(&(expiration as u32).to_be_bytes());
+        let mut req = keyed(op, key, timeout_msec);
+        req.parts.extras = &extras;
+        let (status, v) = run_one(inner, mc, req, timeout_msec);
+        let rc = v.map_or(status.code(), |v| v.status);
+        let counter = v
+            .filter(|_| rc == Status::Ok.code())
+            .map_or(0, |v| v.delta_value);
+        // SAFETY: a non-NULL value is writable (the C API's contract).
+        if let Some(out) = unsafe { value.as_mut() } {
+            *out = counter;
+        }
+        rc
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_increment(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    delta_: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+    timeout_msec: i32,
+) -> c_int {
+    delta(
+        mc,
+        opcode::INCREMENT,
+        key,
+        key_len,
+        delta_,
+        initial,
+        expiration,
+        value,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_decrement(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    delta_: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+    timeout_msec: i32,
+) -> c_int {
+    delta(
+        mc,
+        opcode::DECREMENT,
+        key,
+        key_len,
+        delta_,
+        initial,
+        expiration,
+        value,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_delete(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    timeout_msec: i32,
+) -> c_int {
+    store(
+        mc,
+        opcode::DELETE,
+        key,
+        key_len,
+        std::ptr::null(),
+        0,
+        &[],
+        0,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_touch(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    expiration: libc::time_t,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: a non-NULL key is valid for key_len bytes.
+        let Some(key) = (unsafe { key_arg(key, key_len) }) else {
+            return INVALID;
+        };
+        let extras = (expiration as u32).to_be_bytes();
+        // Touch has no quiet variant.
+        let mut req = keyed(opcode::TOUCH, key, -1);
+        req.parts.extras = &extras;
+        run_status(inner, mc, req, timeout_msec)
+    })
+}
+
+/// Shared by get and gat: writes every non-NULL output (zeros when nothing arrived).
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    mc: *mut omcache_t,
+    op: u8,
+    key: *const u8,
+    key_len: usize,
+    extras: &[u8],
+    value: *mut *const u8,
+    value_len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: a non-NULL key is valid for key_len bytes.
+        let Some(key) = (unsafe { key_arg(key, key_len) }) else {
+            return INVALID;
+        };
+        let mut req = keyed(op, key, timeout_msec);
+        req.parts.extras = extras;
+        let (status, v) = run_one(inner, mc, req, timeout_msec);
+        let rc = match v {
+            Some(v) => v.status,
+            None if status == Status::Ok => Status::NotFound.code(),
+            None => status.code(),
+        };
+        let hit = v.filter(|_| rc == Status::Ok.code());
+        // SAFETY: non-NULL outputs are writable (the C API's contract).
+        unsafe {
+            if let Some(p) = value.as_mut() {
+                *p = hit.map_or(std::ptr::null(), |v| v.data);
+            }
+            if let Some(p) = value_len.as_mut() {
+                *p = hit.map_or(0, |v| v.data_len);
+            }
+            if let Some(p) = flags.as_mut() {
+                *p = hit.map_or(0, |v| v.flags);
+            }
+            if let Some(p) = cas.as_mut() {
+                *p = hit.map_or(0, |v| v.cas);
+            }
+        }
+        rc
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_get(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *mut *const u8,
+    value_len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+    timeout_msec: i32,
+) -> c_int {
+    fetch(
+        mc,
+        opcode::GETK,
+        key,
+        key_len,
+        &[],
+        value,
+        value_len,
+        flags,
+        cas,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_gat(
+    mc: *mut omcache_t,
+    key: *const u8,
+    key_len: usize,
+    value: *mut *const u8,
+    value_len: *mut usize,
+    expiration: libc::time_t,
+    flags: *mut u32,
+    cas: *mut u64,
+    timeout_msec: i32,
+) -> c_int {
+    let extras = (expiration as u32).to_be_bytes();
+    fetch(
+        mc,
+        opcode::GATK,
+        key,
+        key_len,
+        &extras,
+        value,
+        value_len,
+        flags,
+        cas,
+        timeout_msec,
+    )
+}
+
+/// Shared by get_multi and gat_multi: fills `reqs` with one quiet key-returning get per key
+/// and runs them as one batch.
+#[allow(clippy::too_many_arguments)]
+fn multi(
+    mc: *mut omcache_t,
+    op: u8,
+    keys: *const *const u8,
+    key_lens: *const usize,
+    expirations: *const libc::time_t,
+    key_count: usize,
+    reqs: *mut omcache_req_t,
+    req_count: *mut usize,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: every pointer is valid for the counts given (the C API's contract); NULLs
+        // and short arrays are rejected before use.
+        unsafe {
+            let Some(&capacity) = req_count.as_ref() else {
+                return INVALID;
+            };
+            if capacity < key_count
+                || (key_count > 0 && (keys.is_null() || key_lens.is_null() || reqs.is_null()))
+                || (op == opcode::GATKQ && key_count > 0 && expirations.is_null())
+            {
+                return INVALID;
+            }
+            for i in 0..key_count {
+                if key_arg(*keys.add(i), *key_lens.add(i)).is_none() {
+                    return INVALID;
+                }
+            }
+            if op == opcode::GATKQ {
+                inner.gat_extras.clear();
+                inner
+                    .gat_extras
+                    .extend((0..key_count).map(|i| (*expirations.add(i) as u32).to_be_bytes()));
+            }
+            let extlen: u8 = if op == opcode::GATKQ { 4 } else { 0 };
+            for i in 0..key_count {
+                let key_len = *key_lens.add(i);
+                reqs.add(i).write(omcache_req_t {
+                    server_index: -1,
+                    header: omcache_req_header_s {
+                        opcode: op,
+                        keylen: (key_len as u16).to_be(),
+                        extlen,
+                        bodylen: (key_len as u32 + extlen as u32).to_be(),
+                        ..Default::default()
+                    },
+                    extra: if extlen > 0 {
+                        inner.gat_extras[i].as_ptr().cast()
+                    } else {
+                        std::ptr::null()
+                    },
+                    key: *keys.add(i),
+                    data: std::ptr::null(),
+                });
+            }
+            *req_count = key_count;
+            io::command(
+                inner,
+                mc,
+                reqs,
+                req_count,
+                values,
+                value_count,
+                timeout_msec,
+            )
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_get_multi(
+    mc: *mut omcache_t,
+    keys: *const *const u8,
+    key_lens: *const usize,
+    key_count: usize,
+    reqs: *mut omcache_req_t,
+    req_count: *mut usize,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    timeout_msec: i32,
+) -> c_int {
+    multi(
+        mc,
+        opcode::GETKQ,
+        keys,
+        key_lens,
+        std::ptr::null(),
+        key_count,
+        reqs,
+        req_count,
+        values,
+        value_count,
+        timeout_msec,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_gat_multi(
+    mc: *mut omcache_t,
+    keys: *const *const u8,
+    key_lens: *const usize,
+    expirations: *const libc::time_t,
+    key_count: usize,
+    reqs: *mut omcache_req_t,
+    req_count: *mut usize,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    timeout_msec: i32,
+) -> c_int {
+    multi(
+        mc,
+        opcode::GATKQ,
+        keys,
+        key_lens,
+        expirations,
+        key_count,
+        reqs,
+        req_count,
+        values,
+        value_count,
+        timeout_msec,
+    )
+}

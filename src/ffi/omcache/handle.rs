@@ -1,0 +1,216 @@
+//! `omcache_t`: creation, destruction, settings, server list, callbacks.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::io::Write;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use parking_lot::ReentrantMutex;
+
+use super::{
+    dist, message, omcache_dist_t, omcache_log_callback_func, omcache_response_callback_func,
+    omcache_t, with_handle, Inner, INVALID, OK,
+};
+use crate::client::Client;
+use crate::ffi::guard;
+
+/// A new handle with no servers and OMcache's defaults.
+#[no_mangle]
+pub extern "C" fn omcache_init() -> *mut omcache_t {
+    guard(std::ptr::null_mut(), || {
+        let client = Client::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let handle = omcache_t {
+            created_unix_ms: now,
+            req_id: AtomicU32::new(client.last_request_id()),
+            inner: ReentrantMutex::new(RefCell::new(Inner {
+                client,
+                response_cb: None,
+                gat_extras: Vec::new(),
+            })),
+        };
+        Box::into_raw(Box::new(handle))
+    })
+}
+
+/// Closes every connection and frees the handle.
+#[no_mangle]
+pub extern "C" fn omcache_free(mc: *mut omcache_t) -> c_int {
+    guard(INVALID, || {
+        if mc.is_null() {
+            return INVALID;
+        }
+        // SAFETY: a non-NULL handle came from omcache_init (Box::into_raw) and the caller
+        // gives it up with this call.
+        drop(unsafe { Box::from_raw(mc) });
+        OK
+    })
+}
+
+/// A static message for any return code ("Unknown" for numbers that are not one).
+#[no_mangle]
+pub extern "C" fn omcache_strerror(rc: c_int) -> *const c_char {
+    guard(c"Unknown".as_ptr(), || message(rc).as_ptr().cast())
+}
+
+fn set(mc: *mut omcache_t, f: impl FnOnce(&mut Inner)) -> c_int {
+    with_handle(mc, INVALID, |inner, _| {
+        f(inner);
+        OK
+    })
+}
+
+fn msec(ms: u32) -> Duration {
+    Duration::from_millis(ms as u64)
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_connect_timeout(mc: *mut omcache_t, msec_: u32) -> c_int {
+    set(mc, |i| {
+        i.client.settings_mut().connect_timeout = msec(msec_)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_reconnect_timeout(mc: *mut omcache_t, msec_: u32) -> c_int {
+    set(mc, |i| {
+        i.client.settings_mut().reconnect_timeout = msec(msec_)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_dead_timeout(mc: *mut omcache_t, msec_: u32) -> c_int {
+    set(mc, |i| i.client.settings_mut().dead_timeout = msec(msec_))
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_send_buffer_max_size(mc: *mut omcache_t, size: usize) -> c_int {
+    set(mc, |i| i.client.settings_mut().send_buffer_max = size)
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_recv_buffer_max_size(mc: *mut omcache_t, size: usize) -> c_int {
+    set(mc, |i| i.client.settings_mut().recv_buffer_max = size)
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_buffering(mc: *mut omcache_t, enabled: u32) -> c_int {
+    set(mc, |i| i.client.settings_mut().buffering = enabled != 0)
+}
+
+/// Replaces the server list. A malformed list returns OMCACHE_INVALID and changes nothing.
+#[no_mangle]
+pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char) -> c_int {
+    with_handle(mc, INVALID, |inner, _| {
+        if servers.is_null() {
+            return INVALID;
+        }
+        // SAFETY: a non-NULL `servers` is a NUL-terminated string (the C API's contract).
+        let text = unsafe { CStr::from_ptr(servers) };
+        let Ok(text) = text.to_str() else {
+            return INVALID;
+        };
+        match inner.client.set_servers(text) {
+            Ok(()) => OK,
+            Err(_) => INVALID,
+        }
+    })
+}
+
+/// Selects the key distribution; NULL selects the default. The built-in objects get
+/// libmemcached 1.1.4's exact rules; any other object is honoured literally.
+#[no_mangle]
+pub extern "C" fn omcache_set_distribution_method(
+    mc: *mut omcache_t,
+    method: *const omcache_dist_t,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, _| {
+        // SAFETY: a non-NULL method points to a distribution object that outlives the
+        // handle (the C API's contract).
+        let method = unsafe { method.as_ref() };
+        match dist::to_distribution(method) {
+            Some(d) => {
+                inner.client.set_distribution(d);
+                OK
+            }
+            None => INVALID,
+        }
+    })
+}
+
+/// Shareable wrapper for the caller's log callback and its context.
+struct LogTarget {
+    func: omcache_log_callback_func,
+    context: *mut c_void,
+}
+
+// SAFETY: the context is only handed back to the caller's own callback, from whichever thread
+// is using the handle; the C API's threading contract is the caller's.
+unsafe impl Send for LogTarget {}
+
+impl LogTarget {
+    fn call(&self, level: i32, msg: &str) {
+        let text = std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the caller registered `func` for this context; `text` outlives the call.
+        unsafe { (self.func)(self.context, level, text.as_ptr()) }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_log_callback(
+    mc: *mut omcache_t,
+    level: c_int,
+    func: Option<omcache_log_callback_func>,
+    context: *mut c_void,
+) -> c_int {
+    set(mc, |inner| {
+        let log = func.map(|func| {
+            let target = LogTarget { func, context };
+            Box::new(move |level: i32, msg: &str| target.call(level, msg)) as crate::client::LogFn
+        });
+        inner.client.set_log(level, log);
+    })
+}
+
+/// Ready-made log callback: "<prefix><LEVEL> <msg>\n" on standard error.
+#[no_mangle]
+pub extern "C" fn omcache_log_stderr(context: *mut c_void, level: c_int, msg: *const c_char) {
+    guard((), || {
+        let word = match level {
+            0..=3 => "ERROR",
+            4 => "WARNING",
+            5 => "NOTICE",
+            6 => "INFO",
+            7 => "DEBUG",
+            _ => "?",
+        };
+        // SAFETY: a non-NULL context is a NUL-terminated prefix and a non-NULL msg a
+        // NUL-terminated message (the callback's contract).
+        let prefix =
+            unsafe { (!context.is_null()).then(|| CStr::from_ptr(context.cast::<c_char>())) };
+        // SAFETY: as above.
+        let msg = unsafe { (!msg.is_null()).then(|| CStr::from_ptr(msg)) };
+        let mut line = Vec::with_capacity(128);
+        line.extend_from_slice(prefix.map(CStr::to_bytes).unwrap_or_default());
+        line.extend_from_slice(word.as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(msg.map(CStr::to_bytes).unwrap_or_default());
+        line.push(b'\n');
+        let _ = std::io::stderr().write_all(&line);
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn omcache_set_response_callback(
+    mc: *mut omcache_t,
+    resp_cb: Option<omcache_response_callback_func>,
+    resp_cb_context: *mut c_void,
+) -> c_int {
+    set(mc, |inner| {
+        inner.response_cb = resp_cb.map(|cb| (cb, resp_cb_context))
+    })
+}

@@ -1,0 +1,226 @@
+//! `omcache_req_t` batches and the I/O engine: command, io, poll_fds, reset_buffers.
+
+use std::ffi::c_int;
+
+use super::{
+    omcache_req_t, omcache_t, omcache_value_t, with_handle, CRequests, CSink, Inner, INVALID, OK,
+};
+use crate::client::{IoOutcome, Status};
+
+/// Reads a count through a pointer that may be NULL (meaning 0).
+///
+/// # Safety
+/// A non-NULL pointer must be valid for reads.
+unsafe fn read_count(p: *const usize) -> usize {
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.as_ref().copied().unwrap_or(0) }
+}
+
+/// # Safety
+/// A non-NULL pointer must be valid for writes.
+unsafe fn write_count(p: *mut usize, n: usize) {
+    // SAFETY: guaranteed by the caller.
+    if let Some(p) = unsafe { p.as_mut() } {
+        *p = n;
+    }
+}
+
+/// Queues `*req_count` requests as a new batch and runs I/O like `omcache_io`.
+#[no_mangle]
+pub extern "C" fn omcache_command(
+    mc: *mut omcache_t,
+    reqs: *mut omcache_req_t,
+    req_count: *mut usize,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: the C API's contract: count pointers valid when non-NULL, `reqs` holds
+        // `*req_count` requests and `values` `*value_count` slots.
+        unsafe {
+            command(
+                inner,
+                mc,
+                reqs,
+                req_count,
+                values,
+                value_count,
+                timeout_msec,
+            )
+        }
+    })
+}
+
+/// # Safety
+/// As `omcache_command`'s contract.
+pub(super) unsafe fn command(
+    inner: &mut Inner,
+    mc: *mut omcache_t,
+    reqs: *mut omcache_req_t,
+    req_count: *mut usize,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    timeout_msec: i32,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    let n = unsafe { read_count(req_count) };
+    // SAFETY: forwarded contract.
+    let capacity = unsafe { read_count(value_count) };
+    // SAFETY: forwarded contract.
+    unsafe { write_count(value_count, 0) };
+    // SAFETY: forwarded contract.
+    let Some(mut set) = (unsafe { CRequests::new(reqs, n) }) else {
+        return INVALID;
+    };
+    // SAFETY: forwarded contract.
+    let mut sink = unsafe { CSink::new(mc, inner, values, capacity) };
+    let status = inner.client.command(&mut set, &mut sink, timeout_msec);
+    // SAFETY: forwarded contract.
+    unsafe {
+        write_count(value_count, sink.stored);
+        if matches!(
+            status,
+            Status::Ok | Status::NoServers | Status::BufferFull | Status::Invalid
+        ) && inner.client.batch_remaining() == 0
+        {
+            write_count(req_count, 0);
+        }
+    }
+    status.code()
+}
+
+/// One request; returns its own status (or BUFFERED / AGAIN / BUFFER_FULL / NO_SERVERS).
+#[no_mangle]
+pub extern "C" fn omcache_command_status(
+    mc: *mut omcache_t,
+    req: *mut omcache_req_t,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        if req.is_null() {
+            return INVALID;
+        }
+        // SAFETY: `req` is one valid request (checked non-NULL; contents checked by CRequests).
+        unsafe { command_status(inner, mc, req, timeout_msec) }
+    })
+}
+
+/// # Safety
+/// `req` must point to one valid request.
+pub(super) unsafe fn command_status(
+    inner: &mut Inner,
+    mc: *mut omcache_t,
+    req: *mut omcache_req_t,
+    timeout_msec: i32,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    let explicit_server = unsafe { (*req).server_index >= 0 };
+    let mut count = 1usize;
+    let mut value = std::mem::MaybeUninit::<omcache_value_t>::uninit();
+    let mut stored = 1usize;
+    // SAFETY: one request, one value slot on our stack.
+    let rc = unsafe {
+        command(
+            inner,
+            mc,
+            req,
+            &mut count,
+            value.as_mut_ptr(),
+            &mut stored,
+            timeout_msec,
+        )
+    };
+    let rc = if stored == 1 {
+        // SAFETY: the sink wrote the slot (stored == 1).
+        unsafe { value.assume_init().status }
+    } else if rc == Status::Ok.code() && timeout_msec == 0 {
+        Status::Buffered.code()
+    } else {
+        rc
+    };
+    if explicit_server && rc == Status::ServerFailure.code() {
+        Status::NoServers.code()
+    } else {
+        rc
+    }
+}
+
+/// Runs I/O: continues the batch `reqs` (the array the last command filled in) or, with no
+/// requests, flushes buffers and reads outstanding answers.
+#[no_mangle]
+pub extern "C" fn omcache_io(
+    mc: *mut omcache_t,
+    reqs: *mut omcache_req_t,
+    req_count: *mut usize,
+    values: *mut omcache_value_t,
+    value_count: *mut usize,
+    timeout_msec: i32,
+) -> c_int {
+    with_handle(mc, INVALID, |inner, mc| {
+        // SAFETY: the C API's contract, as for omcache_command.
+        unsafe {
+            let n = if reqs.is_null() {
+                0
+            } else {
+                read_count(req_count)
+            };
+            let capacity = read_count(value_count);
+            write_count(value_count, 0);
+            let mut sink = CSink::new(mc, inner, values, capacity);
+            let outcome = if n == 0 {
+                inner.client.io(None, &mut sink, timeout_msec)
+            } else {
+                let Some(set) = CRequests::new(reqs, n) else {
+                    return INVALID;
+                };
+                let (first, last) = (set.get(0).header.opaque, set.get(n - 1).header.opaque);
+                if !inner.client.is_current_batch(first, last, n) {
+                    inner.client.log_stale_batch();
+                    return INVALID;
+                }
+                inner.client.io(Some(&set), &mut sink, timeout_msec)
+            };
+            write_count(value_count, sink.stored);
+            match outcome {
+                IoOutcome::Done => {
+                    write_count(req_count, 0);
+                    OK
+                }
+                IoOutcome::Again => Status::Again.code(),
+            }
+        }
+    })
+}
+
+/// The descriptors to poll and the longest wait before calling omcache_io() again. The array
+/// belongs to the handle and stays valid until the next call on it.
+#[no_mangle]
+pub extern "C" fn omcache_poll_fds(
+    mc: *mut omcache_t,
+    nfds: *mut c_int,
+    poll_timeout: *mut c_int,
+) -> *mut libc::pollfd {
+    with_handle(mc, std::ptr::null_mut(), |inner, _| {
+        let (fds, timeout) = inner.client.poll_fds();
+        // SAFETY: non-NULL output pointers are valid for writes (the C API's contract).
+        unsafe {
+            if let Some(n) = nfds.as_mut() {
+                *n = fds.len() as c_int;
+            }
+            if let Some(t) = poll_timeout.as_mut() {
+                *t = timeout;
+            }
+        }
+        fds.as_mut_ptr()
+    })
+}
+
+/// Drops every queued and partially received byte.
+#[no_mangle]
+pub extern "C" fn omcache_reset_buffers(mc: *mut omcache_t) -> c_int {
+    with_handle(mc, INVALID, |inner, _| {
+        inner.client.reset_buffers();
+        OK
+    })
+}

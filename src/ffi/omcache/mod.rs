@@ -1,0 +1,332 @@
+//! OMcache 0.3's C API (`omcache.h`): the `#[repr(C)]` types, one module per C type, and the
+//! handle that guards the engine.
+#![allow(non_camel_case_types)]
+
+mod commands;
+mod dist;
+mod handle;
+mod io;
+mod server_info;
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use parking_lot::ReentrantMutex;
+
+use crate::client::{Client, Request, RequestSet, Response, ResponseSink, Status};
+use crate::protocol::RequestParts;
+
+pub use commands::*;
+pub use dist::*;
+pub use handle::*;
+pub use io::*;
+pub use server_info::*;
+
+/// The 24-byte binary protocol request header, in wire order (lengths and CAS big-endian;
+/// the opaque is the library's host-order request id).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct omcache_req_header_s {
+    pub magic: u8,
+    pub opcode: u8,
+    pub keylen: u16,
+    pub extlen: u8,
+    pub datatype: u8,
+    pub reserved: u16,
+    pub bodylen: u32,
+    pub opaque: u32,
+    pub cas: u64,
+}
+
+/// One request (`omcache_req_t`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct omcache_req_t {
+    pub server_index: c_int,
+    pub header: omcache_req_header_s,
+    pub extra: *const c_void,
+    pub key: *const u8,
+    pub data: *const u8,
+}
+
+/// One response (`omcache_value_t`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct omcache_value_t {
+    pub status: c_int,
+    pub key: *const u8,
+    pub key_len: usize,
+    pub data: *const u8,
+    pub data_len: usize,
+    pub flags: u32,
+    pub cas: u64,
+    pub delta_value: u64,
+}
+
+/// `omcache_server_info_t`: a copy the caller frees with `omcache_server_info_free`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct omcache_server_info_t {
+    pub omcache_version: c_int,
+    pub server_index: c_int,
+    pub hostname: *mut c_char,
+    pub port: c_int,
+}
+
+pub type omc_ketama_point_hash_func = unsafe extern "C" fn(
+    hostname: *const c_char,
+    portname: *const c_char,
+    point: u32,
+    hashes: *mut u32,
+) -> u32;
+pub type omc_ketama_key_hash_func = unsafe extern "C" fn(key: *const u8, key_len: usize) -> u32;
+pub type omcache_log_callback_func =
+    unsafe extern "C" fn(context: *mut c_void, level: c_int, msg: *const c_char);
+pub type omcache_response_callback_func =
+    unsafe extern "C" fn(mc: *mut omcache_t, result: *mut omcache_value_t, context: *mut c_void);
+
+/// `struct omcache_dist_s` (C's `omcache_dist_t` is its const-qualified typedef).
+#[repr(C)]
+#[derive(Debug)]
+pub struct omcache_dist_s {
+    pub omcache_version: c_int,
+    pub points_per_server: u32,
+    pub entries_per_point: u32,
+    pub point_hash_func: Option<omc_ketama_point_hash_func>,
+    pub key_hash_func: Option<omc_ketama_key_hash_func>,
+}
+pub type omcache_dist_t = omcache_dist_s;
+
+pub const OMCACHE_VERSION: c_int = 0x0000_0300;
+
+/// The handle. OMcache 0.3's own tests read and write the request-id counter at byte offset
+/// 8, so that is where the live counter is kept; the engine is synchronised with it around
+/// every call.
+#[repr(C)]
+pub struct omcache_t {
+    created_unix_ms: i64,
+    req_id: AtomicU32,
+    inner: ReentrantMutex<RefCell<Inner>>,
+}
+
+/// What the handle guards.
+struct Inner {
+    client: Client,
+    response_cb: Option<(omcache_response_callback_func, *mut c_void)>,
+    /// Big-endian expirations referenced by `gat_multi` requests' extras until the next call.
+    gat_extras: Vec<[u8; 4]>,
+}
+
+// SAFETY: the raw context pointer is the caller's, only passed back to its own callback; the
+// C API's contract is that a handle is used by one thread at a time, and the lock serialises
+// misuse.
+unsafe impl Send for Inner {}
+
+/// Return codes as C ints.
+pub(crate) const OK: c_int = Status::Ok as c_int;
+pub(crate) const INVALID: c_int = Status::Invalid as c_int;
+
+/// Runs `f` with the engine of `mc` locked. A NULL handle, a panic, or a call made from a
+/// callback while the same handle is busy returns `on_error` (OMCACHE_INVALID for int
+/// functions, NULL for pointer functions).
+fn with_handle<T: Copy>(
+    mc: *mut omcache_t,
+    on_error: T,
+    f: impl FnOnce(&mut Inner, *mut omcache_t) -> T,
+) -> T {
+    super::guard(on_error, || {
+        // SAFETY: a non-NULL handle was returned by omcache_init and not yet freed (the C
+        // API's contract); we only take a shared reference, all mutation goes through the lock.
+        let Some(handle) = (unsafe { mc.as_ref() }) else {
+            return on_error;
+        };
+        let guard = handle.inner.lock();
+        let Ok(mut inner) = guard.try_borrow_mut() else {
+            // Re-entered from a callback on the same thread while the engine is borrowed.
+            return on_error;
+        };
+        inner
+            .client
+            .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
+        let out = f(&mut inner, mc);
+        handle
+            .req_id
+            .store(inner.client.last_request_id(), Ordering::Relaxed);
+        out
+    })
+}
+
+/// The caller's request array as the engine's request set.
+struct CRequests {
+    ptr: *mut omcache_req_t,
+    len: usize,
+}
+
+impl CRequests {
+    /// Checks every request's pointers and lengths so that `request()` can build slices.
+    /// # Safety
+    /// `ptr` must point to `len` valid requests (or be NULL with len 0).
+    unsafe fn new(ptr: *mut omcache_req_t, len: usize) -> Option<CRequests> {
+        if len > 0 && ptr.is_null() {
+            return None;
+        }
+        for i in 0..len {
+            // SAFETY: i < len and the caller guarantees `len` valid requests at `ptr`.
+            let r = unsafe { &*ptr.add(i) };
+            let keylen = u16::from_be(r.header.keylen) as usize;
+            let extlen = r.header.extlen as usize;
+            let body = u32::from_be(r.header.bodylen) as usize;
+            if body < keylen + extlen {
+                return None;
+            }
+            let datalen = body - keylen - extlen;
+            if (keylen > 0 && r.key.is_null())
+                || (extlen > 0 && r.extra.is_null())
+                || (datalen > 0 && r.data.is_null())
+            {
+                return None;
+            }
+        }
+        Some(CRequests { ptr, len })
+    }
+
+    fn get(&self, i: usize) -> &omcache_req_t {
+        assert!(i < self.len);
+        // SAFETY: checked in `new`; the array outlives this value (it is the caller's).
+        unsafe { &*self.ptr.add(i) }
+    }
+}
+
+/// A slice from a C pointer that may be NULL when the length is 0.
+///
+/// # Safety
+/// A non-NULL `ptr` must be valid for `len` bytes for the lifetime `'a`.
+unsafe fn c_bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+impl RequestSet for CRequests {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn request(&self, i: usize) -> Request<'_> {
+        let r = self.get(i);
+        let keylen = u16::from_be(r.header.keylen) as usize;
+        let extlen = r.header.extlen as usize;
+        let datalen = u32::from_be(r.header.bodylen) as usize - keylen - extlen;
+        // SAFETY: pointers and lengths were checked in `CRequests::new`.
+        let (extras, key, value) = unsafe {
+            (
+                c_bytes(r.extra.cast(), extlen),
+                c_bytes(r.key, keylen),
+                c_bytes(r.data, datalen),
+            )
+        };
+        Request {
+            server_index: r.server_index,
+            parts: RequestParts {
+                opcode: r.header.opcode,
+                opaque: 0,
+                cas: u64::from_be(r.header.cas),
+                extras,
+                key,
+                value,
+            },
+        }
+    }
+
+    fn assigned(&mut self, i: usize, server_index: i32, opaque: u32) {
+        assert!(i < self.len);
+        // SAFETY: checked in `new`; we hold the only reference the library makes to it.
+        let r = unsafe { &mut *self.ptr.add(i) };
+        r.server_index = server_index;
+        r.header.magic = crate::protocol::REQUEST_MAGIC;
+        r.header.datatype = 0;
+        r.header.opaque = opaque;
+    }
+}
+
+/// Delivers responses to the response callback and the caller's values array.
+struct CSink {
+    mc: *mut omcache_t,
+    callback: Option<(omcache_response_callback_func, *mut c_void)>,
+    values: *mut omcache_value_t,
+    capacity: usize,
+    stored: usize,
+}
+
+impl CSink {
+    /// # Safety
+    /// `values` must be valid for `capacity` writes (or NULL with capacity 0).
+    unsafe fn new(
+        mc: *mut omcache_t,
+        inner: &Inner,
+        values: *mut omcache_value_t,
+        capacity: usize,
+    ) -> CSink {
+        let capacity = if values.is_null() { 0 } else { capacity };
+        CSink {
+            mc,
+            callback: inner.response_cb,
+            values,
+            capacity,
+            stored: 0,
+        }
+    }
+}
+
+fn ptr_or_null(s: &[u8]) -> *const u8 {
+    if s.is_empty() {
+        std::ptr::null()
+    } else {
+        s.as_ptr()
+    }
+}
+
+impl From<&Response<'_>> for omcache_value_t {
+    fn from(r: &Response<'_>) -> omcache_value_t {
+        omcache_value_t {
+            status: r.status.code(),
+            key: ptr_or_null(r.key),
+            key_len: r.key.len(),
+            data: ptr_or_null(r.data),
+            data_len: r.data.len(),
+            flags: r.flags,
+            cas: r.cas,
+            delta_value: r.delta_value,
+        }
+    }
+}
+
+impl ResponseSink for CSink {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        let mut value = omcache_value_t::from(resp);
+        if let Some((cb, ctx)) = self.callback {
+            // SAFETY: the caller registered this callback for this handle; `value` lives for
+            // the duration of the call, as the callback's contract says.
+            unsafe { cb(self.mc, &mut value, ctx) };
+        }
+        if batch_index.is_some() && self.stored < self.capacity {
+            // SAFETY: stored < capacity, and `values` is valid for `capacity` writes.
+            unsafe { self.values.add(self.stored).write(value) };
+            self.stored += 1;
+            return true;
+        }
+        false
+    }
+}
+
+/// A NUL-terminated static message for a return code.
+fn message(rc: c_int) -> &'static [u8] {
+    match Status::from_code(rc) {
+        Some(s) => s.message_cstr(),
+        None => b"Unknown\0",
+    }
+}
