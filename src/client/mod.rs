@@ -456,7 +456,9 @@ impl Client {
 
     /// Encodes one request into its server's send buffer.
     fn enqueue(&mut self, req: &Request<'_>, opaque: u32, now: Instant) -> Result<usize, Status> {
-        if protocol::check_request(&req.parts).is_err() {
+        if protocol::check_request(&req.parts).is_err()
+            || (req.server_index < 0 && !valid_key(req.parts.key))
+        {
             return Err(Status::Invalid);
         }
         let server = self.route(req, now).ok_or(Status::NoServers)?;

@@ -1,0 +1,227 @@
+//! Engine behaviour against real memcached servers (and, for timeouts only, a silent socket).
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use omcache::client::{OwnedRequest, Status};
+use omcache::protocol::opcode;
+use omcache::Client;
+
+fn client(list: &str) -> Client {
+    let mut c = Client::new();
+    c.set_servers(list).unwrap();
+    c
+}
+
+#[test]
+fn bad_keys_are_invalid_and_lose_nothing() {
+    let (_s, list) = common::cluster(1);
+    let mut c = client(&list);
+    c.set(b"keep", b"v", 0, 0).unwrap();
+    assert_eq!(c.set(b"", b"v", 0, 0), Err(Status::Invalid));
+    assert_eq!(c.set(&[b'k'; 251], b"v", 0, 0), Err(Status::Invalid));
+    assert!(c.set(&[b'k'; 250], b"v", 0, 0).is_ok());
+    assert_eq!(c.get(b"keep").unwrap().unwrap().value, b"v");
+}
+
+#[test]
+fn malformed_server_list_keeps_the_old_one() {
+    let (_s, list) = common::cluster(1);
+    let mut c = client(&list);
+    assert!(c.set_servers("host:notaport,other").is_err());
+    assert_eq!(c.server_count(), 1);
+    c.set(b"k", b"v", 0, 0).unwrap();
+}
+
+#[test]
+fn no_servers() {
+    let mut c = Client::new();
+    assert_eq!(c.set(b"k", b"v", 0, 0), Err(Status::NoServers));
+    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+}
+
+#[test]
+fn value_over_receive_limit_is_buffer_full_and_connection_survives() {
+    let (_s, list) = common::cluster(1);
+    let mut c = client(&list);
+    let big = vec![7u8; 500_000];
+    c.set(b"big", &big, 0, 0).unwrap();
+    c.set(b"small", b"ok", 0, 0).unwrap();
+    c.settings_mut().recv_buffer_max = 10_000;
+    assert_eq!(c.get(b"big"), Err(Status::BufferFull));
+    // Same connection, next request unaffected.
+    assert_eq!(c.get(b"small").unwrap().unwrap().value, b"ok");
+    c.settings_mut().recv_buffer_max = 1 << 20;
+    assert_eq!(c.get(b"big").unwrap().unwrap().value, big);
+}
+
+#[test]
+fn send_buffer_limit_is_buffer_full() {
+    let (_s, list) = common::cluster(1);
+    let mut c = client(&list);
+    c.settings_mut().send_buffer_max = 5000;
+    assert_eq!(
+        c.set(b"k", &vec![0u8; 2 << 20], 0, 0),
+        Err(Status::BufferFull)
+    );
+    c.set(b"k", b"fits", 0, 0).unwrap();
+}
+
+#[test]
+fn large_values_roundtrip() {
+    let (_s, list) = common::cluster(2);
+    let mut c = client(&list);
+    for size in [0usize, 1, 65_535, 65_536, 65_512, 1_000_000] {
+        let v: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        c.set(b"sized", &v, 0, 0).unwrap();
+        assert_eq!(c.get(b"sized").unwrap().unwrap().value, v, "size {size}");
+    }
+}
+
+#[test]
+fn silent_server_times_out_within_the_timeout() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut c = client(&format!("127.0.0.1:{port}"));
+    let mut reqs = [OwnedRequest::keyed(opcode::GETK, b"k")];
+    for timeout in [50, 200] {
+        let t = Instant::now();
+        let (status, _) = c.execute(&mut reqs, timeout);
+        let took = t.elapsed();
+        assert_eq!(status, Status::Again);
+        assert!(
+            took >= Duration::from_millis(timeout as u64 - 5),
+            "{took:?}"
+        );
+        assert!(
+            took < Duration::from_millis(timeout as u64 + 100),
+            "{took:?}"
+        );
+    }
+    // timeout 0 never blocks
+    let t = Instant::now();
+    let (status, _) = c.execute(&mut reqs, 0);
+    assert_eq!(status, Status::Buffered);
+    assert!(t.elapsed() < Duration::from_millis(20));
+    drop(silent);
+}
+
+#[test]
+fn dead_timeout_fails_requests_of_a_silent_server() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut c = client(&format!("127.0.0.1:{port}"));
+    c.settings_mut().dead_timeout = Duration::from_millis(150);
+    let t = Instant::now();
+    assert_eq!(c.get(b"k"), Err(Status::ServerFailure));
+    assert!(t.elapsed() < Duration::from_millis(1000));
+}
+
+#[test]
+fn refused_connection_is_server_failure_then_no_servers() {
+    let port = common::free_port();
+    let mut c = client(&format!("127.0.0.1:{port}"));
+    assert_eq!(c.get(b"k"), Err(Status::ServerFailure));
+    // disabled for reconnect_timeout: no server left
+    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+}
+
+#[test]
+fn buffered_sets_are_sent_on_flush() {
+    let (_s, list) = common::cluster(4);
+    let mut c = client(&list);
+    c.settings_mut().buffering = true;
+    let mut reqs: Vec<OwnedRequest> = (0..2000)
+        .map(|i| OwnedRequest {
+            extras: vec![0; 8],
+            value: format!("v{i}").into_bytes(),
+            ..OwnedRequest::keyed(opcode::SETQ, format!("buffered-{i}").as_bytes())
+        })
+        .collect();
+    let (status, _) = c.execute(&mut reqs, 0);
+    assert_eq!(status, Status::Buffered);
+    // nothing has been sent yet (checked over another connection: a call with a non-zero
+    // timeout on `c` would flush)
+    let mut observer = client(&list);
+    assert_eq!(observer.get(b"buffered-0").unwrap(), None);
+    assert_eq!(c.flush_buffers(-1), Status::Ok);
+    assert_eq!(observer.get(b"buffered-0").unwrap().unwrap().value, b"v0");
+    assert_eq!(c.get(b"buffered-1999").unwrap().unwrap().value, b"v1999");
+}
+
+#[test]
+fn reset_buffers_discards_unsent_requests() {
+    let (_s, list) = common::cluster(1);
+    let mut c = client(&list);
+    c.settings_mut().buffering = true;
+    let mut reqs = [OwnedRequest {
+        extras: vec![0; 8],
+        value: b"v".to_vec(),
+        ..OwnedRequest::keyed(opcode::SET, b"never")
+    }];
+    assert_eq!(c.execute(&mut reqs, 0).0, Status::Buffered);
+    c.reset_buffers();
+    c.settings_mut().buffering = false;
+    assert_eq!(c.flush_buffers(-1), Status::Ok);
+    assert_eq!(c.get(b"never").unwrap(), None);
+}
+
+#[test]
+fn stat_groups() {
+    let (_s, list) = common::cluster(1);
+    let mut c = client(&list);
+    let general = c.stats(0, None).unwrap();
+    assert!(general.iter().any(|(k, _)| k == "pid"));
+    let settings = c.stats(0, Some("settings")).unwrap();
+    assert!(settings.iter().any(|(k, _)| k == "maxconns"));
+    assert_eq!(c.stats(0, Some("nosuchgroup")), Err(Status::NotFound));
+}
+
+#[test]
+fn request_id_wraparound() {
+    let (_s, list) = common::cluster(2);
+    let mut c = client(&list);
+    for i in 0..100 {
+        c.set(format!("w{i}").as_bytes(), b"x", 0, 0).unwrap();
+    }
+    c.set_last_request_id(u32::MAX - 100);
+    let keys: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("w{}", i % 100).into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+    assert_eq!(c.get_multi(&refs).unwrap().len(), 1000);
+    assert!(c.last_request_id() < u32::MAX - 100);
+}
+
+/// The acceptance check for buffered sets: no batch-size limit (libmemcached 1.1.4 aborts
+/// at a few thousand).
+#[test]
+fn one_million_buffered_sets_flushed_at_once() {
+    let (_s, list) = common::cluster(4);
+    let mut c = client(&list);
+    c.settings_mut().buffering = true;
+    c.settings_mut().send_buffer_max = 64 << 20;
+    let mut reqs: Vec<OwnedRequest> = (0..1_000_000u32)
+        .map(|i| OwnedRequest {
+            extras: vec![0; 8],
+            value: i.to_be_bytes().to_vec(),
+            ..OwnedRequest::keyed(opcode::SETQ, format!("m{i}").as_bytes())
+        })
+        .collect();
+    assert_eq!(c.execute(&mut reqs, 0).0, Status::Buffered);
+    drop(reqs);
+    assert_eq!(c.flush_buffers(-1), Status::Ok);
+    let mut total = 0u64;
+    for s in 0..4 {
+        let stats = c.stats(s, None).unwrap();
+        total += stats
+            .iter()
+            .find(|(k, _)| k == "curr_items")
+            .unwrap()
+            .1
+            .parse::<u64>()
+            .unwrap();
+    }
+    assert_eq!(total, 1_000_000);
+}
