@@ -624,8 +624,8 @@ fn multi(
 #[no_mangle]
 pub extern "C" fn omcache_get_multi(
     mc: *mut omcache_t,
-    keys: *const *const u8,
-    key_lens: *const usize,
+    keys: *mut *const u8,
+    key_lens: *mut usize,
     key_count: usize,
     reqs: *mut omcache_req_t,
     req_count: *mut usize,
@@ -651,9 +651,9 @@ pub extern "C" fn omcache_get_multi(
 #[no_mangle]
 pub extern "C" fn omcache_gat_multi(
     mc: *mut omcache_t,
-    keys: *const *const u8,
-    key_lens: *const usize,
-    expirations: *const libc::time_t,
+    keys: *mut *const u8,
+    key_lens: *mut usize,
+    expirations: *mut libc::time_t,
     key_count: usize,
     reqs: *mut omcache_req_t,
     req_count: *mut usize,

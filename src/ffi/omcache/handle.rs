@@ -9,8 +9,8 @@ use std::time::Duration;
 use parking_lot::ReentrantMutex;
 
 use super::{
-    dist, message, omcache_dist_t, omcache_log_callback_func, omcache_response_callback_func,
-    omcache_t, with_handle, Inner, INVALID, OK,
+    dist, message, omcache_dist_t, omcache_log_callback_func, omcache_t, with_handle, Inner,
+    INVALID, OK,
 };
 use crate::client::Client;
 use crate::ffi::guard;
@@ -164,7 +164,7 @@ impl LogTarget {
 pub extern "C" fn omcache_set_log_callback(
     mc: *mut omcache_t,
     level: c_int,
-    func: Option<omcache_log_callback_func>,
+    func: Option<unsafe extern "C" fn(context: *mut c_void, level: c_int, msg: *const c_char)>,
     context: *mut c_void,
 ) -> c_int {
     set(mc, |inner| {
@@ -207,7 +207,13 @@ pub extern "C" fn omcache_log_stderr(context: *mut c_void, level: c_int, msg: *c
 #[no_mangle]
 pub extern "C" fn omcache_set_response_callback(
     mc: *mut omcache_t,
-    resp_cb: Option<omcache_response_callback_func>,
+    resp_cb: Option<
+        unsafe extern "C" fn(
+            mc: *mut omcache_t,
+            result: *mut super::omcache_value_t,
+            context: *mut c_void,
+        ),
+    >,
     resp_cb_context: *mut c_void,
 ) -> c_int {
     set(mc, |inner| {

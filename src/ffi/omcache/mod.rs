@@ -93,8 +93,16 @@ pub struct omcache_dist_s {
     pub omcache_version: c_int,
     pub points_per_server: u32,
     pub entries_per_point: u32,
-    pub point_hash_func: Option<omc_ketama_point_hash_func>,
-    pub key_hash_func: Option<omc_ketama_key_hash_func>,
+    // Spelled out rather than Option<alias>: cbindgen does not see through an alias there.
+    pub point_hash_func: Option<
+        unsafe extern "C" fn(
+            hostname: *const c_char,
+            portname: *const c_char,
+            point: u32,
+            hashes: *mut u32,
+        ) -> u32,
+    >,
+    pub key_hash_func: Option<unsafe extern "C" fn(key: *const u8, key_len: usize) -> u32>,
 }
 pub type omcache_dist_t = omcache_dist_s;
 
@@ -328,5 +336,31 @@ fn message(rc: c_int) -> &'static [u8] {
     match Status::from_code(rc) {
         Some(s) => s.message_cstr(),
         None => b"Unknown\0",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OMcache 0.3's own tests poke the request-id counter at byte offset 8 of the handle.
+    #[test]
+    fn request_id_counter_is_at_offset_8() {
+        assert_eq!(std::mem::offset_of!(omcache_t, req_id), 8);
+        assert_eq!(std::mem::size_of::<omcache_req_t>(), 56);
+        assert_eq!(std::mem::size_of::<omcache_value_t>(), 64);
+        assert_eq!(std::mem::size_of::<omcache_dist_t>(), 32);
+        assert_eq!(std::mem::size_of::<omcache_server_info_t>(), 24);
+    }
+
+    #[test]
+    fn counter_written_at_offset_8_is_used() {
+        let mc = omcache_init();
+        // SAFETY: test-only poke at the documented offset, as OMcache 0.3's tests do.
+        unsafe { mc.cast::<u8>().add(8).cast::<u32>().write(u32::MAX - 5) };
+        with_handle(mc, (), |inner, _| {
+            assert_eq!(inner.client.last_request_id(), u32::MAX - 5)
+        });
+        omcache_free(mc);
     }
 }
