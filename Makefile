@@ -1,0 +1,146 @@
+# omcache-rs: builds libomcache.so.0 / libomcache.a (the OMcache 0.3 C API on
+# a Rust core) and runs every test.
+#
+#   make                 build/lib/libomcache.so.0 (+ .so symlink, .a) and
+#                        build/include/ (the public headers)
+#   make install         PREFIX=/usr/local [DESTDIR=...]
+#   make test            fmt, clippy, cargo tests, header / symbol / install
+#                        checks, C examples, key-mapping comparison
+#   make check-header    public headers vs the Rust FFI (cbindgen drift check)
+#   make check-symbols   exported symbols and their versions (objdump -T)
+#   make check-install   install into a temporary prefix, build and run a
+#                        program through pkg-config
+#   make demo | bench | clean
+#
+# The shared object is linked by the C compiler from the Rust staticlib,
+# because rustc's own version script for a cdylib would bind every export to
+# the base version; omcache.map gives OMcache 0.3's OMCACHE_0.1 / OMCACHE_0.2
+# nodes and keeps everything else local.
+
+CARGO ?= cargo
+CC ?= cc
+CXX ?= c++
+PKG_CONFIG ?= pkg-config
+CBINDGEN ?= cbindgen
+CBINDGEN_VERSION := 0.29.4
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+VERSION := 0.3.0
+SONAME := libomcache.so.0
+
+BUILD := build
+CARGO_TARGET_DIR ?= target
+STATICLIB := $(CARGO_TARGET_DIR)/release/libomcache.a
+SHLIB := $(BUILD)/lib/$(SONAME)
+HEADERS := include/omcache.h include/omcache_cdef.h
+
+# What the Rust staticlib needs from the system (rustc --print
+# native-static-libs: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc); with glibc
+# >= 2.34 most of these are empty stubs, --as-needed drops them.
+NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map \
+	-Wl,--no-undefined -Wl,--gc-sections -Wl,--as-needed
+
+STEP = @printf '\n==> %s\n' 
+
+.PHONY: all cargo-build install uninstall test check-header check-symbols \
+	check-install demo bench clean cbindgen FORCE
+
+all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
+	$(BUILD)/include/omcache.h $(BUILD)/include/omcache_cdef.h
+
+# cargo decides whether anything needs rebuilding; the archive's timestamp
+# only moves when it did, so the link below reruns only then.
+$(STATICLIB): FORCE
+	$(CARGO) build --release
+
+$(SHLIB): $(STATICLIB) omcache.map
+	@mkdir -p $(@D)
+	$(CC) $(SHLIB_LDFLAGS) -o $@.tmp \
+		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS)
+	mv -f $@.tmp $@
+
+$(BUILD)/lib/libomcache.so: $(SHLIB)
+	ln -sf $(SONAME) $@
+
+$(BUILD)/lib/libomcache.a: $(STATICLIB)
+	@mkdir -p $(@D)
+	cp -f $< $@
+
+$(BUILD)/include/%.h: include/%.h
+	@mkdir -p $(@D)
+	cp -f $< $@
+
+$(BUILD)/omcache.pc: omcache.pc.in Makefile FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		-e 's|@LIBS_PRIVATE@|$(filter-out -lc,$(NATIVE_LIBS))|g' $< >$@
+
+install: all $(BUILD)/omcache.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libomcache.so
+	install -m 0644 $(BUILD)/lib/libomcache.a $(DESTDIR)$(LIBDIR)/libomcache.a
+	install -m 0644 $(BUILD)/omcache.pc $(DESTDIR)$(LIBDIR)/pkgconfig/omcache.pc
+	install -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libomcache.so \
+		$(DESTDIR)$(LIBDIR)/libomcache.a $(DESTDIR)$(LIBDIR)/pkgconfig/omcache.pc \
+		$(DESTDIR)$(INCLUDEDIR)/omcache.h $(DESTDIR)$(INCLUDEDIR)/omcache_cdef.h
+
+# The pinned cbindgen used by the drift check; installed when missing or when
+# another version is on PATH (its output format is what the check parses).
+cbindgen:
+	@if [ "$$($(CBINDGEN) --version 2>/dev/null)" != "cbindgen $(CBINDGEN_VERSION)" ]; then \
+		echo "installing cbindgen $(CBINDGEN_VERSION)"; \
+		$(CARGO) install cbindgen --version $(CBINDGEN_VERSION) --locked; \
+	fi
+
+check-header: cbindgen
+	$(STEP)"check-header: include/omcache.h vs the Rust FFI src/ffi/omcache/ (cbindgen)"
+	CC="$(CC)" CXX="$(CXX)" CBINDGEN="$(CBINDGEN)" BUILD_DIR="$(CURDIR)/$(BUILD)" \
+		tests-c/header-check.sh
+
+check-symbols: all
+	$(STEP)"check-symbols: exports and versions of $(SHLIB)"
+	tests-c/check-symbols.sh $(SHLIB)
+
+check-install: all
+	$(STEP)"check-install: install to a temporary prefix, build via pkg-config, run"
+	MAKE="$(MAKE)" CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" tests-c/install-check.sh
+
+test: all
+	$(STEP)"cargo fmt --check"
+	$(CARGO) fmt --check
+	$(STEP)"cargo clippy --all-targets -- -D warnings"
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(STEP)"cargo test --release"
+	$(CARGO) test --release
+	@$(MAKE) --no-print-directory check-header
+	@$(MAKE) --no-print-directory check-symbols
+	@$(MAKE) --no-print-directory check-install
+	$(STEP)"c-examples/run.sh"
+	c-examples/run.sh
+	$(STEP)"compat-tests/run-keymap.sh"
+	compat-tests/run-keymap.sh
+	$(STEP)"make test: all steps passed"
+
+demo: all
+	$(STEP)"scripts/demo.sh"
+	scripts/demo.sh
+
+bench: all
+	$(STEP)"benches/run.sh"
+	benches/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
+
+FORCE:

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# install-check.sh - "make install" into a temporary prefix, then build a small
+# program the way a user would (pkg-config omcache), once against the shared
+# library and once statically, and run both.  Needs no memcached server.
+#
+# Environment: MAKE (default make), CC (default cc), PKG_CONFIG (default pkg-config)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+make=${MAKE:-make}
+cc=${CC:-cc}
+pkg_config=${PKG_CONFIG:-pkg-config}
+
+fail() { echo "install-check: FAIL: $*" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/omcache-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+# A prefix with a space in it would break pkg-config's output; mktemp's has none.
+"$make" -C "$root" --no-print-directory install PREFIX="$prefix" >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log" >&2; fail "make install PREFIX=$prefix failed"; }
+
+for f in lib/libomcache.so.0 lib/libomcache.a lib/pkgconfig/omcache.pc \
+         include/omcache.h include/omcache_cdef.h; do
+    [ -f "$prefix/$f" ] || fail "$f not installed"
+done
+[ "$(readlink "$prefix/lib/libomcache.so")" = "libomcache.so.0" ] ||
+    fail "lib/libomcache.so is not a symlink to libomcache.so.0"
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+"$pkg_config" --exists omcache || fail "pkg-config does not find omcache"
+[ "$("$pkg_config" --modversion omcache)" = "0.3.0" ] || fail "pkg-config version is not 0.3.0"
+
+# Shared: exactly the documented command line.
+# shellcheck disable=SC2046
+"$cc" -Wall -Wextra -Werror -o "$tmp/prog" "$root/tests-c/install_check.c" \
+    $("$pkg_config" --cflags --libs omcache) || fail "cannot build against the shared library"
+objdump -p "$tmp/prog" | grep -q 'NEEDED *libomcache\.so\.0' ||
+    fail "program does not depend on libomcache.so.0"
+LD_LIBRARY_PATH=$prefix/lib "$tmp/prog" || fail "program linked with libomcache.so.0 failed"
+
+# Static: the archive plus Libs.private.
+# shellcheck disable=SC2046
+"$cc" -Wall -Wextra -Werror -o "$tmp/prog-static" "$root/tests-c/install_check.c" \
+    $("$pkg_config" --cflags omcache) "$prefix/lib/libomcache.a" \
+    $("$pkg_config" --static --libs omcache | sed -E 's/(^| )-lomcache( |$)/ /') ||
+    fail "cannot build against the static library"
+if objdump -p "$tmp/prog-static" | grep -q 'NEEDED *libomcache'; then
+    fail "static program still depends on libomcache.so"
+fi
+"$tmp/prog-static" || fail "program linked with libomcache.a failed"
+
+# DESTDIR staging puts the same tree under DESTDIR.
+"$make" -C "$root" --no-print-directory install PREFIX=/usr/local DESTDIR="$tmp/stage" \
+    >"$tmp/install-destdir.log" 2>&1 ||
+    { cat "$tmp/install-destdir.log" >&2; fail "make install DESTDIR=... failed"; }
+for f in lib/libomcache.so.0 lib/libomcache.a include/omcache.h include/omcache_cdef.h; do
+    [ -f "$tmp/stage/usr/local/$f" ] || fail "DESTDIR install lacks $f"
+done
+grep -qx 'prefix=/usr/local' "$tmp/stage/usr/local/lib/pkgconfig/omcache.pc" ||
+    fail "DESTDIR leaked into omcache.pc"
+
+echo "install-check: OK (shared and static builds via pkg-config ran)"
