@@ -33,6 +33,56 @@ pub struct InFlight {
     pub origin: Origin,
 }
 
+/// The requests queued or sent on a connection, in send order (= answer order), with a count
+/// of those that will be answered (non-quiet), so that "is an answer awaited" is O(1) even
+/// with a million quiet requests queued.
+#[derive(Debug, Default)]
+pub struct InFlightQueue {
+    entries: VecDeque<InFlight>,
+    awaiting: usize,
+}
+
+impl InFlightQueue {
+    pub fn push(&mut self, f: InFlight) {
+        self.awaiting += usize::from(!f.quiet);
+        self.entries.push_back(f);
+    }
+
+    pub fn pop_front(&mut self) -> Option<InFlight> {
+        let f = self.entries.pop_front()?;
+        self.awaiting -= usize::from(!f.quiet);
+        Some(f)
+    }
+
+    pub fn front(&self) -> Option<&InFlight> {
+        self.entries.front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.awaiting = 0;
+    }
+
+    pub fn awaits_response(&self) -> bool {
+        self.awaiting > 0
+    }
+
+    /// Where a response's opaque is in the queue; None for a late (or bogus) answer.
+    pub fn position(&self, opaque: u32) -> Option<usize> {
+        let (front, back) = (self.entries.front()?, self.entries.back()?);
+        // Ids increase along the queue unless they wrapped around inside it (rare): an id
+        // outside the queue's range is answered without a scan.
+        if front.opaque <= back.opaque && !(front.opaque..=back.opaque).contains(&opaque) {
+            return None;
+        }
+        self.entries.iter().position(|f| f.opaque == opaque)
+    }
+}
+
 /// Connection state. `Dead` is entered by the client's failover policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -143,7 +193,7 @@ pub struct Connection {
     pub out: Vec<u8>,
     pub out_pos: usize,
     pub recv: RecvBuffer,
-    pub inflight: VecDeque<InFlight>,
+    pub inflight: InFlightQueue,
     /// The last request queued was quiet: a NOOP must follow before its outcome is known.
     pub tail_quiet: bool,
     /// When I/O on this connection last made progress (for the dead timeout).
@@ -163,7 +213,7 @@ impl Connection {
             out: Vec::new(),
             out_pos: 0,
             recv: RecvBuffer::default(),
-            inflight: VecDeque::new(),
+            inflight: InFlightQueue::default(),
             tail_quiet: false,
             last_progress: Instant::now(),
             recv_timeout_ms: 0,
@@ -185,7 +235,7 @@ impl Connection {
 
     /// Whether a response is still expected (a non-quiet request, or a trailing NOOP, in flight).
     pub fn awaits_response(&self) -> bool {
-        self.inflight.iter().any(|f| !f.quiet)
+        self.inflight.awaits_response()
     }
 
     /// Starts connecting. Returns Ok(true) when connected at once, Ok(false) when the connect

@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::address::{parse_server_list, AddressError, ServerAddr};
-use crate::connection::{Connection, InFlight, Origin, Received, State};
+use crate::connection::{Connection, InFlight, InFlightQueue, Origin, Received, State};
 use crate::ketama::{Continuum, Distribution, ServerName};
 use crate::protocol::{self, opcode, Frame, Parsed, RequestParts, HEADER_LEN, MAX_KEY_LEN};
 use crate::sys;
@@ -327,7 +327,7 @@ impl Client {
         }
         // Requests in flight on dropped servers will never be answered.
         for mut gone in old.into_iter().flatten() {
-            for f in gone.inflight.drain(..) {
+            while let Some(f) = gone.inflight.pop_front() {
                 self.batch.complete(f.opaque);
             }
         }
@@ -478,7 +478,7 @@ impl Client {
         // Cannot fail: checked above.
         let _ = protocol::encode_request(&mut conn.out, &parts);
         let quiet = protocol::is_quiet(parts.opcode);
-        conn.inflight.push_back(InFlight {
+        conn.inflight.push(InFlight {
             opaque,
             quiet,
             origin: Origin::User,
@@ -705,7 +705,7 @@ impl Client {
                     ..Default::default()
                 };
                 let _ = protocol::encode_request(&mut conn.out, &noop);
-                conn.inflight.push_back(InFlight {
+                conn.inflight.push(InFlight {
                     opaque,
                     quiet: false,
                     origin: Origin::TrailingNoop,
@@ -1001,17 +1001,20 @@ fn is_usable(c: &Connection, now: Instant) -> bool {
 /// whether the sink kept pointers into the response.
 fn deliver(
     batch: &mut Batch,
-    inflight: &mut std::collections::VecDeque<InFlight>,
+    inflight: &mut InFlightQueue,
     opaque: u32,
     resp: &Response<'_>,
     keep_in_flight: bool,
     reqs: Option<&dyn RequestSet>,
     sink: &mut dyn ResponseSink,
 ) -> bool {
-    let Some(pos) = position_in_flight(inflight, opaque) else {
+    let Some(pos) = inflight.position(opaque) else {
         return sink.response(resp, None);
     };
-    for front in inflight.drain(..pos) {
+    for _ in 0..pos {
+        let Some(front) = inflight.pop_front() else {
+            break;
+        };
         if front.origin != Origin::User {
             continue;
         }
@@ -1042,20 +1045,6 @@ fn deliver(
         None
     };
     sink.response(resp, index.filter(|_| reqs.is_some()))
-}
-
-/// Where a response's opaque is in the in-flight queue; None for a late (or bogus) answer.
-fn position_in_flight(
-    inflight: &std::collections::VecDeque<InFlight>,
-    opaque: u32,
-) -> Option<usize> {
-    let (front, back) = (inflight.front()?, inflight.back()?);
-    // Ids increase along the queue unless they wrapped around inside it (rare); an id outside
-    // the queue's range is answered without a scan.
-    if front.opaque <= back.opaque && !(front.opaque..=back.opaque).contains(&opaque) {
-        return None;
-    }
-    inflight.iter().position(|f| f.opaque == opaque)
 }
 
 /// Checks a key for the key-routed convenience commands.
