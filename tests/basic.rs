@@ -71,3 +71,36 @@ fn counters_and_errors() {
     c.flush_all(0).unwrap();
     assert_eq!(c.get(b"s").unwrap(), None);
 }
+
+#[test]
+fn ipv6_hostname_and_unix_socket_servers() {
+    let v4 = common::Memcached::start(&[]);
+    let v6 = common::Memcached::start_on("::1", &[]);
+    let unix = common::UnixMemcached::start();
+    let list = format!(
+        "localhost:{}, [::1]:{} ,{}",
+        v4.port,
+        v6.port,
+        unix.path.display()
+    );
+    let mut c = Client::new();
+    c.set_servers(&list).unwrap();
+    assert_eq!(c.server_count(), 3);
+    let mut used = [false; 3];
+    for i in 0..200 {
+        let key = format!("k{i}");
+        c.set(key.as_bytes(), key.as_bytes(), 0, 0).unwrap();
+        used[c.server_index_for_key(key.as_bytes()).unwrap()] = true;
+    }
+    assert_eq!(used, [true; 3]);
+    for i in 0..200 {
+        let key = format!("k{i}");
+        assert_eq!(
+            c.get(key.as_bytes()).unwrap().unwrap().value,
+            key.as_bytes()
+        );
+    }
+    for s in 0..3 {
+        c.noop(s).unwrap();
+    }
+}

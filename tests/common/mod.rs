@@ -13,21 +13,18 @@ pub struct Memcached {
 impl Memcached {
     /// Starts one server on 127.0.0.1 and waits until it accepts connections.
     pub fn start(extra_args: &[&str]) -> Memcached {
+        Memcached::start_on("127.0.0.1", extra_args)
+    }
+
+    /// Starts one server listening on `host` (127.0.0.1 or ::1).
+    pub fn start_on(host: &str, extra_args: &[&str]) -> Memcached {
         for _ in 0..20 {
             let port = free_port();
             let mut cmd = Command::new("memcached");
-            cmd.args([
-                "-l",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "0",
-                "-t",
-                "1",
-            ]);
-            // SAFETY-free check for root: memcached refuses to run as root without -u.
-            if std::env::var("USER").map(|u| u == "root").unwrap_or(false) || is_root() {
+            let port_arg = port.to_string();
+            cmd.args(["-l", host, "-p", &port_arg, "-U", "0", "-t", "1"]);
+            // memcached refuses to run as root without -u.
+            if is_root() {
                 cmd.args(["-u", "nobody"]);
             }
             cmd.args(extra_args)
@@ -38,7 +35,7 @@ impl Memcached {
                 .expect("memcached is not installed (apt-get install memcached)");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if TcpStream::connect((host, port)).is_ok() {
                     return Memcached { port, child };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
@@ -65,6 +62,59 @@ impl Drop for Memcached {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A memcached listening only on a unix socket.
+pub struct UnixMemcached {
+    pub path: std::path::PathBuf,
+    child: Child,
+}
+
+impl UnixMemcached {
+    pub fn start() -> UnixMemcached {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!(
+            "omcache-test-{}-{}.sock",
+            std::process::id(),
+            free_port()
+        ));
+        let mut cmd = Command::new("memcached");
+        cmd.args([
+            "-s",
+            path.to_str().unwrap(),
+            "-a",
+            "0666",
+            "-U",
+            "0",
+            "-t",
+            "1",
+        ]);
+        if is_root() {
+            cmd.args(["-u", "nobody"]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("memcached");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                return UnixMemcached { path, child };
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        panic!("could not start memcached on a unix socket");
+    }
+}
+
+impl Drop for UnixMemcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
