@@ -106,6 +106,7 @@ impl UnixMemcached {
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("could not start memcached on a unix socket");
     }
 }
