@@ -128,6 +128,19 @@ fn refused_connection_is_server_failure_then_no_servers() {
 }
 
 #[test]
+fn dead_server_is_retried_after_reconnect_timeout() {
+    let port = common::free_port();
+    let mut c = client(&format!("127.0.0.1:{port}"));
+    c.settings_mut().reconnect_timeout = Duration::from_millis(100);
+    assert_eq!(c.get(b"k"), Err(Status::ServerFailure));
+    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+    let _server = common::Memcached::start_at(port);
+    std::thread::sleep(Duration::from_millis(120));
+    c.set(b"k", b"back", 0, 0).unwrap();
+    assert_eq!(c.get(b"k").unwrap().unwrap().value, b"back");
+}
+
+#[test]
 fn buffered_sets_are_sent_on_flush() {
     let (_s, list) = common::cluster(4);
     let mut c = client(&list);

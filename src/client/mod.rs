@@ -496,7 +496,7 @@ impl Client {
         now: Instant,
     ) {
         let conn = &mut self.conns[server];
-        if conn.state == State::Idle {
+        if needs_connect(conn.state, now) {
             let timeout = self.settings.connect_timeout;
             match conn.start_connect(now, timeout) {
                 Ok(_) => {}
@@ -715,7 +715,9 @@ impl Client {
             let conn = &self.conns[server];
             let has_work = conn.has_unsent() || !conn.inflight.is_empty();
             match conn.state {
-                State::Idle if has_work => self.kick(server, reqs, sink, now),
+                state if has_work && needs_connect(state, now) => {
+                    self.kick(server, reqs, sink, now)
+                }
                 State::Dead { .. } if has_work => {
                     self.server_failed(server, "server is disabled", true, reqs, sink)
                 }
@@ -984,6 +986,15 @@ impl Client {
     /// True if `reqs` is the current batch: its first and last opaque match (OMcache's check).
     pub fn is_current_batch(&self, first_opaque: u32, last_opaque: u32, len: usize) -> bool {
         self.batch.matches(first_opaque, last_opaque, len)
+    }
+}
+
+/// Whether a server has no connection and may try to get one now.
+fn needs_connect(state: State, now: Instant) -> bool {
+    match state {
+        State::Idle => true,
+        State::Dead { retry_at } => now >= retry_at,
+        _ => false,
     }
 }
 

@@ -19,7 +19,26 @@ impl Memcached {
     /// Starts one server listening on `host` (127.0.0.1 or ::1).
     pub fn start_on(host: &str, extra_args: &[&str]) -> Memcached {
         for _ in 0..20 {
-            let port = free_port();
+            if let Some(m) = Memcached::try_start(host, free_port(), extra_args) {
+                return m;
+            }
+        }
+        panic!("could not start memcached");
+    }
+
+    /// Starts one server on a given port of 127.0.0.1 (e.g. to bring a "dead" server back).
+    pub fn start_at(port: u16) -> Memcached {
+        for _ in 0..50 {
+            if let Some(m) = Memcached::try_start("127.0.0.1", port, &[]) {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("could not start memcached on port {port}");
+    }
+
+    fn try_start(host: &str, port: u16, extra_args: &[&str]) -> Option<Memcached> {
+        {
             let mut cmd = Command::new("memcached");
             let port_arg = port.to_string();
             cmd.args(["-l", host, "-p", &port_arg, "-U", "0", "-t", "1"]);
@@ -36,17 +55,17 @@ impl Memcached {
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if TcpStream::connect((host, port)).is_ok() {
-                    return Memcached { port, child };
+                    return Some(Memcached { port, child });
                 }
                 if let Ok(Some(_)) = child.try_wait() {
-                    break; // port taken meanwhile: try another
+                    break; // port taken meanwhile
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("could not start memcached");
+        None
     }
 
     pub fn addr(&self) -> String {
