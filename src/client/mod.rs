@@ -954,7 +954,9 @@ impl Client {
                     if (c.has_unsent() || c.awaits_response())
                         && now.saturating_duration_since(c.last_progress) >= dead_timeout =>
                 {
-                    self.server_failed(server, "no answer within dead timeout", false, reqs, sink);
+                    // No progress for dead_timeout: the server is dead at once (the project's
+                    // decision; OMcache 0.3 needed a second timeout).
+                    self.server_failed(server, "no answer within dead timeout", true, reqs, sink);
                 }
                 _ => {}
             }

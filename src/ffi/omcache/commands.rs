@@ -16,16 +16,11 @@ const NO_SERVERS: c_int = Status::NoServers as c_int;
 
 /// Runs one request with a one-slot values array; returns the engine's status and the stored
 /// value, if any (its pointers stay valid until the next call on the handle).
-fn run_one(
-    inner: &mut Inner,
-    mc: *mut omcache_t,
-    req: Request<'_>,
-    timeout: i32,
-) -> (Status, Option<omcache_value_t>) {
+fn run_one(inner: &mut Inner, req: Request<'_>, timeout: i32) -> (Status, Option<omcache_value_t>) {
     let mut reqs = [req];
     let mut slot = MaybeUninit::<omcache_value_t>::uninit();
     // SAFETY: one writable slot on our stack.
-    let mut sink = unsafe { CSink::new(mc, inner, slot.as_mut_ptr(), 1) };
+    let mut sink = unsafe { CSink::new(&mut inner.deferred, slot.as_mut_ptr(), 1) };
     let status = inner
         .client
         .command(&mut Requests(&mut reqs), &mut sink, timeout);
@@ -35,9 +30,9 @@ fn run_one(
 }
 
 /// A single request's own outcome: its response's status when one came, else the engine's.
-fn run_status(inner: &mut Inner, mc: *mut omcache_t, req: Request<'_>, timeout: i32) -> c_int {
+fn run_status(inner: &mut Inner, req: Request<'_>, timeout: i32) -> c_int {
     let explicit = req.server_index >= 0;
-    let (status, value) = run_one(inner, mc, req, timeout);
+    let (status, value) = run_one(inner, req, timeout);
     let rc = value.map_or(status.code(), |v| v.status);
     if explicit && rc == Status::ServerFailure.code() {
         NO_SERVERS
@@ -104,11 +99,11 @@ pub extern "C" fn omcache_noop(
     server_index: c_int,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         if server_index < 0 {
             return NO_SERVERS;
         }
-        run_status(inner, mc, indexed(opcode::NOOP, server_index), timeout_msec)
+        run_status(inner, indexed(opcode::NOOP, server_index), timeout_msec)
     })
 }
 
@@ -119,14 +114,14 @@ pub extern "C" fn omcache_flush_all(
     server_index: c_int,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         if server_index < 0 {
             return NO_SERVERS;
         }
         let extras = (expiration as u32).to_be_bytes();
         let mut req = indexed(opcode::FLUSH, server_index);
         req.parts.extras = &extras;
-        run_status(inner, mc, req, timeout_msec)
+        run_status(inner, req, timeout_msec)
     })
 }
 
@@ -141,7 +136,7 @@ pub extern "C" fn omcache_stat(
     server_index: c_int,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: a non-NULL command is a NUL-terminated string (the C API's contract).
         let group = unsafe { (!command.is_null()).then(|| CStr::from_ptr(command).to_bytes()) }
             .unwrap_or_default();
@@ -163,7 +158,7 @@ pub extern "C" fn omcache_stat(
         // SAFETY: `values` holds `*value_count` slots (the C API's contract).
         let capacity = unsafe { value_count.as_ref().copied().unwrap_or(0) };
         // SAFETY: as above.
-        let mut sink = unsafe { CSink::new(mc, inner, values, capacity) };
+        let mut sink = unsafe { CSink::new(&mut inner.deferred, values, capacity) };
         let status = inner
             .client
             .command(&mut Requests(&mut reqs), &mut sink, timeout_msec);
@@ -186,7 +181,7 @@ fn store(
     cas: u64,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: non-NULL pointers are valid for their lengths (the C API's contract).
         let (Some(key), Some(value)) = (unsafe { key_arg(key, key_len) }, unsafe {
             value_arg(value, value_len)
@@ -197,7 +192,7 @@ fn store(
         req.parts.value = value;
         req.parts.extras = extras;
         req.parts.cas = cas;
-        run_status(inner, mc, req, timeout_msec)
+        run_status(inner, req, timeout_msec)
     })
 }
 
@@ -334,7 +329,7 @@ fn delta(
     value: *mut u64,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: a non-NULL key is valid for key_len bytes.
         let Some(key) = (unsafe { key_arg(key, key_len) }) else {
             return INVALID;
@@ -345,7 +340,7 @@ fn delta(
         extras[16..].copy_from_slice(&(expiration as u32).to_be_bytes());
         let mut req = keyed(op, key, timeout_msec);
         req.parts.extras = &extras;
-        let (status, v) = run_one(inner, mc, req, timeout_msec);
+        let (status, v) = run_one(inner, req, timeout_msec);
         let rc = v.map_or(status.code(), |v| v.status);
         let counter = v
             .filter(|_| rc == Status::Ok.code())
@@ -434,7 +429,7 @@ pub extern "C" fn omcache_touch(
     expiration: libc::time_t,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: a non-NULL key is valid for key_len bytes.
         let Some(key) = (unsafe { key_arg(key, key_len) }) else {
             return INVALID;
@@ -443,7 +438,7 @@ pub extern "C" fn omcache_touch(
         // Touch has no quiet variant.
         let mut req = keyed(opcode::TOUCH, key, -1);
         req.parts.extras = &extras;
-        run_status(inner, mc, req, timeout_msec)
+        run_status(inner, req, timeout_msec)
     })
 }
 
@@ -461,14 +456,14 @@ fn fetch(
     cas: *mut u64,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: a non-NULL key is valid for key_len bytes.
         let Some(key) = (unsafe { key_arg(key, key_len) }) else {
             return INVALID;
         };
         let mut req = keyed(op, key, timeout_msec);
         req.parts.extras = extras;
-        let (status, v) = run_one(inner, mc, req, timeout_msec);
+        let (status, v) = run_one(inner, req, timeout_msec);
         let rc = match v {
             Some(v) => v.status,
             None if status == Status::Ok => Status::NotFound.code(),
@@ -562,7 +557,7 @@ fn multi(
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: every pointer is valid for the counts given (the C API's contract); NULLs
         // and short arrays are rejected before use.
         unsafe {
@@ -608,15 +603,7 @@ fn multi(
                 });
             }
             *req_count = key_count;
-            io::command(
-                inner,
-                mc,
-                reqs,
-                req_count,
-                values,
-                value_count,
-                timeout_msec,
-            )
+            io::command(inner, reqs, req_count, values, value_count, timeout_msec)
         }
     })
 }

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use parking_lot::ReentrantMutex;
 
-use super::{
-    dist, message, omcache_dist_t, omcache_log_callback_func, omcache_t, with_handle, Inner,
-    INVALID, OK,
-};
+use super::{callbacks, dist, message, omcache_dist_t, omcache_t, with_handle, Inner, INVALID, OK};
 use crate::client::Client;
 use crate::ffi::guard;
 
@@ -30,6 +27,8 @@ pub extern "C" fn omcache_init() -> *mut omcache_t {
             inner: ReentrantMutex::new(RefCell::new(Inner {
                 client,
                 response_cb: None,
+                log: None,
+                deferred: Default::default(),
                 gat_extras: Vec::new(),
             })),
         };
@@ -142,24 +141,6 @@ pub extern "C" fn omcache_set_distribution_method(
     })
 }
 
-/// Shareable wrapper for the caller's log callback and its context.
-struct LogTarget {
-    func: omcache_log_callback_func,
-    context: *mut c_void,
-}
-
-// SAFETY: the context is only handed back to the caller's own callback, from whichever thread
-// is using the handle; the C API's threading contract is the caller's.
-unsafe impl Send for LogTarget {}
-
-impl LogTarget {
-    fn call(&self, level: i32, msg: &str) {
-        let text = std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
-        // SAFETY: the caller registered `func` for this context; `text` outlives the call.
-        unsafe { (self.func)(self.context, level, text.as_ptr()) }
-    }
-}
-
 #[no_mangle]
 pub extern "C" fn omcache_set_log_callback(
     mc: *mut omcache_t,
@@ -168,9 +149,11 @@ pub extern "C" fn omcache_set_log_callback(
     context: *mut c_void,
 ) -> c_int {
     set(mc, |inner| {
-        let log = func.map(|func| {
-            let target = LogTarget { func, context };
-            Box::new(move |level: i32, msg: &str| target.call(level, msg)) as crate::client::LogFn
+        // The engine only queues messages; they reach `func` after the call, with the
+        // handle unlocked (see callbacks.rs).
+        inner.log = func.map(|func| callbacks::LogTarget::new(func, context));
+        let log = inner.log.clone().map(|target| {
+            Box::new(move |level: i32, msg: &str| target.push(level, msg)) as crate::client::LogFn
         });
         inner.client.set_log(level, log);
     })

@@ -35,20 +35,10 @@ pub extern "C" fn omcache_command(
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: the C API's contract: count pointers valid when non-NULL, `reqs` holds
         // `*req_count` requests and `values` `*value_count` slots.
-        unsafe {
-            command(
-                inner,
-                mc,
-                reqs,
-                req_count,
-                values,
-                value_count,
-                timeout_msec,
-            )
-        }
+        unsafe { command(inner, reqs, req_count, values, value_count, timeout_msec) }
     })
 }
 
@@ -56,7 +46,6 @@ pub extern "C" fn omcache_command(
 /// As `omcache_command`'s contract.
 pub(super) unsafe fn command(
     inner: &mut Inner,
-    mc: *mut omcache_t,
     reqs: *mut omcache_req_t,
     req_count: *mut usize,
     values: *mut omcache_value_t,
@@ -74,7 +63,7 @@ pub(super) unsafe fn command(
         return INVALID;
     };
     // SAFETY: forwarded contract.
-    let mut sink = unsafe { CSink::new(mc, inner, values, capacity) };
+    let mut sink = unsafe { CSink::new(&mut inner.deferred, values, capacity) };
     let status = inner.client.command(&mut set, &mut sink, timeout_msec);
     // SAFETY: forwarded contract.
     unsafe {
@@ -97,12 +86,12 @@ pub extern "C" fn omcache_command_status(
     req: *mut omcache_req_t,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         if req.is_null() {
             return INVALID;
         }
         // SAFETY: `req` is one valid request (checked non-NULL; contents checked by CRequests).
-        unsafe { command_status(inner, mc, req, timeout_msec) }
+        unsafe { command_status(inner, req, timeout_msec) }
     })
 }
 
@@ -110,7 +99,6 @@ pub extern "C" fn omcache_command_status(
 /// `req` must point to one valid request.
 pub(super) unsafe fn command_status(
     inner: &mut Inner,
-    mc: *mut omcache_t,
     req: *mut omcache_req_t,
     timeout_msec: i32,
 ) -> c_int {
@@ -123,7 +111,6 @@ pub(super) unsafe fn command_status(
     let rc = unsafe {
         command(
             inner,
-            mc,
             req,
             &mut count,
             value.as_mut_ptr(),
@@ -157,7 +144,7 @@ pub extern "C" fn omcache_io(
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, mc| {
+    with_handle(mc, INVALID, |inner, _| {
         // SAFETY: the C API's contract, as for omcache_command.
         unsafe {
             let n = if reqs.is_null() {
@@ -167,7 +154,7 @@ pub extern "C" fn omcache_io(
             };
             let capacity = read_count(value_count);
             write_count(value_count, 0);
-            let mut sink = CSink::new(mc, inner, values, capacity);
+            let mut sink = CSink::new(&mut inner.deferred, values, capacity);
             let outcome = if n == 0 {
                 inner.client.io(None, &mut sink, timeout_msec)
             } else {

@@ -2,6 +2,7 @@
 //! handle that guards the engine.
 #![allow(non_camel_case_types)]
 
+mod callbacks;
 mod commands;
 mod dist;
 mod handle;
@@ -122,6 +123,9 @@ pub struct omcache_t {
 struct Inner {
     client: Client,
     response_cb: Option<(omcache_response_callback_func, *mut c_void)>,
+    log: Option<std::sync::Arc<callbacks::LogTarget>>,
+    /// Callbacks collected during the current call.
+    deferred: callbacks::Deferred,
     /// Big-endian expirations referenced by `gat_multi` requests' extras until the next call.
     gat_extras: Vec<[u8; 4]>,
 }
@@ -149,18 +153,27 @@ fn with_handle<T: Copy>(
         let Some(handle) = (unsafe { mc.as_ref() }) else {
             return on_error;
         };
-        let guard = handle.inner.lock();
-        let Ok(mut inner) = guard.try_borrow_mut() else {
-            // Re-entered from a callback on the same thread while the engine is borrowed.
-            return on_error;
+        let (out, deferred) = {
+            let guard = handle.inner.lock();
+            let Ok(mut inner) = guard.try_borrow_mut() else {
+                // Re-entered on this thread while the engine is borrowed (cannot happen from
+                // our callbacks, which run after the borrow ends).
+                return on_error;
+            };
+            inner
+                .client
+                .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
+            inner.deferred = callbacks::Deferred::start(inner.response_cb);
+            let out = f(&mut inner, mc);
+            handle
+                .req_id
+                .store(inner.client.last_request_id(), Ordering::Relaxed);
+            let mut deferred = std::mem::take(&mut inner.deferred);
+            deferred.collect_logs(inner.log.as_ref());
+            (out, deferred)
         };
-        inner
-            .client
-            .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
-        let out = f(&mut inner, mc);
-        handle
-            .req_id
-            .store(inner.client.last_request_id(), Ordering::Relaxed);
+        // The lock is released: callbacks may call into this handle.
+        deferred.deliver(mc);
         out
     })
 }
@@ -261,28 +274,26 @@ impl RequestSet for CRequests {
     }
 }
 
-/// Delivers responses to the response callback and the caller's values array.
-struct CSink {
-    mc: *mut omcache_t,
-    callback: Option<(omcache_response_callback_func, *mut c_void)>,
+/// Delivers responses to the caller's values array and collects them for the response
+/// callback.
+struct CSink<'d> {
+    deferred: &'d mut callbacks::Deferred,
     values: *mut omcache_value_t,
     capacity: usize,
     stored: usize,
 }
 
-impl CSink {
+impl<'d> CSink<'d> {
     /// # Safety
     /// `values` must be valid for `capacity` writes (or NULL with capacity 0).
     unsafe fn new(
-        mc: *mut omcache_t,
-        inner: &Inner,
+        deferred: &'d mut callbacks::Deferred,
         values: *mut omcache_value_t,
         capacity: usize,
-    ) -> CSink {
+    ) -> CSink<'d> {
         let capacity = if values.is_null() { 0 } else { capacity };
         CSink {
-            mc,
-            callback: inner.response_cb,
+            deferred,
             values,
             capacity,
             stored: 0,
@@ -313,15 +324,13 @@ impl From<&Response<'_>> for omcache_value_t {
     }
 }
 
-impl ResponseSink for CSink {
+impl ResponseSink for CSink<'_> {
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
-        let mut value = omcache_value_t::from(resp);
-        if let Some((cb, ctx)) = self.callback {
-            // SAFETY: the caller registered this callback for this handle; `value` lives for
-            // the duration of the call, as the callback's contract says.
-            unsafe { cb(self.mc, &mut value, ctx) };
+        if self.deferred.wants_responses() {
+            self.deferred.push_response(resp);
         }
         if batch_index.is_some() && self.stored < self.capacity {
+            let value = omcache_value_t::from(resp);
             // SAFETY: stored < capacity, and `values` is valid for `capacity` writes.
             unsafe { self.values.add(self.stored).write(value) };
             self.stored += 1;
