@@ -4,14 +4,18 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::address::ServerAddr;
 use crate::sys;
+
+/// Resolved addresses of a host name are reused for this long.
+const ADDRESS_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// The first receive buffer of a connection; it grows (up to the configured maximum) when a
 /// frame or a burst of frames needs more.
@@ -23,6 +27,8 @@ pub enum Origin {
     User,
     /// A NOOP that closes a run of quiet requests so their completion becomes visible.
     TrailingNoop,
+    /// The NOOP of a background reconnect to a dead server: its answer brings it back.
+    Probe,
 }
 
 /// A request queued or sent on this connection whose outcome is not known yet.
@@ -88,6 +94,11 @@ impl InFlightQueue {
 pub enum State {
     /// No socket; the next request connects.
     Idle,
+    /// A host name is being resolved off the caller's path; connect when it answers, give up
+    /// at `deadline`.
+    Resolving {
+        deadline: Instant,
+    },
     /// A non-blocking connect is under way and must finish by `deadline`.
     Connecting {
         deadline: Instant,
@@ -176,6 +187,14 @@ impl RecvBuffer {
     }
 }
 
+/// How a connect attempt started.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnectStart {
+    Connected,
+    InProgress,
+    Resolving,
+}
+
 /// What one receive call produced.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
@@ -202,6 +221,13 @@ pub struct Connection {
     recv_timeout_ms: u32,
     /// Consecutive failures since the last successful answer (for the failover policy).
     pub failures: u32,
+    /// A background reconnect to a dead server: not used for requests until its probe NOOP
+    /// is answered.
+    pub probing: bool,
+    /// Addresses of the host, and when they were resolved.
+    cached_addrs: Option<(Instant, Vec<SocketAddr>)>,
+    /// A resolution under way in a helper thread.
+    resolver: Option<mpsc::Receiver<io::Result<Vec<SocketAddr>>>>,
 }
 
 impl Connection {
@@ -218,6 +244,9 @@ impl Connection {
             last_progress: Instant::now(),
             recv_timeout_ms: 0,
             failures: 0,
+            probing: false,
+            cached_addrs: None,
+            resolver: None,
         }
     }
 
@@ -238,31 +267,95 @@ impl Connection {
         self.inflight.awaits_response()
     }
 
-    /// Starts connecting. Returns Ok(true) when connected at once, Ok(false) when the connect
-    /// is in progress (state Connecting), Err when every address failed.
-    pub fn start_connect(&mut self, now: Instant, timeout: Duration) -> io::Result<bool> {
+    /// Starts connecting. Numeric addresses and unix sockets connect at once (non-blocking);
+    /// a host name is first resolved in a helper thread so that a slow resolver never blocks
+    /// the caller (state Resolving; `poll_resolver` continues). Err when every address failed.
+    pub fn start_connect(&mut self, now: Instant, timeout: Duration) -> io::Result<ConnectStart> {
         self.close_socket();
-        let targets: Vec<SockAddr> = if self.addr.is_unix() {
-            vec![SockAddr::unix(&self.addr.host)?]
-        } else {
-            (self.addr.hostname(), self.addr.port)
-                .to_socket_addrs()?
-                .map(SockAddr::from)
-                .collect()
+        if self.addr.is_unix() {
+            let target = SockAddr::unix(&self.addr.host)?;
+            return self.connect_to(&[target], now, timeout);
+        }
+        if let Ok(ip) = self.addr.hostname().parse::<IpAddr>() {
+            let target = SockAddr::from(SocketAddr::new(ip, self.addr.port));
+            return self.connect_to(&[target], now, timeout);
+        }
+        if let Some((at, addrs)) = &self.cached_addrs {
+            if now.saturating_duration_since(*at) < ADDRESS_CACHE_TTL {
+                let targets: Vec<SockAddr> = addrs.iter().copied().map(SockAddr::from).collect();
+                return self.connect_to(&targets, now, timeout);
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let (host, port) = (self.addr.hostname().to_string(), self.addr.port);
+        std::thread::Builder::new()
+            .name("omcache-resolve".into())
+            .spawn(move || {
+                let result = (host.as_str(), port).to_socket_addrs().map(|a| a.collect());
+                let _ = tx.send(result);
+            })?;
+        self.resolver = Some(rx);
+        self.state = State::Resolving {
+            deadline: now + timeout,
         };
+        Ok(ConnectStart::Resolving)
+    }
+
+    /// Checks a pending resolution: None while it is still running, else how the connect
+    /// that follows it started.
+    pub fn poll_resolver(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+    ) -> Option<io::Result<ConnectStart>> {
+        let rx = self.resolver.as_ref()?;
+        let result = match rx.try_recv() {
+            Ok(r) => r,
+            Err(mpsc::TryRecvError::Empty) => return None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                Err(io::Error::other("resolver thread failed"))
+            }
+        };
+        self.resolver = None;
+        let addrs = match result {
+            Ok(a) if !a.is_empty() => a,
+            Ok(_) => {
+                return Some(Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "host has no address",
+                )))
+            }
+            Err(e) => return Some(Err(e)),
+        };
+        let targets: Vec<SockAddr> = addrs.iter().copied().map(SockAddr::from).collect();
+        self.cached_addrs = Some((now, addrs));
+        Some(self.connect_to(&targets, now, timeout))
+    }
+
+    /// Forgets resolved addresses (a server that failed may have moved).
+    pub fn forget_addresses(&mut self) {
+        self.cached_addrs = None;
+    }
+
+    fn connect_to(
+        &mut self,
+        targets: &[SockAddr],
+        now: Instant,
+        timeout: Duration,
+    ) -> io::Result<ConnectStart> {
         let mut last_err = io::Error::new(io::ErrorKind::NotFound, "no address");
         for target in targets {
-            match self.connect_one(&target) {
+            match self.connect_one(target) {
                 Ok(connected) => {
                     self.last_progress = now;
                     if connected {
                         self.on_connected()?;
-                        return Ok(true);
+                        return Ok(ConnectStart::Connected);
                     }
                     self.state = State::Connecting {
                         deadline: now + timeout,
                     };
-                    return Ok(false);
+                    return Ok(ConnectStart::InProgress);
                 }
                 Err(e) => last_err = e,
             }
@@ -321,6 +414,7 @@ impl Connection {
 
     pub fn close_socket(&mut self) {
         self.socket = None;
+        self.resolver = None;
         if !matches!(self.state, State::Dead { .. }) {
             self.state = State::Idle;
         }

@@ -14,7 +14,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::address::{parse_server_list, AddressError, ServerAddr};
-use crate::connection::{Connection, InFlight, InFlightQueue, Origin, Received, State};
+use crate::connection::{
+    ConnectStart, Connection, InFlight, InFlightQueue, Origin, Received, State,
+};
 use crate::ketama::{Continuum, Distribution, ServerName};
 use crate::protocol::{self, opcode, Frame, Parsed, RequestParts, HEADER_LEN, MAX_KEY_LEN};
 use crate::sys;
@@ -38,6 +40,9 @@ pub mod log_level {
 /// A response body beyond this is not a memcached item (its largest item size is 1 GiB):
 /// the stream is corrupt, and the connection is reset rather than skipped.
 const MAX_SANE_BODY: u64 = (1 << 30) + (1 << 20);
+
+/// How often a pending name resolution is checked while the caller waits.
+const RESOLVER_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// A request as the engine sees it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -400,6 +405,7 @@ impl Client {
             return Status::Ok;
         }
         self.unpin_all();
+        self.advance_probes(Instant::now());
         let room = (self.conns.len() + n).saturating_mul(2) as u32;
         if u32::MAX - self.last_id <= room {
             self.log(
@@ -499,6 +505,7 @@ impl Client {
         if needs_connect(conn.state, now) {
             let timeout = self.settings.connect_timeout;
             match conn.start_connect(now, timeout) {
+                Ok(ConnectStart::Connected) => self.log_connected(server),
                 Ok(_) => {}
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
@@ -514,6 +521,96 @@ impl Client {
                 self.server_failed(server, &msg, false, reqs, sink);
             }
         }
+    }
+
+    fn log_connected(&mut self, server: usize) {
+        if self.log_enabled(log_level::INFO) {
+            let addr = self.conns[server].addr.to_string();
+            self.log(log_level::INFO, format_args!("[{addr}] connected"));
+        }
+    }
+
+    /// Starts a background reconnect ("probe") to every dead server whose reconnect_timeout
+    /// has passed: connect, then a NOOP whose answer brings the server back. Until then its
+    /// keys stay with the servers that took them over.
+    fn start_due_probes(&mut self, now: Instant) {
+        for server in 0..self.conns.len() {
+            let conn = &mut self.conns[server];
+            let State::Dead { retry_at } = conn.state else {
+                continue;
+            };
+            if now < retry_at {
+                continue;
+            }
+            let timeout = self.settings.connect_timeout;
+            let retry = self.settings.reconnect_timeout;
+            conn.state = State::Idle;
+            match conn.start_connect(now, timeout) {
+                Ok(_) => {
+                    conn.probing = true;
+                    self.last_id = self.last_id.wrapping_add(1);
+                    let opaque = self.last_id;
+                    let noop = RequestParts {
+                        opcode: opcode::NOOP,
+                        opaque,
+                        ..Default::default()
+                    };
+                    let _ = protocol::encode_request(&mut conn.out, &noop);
+                    conn.inflight.push(InFlight {
+                        opaque,
+                        quiet: false,
+                        origin: Origin::Probe,
+                    });
+                    let _ = conn.flush(now);
+                    let addr = conn.addr.to_string();
+                    self.log(
+                        log_level::INFO,
+                        format_args!("[{addr}] retrying dead server"),
+                    );
+                }
+                Err(e) => {
+                    conn.state = State::Dead {
+                        retry_at: now + retry,
+                    };
+                    let addr = conn.addr.to_string();
+                    self.log(
+                        log_level::INFO,
+                        format_args!("[{addr}] still down ({e}); next retry in {retry:?}"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// One non-blocking pass over servers being probed, so that a probe progresses even when
+    /// every request goes elsewhere (or nowhere: all servers dead).
+    fn advance_probes(&mut self, now: Instant) {
+        self.start_due_probes(now);
+        if !self.conns.iter().any(|c| c.probing) {
+            return;
+        }
+        self.prepare(now, None, &mut Discard);
+        self.build_pollfds(now);
+        let mut i = 0;
+        while i < self.pollfds.len() {
+            if self.conns[self.poll_conns[i]].probing {
+                i += 1;
+            } else {
+                self.pollfds.swap_remove(i);
+                self.poll_conns.swap_remove(i);
+            }
+        }
+        if self.pollfds.is_empty() || !matches!(sys::poll(&mut self.pollfds, 0), Ok(n) if n > 0) {
+            self.check_timeouts(now, None, &mut Discard);
+            return;
+        }
+        for p in 0..self.pollfds.len() {
+            let (revents, server) = (self.pollfds[p].revents, self.poll_conns[p]);
+            if revents != 0 {
+                self.service(server, revents, now, None, &mut Discard);
+            }
+        }
+        self.check_timeouts(Instant::now(), None, &mut Discard);
     }
 
     /// Resets a server's connection and completes every request queued or in flight on it with
@@ -532,10 +629,15 @@ impl Client {
         let conn = &mut self.conns[server];
         conn.reset();
         conn.failures = conn.failures.saturating_add(1);
+        // A probe that fails, or a second failure without an answer in between, makes the
+        // server dead too: a closed connection gets one immediate reconnect, not a loop.
+        let dead = dead || conn.probing || conn.failures >= 2;
+        conn.probing = false;
         if dead {
             conn.state = State::Dead {
                 retry_at: now + retry,
             };
+            conn.forget_addresses();
         }
         let mut failed = 0usize;
         while let Some(f) = self.conns[server].inflight.pop_front() {
@@ -554,11 +656,19 @@ impl Client {
         } else {
             log_level::INFO
         };
-        let what = if dead { "disabled" } else { "reset" };
+        let what = if dead {
+            "server disabled"
+        } else {
+            "reconnecting"
+        };
         self.log(
             level,
-            format_args!("[{addr}] {reason}; connection {what}, {failed} request(s) failed"),
+            format_args!("[{addr}] {reason}; {what}, {failed} request(s) failed"),
         );
+        if !dead {
+            // One immediate reconnect; if it is refused or times out the server is dead.
+            self.kick(server, reqs, sink, now);
+        }
     }
 
     /// Values handed out by an earlier call are no longer valid: let buffers move again.
@@ -609,7 +719,11 @@ impl Client {
                 return IoOutcome::Done;
             }
             self.build_pollfds(now);
-            if self.pollfds.is_empty() {
+            let resolving = self
+                .conns
+                .iter()
+                .any(|c| matches!(c.state, State::Resolving { .. }));
+            if self.pollfds.is_empty() && !resolving {
                 // Nothing can make progress (every remaining request failed or was dropped).
                 return IoOutcome::Done;
             }
@@ -625,7 +739,11 @@ impl Client {
 
             // Fast path: one server, nothing to send, only an answer to wait for: block in
             // recv() itself. One system call instead of poll() + recv().
-            if self.pollfds.len() == 1 && self.pollfds[0].events == sys::POLLIN && wait_ms != 0 {
+            if self.pollfds.len() == 1
+                && self.pollfds[0].events == sys::POLLIN
+                && wait_ms != 0
+                && !resolving
+            {
                 let server = self.poll_conns[0];
                 if wait_ms < 0 {
                     wait_ms = self
@@ -694,6 +812,7 @@ impl Client {
         reqs: Option<&dyn RequestSet>,
         sink: &mut dyn ResponseSink,
     ) {
+        self.start_due_probes(now);
         for server in 0..self.conns.len() {
             let conn = &mut self.conns[server];
             if conn.tail_quiet {
@@ -712,9 +831,31 @@ impl Client {
                 });
                 conn.tail_quiet = false;
             }
-            let conn = &self.conns[server];
+            let conn = &mut self.conns[server];
             let has_work = conn.has_unsent() || !conn.inflight.is_empty();
             match conn.state {
+                State::Resolving { deadline } => {
+                    let timeout = self.settings.connect_timeout;
+                    match conn.poll_resolver(now, timeout) {
+                        None if now >= deadline => self.server_failed(
+                            server,
+                            "name resolution timed out",
+                            true,
+                            reqs,
+                            sink,
+                        ),
+                        None => {}
+                        Some(Ok(ConnectStart::Connected)) => {
+                            self.log_connected(server);
+                            self.kick(server, reqs, sink, now);
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            let msg = format!("cannot connect: {e}");
+                            self.server_failed(server, &msg, true, reqs, sink);
+                        }
+                    }
+                }
                 state if has_work && needs_connect(state, now) => {
                     self.kick(server, reqs, sink, now)
                 }
@@ -761,8 +902,13 @@ impl Client {
     fn poll_timeout(&self, now: Instant, remaining_ms: i32) -> i32 {
         let mut cap = self.settings.dead_timeout;
         for c in &self.conns {
-            if let State::Connecting { deadline } = c.state {
-                cap = cap.min(deadline.saturating_duration_since(now));
+            match c.state {
+                State::Connecting { deadline } => {
+                    cap = cap.min(deadline.saturating_duration_since(now));
+                }
+                // A resolver thread has no descriptor to poll: look again soon.
+                State::Resolving { .. } => cap = cap.min(RESOLVER_POLL_INTERVAL),
+                _ => {}
             }
         }
         let cap_ms = cap.as_millis().clamp(1, i32::MAX as u128) as i32;
@@ -868,6 +1014,7 @@ impl Client {
                 recv,
                 inflight,
                 failures,
+                probing,
                 ..
             } = conn;
             let parsed = protocol::parse_response(recv.pending());
@@ -918,7 +1065,7 @@ impl Client {
                     let stat_row = frame.header.opcode == opcode::STAT
                         && resp.status == Status::Ok
                         && !frame.key.is_empty();
-                    let pinned = deliver(
+                    let delivered = deliver(
                         &mut self.batch,
                         inflight,
                         frame.header.opaque,
@@ -927,10 +1074,19 @@ impl Client {
                         reqs,
                         sink,
                     );
-                    if pinned {
-                        recv.pinned = true;
-                    }
                     recv.consume(len);
+                    match delivered {
+                        Delivered::Pinned(true) => recv.pinned = true,
+                        Delivered::Pinned(false) => {}
+                        Delivered::ProbeAnswered => {
+                            *probing = false;
+                            let addr = self.conns[server].addr.to_string();
+                            self.log(
+                                log_level::NOTICE,
+                                format_args!("[{addr}] answered again; server re-enabled"),
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -992,20 +1148,14 @@ impl Client {
 }
 
 /// Whether a server has no connection and may try to get one now.
-fn needs_connect(state: State, now: Instant) -> bool {
-    match state {
-        State::Idle => true,
-        State::Dead { retry_at } => now >= retry_at,
-        _ => false,
-    }
+fn needs_connect(state: State, _now: Instant) -> bool {
+    // A dead server is reconnected by a background probe, never by a caller's request.
+    state == State::Idle
 }
 
 /// Whether a server may be given requests now: not dead, or dead with its retry time passed.
-fn is_usable(c: &Connection, now: Instant) -> bool {
-    match c.state {
-        State::Dead { retry_at } => now >= retry_at,
-        _ => true,
-    }
+fn is_usable(c: &Connection, _now: Instant) -> bool {
+    !c.probing && !matches!(c.state, State::Dead { .. })
 }
 
 /// Matches a response to the requests in flight on its connection and hands it to the sink.
@@ -1020,9 +1170,9 @@ fn deliver(
     keep_in_flight: bool,
     reqs: Option<&dyn RequestSet>,
     sink: &mut dyn ResponseSink,
-) -> bool {
+) -> Delivered {
     let Some(pos) = inflight.position(opaque) else {
-        return sink.response(resp, None);
+        return Delivered::Pinned(sink.response(resp, None));
     };
     for _ in 0..pos {
         let Some(front) = inflight.pop_front() else {
@@ -1047,7 +1197,13 @@ fn deliver(
     } else {
         inflight.pop_front()
     };
-    let Some(entry) = entry else { return false };
+    let Some(entry) = entry else {
+        return Delivered::Pinned(false);
+    };
+    if entry.origin == Origin::Probe {
+        // Internal: the answer that brings a dead server back. Not the caller's business.
+        return Delivered::ProbeAnswered;
+    }
     let index = if entry.origin == Origin::User {
         if keep_in_flight {
             batch.index_of(opaque)
@@ -1057,7 +1213,15 @@ fn deliver(
     } else {
         None
     };
-    sink.response(resp, index.filter(|_| reqs.is_some()))
+    Delivered::Pinned(sink.response(resp, index.filter(|_| reqs.is_some())))
+}
+
+/// What `deliver` did with a response.
+enum Delivered {
+    /// Handed to the sink; true if the sink kept pointers into the receive buffer.
+    Pinned(bool),
+    /// It answered a probe of a dead server.
+    ProbeAnswered,
 }
 
 /// Checks a key for the key-routed convenience commands.
