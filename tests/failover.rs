@@ -1,0 +1,334 @@
+//! Failover against real memcached processes (kill -9, SIGSTOP/SIGCONT, restart on the same
+//! port) and fault injection with fake servers (never answers, closes mid-frame, garbage,
+//! a 4 GiB body length). Every test asserts: no wrong value, calls return within their
+//! timeout, only the dead server's keys move, and they move back after recovery.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use omcache::client::Status;
+use omcache::Client;
+
+fn keys(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| format!("failover-key-{i}").into_bytes())
+        .collect()
+}
+
+fn value_for(key: &[u8]) -> Vec<u8> {
+    let mut v = b"value-of-".to_vec();
+    v.extend_from_slice(key);
+    v
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+fn fast_client(list: &str) -> Client {
+    let mut c = Client::new();
+    c.set_servers(list).unwrap();
+    let s = c.settings_mut();
+    s.connect_timeout = Duration::from_millis(300);
+    s.dead_timeout = Duration::from_millis(300);
+    s.reconnect_timeout = Duration::from_millis(500);
+    c
+}
+
+/// Mapping of every key to its server index right now.
+fn mapping(c: &Client, keys: &[Vec<u8>]) -> Vec<Option<usize>> {
+    keys.iter().map(|k| c.server_index_for_key(k)).collect()
+}
+
+fn index_of(c: &Client, port: u16) -> usize {
+    (0..c.server_count())
+        .find(|&i| c.server_addr(i).unwrap().port == port)
+        .unwrap()
+}
+
+#[test]
+fn kill_9_moves_only_the_dead_servers_keys_and_they_come_back() {
+    let (mut servers, list) = common::cluster(4);
+    let mut c = fast_client(&list);
+    let keys = keys(400);
+    for k in &keys {
+        c.set(k, &value_for(k), 0, 0).unwrap();
+    }
+    let before = mapping(&c, &keys);
+    let victim_port = servers[1].port;
+    let victim = index_of(&c, victim_port);
+
+    // kill -9 (Child::kill sends SIGKILL)
+    let killed = servers.remove(1);
+    drop(killed);
+    let killed_at = Instant::now();
+
+    // A stream of gets: only keys of the dead server may fail, and only with
+    // SERVER_FAILURE / NOT_FOUND; no call takes longer than the timeouts allow.
+    let mut failed_calls = 0;
+    for round in 0..3 {
+        for (k, owner) in keys.iter().zip(&before) {
+            let t = Instant::now();
+            let r = c.get(k);
+            assert!(
+                t.elapsed() < Duration::from_millis(1000),
+                "get took {:?}",
+                t.elapsed()
+            );
+            match r {
+                Ok(Some(item)) => assert_eq!(item.value, value_for(k), "wrong value"),
+                Ok(None) => assert_eq!(*owner, Some(victim), "a live server's key was lost"),
+                Err(e) => {
+                    assert_eq!(*owner, Some(victim), "a live server's key failed: {e:?}");
+                    assert_eq!(e, Status::ServerFailure);
+                    failed_calls += 1;
+                }
+            }
+        }
+        if round == 0 {
+            eprintln!("kill -9: {failed_calls} failed calls");
+        }
+    }
+    assert!(
+        failed_calls <= 2,
+        "{failed_calls} calls failed after the kill"
+    );
+    let moved_after = killed_at.elapsed();
+
+    // Keys of live servers stay exactly where they were; the victim's keys moved.
+    let during = mapping(&c, &keys);
+    for (b, d) in before.iter().zip(&during) {
+        if *b == Some(victim) {
+            assert!(d.is_some() && *d != Some(victim));
+        } else {
+            assert_eq!(b, d);
+        }
+    }
+    // The moved keys are served (as misses, then stored) by the others.
+    for (k, owner) in keys.iter().zip(&before) {
+        if *owner == Some(victim) {
+            c.set(k, &value_for(k), 0, 0).unwrap();
+        }
+    }
+
+    // Restart on the same port: after reconnect_timeout a probe brings it back.
+    let _restarted = common::Memcached::start_at(victim_port);
+    let restarted_at = Instant::now();
+    loop {
+        let _ = c.get(b"tick");
+        if mapping(&c, &keys) == before {
+            break;
+        }
+        assert!(
+            restarted_at.elapsed() < Duration::from_secs(5),
+            "server never came back"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "kill -9: keys moved within {moved_after:?}; recovered {:?} after restart",
+        restarted_at.elapsed()
+    );
+    // Its keys went back to it (empty after the restart): misses, never stale values.
+    for (k, owner) in keys.iter().zip(&before) {
+        if *owner == Some(victim) {
+            assert_eq!(c.get(k).unwrap(), None);
+        } else {
+            assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
+        }
+    }
+}
+
+#[test]
+fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont() {
+    let (servers, list) = common::cluster(3);
+    let mut c = fast_client(&list);
+    let keys = keys(150);
+    for k in &keys {
+        c.set(k, &value_for(k), 0, 0).unwrap();
+    }
+    let before = mapping(&c, &keys);
+    let victim = index_of(&c, servers[0].port);
+    let victim_key = keys
+        .iter()
+        .zip(&before)
+        .find(|(_, o)| **o == Some(victim))
+        .unwrap()
+        .0
+        .clone();
+
+    signal(servers[0].pid(), "-STOP");
+    let t = Instant::now();
+    assert_eq!(c.get(&victim_key), Err(Status::ServerFailure));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1000),
+        "{took:?}"
+    );
+    // Dead now: its keys go elsewhere at once, the others stay.
+    let t = Instant::now();
+    assert_eq!(c.get(&victim_key).unwrap(), None);
+    assert!(t.elapsed() < Duration::from_millis(100));
+    for (k, o) in keys.iter().zip(&before) {
+        if *o != Some(victim) {
+            assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
+        }
+    }
+    // A positive timeout is kept while it is stopped.
+    signal(servers[0].pid(), "-CONT");
+    let resumed = Instant::now();
+    loop {
+        let _ = c.get(b"tick");
+        if mapping(&c, &keys) == before {
+            break;
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(5),
+            "server never came back"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        c.get(&victim_key).unwrap().unwrap().value,
+        value_for(&victim_key)
+    );
+}
+
+#[test]
+fn all_servers_dead_is_no_servers_promptly() {
+    let (servers, list) = common::cluster(2);
+    let mut c = fast_client(&list);
+    c.set(b"a", b"1", 0, 0).unwrap();
+    drop(servers);
+    let mut results = Vec::new();
+    for _ in 0..4 {
+        let t = Instant::now();
+        results.push(c.get(b"a"));
+        assert!(t.elapsed() < Duration::from_millis(500));
+    }
+    assert_eq!(results.last().unwrap(), &Err(Status::NoServers));
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(Status::ServerFailure) | Err(Status::NoServers))));
+}
+
+/// What a fake server does after reading the first request.
+#[derive(Clone, Copy)]
+enum Fault {
+    Silent,
+    CloseMidFrame,
+    Garbage,
+    HugeBody,
+}
+
+/// A test-only fake server for one fault. Real data still goes to a real memcached.
+fn fake_server(fault: Fault) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                if s.read(&mut buf).unwrap_or(0) == 0 {
+                    return;
+                }
+                let opaque = [buf[12], buf[13], buf[14], buf[15]];
+                let mut header = [0u8; 24];
+                header[0] = 0x81;
+                header[1] = buf[1];
+                header[12..16].copy_from_slice(&opaque);
+                match fault {
+                    Fault::Silent => {}
+                    Fault::CloseMidFrame => {
+                        header[4] = 4;
+                        header[8..12].copy_from_slice(&100u32.to_be_bytes());
+                        let _ = s.write_all(&header);
+                        let _ = s.write_all(&[0, 0, 0, 0, b'k']);
+                        return; // closes mid-frame
+                    }
+                    Fault::Garbage => {
+                        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+                    }
+                    Fault::HugeBody => {
+                        header[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+                        let _ = s.write_all(&header);
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(3));
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_servers_fail_their_requests_only() {
+    for fault in [
+        Fault::Silent,
+        Fault::CloseMidFrame,
+        Fault::Garbage,
+        Fault::HugeBody,
+    ] {
+        let real = common::Memcached::start(&[]);
+        let port = fake_server(fault);
+        let list = format!("{},127.0.0.1:{port}", real.addr());
+        let mut c = fast_client(&list);
+        let fake = index_of(&c, port);
+        let keys = keys(60);
+        let (fake_keys, real_keys): (Vec<_>, Vec<_>) = keys
+            .iter()
+            .partition(|k| c.server_index_for_key(k) == Some(fake));
+        assert!(!fake_keys.is_empty() && !real_keys.is_empty());
+        for k in &real_keys {
+            c.set(k, &value_for(k), 0, 0).unwrap();
+        }
+        // The fake server's request fails, within the timeouts, never with a value.
+        let t = Instant::now();
+        let r = c.get(fake_keys[0]);
+        assert!(
+            matches!(r, Err(Status::ServerFailure)),
+            "fault {}: {r:?}",
+            fault as u8
+        );
+        assert!(
+            t.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            t.elapsed()
+        );
+        // A caller's own timeout is kept too.
+        let t = Instant::now();
+        let mut req = [omcache::client::OwnedRequest::keyed(
+            omcache::protocol::opcode::GETK,
+            fake_keys[1],
+        )];
+        let (status, responses) = c.execute(&mut req, 100);
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(responses.iter().all(|(_, r)| r.status != Status::Ok));
+        assert!(matches!(
+            status,
+            Status::Ok | Status::Again | Status::NoServers
+        ));
+        // The real server is unaffected.
+        for k in &real_keys {
+            assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
+        }
+        // A multi-get over both: only real keys come back, with their own values.
+        let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        for (k, item) in c.get_multi(&refs).unwrap() {
+            assert_eq!(item.value, value_for(&k));
+        }
+    }
+}
