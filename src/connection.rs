@@ -73,6 +73,10 @@ impl InFlightQueue {
         self.awaiting = 0;
     }
 
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub fn awaits_response(&self) -> bool {
         self.awaiting > 0
     }
@@ -200,6 +204,8 @@ pub enum ConnectStart {
 pub enum Received {
     Bytes(usize),
     WouldBlock,
+    /// A blocking receive waited its whole time (the socket's receive timeout) for nothing.
+    TimedOut,
     /// The buffer is pinned and full: the caller must consume values first.
     NoRoom,
 }
@@ -221,6 +227,8 @@ pub struct Connection {
     recv_timeout_ms: u32,
     /// Consecutive failures since the last successful answer (for the failover policy).
     pub failures: u32,
+    /// Scratch flag of the client's dispatch: this server already got a request of the batch.
+    pub touched: bool,
     /// A background reconnect to a dead server: not used for requests until its probe NOOP
     /// is answered.
     pub probing: bool,
@@ -244,6 +252,7 @@ impl Connection {
             last_progress: Instant::now(),
             recv_timeout_ms: 0,
             failures: 0,
+            touched: false,
             probing: false,
             cached_addrs: None,
             resolver: None,
@@ -475,6 +484,9 @@ impl Connection {
             Ok(n) => {
                 self.recv.end += n;
                 Ok(Received::Bytes(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && wait_ms > 0 => {
+                Ok(Received::TimedOut)
             }
             Err(e)
                 if e.kind() == io::ErrorKind::WouldBlock

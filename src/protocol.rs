@@ -236,28 +236,27 @@ pub enum Parsed<'a> {
 
 /// Parses the header at the start of `buf` (which must hold at least 24 bytes).
 pub fn parse_header(buf: &[u8]) -> Result<ResponseHeader, ParseError> {
-    debug_assert!(buf.len() >= HEADER_LEN);
-    if buf[0] != RESPONSE_MAGIC {
-        return Err(ParseError::BadMagic(buf[0]));
+    // One bounds check for the whole header instead of one per field.
+    let h: &[u8; HEADER_LEN] = buf[..HEADER_LEN].try_into().expect("24 bytes");
+    if h[0] != RESPONSE_MAGIC {
+        return Err(ParseError::BadMagic(h[0]));
     }
-    if buf[5] != 0 {
-        return Err(ParseError::BadDataType(buf[5]));
+    if h[5] != 0 {
+        return Err(ParseError::BadDataType(h[5]));
     }
-    let h = ResponseHeader {
-        opcode: buf[1],
-        key_len: u16::from_be_bytes([buf[2], buf[3]]),
-        extras_len: buf[4],
-        status: u16::from_be_bytes([buf[6], buf[7]]),
-        body_len: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
-        opaque: u32::from_ne_bytes([buf[12], buf[13], buf[14], buf[15]]),
-        cas: u64::from_be_bytes([
-            buf[16], buf[17], buf[18], buf[19], buf[20], buf[21], buf[22], buf[23],
-        ]),
+    let header = ResponseHeader {
+        opcode: h[1],
+        key_len: u16::from_be_bytes([h[2], h[3]]),
+        extras_len: h[4],
+        status: u16::from_be_bytes([h[6], h[7]]),
+        body_len: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+        opaque: u32::from_ne_bytes([h[12], h[13], h[14], h[15]]),
+        cas: u64::from_be_bytes([h[16], h[17], h[18], h[19], h[20], h[21], h[22], h[23]]),
     };
-    if h.key_len as u64 + h.extras_len as u64 > h.body_len as u64 {
+    if header.key_len as u32 + header.extras_len as u32 > header.body_len {
         return Err(ParseError::BadLengths);
     }
-    Ok(h)
+    Ok(header)
 }
 
 /// Looks at the start of `buf`: either one complete frame, or how many bytes are needed.

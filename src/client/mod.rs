@@ -368,20 +368,19 @@ impl Client {
 
     /// The live server a key goes to now; None when there are no (live) servers.
     pub fn server_index_for_key(&self, key: &[u8]) -> Option<usize> {
-        let now = Instant::now();
         let conns = &self.conns;
         self.continuum
-            .server_for_key_live(key, |i| is_usable(&conns[i], now))
+            .server_for_key_live(key, |i| is_usable(&conns[i]))
     }
 
-    fn route(&self, req: &Request<'_>, now: Instant) -> Option<usize> {
+    fn route(&self, req: &Request<'_>) -> Option<usize> {
         if req.server_index >= 0 {
             let i = req.server_index as usize;
-            return self.conns.get(i).filter(|c| is_usable(c, now)).map(|_| i);
+            return self.conns.get(i).filter(|c| is_usable(c)).map(|_| i);
         }
         let conns = &self.conns;
         self.continuum
-            .server_for_key_live(req.parts.key, |i| is_usable(&conns[i], now))
+            .server_for_key_live(req.parts.key, |i| is_usable(&conns[i]))
     }
 
     // ----- dispatch -------------------------------------------------------------------------
@@ -405,7 +404,13 @@ impl Client {
             return Status::Ok;
         }
         self.unpin_all();
-        self.advance_probes(Instant::now());
+        if self
+            .conns
+            .iter()
+            .any(|c| c.probing || matches!(c.state, State::Dead { .. }))
+        {
+            self.advance_probes(Instant::now());
+        }
         let room = (self.conns.len() + n).saturating_mul(2) as u32;
         if u32::MAX - self.last_id <= room {
             self.log(
@@ -418,17 +423,18 @@ impl Client {
         self.last_id = self.last_id.wrapping_add(n as u32);
         self.batch.start(first, n);
 
-        let now = Instant::now();
         let mut failure = Status::Ok;
         self.touched.clear();
         for i in 0..n {
             let opaque = first.wrapping_add(i as u32);
             let req = reqs.request(i);
             let explicit_server = req.server_index;
-            match self.enqueue(&req, opaque, now) {
+            match self.enqueue(&req, opaque) {
                 Ok(server) => {
                     reqs.assigned(i, server as i32, opaque);
-                    if !self.touched.contains(&server) {
+                    let conn = &mut self.conns[server];
+                    if !conn.touched {
+                        conn.touched = true;
                         self.touched.push(server);
                     }
                 }
@@ -440,7 +446,16 @@ impl Client {
                 }
             }
         }
+        for &server in &self.touched {
+            self.conns[server].touched = false;
+        }
+        if n == 1 && timeout_ms != 0 && !self.settings.buffering && failure == Status::Ok {
+            if let Some(status) = self.finish_single(self.touched[0], &*reqs, sink, timeout_ms) {
+                return status;
+            }
+        }
         if !self.settings.buffering {
+            let now = Instant::now();
             for t in 0..self.touched.len() {
                 let server = self.touched[t];
                 self.kick(server, Some(&*reqs), sink, now);
@@ -453,7 +468,7 @@ impl Client {
                 failure
             };
         }
-        match self.io(Some(&*reqs), sink, timeout_ms) {
+        match self.io_loop(Some(&*reqs), sink, timeout_ms) {
             IoOutcome::Done if failure != Status::Ok => failure,
             IoOutcome::Done => Status::Ok,
             IoOutcome::Again => Status::Again,
@@ -461,13 +476,13 @@ impl Client {
     }
 
     /// Encodes one request into its server's send buffer.
-    fn enqueue(&mut self, req: &Request<'_>, opaque: u32, now: Instant) -> Result<usize, Status> {
+    fn enqueue(&mut self, req: &Request<'_>, opaque: u32) -> Result<usize, Status> {
         if protocol::check_request(&req.parts).is_err()
             || (req.server_index < 0 && !valid_key(req.parts.key))
         {
             return Err(Status::Invalid);
         }
-        let server = self.route(req, now).ok_or(Status::NoServers)?;
+        let server = self.route(req).ok_or(Status::NoServers)?;
         let send_max = self.settings.send_buffer_max;
         let conn = &mut self.conns[server];
         let parts = RequestParts {
@@ -709,6 +724,17 @@ impl Client {
         timeout_ms: i32,
     ) -> IoOutcome {
         self.unpin_all();
+        self.io_loop(reqs, sink, timeout_ms)
+    }
+
+    /// The I/O loop of `io`, without unpinning: values already handed out in this call stay
+    /// valid.
+    fn io_loop(
+        &mut self,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+        timeout_ms: i32,
+    ) -> IoOutcome {
         let start = Instant::now();
         let deadline = (timeout_ms > 0).then(|| start + Duration::from_millis(timeout_ms as u64));
         let wait_batch = reqs.is_some();
@@ -966,22 +992,124 @@ impl Client {
         reqs: Option<&dyn RequestSet>,
         sink: &mut dyn ResponseSink,
     ) -> bool {
+        match self.receive_and_process(server, wait_ms, reqs, sink) {
+            Received::NoRoom => true,
+            Received::Bytes(_) => {
+                self.conns[server].last_progress = Instant::now();
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// One receive and the processing of what it brought; a failed receive fails the server.
+    fn receive_and_process(
+        &mut self,
+        server: usize,
+        wait_ms: u32,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) -> Received {
         let need = self.frame_need(server);
         let max = self.settings.recv_buffer_max;
         match self.conns[server].receive(need, max, wait_ms) {
-            Ok(Received::Bytes(_)) => {
-                self.conns[server].last_progress = Instant::now();
+            Ok(Received::Bytes(n)) => {
                 self.process_input(server, reqs, sink);
-                false
+                Received::Bytes(n)
             }
-            Ok(Received::WouldBlock) => false,
-            Ok(Received::NoRoom) => true,
+            Ok(other) => other,
             Err(e) => {
                 let msg = format!("read failed: {e}");
                 self.server_failed(server, &msg, false, reqs, sink);
-                false
+                Received::WouldBlock
             }
         }
+    }
+
+    /// The common case of one request to one idle, connected server while nothing else is
+    /// going on: one send() and a blocking recv() on that socket, without the poll loop.
+    /// Returns None when the general path must take over (nothing has been lost: the
+    /// request is queued as usual).
+    fn finish_single(
+        &mut self,
+        server: usize,
+        reqs: &dyn RequestSet,
+        sink: &mut dyn ResponseSink,
+        timeout_ms: i32,
+    ) -> Option<Status> {
+        let others_idle = self.conns.iter().enumerate().all(|(i, c)| {
+            i == server
+                || (!c.probing
+                    && matches!(c.state, State::Idle | State::Connected)
+                    && c.inflight.is_empty()
+                    && !c.has_unsent())
+        });
+        let conn = &mut self.conns[server];
+        if !others_idle
+            || conn.state != State::Connected
+            || conn.inflight.len() != 1
+            || conn.tail_quiet
+            || conn.recv.discard > 0
+        {
+            return None;
+        }
+        let fd = conn.fd()?;
+        match sys::send(fd, &conn.out[conn.out_pos..], true) {
+            Ok(n) if n == conn.unsent_len() => {
+                conn.out.clear();
+                conn.out_pos = 0;
+            }
+            Ok(n) => {
+                conn.out_pos += n;
+                return None;
+            }
+            Err(_) => return None,
+        }
+        let dead_ms = self
+            .settings
+            .dead_timeout
+            .as_millis()
+            .clamp(1, u32::MAX as u128) as u32;
+        let (wait_ms, start) = if timeout_ms > 0 {
+            ((timeout_ms as u32).min(dead_ms), Some(Instant::now()))
+        } else {
+            (dead_ms, None)
+        };
+        match self.receive_and_process(server, wait_ms, Some(reqs), sink) {
+            _ if self.batch.remaining() == 0 => return Some(Status::Ok),
+            Received::TimedOut if wait_ms == dead_ms => {
+                // Silent for dead_timeout with a request outstanding: the server is dead.
+                self.server_failed(
+                    server,
+                    "no answer within dead timeout",
+                    true,
+                    Some(reqs),
+                    sink,
+                );
+                return Some(Status::Ok);
+            }
+            Received::NoRoom => return Some(Status::Again),
+            _ => {}
+        }
+        // Not finished by one receive (partial frame, signal, caller's timeout): the general
+        // loop continues with what is left of the caller's time.
+        let now = Instant::now();
+        self.conns[server].last_progress = now;
+        let left = match start {
+            Some(s) => {
+                let spent = now.saturating_duration_since(s).as_millis() as i64;
+                let left = timeout_ms as i64 - spent;
+                if left <= 0 {
+                    return Some(Status::Again);
+                }
+                left as i32
+            }
+            None => -1,
+        };
+        Some(match self.io_loop(Some(reqs), sink, left) {
+            IoOutcome::Done => Status::Ok,
+            IoOutcome::Again => Status::Again,
+        })
     }
 
     /// Total bytes needed to complete the frame at the head of a server's receive buffer.
@@ -1153,8 +1281,8 @@ fn needs_connect(state: State, _now: Instant) -> bool {
     state == State::Idle
 }
 
-/// Whether a server may be given requests now: not dead, or dead with its retry time passed.
-fn is_usable(c: &Connection, _now: Instant) -> bool {
+/// Whether a server may be given requests: not dead, and not waiting for a probe's answer.
+fn is_usable(c: &Connection) -> bool {
     !c.probing && !matches!(c.state, State::Dead { .. })
 }
 

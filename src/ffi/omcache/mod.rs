@@ -163,17 +163,26 @@ fn with_handle<T: Copy>(
             inner
                 .client
                 .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
-            inner.deferred = callbacks::Deferred::start(inner.response_cb);
+            // Nothing to collect (and nothing to pay for) without callbacks.
+            let callbacks = inner.response_cb.is_some() || inner.log.is_some();
+            if callbacks {
+                inner.deferred = callbacks::Deferred::start(inner.response_cb);
+            }
             let out = f(&mut inner, mc);
             handle
                 .req_id
                 .store(inner.client.last_request_id(), Ordering::Relaxed);
-            let mut deferred = std::mem::take(&mut inner.deferred);
-            deferred.collect_logs(inner.log.as_ref());
+            let deferred = callbacks.then(|| {
+                let mut deferred = std::mem::take(&mut inner.deferred);
+                deferred.collect_logs(inner.log.as_ref());
+                deferred
+            });
             (out, deferred)
         };
         // The lock is released: callbacks may call into this handle.
-        deferred.deliver(mc);
+        if let Some(deferred) = deferred {
+            deferred.deliver(mc);
+        }
         out
     })
 }
