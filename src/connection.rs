@@ -263,6 +263,24 @@ impl Connection {
         self.socket.as_ref().map(|s| s.as_raw_fd())
     }
 
+    /// Queues a NOOP of the engine's own (its answer is always sent, so it also closes a run
+    /// of quiet requests).
+    pub fn queue_noop(&mut self, opaque: u32, origin: Origin) {
+        let noop = crate::protocol::RequestParts {
+            opcode: crate::protocol::opcode::NOOP,
+            opaque,
+            ..Default::default()
+        };
+        // A NOOP has no key, extras or value: encoding cannot fail.
+        let _ = crate::protocol::encode_request(&mut self.out, &noop);
+        self.inflight.push(InFlight {
+            opaque,
+            quiet: false,
+            origin,
+        });
+        self.tail_quiet = false;
+    }
+
     pub fn has_unsent(&self) -> bool {
         self.out_pos < self.out.len()
     }

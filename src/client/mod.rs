@@ -564,18 +564,7 @@ impl Client {
                 Ok(_) => {
                     conn.probing = true;
                     self.last_id = self.last_id.wrapping_add(1);
-                    let opaque = self.last_id;
-                    let noop = RequestParts {
-                        opcode: opcode::NOOP,
-                        opaque,
-                        ..Default::default()
-                    };
-                    let _ = protocol::encode_request(&mut conn.out, &noop);
-                    conn.inflight.push(InFlight {
-                        opaque,
-                        quiet: false,
-                        origin: Origin::Probe,
-                    });
+                    conn.queue_noop(self.last_id, Origin::Probe);
                     let _ = conn.flush(now);
                     let addr = conn.addr.to_string();
                     self.log(
@@ -843,19 +832,7 @@ impl Client {
             let conn = &mut self.conns[server];
             if conn.tail_quiet {
                 self.last_id = self.last_id.wrapping_add(1);
-                let opaque = self.last_id;
-                let noop = RequestParts {
-                    opcode: opcode::NOOP,
-                    opaque,
-                    ..Default::default()
-                };
-                let _ = protocol::encode_request(&mut conn.out, &noop);
-                conn.inflight.push(InFlight {
-                    opaque,
-                    quiet: false,
-                    origin: Origin::TrailingNoop,
-                });
-                conn.tail_quiet = false;
+                conn.queue_noop(self.last_id, Origin::TrailingNoop);
             }
             let conn = &mut self.conns[server];
             let has_work = conn.has_unsent() || !conn.inflight.is_empty();
