@@ -447,7 +447,14 @@ impl Client {
             }
         }
         for &server in &self.touched {
-            self.conns[server].touched = false;
+            let conn = &mut self.conns[server];
+            conn.touched = false;
+            if timeout_ms != 0 && conn.tail_quiet {
+                // We will wait for the answers: close the run of quiet requests now, so that
+                // the NOOP leaves in the same write as the requests.
+                self.last_id = self.last_id.wrapping_add(1);
+                conn.queue_noop(self.last_id, Origin::TrailingNoop);
+            }
         }
         if n == 1 && timeout_ms != 0 && !self.settings.buffering && failure == Status::Ok {
             if let Some(status) = self.finish_single(self.touched[0], &*reqs, sink, timeout_ms) {
