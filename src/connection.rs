@@ -37,6 +37,9 @@ pub struct InFlight {
     pub opaque: u32,
     pub quiet: bool,
     pub origin: Origin,
+    /// Routed by key (not to an explicit server index): may move to the key's next server
+    /// if it never left.
+    pub keyed: bool,
 }
 
 /// The requests queued or sent on a connection, in send order (= answer order), with a count
@@ -277,6 +280,7 @@ impl Connection {
             opaque,
             quiet: false,
             origin,
+            keyed: false,
         });
         self.tail_quiet = false;
     }

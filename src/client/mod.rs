@@ -510,6 +510,7 @@ impl Client {
             opaque,
             quiet,
             origin: Origin::User,
+            keyed: req.server_index < 0,
         });
         conn.tail_quiet = quiet;
         Ok(server)
@@ -572,7 +573,9 @@ impl Client {
                     conn.probing = true;
                     self.last_id = self.last_id.wrapping_add(1);
                     conn.queue_noop(self.last_id, Origin::Probe);
-                    let _ = conn.flush(now);
+                    if conn.state == State::Connected {
+                        let _ = conn.flush(now);
+                    }
                     let addr = conn.addr.to_string();
                     self.log(
                         log_level::INFO,
@@ -638,6 +641,8 @@ impl Client {
         let retry = self.settings.reconnect_timeout;
         let addr = self.conns[server].addr.to_string();
         let conn = &mut self.conns[server];
+        // Without an established connection no byte of the queued requests has left.
+        let nothing_sent = conn.state != State::Connected;
         conn.reset();
         conn.failures = conn.failures.saturating_add(1);
         // A probe that fails, or a second failure without an answer in between, makes the
@@ -650,17 +655,30 @@ impl Client {
             };
             conn.forget_addresses();
         }
-        let mut failed = 0usize;
+        let (mut failed, mut moved) = (0usize, 0usize);
         while let Some(f) = self.conns[server].inflight.pop_front() {
             if f.origin != Origin::User {
                 continue;
             }
-            if let Some(i) = self.batch.complete(f.opaque) {
-                failed += 1;
-                let key = reqs.map(|r| r.request(i).parts.key).unwrap_or(&[]);
-                let resp = Response::synthetic(Status::ServerFailure, key);
-                sink.response(&resp, reqs.map(|_| i));
+            let Some(i) = self.batch.index_of(f.opaque) else {
+                continue;
+            };
+            let mut status = Status::ServerFailure;
+            if let (true, true, true, Some(r)) = (dead, nothing_sent, f.keyed, reqs) {
+                // Never sent, and the key's server is gone: it goes to the key's next server,
+                // exactly as a request made now would.
+                match self.enqueue(&r.request(i), f.opaque) {
+                    Ok(_) => {
+                        moved += 1;
+                        continue;
+                    }
+                    Err(e) => status = e,
+                }
             }
+            self.batch.complete(f.opaque);
+            failed += 1;
+            let key = reqs.map(|r| r.request(i).parts.key).unwrap_or(&[]);
+            sink.response(&Response::synthetic(status, key), reqs.map(|_| i));
         }
         let level = if dead {
             log_level::NOTICE
@@ -674,7 +692,7 @@ impl Client {
         };
         self.log(
             level,
-            format_args!("[{addr}] {reason}; {what}, {failed} request(s) failed"),
+            format_args!("[{addr}] {reason}; {what}, {failed} request(s) failed, {moved} moved to other servers"),
         );
         if !dead {
             // One immediate reconnect; if it is refused or times out the server is dead.
