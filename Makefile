@@ -5,11 +5,18 @@
 #                        build/include/ (the public headers)
 #   make install         PREFIX=/usr/local [DESTDIR=...]
 #   make test            fmt, clippy, cargo tests, header / symbol / install
-#                        checks, C examples, key-mapping comparison
+#                        checks, C examples, key-mapping comparison, threads,
+#                        memcheck
 #   make check-header    public headers vs the Rust FFI (cbindgen drift check)
 #   make check-symbols   exported symbols and their versions (objdump -T)
 #   make check-install   install into a temporary prefix, build and run a
 #                        program through pkg-config
+#   make check-threads   one handle shared by 8 threads, callbacks calling
+#                        into their own handle (tests-c/threads.c)
+#   make memcheck        the C examples, keymap programs and threads test
+#                        under valgrind memcheck: no errors, no leaks
+#   make failover-report kill -9 one of 4 servers under load: time until its
+#                        keys move, failed calls, time to recover after restart
 #   make demo | bench | clean
 #
 # The shared object is linked by the C compiler from the Rust staticlib,
@@ -48,7 +55,8 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 STEP = @printf '\n==> %s\n' 
 
 .PHONY: all cargo-build install uninstall test check-header check-symbols \
-	check-install demo bench clean cbindgen FORCE
+	check-install check-threads memcheck failover-report demo bench clean \
+	cbindgen FORCE
 
 all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
 	$(BUILD)/include/omcache.h $(BUILD)/include/omcache_cdef.h
@@ -115,6 +123,18 @@ check-install: all
 	$(STEP)"check-install: install to a temporary prefix, build via pkg-config, run"
 	MAKE="$(MAKE)" CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" tests-c/install-check.sh
 
+check-threads: all
+	$(STEP)"check-threads: one handle, 8 threads, re-entrant callbacks (tests-c/threads.sh)"
+	CC="$(CC)" tests-c/threads.sh
+
+memcheck: all
+	$(STEP)"memcheck: C programs under valgrind memcheck (tests-c/memcheck.sh)"
+	CC="$(CC)" tests-c/memcheck.sh
+
+failover-report: all
+	$(STEP)"failover-report: kill -9 of one of 4 servers (benches/failover-report.sh)"
+	CC="$(CC)" benches/failover-report.sh
+
 test: all
 	$(STEP)"cargo fmt --check"
 	$(CARGO) fmt --check
@@ -129,6 +149,9 @@ test: all
 	c-examples/run.sh
 	$(STEP)"compat-tests/run-keymap.sh"
 	compat-tests/run-keymap.sh
+	@$(MAKE) --no-print-directory check-threads
+	@$(MAKE) --no-print-directory failover-report
+	@$(MAKE) --no-print-directory memcheck
 	$(STEP)"make test: all steps passed"
 
 demo: all

@@ -667,7 +667,12 @@ impl Client {
             if let (true, true, true, Some(r)) = (dead, nothing_sent, f.keyed, reqs) {
                 // Never sent, and the key's server is gone: it goes to the key's next server,
                 // exactly as a request made now would.
-                match self.enqueue(&r.request(i), f.opaque) {
+                // (The request set already records the dead server as its target.)
+                let request = Request {
+                    server_index: -1,
+                    ..r.request(i)
+                };
+                match self.enqueue(&request, f.opaque) {
                     Ok(_) => {
                         moved += 1;
                         continue;
