@@ -332,3 +332,48 @@ fn hostile_servers_fail_their_requests_only() {
         }
     }
 }
+
+#[test]
+fn unresolvable_host_delays_only_its_own_keys() {
+    let real = common::Memcached::start(&[]);
+    // `.invalid` never resolves (RFC 2606); depending on the machine the resolver answers at
+    // once or only after its own timeouts -- either way only this server's keys may wait.
+    let list = format!("{},no-such-host.invalid:11211", real.addr());
+    let mut c = fast_client(&list);
+    let bad = (0..c.server_count())
+        .find(|&i| c.server_addr(i).unwrap().host.ends_with(".invalid"))
+        .unwrap();
+    let keys = keys(60);
+    let (bad_keys, good_keys): (Vec<_>, Vec<_>) = keys
+        .iter()
+        .partition(|k| c.server_index_for_key(k) == Some(bad));
+    assert!(!bad_keys.is_empty() && !good_keys.is_empty());
+    // A call for the unresolvable server keeps its timeout.
+    let mut req = [omcache::client::OwnedRequest::keyed(
+        omcache::protocol::opcode::GETK,
+        bad_keys[0],
+    )];
+    let t = Instant::now();
+    let (status, responses) = c.execute(&mut req, 150);
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(responses.iter().all(|(_, r)| r.status != Status::Ok));
+    assert!(matches!(
+        status,
+        Status::Ok | Status::Again | Status::NoServers
+    ));
+    // Keys of the resolvable server are served meanwhile, promptly.
+    for k in &good_keys {
+        let t = Instant::now();
+        c.set(k, &value_for(k), 0, 0).unwrap();
+        assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+}
