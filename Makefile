@@ -17,6 +17,9 @@
 #                        under valgrind memcheck: no errors, no leaks
 #   make failover-report kill -9 one of 4 servers under load: time until its
 #                        keys move, failed calls, time to recover after restart
+#   make fuzz-smoke      every cargo-fuzz target for 10 s (needs cargo-fuzz;
+#                        not part of test: installing and building it takes
+#                        minutes; see fuzz/README.md for the long runs)
 #   make demo | bench | clean
 #
 # The shared object is linked by the C compiler from the Rust staticlib,
@@ -55,7 +58,7 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 STEP = @printf '\n==> %s\n' 
 
 .PHONY: all cargo-build install uninstall test check-header check-symbols \
-	check-install check-threads memcheck failover-report demo bench clean \
+	check-install check-threads memcheck failover-report fuzz-smoke demo bench clean \
 	cbindgen FORCE
 
 all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
@@ -153,6 +156,11 @@ test: all
 	@$(MAKE) --no-print-directory failover-report
 	@$(MAKE) --no-print-directory memcheck
 	$(STEP)"make test: all steps passed"
+
+fuzz-smoke:
+	$(STEP)"fuzz/smoke.sh"
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	fuzz/smoke.sh
 
 demo: all
 	$(STEP)"scripts/demo.sh"
