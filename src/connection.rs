@@ -225,7 +225,8 @@ pub struct Connection {
     /// The last request queued was quiet: a NOOP must follow before its outcome is known.
     pub tail_quiet: bool,
     /// When I/O on this connection last made progress (for the dead timeout).
-    pub last_progress: Instant,
+    /// `None`: the dead-timeout timer is not running (it starts at the next check).
+    pub last_progress: Option<Instant>,
     /// The receive timeout currently set on the socket, in milliseconds (0 = none).
     recv_timeout_ms: u32,
     /// Consecutive failures since the last successful answer (for the failover policy).
@@ -252,7 +253,7 @@ impl Connection {
             recv: RecvBuffer::default(),
             inflight: InFlightQueue::default(),
             tail_quiet: false,
-            last_progress: Instant::now(),
+            last_progress: None,
             recv_timeout_ms: 0,
             failures: 0,
             touched: false,
@@ -378,7 +379,7 @@ impl Connection {
         for target in targets {
             match self.connect_one(target) {
                 Ok(connected) => {
-                    self.last_progress = now;
+                    self.last_progress = Some(now);
                     if connected {
                         self.on_connected()?;
                         return Ok(ConnectStart::Connected);
@@ -470,7 +471,7 @@ impl Connection {
             match sys::send(fd, &self.out[self.out_pos..], true) {
                 Ok(n) => {
                     self.out_pos += n;
-                    self.last_progress = now;
+                    self.last_progress = Some(now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),

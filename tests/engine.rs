@@ -133,8 +133,24 @@ fn requests_for_a_refusing_server_move_to_the_keys_next_server() {
     let real = common::Memcached::start(&[]);
     let closed = common::free_port();
     let mut c = client(&format!("{},127.0.0.1:{closed}", real.addr()));
+    c.settings_mut().dead_timeout = Duration::from_millis(100);
     let keys: Vec<Vec<u8>> = (0..50).map(|i| format!("moved-{i}").into_bytes()).collect();
     let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+    // The live server's connection then stays idle for longer than dead_timeout: requests
+    // moved onto it later are served (its dead-timeout timer restarts with new work; the
+    // failover report exercises the path where the move happens inside the I/O loop).
+    let live_key = keys
+        .iter()
+        .find(|k| {
+            c.server_addr(c.server_index_for_key(k).unwrap())
+                .unwrap()
+                .port
+                == real.port
+        })
+        .unwrap();
+    c.set(live_key, b"x", 0, 0).unwrap();
+    c.delete(live_key).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
     // Half of these keys belong to the closed port; none of them fails: nothing was sent
     // there, so they are answered (misses) by the live server.
     assert_eq!(c.get_multi(&refs).unwrap().len(), 0);

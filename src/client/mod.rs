@@ -503,6 +503,11 @@ impl Client {
             );
             return Err(Status::BufferFull);
         }
+        if conn.inflight.is_empty() && !conn.has_unsent() {
+            // An idle connection's dead-timeout timer restarts with this request (without
+            // reading the clock here: the I/O loop starts it).
+            conn.last_progress = None;
+        }
         // Cannot fail: checked above.
         let _ = protocol::encode_request(&mut conn.out, &parts);
         let quiet = protocol::is_quiet(parts.opcode);
@@ -1002,7 +1007,7 @@ impl Client {
         match self.receive_and_process(server, wait_ms, reqs, sink) {
             Received::NoRoom => true,
             Received::Bytes(_) => {
-                self.conns[server].last_progress = Instant::now();
+                self.conns[server].last_progress = Some(Instant::now());
                 false
             }
             _ => false,
@@ -1101,7 +1106,7 @@ impl Client {
         // Not finished by one receive (partial frame, signal, caller's timeout): the general
         // loop continues with what is left of the caller's time.
         let now = Instant::now();
-        self.conns[server].last_progress = now;
+        self.conns[server].last_progress = Some(now);
         let left = match start {
             Some(s) => {
                 let spent = now.saturating_duration_since(s).as_millis() as i64;
@@ -1236,14 +1241,20 @@ impl Client {
     ) {
         let dead_timeout = self.settings.dead_timeout;
         for server in 0..self.conns.len() {
-            let c = &self.conns[server];
+            let c = &mut self.conns[server];
+            let busy = c.has_unsent() || c.awaits_response();
+            if c.state == State::Connected && busy && c.last_progress.is_none() {
+                // Work arrived on an idle connection: its timer starts now.
+                c.last_progress = Some(now);
+            }
             match c.state {
                 State::Connecting { deadline } if now >= deadline => {
                     self.server_failed(server, "connect timed out", true, reqs, sink);
                 }
                 State::Connected
-                    if (c.has_unsent() || c.awaits_response())
-                        && now.saturating_duration_since(c.last_progress) >= dead_timeout =>
+                    if busy
+                        && c.last_progress
+                            .is_some_and(|t| now.saturating_duration_since(t) >= dead_timeout) =>
                 {
                     // No progress for dead_timeout: the server is dead at once (the project's
                     // decision; OMcache 0.3 needed a second timeout).
