@@ -48,6 +48,19 @@ fn mapping(c: &Client, keys: &[Vec<u8>]) -> Vec<Option<usize>> {
     keys.iter().map(|k| c.server_index_for_key(k)).collect()
 }
 
+/// Keeps the client busy (probes progress on calls) until the key mapping is `expected`.
+fn wait_for_mapping(c: &mut Client, keys: &[Vec<u8>], expected: &[Option<usize>]) {
+    let start = Instant::now();
+    while mapping(c, keys) != expected {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "server never came back"
+        );
+        let _ = c.get(b"tick");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn index_of(c: &Client, port: u16) -> usize {
     (0..c.server_count())
         .find(|&i| c.server_addr(i).unwrap().port == port)
@@ -122,17 +135,7 @@ fn kill_9_moves_only_the_dead_servers_keys_and_they_come_back() {
     // Restart on the same port: after reconnect_timeout a probe brings it back.
     let _restarted = common::Memcached::start_at(victim_port);
     let restarted_at = Instant::now();
-    loop {
-        let _ = c.get(b"tick");
-        if mapping(&c, &keys) == before {
-            break;
-        }
-        assert!(
-            restarted_at.elapsed() < Duration::from_secs(5),
-            "server never came back"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_mapping(&mut c, &keys, &before);
     eprintln!(
         "kill -9: keys moved within {moved_after:?}; recovered {:?} after restart",
         restarted_at.elapsed()
@@ -182,20 +185,8 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
             assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
         }
     }
-    // A positive timeout is kept while it is stopped.
     signal(servers[0].pid(), "-CONT");
-    let resumed = Instant::now();
-    loop {
-        let _ = c.get(b"tick");
-        if mapping(&c, &keys) == before {
-            break;
-        }
-        assert!(
-            resumed.elapsed() < Duration::from_secs(5),
-            "server never came back"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_mapping(&mut c, &keys, &before);
     assert_eq!(
         c.get(&victim_key).unwrap().unwrap().value,
         value_for(&victim_key)
