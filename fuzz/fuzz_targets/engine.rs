@@ -49,6 +49,13 @@ fn listener() -> &'static (UnixListener, String) {
     })
 }
 
+/// OMCACHE_FUZZ_TRACE=1 prints every log line and response (to see which paths a corpus
+/// reaches: `OMCACHE_FUZZ_TRACE=1 …/engine -runs=0 corpus/engine 2>&1 | grep trace:`).
+fn trace() -> bool {
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("OMCACHE_FUZZ_TRACE").is_some())
+}
+
 fn request(choice: u8, i: usize) -> Request<'static> {
     let key = KEYS[i];
     let (opcode, extras, value): (u8, &[u8], &[u8]) = match choice % 14 {
@@ -118,6 +125,12 @@ impl ResponseSink for Sink {
                 );
             }
         }
+        if trace() {
+            eprintln!(
+                "trace: response {:?} op {:#04x} to {batch_index:?}",
+                resp.status, resp.opcode
+            );
+        }
         self.seen += 1;
         // Sometimes keep the value: pins the receive buffer until the next engine call.
         self.pin_mask >> (self.seen % 8) & 1 == 1
@@ -139,7 +152,15 @@ fuzz_target!(|data: &[u8]| {
     CountingAlloc::reset_largest();
     let mut client = Client::new();
     client.settings_mut().recv_buffer_max = recv_max;
-    client.set_log(7, Some(Box::new(|_, msg: &str| assert!(!msg.is_empty()))));
+    client.set_log(
+        7,
+        Some(Box::new(|_, msg: &str| {
+            assert!(!msg.is_empty());
+            if trace() {
+                eprintln!("trace: log {msg}");
+            }
+        })),
+    );
     client.set_servers(path).unwrap();
     client.set_last_request_id(BASE_ID);
     let mut sink = Sink {
