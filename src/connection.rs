@@ -434,9 +434,22 @@ impl Connection {
     }
 
     fn on_connected(&mut self) -> io::Result<()> {
-        // Blocking mode with per-call MSG_DONTWAIT: a caller that waits on a single server
-        // can then block in recv() itself (one system call) instead of poll() + recv().
         if let Some(s) = &self.socket {
+            // TCP "self-connect": a connect to a local port with no listener can pick that
+            // very port as its source and connect to itself; it would read its own requests
+            // back as answers. Treat it as the refusal it really is.
+            if !self.addr.is_unix() {
+                if let (Ok(local), Ok(peer)) = (s.local_addr(), s.peer_addr()) {
+                    if local.as_socket().is_some() && local.as_socket() == peer.as_socket() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::ConnectionRefused,
+                            "connected to itself (nothing listens on the port)",
+                        ));
+                    }
+                }
+            }
+            // Blocking mode with per-call MSG_DONTWAIT: a caller that waits on a single server
+            // can then block in recv() itself (one system call) instead of poll() + recv().
             s.set_nonblocking(false)?;
         }
         self.recv_timeout_ms = 0;

@@ -54,7 +54,7 @@ impl Memcached {
                 .expect("memcached is not installed (apt-get install memcached)");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if TcpStream::connect((host, port)).is_ok() {
+                if answers_version(host, port) && matches!(child.try_wait(), Ok(None)) {
                     return Some(Memcached { port, child });
                 }
                 if let Ok(Some(_)) = child.try_wait() {
@@ -136,6 +136,21 @@ impl Drop for UnixMemcached {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// True when a memcached answers on the port. A bare connect is not enough: the port may
+/// belong to someone else, or a connect to a port nobody listens on can connect to itself.
+fn answers_version(host: &str, port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect((host, port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 64];
+    s.write_all(b"version\r\n").is_ok()
+        && s.read(&mut buf)
+            .map(|n| buf[..n].starts_with(b"VERSION "))
+            .unwrap_or(false)
 }
 
 fn is_root() -> bool {
