@@ -530,7 +530,7 @@ impl Client {
         now: Instant,
     ) {
         let conn = &mut self.conns[server];
-        if needs_connect(conn.state, now) {
+        if needs_connect(conn.state) {
             let timeout = self.settings.connect_timeout;
             match conn.start_connect(now, timeout) {
                 Ok(ConnectStart::Connected) => self.log_connected(server),
@@ -609,7 +609,7 @@ impl Client {
             return;
         }
         self.prepare(now, None, &mut Discard);
-        self.build_pollfds(now);
+        self.build_pollfds();
         let mut i = 0;
         while i < self.pollfds.len() {
             if self.conns[self.poll_conns[i]].probing {
@@ -768,7 +768,7 @@ impl Client {
             if self.finished(wait_batch) {
                 return IoOutcome::Done;
             }
-            self.build_pollfds(now);
+            self.build_pollfds();
             let resolving = self
                 .conns
                 .iter()
@@ -807,13 +807,10 @@ impl Client {
                     return IoOutcome::Again;
                 }
             } else {
-                let ready = match sys::poll(&mut self.pollfds, wait_ms) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        self.log(log_level::ERR, format_args!("poll failed: {e}"));
-                        return IoOutcome::Again;
-                    }
-                };
+                if let Err(e) = sys::poll(&mut self.pollfds, wait_ms) {
+                    self.log(log_level::ERR, format_args!("poll failed: {e}"));
+                    return IoOutcome::Again;
+                }
                 let now = Instant::now();
                 let mut no_room = false;
                 for p in 0..self.pollfds.len() {
@@ -824,7 +821,6 @@ impl Client {
                     }
                     no_room |= self.service(server, revents, now, reqs, sink);
                 }
-                let _ = ready;
                 if no_room {
                     return IoOutcome::Again;
                 }
@@ -894,9 +890,7 @@ impl Client {
                         }
                     }
                 }
-                state if has_work && needs_connect(state, now) => {
-                    self.kick(server, reqs, sink, now)
-                }
+                state if has_work && needs_connect(state) => self.kick(server, reqs, sink, now),
                 State::Dead { .. } if has_work => {
                     self.server_failed(server, "server is disabled", true, reqs, sink)
                 }
@@ -905,7 +899,7 @@ impl Client {
         }
     }
 
-    fn build_pollfds(&mut self, _now: Instant) {
+    fn build_pollfds(&mut self) {
         self.pollfds.clear();
         self.poll_conns.clear();
         for (i, c) in self.conns.iter().enumerate() {
@@ -1270,7 +1264,7 @@ impl Client {
     pub fn poll_fds(&mut self) -> (&mut [sys::PollFd], i32) {
         let now = Instant::now();
         self.prepare(now, None, &mut Discard);
-        self.build_pollfds(now);
+        self.build_pollfds();
         let timeout = self.poll_timeout(now, -1);
         (&mut self.pollfds, timeout)
     }
@@ -1294,7 +1288,7 @@ impl Client {
 }
 
 /// Whether a server has no connection and may try to get one now.
-fn needs_connect(state: State, _now: Instant) -> bool {
+fn needs_connect(state: State) -> bool {
     // A dead server is reconnected by a background probe, never by a caller's request.
     state == State::Idle
 }
