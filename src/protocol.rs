@@ -113,9 +113,14 @@ pub struct RequestParts<'a> {
 }
 
 impl RequestParts<'_> {
+    /// Bytes of the body (extras, key, value). In u64: cannot wrap on 32-bit targets.
+    pub fn body_len(&self) -> u64 {
+        self.extras.len() as u64 + self.key.len() as u64 + self.value.len() as u64
+    }
+
     /// Bytes this request occupies on the wire.
-    pub fn wire_len(&self) -> usize {
-        HEADER_LEN + self.extras.len() + self.key.len() + self.value.len()
+    pub fn wire_len(&self) -> u64 {
+        HEADER_LEN as u64 + self.body_len()
     }
 }
 
@@ -135,7 +140,7 @@ pub fn check_request(req: &RequestParts<'_>) -> Result<(), EncodeError> {
     if req.extras.len() > u8::MAX as usize {
         return Err(EncodeError::ExtrasTooLong);
     }
-    if req.extras.len() + req.key.len() + req.value.len() > u32::MAX as usize {
+    if req.body_len() > u64::from(u32::MAX) {
         return Err(EncodeError::BodyTooLarge);
     }
     Ok(())
@@ -143,7 +148,7 @@ pub fn check_request(req: &RequestParts<'_>) -> Result<(), EncodeError> {
 
 /// Writes the 24-byte request header for `req` (lengths must already be checked).
 pub fn request_header(req: &RequestParts<'_>) -> [u8; HEADER_LEN] {
-    let body = (req.extras.len() + req.key.len() + req.value.len()) as u32;
+    let body = req.body_len() as u32;
     let mut h = [0u8; HEADER_LEN];
     h[0] = REQUEST_MAGIC;
     h[1] = req.opcode;
@@ -160,7 +165,8 @@ pub fn request_header(req: &RequestParts<'_>) -> [u8; HEADER_LEN] {
 /// Appends the encoded request to `out` (whose capacity is reused between calls).
 pub fn encode_request(out: &mut Vec<u8>, req: &RequestParts<'_>) -> Result<(), EncodeError> {
     check_request(req)?;
-    out.reserve(req.wire_len());
+    // Fits in usize: the request's parts are in memory already.
+    out.reserve(req.wire_len() as usize);
     out.extend_from_slice(&request_header(req));
     out.extend_from_slice(req.extras);
     out.extend_from_slice(req.key);
@@ -180,7 +186,13 @@ pub struct ResponseHeader {
     pub cas: u64,
 }
 
+/// A response body beyond this is not a memcached item (its largest item size is 1 GiB): the
+/// stream is corrupt. Rejected by the parser, so a frame length always fits a `usize`, even on
+/// 32-bit targets.
+pub const MAX_SANE_BODY: u32 = (1 << 30) + (1 << 20);
+
 impl ResponseHeader {
+    /// Header plus body. Cannot overflow: `parse_header` rejects bodies over `MAX_SANE_BODY`.
     pub fn frame_len(&self) -> usize {
         HEADER_LEN + self.body_len as usize
     }
@@ -224,6 +236,8 @@ pub enum ParseError {
     BadDataType(u8),
     /// Key and extras do not fit into the body length.
     BadLengths,
+    /// A body length no memcached item can have (over `MAX_SANE_BODY`).
+    BodyTooLarge(u32),
 }
 
 /// What `parse_response` found at the start of a buffer.
@@ -253,8 +267,12 @@ pub fn parse_header(buf: &[u8]) -> Result<ResponseHeader, ParseError> {
         opaque: u32::from_ne_bytes([h[12], h[13], h[14], h[15]]),
         cas: u64::from_be_bytes([h[16], h[17], h[18], h[19], h[20], h[21], h[22], h[23]]),
     };
-    if header.key_len as u32 + header.extras_len as u32 > header.body_len {
+    // In u64: no sum here can wrap, whatever the target's pointer width.
+    if u64::from(header.key_len) + u64::from(header.extras_len) > u64::from(header.body_len) {
         return Err(ParseError::BadLengths);
+    }
+    if header.body_len > MAX_SANE_BODY {
+        return Err(ParseError::BodyTooLarge(header.body_len));
     }
     Ok(header)
 }
@@ -364,13 +382,38 @@ mod tests {
     }
 
     #[test]
-    fn huge_body_is_a_need_not_an_allocation() {
+    fn large_body_is_a_need_not_an_allocation() {
         let mut bytes = response(opcode::GET, 0, 1, &[], b"", b"");
-        bytes[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+        bytes[8..12].copy_from_slice(&MAX_SANE_BODY.to_be_bytes());
         match parse_response(&bytes).unwrap() {
-            Parsed::Need(n) => assert_eq!(n, 24 + u32::MAX as usize),
+            Parsed::Need(n) => assert_eq!(n, 24 + MAX_SANE_BODY as usize),
             Parsed::Frame(_) => panic!(),
         }
+    }
+
+    #[test]
+    fn body_lengths_near_u32_max_are_rejected_without_overflow() {
+        for body in [MAX_SANE_BODY + 1, u32::MAX - 24, u32::MAX - 1, u32::MAX] {
+            let mut bytes = response(opcode::GET, 0, 1, &[], b"", b"");
+            bytes[8..12].copy_from_slice(&body.to_be_bytes());
+            assert_eq!(
+                parse_response(&bytes).unwrap_err(),
+                ParseError::BodyTooLarge(body)
+            );
+            // Key and extras lengths at their maxima with a huge body: still no wrap.
+            bytes[2..4].copy_from_slice(&u16::MAX.to_be_bytes());
+            bytes[4] = u8::MAX;
+            assert_eq!(
+                parse_response(&bytes).unwrap_err(),
+                ParseError::BodyTooLarge(body)
+            );
+        }
+        // Key + extras larger than a tiny body: BadLengths, computed without wrapping.
+        let mut bytes = response(opcode::GET, 0, 1, &[], b"", b"");
+        bytes[2..4].copy_from_slice(&u16::MAX.to_be_bytes());
+        bytes[4] = u8::MAX;
+        bytes[8..12].copy_from_slice(&(u16::MAX as u32).to_be_bytes());
+        assert_eq!(parse_response(&bytes).unwrap_err(), ParseError::BadLengths);
     }
 
     #[test]

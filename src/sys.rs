@@ -3,16 +3,34 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::time::Duration;
 
 pub use libc::pollfd as PollFd;
 pub use libc::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 
-/// Waits for events on `fds`; returns how many entries have non-zero `revents`.
-/// EINTR is reported as zero ready descriptors (the caller re-checks its deadline): signals
-/// are never masked.
-pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> io::Result<usize> {
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+/// Waits for events on `fds` for at most `timeout` (None: no limit); returns how many entries
+/// have non-zero `revents`. `ppoll` takes the timeout in nanoseconds (poll's milliseconds
+/// would round a caller's deadline). EINTR is reported as zero ready descriptors (the caller
+/// re-checks its deadline): signals are never masked.
+pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as _,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs;
+    // `ts_ptr` is NULL or points to a timespec that lives until the call returns; a NULL
+    // signal mask leaves the mask unchanged.
+    let rc = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            ts_ptr,
+            std::ptr::null(),
+        )
+    };
     if rc < 0 {
         let err = io::Error::last_os_error();
         if err.kind() == io::ErrorKind::Interrupted {

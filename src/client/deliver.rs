@@ -1,0 +1,197 @@
+//! Connection events into the caller's sink: answers matched to batch members, requests that
+//! got no answer, late and oversized answers, and outcomes kept for a later call.
+
+use crate::connection::{Corruption, Event, Origin};
+use crate::protocol::HEADER_LEN;
+
+use super::batch::Batch;
+use super::{log_level, Client, RequestSet, Response, ResponseSink, Status};
+
+/// An outcome of a batch member decided while the caller's request set was not at hand.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Report {
+    /// The request failed (already complete in the batch).
+    Failed { index: usize, status: Status },
+    /// The request never left its dead server: route it again (still pending in the batch).
+    Reroute { opaque: u32 },
+}
+
+/// Completes a batch member with a failure, and tells the caller now (with its request set)
+/// or at the next `io` that continues the batch (without).
+pub(super) fn fail_member(
+    batch: &mut Batch,
+    reports: &mut Vec<Report>,
+    opaque: u32,
+    status: Status,
+    reqs: Option<&dyn RequestSet>,
+    sink: &mut dyn ResponseSink,
+) {
+    let Some(index) = batch.complete(opaque) else {
+        return;
+    };
+    match reqs {
+        Some(r) => {
+            let key = r.request(index).parts.key;
+            sink.response(&Response::synthetic(status, key), Some(index));
+        }
+        None => reports.push(Report::Failed { index, status }),
+    }
+}
+
+impl Client {
+    /// Hands over the outcomes decided without the caller's requests (see `Report`).
+    pub(super) fn hand_over_reports(&mut self, reqs: &dyn RequestSet, sink: &mut dyn ResponseSink) {
+        if self.reports.is_empty() {
+            return;
+        }
+        let reports = std::mem::take(&mut self.reports);
+        for report in &reports {
+            match *report {
+                Report::Failed { index, status } if index < reqs.len() => {
+                    let key = reqs.request(index).parts.key;
+                    sink.response(&Response::synthetic(status, key), Some(index));
+                }
+                Report::Failed { .. } => {}
+                Report::Reroute { opaque } => {
+                    let Some(index) = self.batch.index_of(opaque) else {
+                        continue;
+                    };
+                    let request = super::Request {
+                        server_index: -1,
+                        ..reqs.request(index)
+                    };
+                    if let Err(status) = self.enqueue(&request, opaque) {
+                        fail_member(
+                            &mut self.batch,
+                            &mut self.reports,
+                            opaque,
+                            status,
+                            Some(reqs),
+                            sink,
+                        );
+                    }
+                }
+            }
+        }
+        // Reuse the allocation next time.
+        let mut reports = reports;
+        reports.clear();
+        if self.reports.is_empty() {
+            self.reports = reports;
+        }
+    }
+
+    /// Delivers every complete response in a server's receive buffer.
+    pub(super) fn process_input(
+        &mut self,
+        server: usize,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) {
+        let recv_max = self.settings.recv_buffer_max;
+        loop {
+            let conn = &mut self.conns[server];
+            let mut pin = false;
+            let mut probe_answered = false;
+            let corrupt: Option<Corruption> = match conn.next_event(recv_max) {
+                Event::NeedMore => return,
+                Event::Unanswered(f) => {
+                    if f.origin == Origin::User && !f.quiet {
+                        // memcached answers every non-quiet request in order: this one was lost.
+                        fail_member(
+                            &mut self.batch,
+                            &mut self.reports,
+                            f.opaque,
+                            Status::ServerFailure,
+                            reqs,
+                            sink,
+                        );
+                    } else if f.origin == Origin::User {
+                        // A quiet request with no answer succeeded (or missed).
+                        self.batch.complete(f.opaque);
+                    }
+                    None
+                }
+                Event::Answer { frame, entry, last } => {
+                    let resp = Response::from_frame(&frame);
+                    match entry.origin {
+                        Origin::User => {
+                            let index = if last {
+                                self.batch.complete(entry.opaque)
+                            } else {
+                                self.batch.index_of(entry.opaque)
+                            };
+                            pin = sink.response(&resp, index.filter(|_| reqs.is_some()));
+                        }
+                        Origin::TrailingNoop => pin = sink.response(&resp, None),
+                        Origin::Probe => probe_answered = true,
+                    }
+                    None
+                }
+                Event::Late(frame) => {
+                    pin = sink.response(&Response::from_frame(&frame), None);
+                    None
+                }
+                Event::Oversized { header, entry } => {
+                    let resp = Response {
+                        opcode: header.opcode,
+                        cas: header.cas,
+                        ..Response::synthetic(Status::BufferFull, &[])
+                    };
+                    match entry {
+                        Some(e) if e.origin == Origin::User => {
+                            let index = self.batch.complete(e.opaque);
+                            let key = match (index, reqs) {
+                                (Some(i), Some(r)) => r.request(i).parts.key,
+                                _ => &[],
+                            };
+                            let resp = Response { key, ..resp };
+                            match (index, reqs) {
+                                (Some(i), Some(_)) => {
+                                    sink.response(&resp, Some(i));
+                                }
+                                (Some(i), None) => self.reports.push(Report::Failed {
+                                    index: i,
+                                    status: Status::BufferFull,
+                                }),
+                                (None, _) => {
+                                    sink.response(&resp, None);
+                                }
+                            }
+                        }
+                        _ => {
+                            sink.response(&resp, None);
+                        }
+                    }
+                    let size = u64::from(header.body_len) + HEADER_LEN as u64;
+                    self.logger.log(
+                        log_level::WARNING,
+                        format_args!("response of {size} bytes exceeds the receive limit; skipped"),
+                    );
+                    None
+                }
+                Event::Corrupt(c) => Some(c),
+            };
+            if pin {
+                self.conns[server].pin();
+            }
+            if let Some(c) = corrupt {
+                let msg = match c {
+                    Corruption::Frame(e) => format!("protocol error: {e:?}"),
+                    Corruption::KeyMismatch => {
+                        "protocol error: an answer carries another key than its request's".into()
+                    }
+                };
+                self.server_failed(server, &msg, false, reqs, sink);
+                return;
+            }
+            if probe_answered {
+                let addr = self.conns[server].addr().to_string();
+                self.log(
+                    log_level::NOTICE,
+                    format_args!("[{addr}] answered again; server re-enabled"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! A batch of requests into the connections' send buffers, and the single-request fast path.
+
+use std::time::Instant;
+
+use crate::connection::{self, ConnectStart, InFlight, Origin, QueueError, Received, State};
+use crate::protocol::{self, RequestParts};
+
+use super::{log_level, valid_key, Client, IoOutcome, Request, RequestSet, ResponseSink, Status};
+use super::{Response, Wait};
+
+impl Client {
+    /// Queues `reqs` as a new batch (ids in array order), sends them unless buffering, and
+    /// unless `wait` is `NoWait` runs I/O until every request is answered or time runs out.
+    /// Returns OK when all are answered, BUFFERED (no wait), AGAIN (time ran out), or the
+    /// error of a request that could not be sent (NO_SERVERS, BUFFER_FULL, INVALID) when
+    /// nothing else went wrong.
+    pub fn command(
+        &mut self,
+        reqs: &mut dyn RequestSet,
+        sink: &mut dyn ResponseSink,
+        wait: impl Into<Wait>,
+    ) -> Status {
+        let wait = wait.into();
+        let n = reqs.len();
+        if self.conns.is_empty() {
+            return Status::NoServers;
+        }
+        if n == 0 {
+            return Status::Ok;
+        }
+        self.unpin_all();
+        // A new batch: outcomes of the previous one not yet handed over are moot.
+        self.reports.clear();
+        if self.conns.iter().any(|c| c.needs_failover_care()) {
+            self.advance_probes(Instant::now());
+        }
+        let room = (self.conns.len() + n).saturating_mul(2) as u32;
+        if u32::MAX - self.last_id <= room {
+            self.log(
+                log_level::INFO,
+                format_args!("performing request id wraparound"),
+            );
+            self.last_id = 42;
+        }
+        let first = self.last_id.wrapping_add(1);
+        self.last_id = self.last_id.wrapping_add(n as u32);
+        self.batch.start(first, n);
+
+        let mut failure = Status::Ok;
+        self.touched.clear();
+        for i in 0..n {
+            let opaque = first.wrapping_add(i as u32);
+            let req = reqs.request(i);
+            let explicit_server = req.server_index;
+            match self.enqueue(&req, opaque) {
+                Ok(server) => {
+                    reqs.assigned(i, server as i32, opaque);
+                    if !self.touched_flag[server] {
+                        self.touched_flag[server] = true;
+                        self.touched.push(server);
+                    }
+                }
+                Err(status) => {
+                    self.batch.complete(opaque);
+                    sink.response(&Response::synthetic(status, req.parts.key), Some(i));
+                    reqs.assigned(i, explicit_server, opaque);
+                    failure = status;
+                }
+            }
+        }
+        for t in 0..self.touched.len() {
+            let server = self.touched[t];
+            self.touched_flag[server] = false;
+            if wait != Wait::NoWait && self.conns[server].ends_quiet() {
+                // We will wait for the answers: close the run of quiet requests now, so that
+                // the NOOP leaves in the same write as the requests.
+                let id = self.next_id();
+                self.conns[server].queue_noop(id, Origin::TrailingNoop);
+            }
+        }
+        if n == 1 && wait != Wait::NoWait && !self.settings.buffering && failure == Status::Ok {
+            if let Some(status) = self.finish_single(self.touched[0], &*reqs, sink, wait) {
+                return status;
+            }
+        }
+        if !self.settings.buffering {
+            let now = Instant::now();
+            for t in 0..self.touched.len() {
+                let server = self.touched[t];
+                self.kick(server, Some(&*reqs), sink, now);
+            }
+        }
+        if wait == Wait::NoWait {
+            return if failure == Status::Ok {
+                Status::Buffered
+            } else {
+                failure
+            };
+        }
+        match self.io_loop(Some(&*reqs), sink, wait) {
+            IoOutcome::Done if failure != Status::Ok => failure,
+            IoOutcome::Done => Status::Ok,
+            IoOutcome::Again => Status::Again,
+        }
+    }
+
+    /// Encodes one request into its server's send buffer.
+    pub(super) fn enqueue(&mut self, req: &Request<'_>, opaque: u32) -> Result<usize, Status> {
+        if protocol::check_request(&req.parts).is_err()
+            || (req.server_index < 0 && !valid_key(req.parts.key))
+        {
+            return Err(Status::Invalid);
+        }
+        let server = self.route(req).ok_or(Status::NoServers)?;
+        let send_max = self.settings.send_buffer_max;
+        let parts = RequestParts {
+            opaque,
+            ..req.parts
+        };
+        let entry = InFlight {
+            opaque,
+            quiet: protocol::is_quiet(parts.opcode),
+            origin: Origin::User,
+            keyed: req.server_index < 0,
+            key_tag: if connection::returns_key(parts.opcode) {
+                connection::key_tag(parts.key)
+            } else {
+                0
+            },
+        };
+        match self.conns[server].queue(&parts, entry, send_max) {
+            Ok(()) => Ok(server),
+            Err(QueueError::Invalid) => Err(Status::Invalid),
+            Err(QueueError::Full) => {
+                self.log(
+                    log_level::WARNING,
+                    format_args!("send buffer of server {server} full, request dropped"),
+                );
+                Err(Status::BufferFull)
+            }
+        }
+    }
+
+    /// Connects a server if needed and writes what it has queued, without blocking.
+    pub(super) fn kick(
+        &mut self,
+        server: usize,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+        now: Instant,
+    ) {
+        let conn = &mut self.conns[server];
+        if conn.state() == State::Idle {
+            let timeout = self.settings.connect_timeout;
+            match conn.start_connect(now, timeout) {
+                Ok(ConnectStart::Connected) => self.log_connected(server),
+                Ok(_) => {}
+                Err(e) => {
+                    let msg = format!("connect failed: {e}");
+                    self.server_failed(server, &msg, true, reqs, sink);
+                    return;
+                }
+            }
+        }
+        let conn = &mut self.conns[server];
+        if conn.state() == State::Connected {
+            if let Err(e) = conn.flush(now) {
+                let msg = format!("write failed: {e}");
+                self.server_failed(server, &msg, false, reqs, sink);
+            }
+        }
+    }
+
+    pub(super) fn log_connected(&mut self, server: usize) {
+        if self.log_enabled(log_level::INFO) {
+            let addr = self.conns[server].addr().to_string();
+            self.log(log_level::INFO, format_args!("[{addr}] connected"));
+        }
+    }
+
+    /// The common case of one request to one idle, connected server while nothing else is
+    /// going on: one send() and a blocking recv() on that socket, without the poll loop.
+    /// Returns None when the general path must take over (nothing has been lost: the
+    /// request is queued as usual).
+    fn finish_single(
+        &mut self,
+        server: usize,
+        reqs: &dyn RequestSet,
+        sink: &mut dyn ResponseSink,
+        wait: Wait,
+    ) -> Option<Status> {
+        let others_idle = self.conns.iter().enumerate().all(|(i, c)| {
+            i == server
+                || (!c.is_probing()
+                    && matches!(c.state(), State::Idle | State::Connected)
+                    && !c.has_work())
+        });
+        let conn = &mut self.conns[server];
+        if !others_idle
+            || conn.state() != State::Connected
+            || conn.inflight_len() != 1
+            || conn.ends_quiet()
+            || conn.is_discarding()
+        {
+            return None;
+        }
+        let now = Instant::now();
+        match conn.flush(now) {
+            Ok(true) => {}
+            _ => return None,
+        }
+        let dead_timeout = self.settings.dead_timeout;
+        let block = wait
+            .remaining(now)
+            .map_or(dead_timeout, |r| r.min(dead_timeout));
+        let max = self.settings.recv_buffer_max;
+        let budget = self.settings.retire_budget();
+        match self.conns[server].receive(max, budget, Some(block)) {
+            Ok(Received::Bytes(_)) => {
+                self.process_input(server, Some(reqs), sink);
+                if self.batch.remaining() == 0 {
+                    return Some(Status::Ok);
+                }
+            }
+            Ok(Received::NoRoom) => return Some(Status::Again),
+            Ok(Received::WouldBlock) => {}
+            Err(e) => {
+                let msg = format!("read failed: {e}");
+                self.server_failed(server, &msg, false, Some(reqs), sink);
+                if self.batch.remaining() == 0 {
+                    return Some(Status::Ok);
+                }
+            }
+        }
+        // Not finished by one receive (partial frame, signal, a wait the kernel cannot time
+        // precisely): the general loop continues with what is left of the caller's time.
+        Some(match self.io_loop(Some(reqs), sink, wait) {
+            IoOutcome::Done => Status::Ok,
+            IoOutcome::Again => Status::Again,
+        })
+    }
+}

@@ -1,0 +1,243 @@
+//! Failover policy: when a server is dead, what happens to its requests, when it is retried.
+//!
+//! A closed or reset connection gets one immediate reconnect. A refused or timed-out connect,
+//! no progress for `dead_timeout`, a failed probe, or a second failure without an answer in
+//! between makes the server dead: its requests complete with `ServerFailure` (those that
+//! never left move to their key's next server), its ring points are skipped, and after
+//! `reconnect_timeout` a background probe (connect + NOOP) brings it back when answered.
+
+use std::time::Instant;
+
+use crate::connection::{Origin, State};
+use crate::sys;
+
+use super::deliver::Report;
+use super::{log_level, Client, Discard, Request, RequestSet, ResponseSink, Status};
+
+impl Client {
+    /// Starts a background reconnect ("probe") to every dead server whose reconnect_timeout
+    /// has passed: connect, then a NOOP whose answer brings the server back. Until then its
+    /// keys stay with the servers that took them over.
+    pub(super) fn start_due_probes(&mut self, now: Instant) {
+        for server in 0..self.conns.len() {
+            let State::Dead { retry_at } = self.conns[server].state() else {
+                continue;
+            };
+            if now < retry_at {
+                continue;
+            }
+            let timeout = self.settings.connect_timeout;
+            let retry = self.settings.reconnect_timeout;
+            let id = self.next_id();
+            let conn = &mut self.conns[server];
+            conn.revive();
+            match conn.start_connect(now, timeout) {
+                Ok(_) => {
+                    conn.start_probe(id);
+                    if conn.state() == State::Connected {
+                        let _ = conn.flush(now);
+                    }
+                    let addr = conn.addr().to_string();
+                    self.log(
+                        log_level::INFO,
+                        format_args!("[{addr}] retrying dead server"),
+                    );
+                }
+                Err(e) => {
+                    conn.mark_dead(now + retry);
+                    let addr = conn.addr().to_string();
+                    self.log(
+                        log_level::INFO,
+                        format_args!("[{addr}] still down ({e}); next retry in {retry:?}"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// One non-blocking pass over servers being probed, so that a probe progresses even when
+    /// every request goes elsewhere (or nowhere: all servers dead).
+    pub(super) fn advance_probes(&mut self, now: Instant) {
+        self.start_due_probes(now);
+        if !self.conns.iter().any(|c| c.is_probing()) {
+            return;
+        }
+        self.build_pollfds();
+        let mut i = 0;
+        while i < self.pollfds.len() {
+            if self.conns[self.poll_conns[i]].is_probing() {
+                i += 1;
+            } else {
+                self.pollfds.swap_remove(i);
+                self.poll_conns.swap_remove(i);
+            }
+        }
+        if !self.pollfds.is_empty()
+            && matches!(sys::poll(&mut self.pollfds, Some(std::time::Duration::ZERO)), Ok(n) if n > 0)
+        {
+            for p in 0..self.pollfds.len() {
+                let (revents, server) = (self.pollfds[p].revents, self.poll_conns[p]);
+                if revents != 0 {
+                    self.service_probe(server, revents, now);
+                }
+            }
+        }
+        self.check_probe_timeouts(Instant::now());
+    }
+
+    /// Poll events of a probing connection (it carries no caller's request).
+    fn service_probe(&mut self, server: usize, revents: i16, now: Instant) {
+        if let State::Connecting { .. } = self.conns[server].state() {
+            if let Err(e) = self.conns[server].finish_connect() {
+                let msg = format!("connect failed: {e}");
+                self.server_failed(server, &msg, true, None, &mut Discard);
+                return;
+            }
+        }
+        if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
+            && self.conns[server].has_unsent()
+        {
+            if let Err(e) = self.conns[server].flush(now) {
+                let msg = format!("write failed: {e}");
+                self.server_failed(server, &msg, true, None, &mut Discard);
+                return;
+            }
+        }
+        if revents & (sys::POLLIN | sys::POLLERR | sys::POLLHUP) != 0 {
+            self.read_server(server, None, None, &mut Discard);
+        }
+    }
+
+    /// Connect deadlines and dead timeouts of probing connections.
+    fn check_probe_timeouts(&mut self, now: Instant) {
+        let dead_timeout = self.settings.dead_timeout;
+        for server in 0..self.conns.len() {
+            let c = &self.conns[server];
+            if !c.is_probing() {
+                continue;
+            }
+            let expired = match c.state() {
+                State::Connecting { deadline } | State::Resolving { deadline } => now >= deadline,
+                State::Connected => c.dead_deadline(dead_timeout).is_some_and(|d| now >= d),
+                _ => false,
+            };
+            if expired {
+                self.server_failed(server, "probe not answered", true, None, &mut Discard);
+            }
+        }
+    }
+
+    /// Connect deadlines and the dead timeout.
+    pub(super) fn check_timeouts(
+        &mut self,
+        now: Instant,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) {
+        let dead_timeout = self.settings.dead_timeout;
+        for server in 0..self.conns.len() {
+            let c = &mut self.conns[server];
+            c.start_dead_timer(now);
+            match c.state() {
+                State::Connecting { deadline } if now >= deadline => {
+                    self.server_failed(server, "connect timed out", true, reqs, sink);
+                }
+                State::Connected if c.dead_deadline(dead_timeout).is_some_and(|d| now >= d) => {
+                    // No progress for dead_timeout since the oldest unanswered request: the
+                    // server is dead at once (the project's decision; OMcache 0.3 needed a
+                    // second timeout).
+                    self.server_failed(server, "no answer within dead timeout", true, reqs, sink);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Resets a server's connection and completes every request queued or in flight on it with
+    /// SERVER_FAILURE (requests that never left a dead server move to their key's next
+    /// server). `dead` keeps the server out of use for reconnect_timeout.
+    pub(super) fn server_failed(
+        &mut self,
+        server: usize,
+        reason: &str,
+        dead: bool,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) {
+        let now = Instant::now();
+        let retry = self.settings.reconnect_timeout;
+        let conn = &mut self.conns[server];
+        let addr = conn.addr().to_string();
+        // Without an established connection no byte of the queued requests has left.
+        let nothing_sent = conn.state() != State::Connected;
+        let was_probing = conn.is_probing();
+        conn.reset();
+        let failures = conn.note_failure();
+        // A probe that fails, or a second failure without an answer in between, makes the
+        // server dead too: a closed connection gets one immediate reconnect, not a loop.
+        let dead = dead || was_probing || failures >= 2;
+        if dead {
+            conn.mark_dead(now + retry);
+        }
+        let (mut failed, mut moved) = (0usize, 0usize);
+        while let Some(f) = self.conns[server].pop_inflight() {
+            if f.origin != Origin::User {
+                continue;
+            }
+            let Some(i) = self.batch.index_of(f.opaque) else {
+                continue;
+            };
+            let mut status = Status::ServerFailure;
+            if dead && nothing_sent && f.keyed {
+                // Never sent, and the key's server is gone: it goes to the key's next server,
+                // exactly as a request made now would. Without the caller's requests at hand,
+                // that happens at the next `io` that continues the batch.
+                let Some(r) = reqs else {
+                    self.reports.push(Report::Reroute { opaque: f.opaque });
+                    moved += 1;
+                    continue;
+                };
+                let request = Request {
+                    server_index: -1,
+                    ..r.request(i)
+                };
+                match self.enqueue(&request, f.opaque) {
+                    Ok(_) => {
+                        moved += 1;
+                        continue;
+                    }
+                    Err(e) => status = e,
+                }
+            }
+            failed += 1;
+            super::deliver::fail_member(
+                &mut self.batch,
+                &mut self.reports,
+                f.opaque,
+                status,
+                reqs,
+                sink,
+            );
+        }
+        let level = if dead {
+            log_level::NOTICE
+        } else {
+            log_level::INFO
+        };
+        let what = if dead {
+            "server disabled"
+        } else {
+            "reconnecting"
+        };
+        self.log(
+            level,
+            format_args!(
+                "[{addr}] {reason}; {what}, {failed} request(s) failed, {moved} moved to other servers"
+            ),
+        );
+        if !dead {
+            // One immediate reconnect; if it is refused or times out the server is dead.
+            self.kick(server, reqs, sink, now);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The I/O loop: one `poll()` over every server with pending work, with deadlines kept to the
+//! precision of the system's timers (never rounded to the kernel's receive-timeout ticks).
+
+use std::time::{Duration, Instant};
+
+use crate::connection::{ConnectStart, Received, State, MIN_KERNEL_RECV_WAIT};
+use crate::sys;
+
+use super::{log_level, Client, Discard, IoOutcome, RequestSet, ResponseSink, Wait};
+
+/// How often a pending name resolution is checked while the caller waits.
+const RESOLVER_POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+impl Client {
+    /// Runs I/O. With `reqs` (the current batch's requests) it waits until every one of them
+    /// is answered, storing their responses through `sink`; without, until nothing remains to
+    /// send and no answer is awaited.
+    pub fn io(
+        &mut self,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+        wait: impl Into<Wait>,
+    ) -> IoOutcome {
+        let wait = wait.into();
+        self.unpin_all();
+        if let Some(r) = reqs {
+            self.hand_over_reports(r, sink);
+        }
+        self.io_loop(reqs, sink, wait)
+    }
+
+    /// The I/O loop of `io`, without unpinning: values already handed out in this call stay
+    /// valid.
+    pub(super) fn io_loop(
+        &mut self,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+        wait: Wait,
+    ) -> IoOutcome {
+        let wait_batch = reqs.is_some();
+        loop {
+            let now = Instant::now();
+            self.prepare(now, reqs, sink);
+            if self.finished(wait_batch) {
+                return IoOutcome::Done;
+            }
+            self.build_pollfds();
+            let resolving = self
+                .conns
+                .iter()
+                .any(|c| matches!(c.state(), State::Resolving { .. }));
+            if self.pollfds.is_empty() && !resolving {
+                // Nothing can make progress (every remaining request failed or was dropped).
+                return IoOutcome::Done;
+            }
+            let poll_wait = self.poll_timeout(now, wait);
+
+            // Fast path: one server, nothing to send, only an answer to wait for, and a wait
+            // long enough for the kernel's receive timeout: block in recv() itself. One system
+            // call instead of poll() + recv().
+            let single_reader = self.pollfds.len() == 1
+                && self.pollfds[0].events == sys::POLLIN
+                && !resolving
+                && poll_wait.map_or(true, |w| w >= MIN_KERNEL_RECV_WAIT);
+            if single_reader {
+                let server = self.poll_conns[0];
+                let block = poll_wait.unwrap_or(self.settings.dead_timeout);
+                if self.read_server(server, Some(block), reqs, sink) == Received::NoRoom {
+                    return IoOutcome::Again;
+                }
+            } else {
+                if let Err(e) = sys::poll(&mut self.pollfds, poll_wait) {
+                    self.log(log_level::ERR, format_args!("poll failed: {e}"));
+                    return IoOutcome::Again;
+                }
+                let now = Instant::now();
+                let mut no_room = false;
+                for p in 0..self.pollfds.len() {
+                    let revents = self.pollfds[p].revents;
+                    let server = self.poll_conns[p];
+                    if revents == 0 {
+                        continue;
+                    }
+                    no_room |= self.service(server, revents, now, reqs, sink);
+                }
+                if no_room {
+                    return IoOutcome::Again;
+                }
+            }
+            self.check_timeouts(Instant::now(), reqs, sink);
+            if self.finished(wait_batch) {
+                return IoOutcome::Done;
+            }
+            if wait.expired(Instant::now()) {
+                return IoOutcome::Again;
+            }
+        }
+    }
+
+    fn finished(&self, wait_batch: bool) -> bool {
+        if wait_batch {
+            self.batch.remaining() == 0
+        } else {
+            self.conns
+                .iter()
+                .all(|c| !c.has_unsent() && !c.awaits_response())
+        }
+    }
+
+    /// Before each pass: close runs of quiet requests with a NOOP, start connects for servers
+    /// with work, fail servers whose retry time has not come, start dead-timeout timers.
+    pub(super) fn prepare(
+        &mut self,
+        now: Instant,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) {
+        self.start_due_probes(now);
+        for server in 0..self.conns.len() {
+            if self.conns[server].ends_quiet() {
+                let id = self.next_id();
+                self.conns[server].queue_noop(id, crate::connection::Origin::TrailingNoop);
+            }
+            let conn = &mut self.conns[server];
+            let has_work = conn.has_work();
+            match conn.state() {
+                State::Resolving { deadline } => {
+                    let timeout = self.settings.connect_timeout;
+                    match conn.poll_resolver(now, timeout) {
+                        None if now >= deadline => self.server_failed(
+                            server,
+                            "name resolution timed out",
+                            true,
+                            reqs,
+                            sink,
+                        ),
+                        None => {}
+                        Some(Ok(ConnectStart::Connected)) => {
+                            self.log_connected(server);
+                            self.kick(server, reqs, sink, now);
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            let msg = format!("cannot connect: {e}");
+                            self.server_failed(server, &msg, true, reqs, sink);
+                        }
+                    }
+                }
+                State::Idle if has_work => self.kick(server, reqs, sink, now),
+                State::Dead { .. } if has_work => {
+                    self.server_failed(server, "server is disabled", true, reqs, sink)
+                }
+                State::Connected => conn.start_dead_timer(now),
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn build_pollfds(&mut self) {
+        self.pollfds.clear();
+        self.poll_conns.clear();
+        for (i, c) in self.conns.iter().enumerate() {
+            let Some(fd) = c.fd() else { continue };
+            let events = c.poll_events();
+            if events != 0 {
+                self.pollfds.push(sys::PollFd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+                self.poll_conns.push(i);
+            }
+        }
+    }
+
+    /// How long the next poll may wait: the caller's remaining time, capped so that connect
+    /// deadlines, dead timeouts and resolvers are looked at when they fall due. None: no
+    /// limit.
+    pub(super) fn poll_timeout(&self, now: Instant, wait: Wait) -> Option<Duration> {
+        let dead_timeout = self.settings.dead_timeout;
+        let mut due = wait.deadline();
+        let mut cap = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
+        for c in &self.conns {
+            match c.state() {
+                State::Connecting { deadline } => cap(deadline),
+                // A resolver thread has no descriptor to poll: look again soon.
+                State::Resolving { .. } => cap(now + RESOLVER_POLL_INTERVAL),
+                State::Connected => {
+                    if let Some(d) = c.dead_deadline(dead_timeout) {
+                        cap(d)
+                    }
+                }
+                _ => {}
+            }
+        }
+        if wait == Wait::NoWait {
+            return Some(Duration::ZERO);
+        }
+        due.map(|d| d.saturating_duration_since(now))
+    }
+
+    /// Handles poll events for one server. Returns true when its receive buffer is pinned and
+    /// the memory for this call's values is spent.
+    fn service(
+        &mut self,
+        server: usize,
+        revents: i16,
+        now: Instant,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) -> bool {
+        if let State::Connecting { .. } = self.conns[server].state() {
+            match self.conns[server].finish_connect() {
+                Ok(()) => self.log_connected(server),
+                Err(e) => {
+                    let msg = format!("connect failed: {e}");
+                    self.server_failed(server, &msg, true, reqs, sink);
+                    return false;
+                }
+            }
+        }
+        if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
+            && self.conns[server].has_unsent()
+        {
+            if let Err(e) = self.conns[server].flush(now) {
+                let msg = format!("write failed: {e}");
+                self.server_failed(server, &msg, false, reqs, sink);
+                return false;
+            }
+        }
+        if revents & (sys::POLLIN | sys::POLLERR | sys::POLLHUP) != 0 {
+            return self.read_server(server, None, reqs, sink) == Received::NoRoom;
+        }
+        false
+    }
+
+    /// One receive (blocking up to about `block_for` if given) and the processing of what it
+    /// brought; a failed receive fails the server.
+    pub(super) fn read_server(
+        &mut self,
+        server: usize,
+        block_for: Option<Duration>,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) -> Received {
+        let max = self.settings.recv_buffer_max;
+        let budget = self.settings.retire_budget();
+        match self.conns[server].receive(max, budget, block_for) {
+            Ok(Received::Bytes(n)) => {
+                self.process_input(server, reqs, sink);
+                Received::Bytes(n)
+            }
+            Ok(other) => other,
+            Err(e) => {
+                let msg = format!("read failed: {e}");
+                self.server_failed(server, &msg, false, reqs, sink);
+                Received::WouldBlock
+            }
+        }
+    }
+
+    /// The descriptors an external event loop should poll, and how long it may wait before
+    /// calling `io` again, in milliseconds. Starts connects and queues trailing NOOPs like an
+    /// I/O pass would; failures found meanwhile are reported at the next `io`.
+    pub fn poll_fds(&mut self) -> (&mut [sys::PollFd], i32) {
+        let now = Instant::now();
+        self.prepare(now, None, &mut Discard);
+        self.build_pollfds();
+        let timeout = match self.poll_timeout(now, Wait::Forever) {
+            // Round up: waking before a deadline only costs another call.
+            Some(d) => (d.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32,
+            // Nothing due: look again within a dead timeout (a probe may fall due meanwhile).
+            None => self.settings.dead_timeout.as_millis().min(i32::MAX as u128) as i32,
+        };
+        (&mut self.pollfds, timeout)
+    }
+
+    /// Values handed out by an earlier call are no longer valid: let buffers move again.
+    pub(super) fn unpin_all(&mut self) {
+        for c in &mut self.conns {
+            c.unpin();
+        }
+    }
+
+    /// Drops every queued and partially received byte and forgets the current batch.
+    pub fn reset_buffers(&mut self) {
+        for c in &mut self.conns {
+            c.abandon_all();
+        }
+        self.batch.clear();
+        self.reports.clear();
+    }
+}

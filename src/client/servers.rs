@@ -1,0 +1,91 @@
+//! The server list, its continuum, and routing a request to a live server.
+
+use crate::address::{parse_server_list, AddressError, ServerAddr};
+use crate::connection::Connection;
+use crate::ketama::{Continuum, Distribution, ServerName};
+
+use super::{log_level, Client, Request};
+
+impl Client {
+    /// Replaces the server list. Servers still listed keep their connections and state; the
+    /// continuum is rebuilt. A malformed list changes nothing.
+    pub fn set_servers(&mut self, list: &str) -> Result<(), AddressError> {
+        let parsed = match parse_server_list(list) {
+            Ok(p) => p,
+            Err(e) => {
+                self.log(log_level::ERR, format_args!("set_servers: {e}"));
+                return Err(e);
+            }
+        };
+        self.replace_servers(parsed);
+        Ok(())
+    }
+
+    /// Replaces the server list with `addrs`, in their order.
+    pub fn replace_servers(&mut self, addrs: Vec<ServerAddr>) {
+        let mut old: Vec<Option<Connection>> = std::mem::take(&mut self.conns)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut conns = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let reused = old
+                .iter_mut()
+                .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
+                .and_then(Option::take);
+            conns.push(reused.unwrap_or_else(|| Connection::new(addr)));
+        }
+        // Requests in flight on dropped servers will never be answered.
+        for mut gone in old.into_iter().flatten() {
+            while let Some(f) = gone.pop_inflight() {
+                self.batch.complete(f.opaque);
+            }
+        }
+        self.conns = conns;
+        self.touched_flag.clear();
+        self.touched_flag.resize(self.conns.len(), false);
+        self.rebuild_continuum();
+    }
+
+    pub fn set_distribution(&mut self, dist: Distribution) {
+        self.dist = dist;
+        self.rebuild_continuum();
+    }
+
+    fn rebuild_continuum(&mut self) {
+        let names: Vec<ServerName<'_>> = self
+            .conns
+            .iter()
+            .map(|c| ServerName {
+                host: &c.addr().host,
+                port: c.addr().port,
+            })
+            .collect();
+        self.continuum = Continuum::build(&names, &self.dist);
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn server_addr(&self, index: usize) -> Option<&ServerAddr> {
+        self.conns.get(index).map(|c| c.addr())
+    }
+
+    /// The live server a key goes to now; None when there are no (live) servers.
+    pub fn server_index_for_key(&self, key: &[u8]) -> Option<usize> {
+        let conns = &self.conns;
+        self.continuum
+            .server_for_key_live(key, |i| conns[i].is_usable())
+    }
+
+    /// The server a request goes to: its explicit index if that server is usable, else the
+    /// live server of its key.
+    pub(super) fn route(&self, req: &Request<'_>) -> Option<usize> {
+        if req.server_index >= 0 {
+            let i = req.server_index as usize;
+            return self.conns.get(i).filter(|c| c.is_usable()).map(|_| i);
+        }
+        self.server_index_for_key(req.parts.key)
+    }
+}
