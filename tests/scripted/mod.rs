@@ -372,6 +372,15 @@ pub fn foreign_hit(req: &Req) -> Vec<u8> {
     hit_as(req, &other, &value_for(&other))
 }
 
+/// A stale answer: `req`'s key with `value`, but an opaque that was never outstanding.
+pub fn stale_hit(req: &Req, value: &[u8]) -> Vec<u8> {
+    let stale = Req {
+        opaque: (req.opaque_u32() ^ 0x4000_0000).to_be_bytes(),
+        ..req.clone()
+    };
+    hit_as(&stale, &req.key, value)
+}
+
 /// The right answer to `req` as memcached gives it: gets hit with `value_for(key)`, other
 /// requests succeed with an empty body, quiet non-gets get no answer.
 pub fn answer(req: &Req) -> Vec<u8> {
