@@ -390,8 +390,9 @@ fn defect6_timeouts_are_kept_against_a_silent_server() {
 
 // ----- frames split anywhere ---------------------------------------------------------------------
 
-/// No numbered defect (framing coverage). Frames split at every byte boundary: a GETK response delivered one byte at a time (single
-/// request path and, with two requests, the poll loop).
+/// No numbered defect (framing coverage). Frames split at every byte boundary: a GETK
+/// response delivered one byte at a time (single request path and, with two requests, the
+/// poll loop).
 #[test]
 fn frames_split_at_every_byte_boundary() {
     let srv = Server::start(|n| {
@@ -430,7 +431,8 @@ fn big_value() -> Vec<u8> {
     (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-/// No numbered defect (framing coverage). A 200,000-byte value arriving in pieces (the first ends inside the header).
+/// No numbered defect (framing coverage). A 200,000-byte value arriving in pieces (the first
+/// ends inside the header).
 #[test]
 fn large_value_in_pieces() {
     let srv = Server::start(|_| {
@@ -453,9 +455,9 @@ fn large_value_in_pieces() {
 
 // ----- connection reset in the middle of a call -----------------------------------------------
 
-/// No numbered defect (reset coverage). The server answers 1 of 3 requests and closes (or half-closes): the answered one is OK with
-/// its value, the others fail, nothing comes with another key's value, the call does not wait
-/// for its timeout.
+/// No numbered defect (reset coverage). The server answers 1 of 3 requests and closes (or
+/// half-closes): the answered one is OK with its value, the others fail, nothing comes with
+/// another key's value, the call does not wait for its timeout.
 #[test]
 fn connection_reset_in_the_middle_of_a_call() {
     for half in [false, true] {
@@ -561,8 +563,9 @@ fn vm_peak() -> u64 {
         * 1024
 }
 
-/// No numbered defect (corrupt stream coverage). A header announcing 0xFFFFFFF0 body bytes (and garbage, bad magic): the request fails
-/// within the timeout, nothing huge is allocated, the connection is reset.
+/// No numbered defect (corrupt stream coverage). A header announcing 0xFFFFFFF0 body bytes
+/// (and garbage, bad magic): the request fails within the timeout, nothing huge is allocated,
+/// the connection is reset.
 #[test]
 fn impossible_body_length_and_garbage_reset_the_connection() {
     for (what, bad) in [
