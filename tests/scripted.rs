@@ -1,0 +1,606 @@
+//! Regression tests for engine defects, against the scripted fake memcached in
+//! `tests/scripted/mod.rs` (fault injection only; real data paths are tested against real
+//! memcached elsewhere). Each test names the defect it covers in its head comment. They test
+//! the contract (README "Failover and timeouts"), not the engine's internals.
+//!
+//! OMCACHE_TEST_SLACK (default 1.0) multiplies the upper timing margins on slow machines.
+mod common;
+#[path = "scripted/mod.rs"]
+mod scripted;
+
+use std::time::{Duration, Instant};
+
+use omcache::client::{
+    OwnedRequest, Request, RequestSet, Requests, Response, ResponseSink, Status,
+};
+use omcache::protocol::{opcode, RequestParts};
+use omcache::Client;
+
+use scripted::{
+    answer, foreign_hit, hit, hit_as, reply, serve, stale_hit, value_for, Req, Server, Step,
+};
+
+fn slack() -> f64 {
+    std::env::var("OMCACHE_TEST_SLACK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| *s >= 1.0)
+        .unwrap_or(1.0)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn slack_ms(n: u64) -> Duration {
+    Duration::from_secs_f64(n as f64 / 1000.0 * slack())
+}
+
+fn client(list: &str) -> Client {
+    let mut c = Client::new();
+    c.set_servers(list).unwrap();
+    let s = c.settings_mut();
+    s.connect_timeout = ms(1000);
+    s.reconnect_timeout = ms(50);
+    s.dead_timeout = ms(5000);
+    c
+}
+
+fn getk(key: &[u8]) -> OwnedRequest {
+    OwnedRequest::keyed(opcode::GETK, key)
+}
+
+/// Retries a get while its server is out of use (a server disabled by a protocol error comes
+/// back after reconnect_timeout), for at most 2 s.
+fn get_when_usable(c: &mut Client, key: &[u8]) -> Result<Option<omcache::client::Item>, Status> {
+    let start = Instant::now();
+    loop {
+        let r = c.get(key);
+        if r != Err(Status::NoServers) || start.elapsed() > Duration::from_secs(2) {
+            return r;
+        }
+        std::thread::sleep(ms(10));
+    }
+}
+
+/// Asserts that a later request is answered right on a connection opened after `old_conn`.
+fn assert_fresh_connection_works(c: &mut Client, srv: &Server, old_conn: usize, key: &[u8]) {
+    let r = get_when_usable(c, key);
+    assert_eq!(
+        r.map(|i| i.map(|i| i.value)),
+        Ok(Some(value_for(key))),
+        "a later request after the reset"
+    );
+    let conns = srv.connections_of(key);
+    assert!(
+        conns.iter().all(|&n| n > old_conn),
+        "the connection was not reset: the later request went on connection(s) {conns:?}, \
+         the bad answer came on connection {old_conn}"
+    );
+}
+
+/// Every response with status OK carries its own request's key (when it has one) and that
+/// key's value.
+fn assert_no_foreign_ok(
+    reqs: &[OwnedRequest],
+    responses: &[(usize, omcache::client::OwnedResponse)],
+) {
+    for (i, r) in responses {
+        if r.status == Status::Ok {
+            let want = &reqs[*i].key;
+            assert!(
+                r.key.is_empty() || &r.key == want,
+                "request {i} ({:?}) answered OK with key {:?}",
+                String::from_utf8_lossy(want),
+                String::from_utf8_lossy(&r.key)
+            );
+            assert_eq!(
+                r.data,
+                value_for(want),
+                "request {i} ({:?}) answered OK with another value",
+                String::from_utf8_lossy(want)
+            );
+        }
+    }
+}
+
+// ----- defect 2: omcache_poll_fds swallowed a failure -----------------------------------------
+
+/// Records every response the engine hands out.
+#[derive(Default)]
+struct Record(Vec<(Option<usize>, Status)>);
+
+impl ResponseSink for Record {
+    fn response(&mut self, r: &Response<'_>, batch_index: Option<usize>) -> bool {
+        self.0.push((batch_index, r.status));
+        false
+    }
+}
+
+/// When omcache_poll_fds runs in defect 2's scenarios.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum PollFds {
+    Never,
+    /// command, poll_fds, sleep, io
+    BeforeSleep,
+    /// command, sleep, poll_fds, io (the probe's order: the resolution has timed out by then)
+    AfterSleep,
+}
+
+/// command(timeout 0) to an unresolvable host (connect_timeout 20 ms), 100 ms, io(timeout
+/// 100), with poll_fds in between as `when`.
+fn unresolvable_queued_get(when: PollFds) -> (Status, Vec<(Option<usize>, Status)>) {
+    let mut c = Client::new();
+    c.set_servers("no-such-host.invalid:11211").unwrap();
+    c.settings_mut().connect_timeout = ms(20);
+    let mut reqs = [Request {
+        server_index: -1,
+        parts: RequestParts {
+            opcode: opcode::GETK,
+            key: b"queued-key",
+            ..Default::default()
+        },
+    }];
+    let mut sink = Record::default();
+    let status = c.command(&mut Requests(&mut reqs), &mut sink, 0);
+    if when == PollFds::BeforeSleep {
+        let _ = c.poll_fds();
+    }
+    std::thread::sleep(ms(100));
+    if when == PollFds::AfterSleep {
+        let _ = c.poll_fds();
+    }
+    let set = Requests(&mut reqs);
+    let set: &dyn RequestSet = &set;
+    let _ = c.io(Some(set), &mut sink, 100);
+    (status, sink.0)
+}
+
+fn assert_failure_reported(status: Status, got: &[(Option<usize>, Status)]) {
+    assert!(
+        got.iter().any(|&(i, s)| i == Some(0) && s != Status::Ok),
+        "the queued request got no failure status (command returned {status:?}, responses {got:?})"
+    );
+}
+
+/// Defect 2 (probe pollfds.c): poll_fds between command(timeout 0) and io, after the
+/// resolution has timed out, must not make the request's failure vanish.
+#[test]
+fn defect2_poll_fds_after_the_failure_does_not_swallow_it() {
+    let (status, got) = unresolvable_queued_get(PollFds::AfterSleep);
+    assert_failure_reported(status, &got);
+}
+
+/// Defect 2: poll_fds right after command (before the resolution times out).
+#[test]
+fn defect2_poll_fds_before_the_failure() {
+    let (status, got) = unresolvable_queued_get(PollFds::BeforeSleep);
+    assert_failure_reported(status, &got);
+}
+
+/// Defect 2, control: the same without poll_fds.
+#[test]
+fn defect2_control_failure_reported_without_poll_fds() {
+    let (status, got) = unresolvable_queued_get(PollFds::Never);
+    assert_failure_reported(status, &got);
+}
+
+// ----- defect 4: an answer with the right opaque but another key was accepted -----------------
+
+/// Keys starting with "fk-" get another key's answer (right opaque); the rest the right one.
+fn foreign_key_server() -> Server {
+    Server::start(|_| {
+        vec![Step::Serve(Box::new(|r: &Req| {
+            if r.key.starts_with(b"fk-") {
+                foreign_hit(r)
+            } else {
+                answer(r)
+            }
+        }))]
+    })
+}
+
+/// Defect 4 (probe foreign_key.c): GETK answered with another key: never OK with that value;
+/// the request fails and the connection is reset.
+#[test]
+fn defect4_getk_answered_with_another_key_fails_and_resets() {
+    let srv = foreign_key_server();
+    let mut c = client(&srv.addr());
+    assert_eq!(
+        c.get(b"good-0").map(|i| i.map(|i| i.value)),
+        Ok(Some(value_for(b"good-0"))),
+        "setup: the right answer is accepted"
+    );
+    let r = c.get(b"fk-1");
+    assert!(
+        matches!(r, Err(s) if s != Status::Again),
+        "GETK answered with key zk-1 for fk-1: {r:?}"
+    );
+    let bad_conn = srv.connections_of(b"fk-1")[0];
+    assert_fresh_connection_works(&mut c, &srv, bad_conn, b"good-2");
+}
+
+/// Defect 4: GETKQ in a multi-get answered with another key: that value never comes back
+/// (under any key), the connection is reset.
+#[test]
+fn defect4_getkq_in_multi_get_answered_with_another_key() {
+    let srv = foreign_key_server();
+    let mut c = client(&srv.addr());
+    let keys: [&[u8]; 4] = [b"good-0", b"fk-1", b"good-2", b"good-3"];
+    let mut reqs: Vec<OwnedRequest> = keys
+        .iter()
+        .map(|k| OwnedRequest::keyed(opcode::GETKQ, k))
+        .collect();
+    let (status, responses) = c.execute(&mut reqs, 2000);
+    assert_ne!(status, Status::Again, "{responses:?}");
+    assert_no_foreign_ok(&reqs, &responses);
+    assert!(
+        !responses
+            .iter()
+            .any(|(i, r)| *i == 1 && r.status == Status::Ok),
+        "fk-1 came back OK"
+    );
+    // Through get_multi as well: every value is its key's.
+    let mut c2 = client(&srv.addr());
+    if let Ok(items) = c2.get_multi(&keys) {
+        for (k, item) in items {
+            assert_eq!(
+                item.value,
+                value_for(&k),
+                "get_multi gave {:?} another key's value",
+                String::from_utf8_lossy(&k)
+            );
+        }
+    }
+    let bad_conn = srv.connections_of(b"fk-1")[0];
+    assert_fresh_connection_works(&mut c, &srv, bad_conn, b"good-9");
+}
+
+/// Defect 4: GATK (get and touch) answered with another key: never OK with it.
+#[test]
+fn defect4_gatk_answered_with_another_key_fails_and_resets() {
+    let srv = foreign_key_server();
+    let mut c = client(&srv.addr());
+    let mut reqs = [OwnedRequest {
+        extras: 300u32.to_be_bytes().to_vec(),
+        ..OwnedRequest::keyed(opcode::GATK, b"fk-gat")
+    }];
+    let (status, responses) = c.execute(&mut reqs, 2000);
+    assert_ne!(status, Status::Again);
+    assert_no_foreign_ok(&reqs, &responses);
+    assert!(
+        responses
+            .iter()
+            .any(|(i, r)| *i == 0 && r.status != Status::Ok),
+        "GATK fk-gat answered with key zk-gat did not fail: {responses:?}"
+    );
+    let bad_conn = srv.connections_of(b"fk-gat")[0];
+    assert_fresh_connection_works(&mut c, &srv, bad_conn, b"good-gat");
+}
+
+// ----- defect 5: a silent server was never declared dead --------------------------------------
+
+/// Defect 5 (probe silent_server.c): a server that accepts and never answers, beside a real
+/// memcached; gets with timeout 100 < dead_timeout 500 in a loop: by 2 x dead_timeout + one
+/// call its key is served by the other server (or calls fail fast).
+#[test]
+fn defect5_silent_server_goes_dead_under_short_timeouts() {
+    let real = common::Memcached::start(&[]);
+    let silent = Server::start(|_| vec![Step::Silent]);
+    let list = format!("{},{}", silent.addr(), real.addr());
+    let mut c = Client::new();
+    c.set_servers(&list).unwrap();
+    let s = c.settings_mut();
+    s.dead_timeout = ms(500);
+    s.reconnect_timeout = ms(60_000);
+    s.connect_timeout = ms(1000);
+    let silent_index = (0..c.server_count())
+        .find(|&i| c.server_addr(i).unwrap().port == silent.port)
+        .unwrap();
+    let key = (0..)
+        .map(|i| format!("silent-{i}").into_bytes())
+        .find(|k| c.server_index_for_key(k) == Some(silent_index))
+        .unwrap();
+    let mut setup = Client::new();
+    setup.set_servers(&real.addr()).unwrap();
+    setup.set(&key, b"silent-live-value", 0, 0).unwrap();
+
+    let start = Instant::now();
+    let allowed = ms(2 * 500 + 100) + slack_ms(50);
+    let mut fast_failures = 0;
+    let mut outcome = None;
+    while start.elapsed() < Duration::from_secs(3) {
+        let mut reqs = [getk(&key)];
+        let t = Instant::now();
+        let (status, responses) = c.execute(&mut reqs, 100);
+        let took = t.elapsed();
+        for (_, r) in &responses {
+            if r.status == Status::Ok {
+                assert_eq!(r.data, b"silent-live-value", "a wrong value");
+            }
+        }
+        let served = responses
+            .iter()
+            .any(|(_, r)| matches!(r.status, Status::Ok | Status::NotFound));
+        if served || c.server_index_for_key(&key) != Some(silent_index) {
+            outcome = Some(("moved to the other server", start.elapsed()));
+            break;
+        }
+        let failed = status != Status::Again
+            && responses
+                .iter()
+                .any(|(_, r)| r.status != Status::Ok && r.status != Status::NotFound);
+        if failed && took < ms(50) {
+            fast_failures += 1;
+            if fast_failures == 3 {
+                outcome = Some(("calls fail fast", start.elapsed()));
+                break;
+            }
+        } else {
+            fast_failures = 0;
+        }
+    }
+    let Some((what, when)) = outcome else {
+        panic!(
+            "the silent server was never declared dead: AGAIN for {:?}",
+            start.elapsed()
+        );
+    };
+    assert!(
+        when <= allowed,
+        "{what} only after {when:?} (allowed {allowed:?})"
+    );
+}
+
+// ----- defect 6: timeouts overrun --------------------------------------------------------------
+
+/// Defect 6: a positive timeout is kept: against a silent server a get with timeout t returns
+/// AGAIN after >= t and < t + 2 ms (x slack); median of 5 tries.
+#[test]
+fn defect6_timeouts_are_kept_against_a_silent_server() {
+    let silent = Server::start(|_| vec![Step::Silent]);
+    let mut c = client(&silent.addr());
+    c.settings_mut().dead_timeout = Duration::from_secs(30);
+    // Connect first: the connect is not what is measured.
+    let (status, _) = c.execute(&mut [getk(b"warm-up")], 5);
+    assert_eq!(status, Status::Again);
+    let mut report = Vec::new();
+    for t in [5u64, 10, 25, 100] {
+        let mut took = Vec::new();
+        for i in 0..5 {
+            let mut reqs = [getk(format!("timeout-{t}-{i}").as_bytes())];
+            let start = Instant::now();
+            let (status, _) = c.execute(&mut reqs, t as i32);
+            took.push(start.elapsed());
+            assert_eq!(status, Status::Again, "timeout {t}");
+        }
+        took.sort();
+        let median = took[2];
+        let ok = median >= ms(t) && median < ms(t) + slack_ms(2);
+        report.push(format!(
+            "{t} ms: median {median:?} {}",
+            if ok { "ok" } else { "OUT OF BOUNDS" }
+        ));
+    }
+    assert!(
+        report.iter().all(|r| r.ends_with("ok")),
+        "timeouts not kept: {report:?}"
+    );
+}
+
+// ----- frames split anywhere ---------------------------------------------------------------------
+
+/// No numbered defect (framing coverage). Frames split at every byte boundary: a GETK
+/// response delivered one byte at a time (single request path and, with two requests, the
+/// poll loop).
+#[test]
+fn frames_split_at_every_byte_boundary() {
+    let srv = Server::start(|n| {
+        let reads = if n == 0 { 1 } else { 2 };
+        vec![
+            Step::ReadRequests(reads),
+            Step::ReplyInPieces {
+                reply: Box::new(|rs: &[Req]| rs.iter().flat_map(hit).collect()),
+                first: 1,
+                piece: 1,
+                delay: ms(1),
+            },
+            serve(),
+        ]
+    });
+    let mut c = client(&srv.addr());
+    assert_eq!(
+        c.get(b"split-one").map(|i| i.map(|i| i.value)),
+        Ok(Some(value_for(b"split-one")))
+    );
+    // Second connection: two requests, both answers byte by byte.
+    let mut c2 = client(&srv.addr());
+    let mut reqs = [getk(b"split-a"), getk(b"split-b")];
+    let (status, responses) = c2.execute(&mut reqs, 5000);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(responses.len(), 2);
+    for (i, r) in &responses {
+        assert_eq!(r.status, Status::Ok);
+        assert_eq!(r.key, reqs[*i].key);
+        assert_eq!(r.data, value_for(&reqs[*i].key));
+        assert_eq!(r.flags, 0x1234);
+    }
+}
+
+fn big_value() -> Vec<u8> {
+    (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// No numbered defect (framing coverage). A 200,000-byte value arriving in pieces (the first
+/// ends inside the header).
+#[test]
+fn large_value_in_pieces() {
+    let srv = Server::start(|_| {
+        vec![
+            Step::ReadRequests(1),
+            Step::ReplyInPieces {
+                reply: Box::new(|rs: &[Req]| hit_as(&rs[0], &rs[0].key, &big_value())),
+                first: 10,
+                piece: 4093,
+                delay: ms(1),
+            },
+            serve(),
+        ]
+    });
+    let mut c = client(&srv.addr());
+    let got = c.get(b"big").unwrap().expect("a value");
+    assert!(got.value == big_value(), "the 200,000-byte value differs");
+    assert_eq!(srv.connections(), 1);
+}
+
+// ----- connection reset in the middle of a call -----------------------------------------------
+
+/// No numbered defect (reset coverage). The server answers 1 of 3 requests and closes (or
+/// half-closes): the answered one is OK with its value, the others fail, nothing comes with
+/// another key's value, the call does not wait for its timeout.
+#[test]
+fn connection_reset_in_the_middle_of_a_call() {
+    for half in [false, true] {
+        let srv = Server::start(move |n| {
+            if n == 0 {
+                vec![
+                    Step::ReadRequests(3),
+                    reply(|rs| hit(&rs[0])),
+                    if half { Step::HalfClose } else { Step::Close },
+                ]
+            } else {
+                vec![serve()]
+            }
+        });
+        let mut c = client(&srv.addr());
+        let mut reqs = [getk(b"reset-0"), getk(b"reset-1"), getk(b"reset-2")];
+        let start = Instant::now();
+        let (status, responses) = c.execute(&mut reqs, 3000);
+        assert!(
+            start.elapsed() < ms(1000),
+            "half-close {half}: the call waited {:?} ({status:?})",
+            start.elapsed()
+        );
+        assert_no_foreign_ok(&reqs, &responses);
+        let of = |i: usize| {
+            responses
+                .iter()
+                .filter(|(j, _)| *j == i)
+                .map(|(_, r)| r.status)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of(0), [Status::Ok], "half-close {half}: the answered one");
+        for i in [1, 2] {
+            let s = of(i);
+            assert!(
+                s.len() == 1 && s[0] != Status::Ok && s[0] != Status::NotFound,
+                "half-close {half}: request {i} got {s:?}"
+            );
+        }
+        // And the server is usable again.
+        assert_eq!(
+            get_when_usable(&mut c, b"reset-after").map(|i| i.map(|i| i.value)),
+            Ok(Some(value_for(b"reset-after")))
+        );
+    }
+}
+
+// ----- stale opaques ---------------------------------------------------------------------------
+
+/// No numbered defect (matching coverage). An answer to an opaque that is not outstanding is
+/// ignored; the real answer is then accepted.
+/// (a) an opaque never issued, same key, another value; (b) the late answer of an earlier
+/// call that timed out.
+#[test]
+fn stale_opaque_is_ignored() {
+    let srv = Server::start(|_| {
+        vec![
+            Step::ReadRequests(1),
+            reply(|rs| {
+                let mut out = stale_hit(&rs[0], b"stale-value");
+                out.extend(hit(&rs[0]));
+                out
+            }),
+            serve(),
+        ]
+    });
+    let mut c = client(&srv.addr());
+    assert_eq!(
+        c.get(b"stale-a").map(|i| i.map(|i| i.value)),
+        Ok(Some(value_for(b"stale-a")))
+    );
+
+    let srv = Server::start(|_| {
+        vec![
+            Step::ReadRequests(2),
+            reply(|rs| {
+                let mut out = hit(&rs[0]);
+                out.extend(hit(&rs[1]));
+                out
+            }),
+            serve(),
+        ]
+    });
+    let mut c = client(&srv.addr());
+    let (status, _) = c.execute(&mut [getk(b"late-a")], 30);
+    assert_eq!(status, Status::Again);
+    assert_eq!(
+        c.get(b"late-b").map(|i| i.map(|i| i.value)),
+        Ok(Some(value_for(b"late-b")))
+    );
+}
+
+// ----- impossible body lengths and garbage ----------------------------------------------------
+
+/// The process's peak virtual memory (VmPeak), in bytes.
+fn vm_peak() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmPeak:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+/// No numbered defect (corrupt stream coverage). A header announcing 0xFFFFFFF0 body bytes
+/// (and garbage, bad magic): the request fails within the timeout, nothing huge is allocated,
+/// the connection is reset.
+#[test]
+fn impossible_body_length_and_garbage_reset_the_connection() {
+    for (what, bad) in [
+        (
+            "body length 0xFFFFFFF0",
+            Box::new(|rs: &[Req]| scripted::header_only(rs[0].opcode, rs[0].opaque, 0xFFFF_FFF0))
+                as scripted::ReplyFn,
+        ),
+        ("garbage", Box::new(|_: &[Req]| scripted::garbage())),
+    ] {
+        let bad = std::sync::Mutex::new(Some(bad));
+        let srv = Server::start(move |n| match bad.lock().unwrap().take() {
+            Some(f) if n == 0 => vec![Step::ReadRequests(1), Step::Reply(f), Step::Silent],
+            _ => vec![serve()],
+        });
+        let mut c = client(&srv.addr());
+        let peak = vm_peak();
+        let mut reqs = [getk(b"bad-frame")];
+        let start = Instant::now();
+        let (status, responses) = c.execute(&mut reqs, 500);
+        let took = start.elapsed();
+        assert!(took < ms(500) + slack_ms(50), "{what}: took {took:?}");
+        assert!(
+            responses
+                .iter()
+                .any(|(i, r)| *i == 0 && r.status != Status::Ok),
+            "{what}: the request did not fail ({status:?}, {responses:?})"
+        );
+        // Threads of this test binary may add glibc malloc arenas (64 MiB of address space
+        // each, up to 8 per core) meanwhile: only a jump toward the announced 4 GiB counts.
+        let grew = vm_peak().saturating_sub(peak);
+        assert!(
+            grew < 3 << 30,
+            "{what}: peak virtual memory grew by {grew} bytes"
+        );
+        assert_fresh_connection_works(&mut c, &srv, 0, b"after-bad-frame");
+    }
+}
