@@ -84,15 +84,19 @@ unsafe extern "C" fn md5_point_hash(
 }
 
 unsafe extern "C" fn one_at_a_time_key_hash(key: *const u8, key_len: usize) -> u32 {
-    // SAFETY: the caller passes a valid key.
     guard(0, || {
-        hash::one_at_a_time(unsafe { key_bytes(key, key_len) })
+        // SAFETY: the caller passes a key valid for key_len bytes (or NULL with length 0).
+        let key = unsafe { key_bytes(key, key_len) };
+        hash::one_at_a_time(key)
     })
 }
 
 unsafe extern "C" fn md5_key_hash(key: *const u8, key_len: usize) -> u32 {
-    // SAFETY: the caller passes a valid key.
-    guard(0, || hash::md5_le32(unsafe { key_bytes(key, key_len) }))
+    guard(0, || {
+        // SAFETY: the caller passes a key valid for key_len bytes (or NULL with length 0).
+        let key = unsafe { key_bytes(key, key_len) };
+        hash::md5_le32(key)
+    })
 }
 
 /// libmemcached ≥ 1.0.10 with MEMCACHED_BEHAVIOR_KETAMA (the default).
