@@ -1,15 +1,16 @@
 //! The convenience commands (OMcache's commands.c): each builds one request, or one per key,
 //! and runs it through the engine. With timeout 0 the quiet opcodes are used, as in OMcache.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 use std::mem::MaybeUninit;
 
 use super::io;
 use super::{
-    c_bytes, omcache_req_header_s, omcache_req_t, omcache_t, omcache_value_t, with_handle, CSink,
-    Inner, INVALID,
+    omcache_req_header_s, omcache_req_t, omcache_t, omcache_value_t, with_handle, CSink, Inner,
+    INVALID,
 };
 use crate::client::{valid_key, Request, Requests, Status};
+use crate::ffi::common::{c_bytes, c_str, read_count, write_count, write_out};
 use crate::protocol::{opcode, quiet_variant, RequestParts};
 
 const NO_SERVERS: c_int = Status::NoServers as c_int;
@@ -138,13 +139,10 @@ pub extern "C" fn omcache_stat(
 ) -> c_int {
     with_handle(mc, INVALID, |inner, _| {
         // SAFETY: a non-NULL command is a NUL-terminated string (the C API's contract).
-        let group = unsafe { (!command.is_null()).then(|| CStr::from_ptr(command).to_bytes()) }
-            .unwrap_or_default();
+        let group = unsafe { c_str(command) }.map_or(&[][..], |c| c.to_bytes());
         if server_index < 0 {
             // SAFETY: a non-NULL value_count is writable.
-            if let Some(n) = unsafe { value_count.as_mut() } {
-                *n = 0;
-            }
+            unsafe { write_count(value_count, 0) };
             return NO_SERVERS;
         }
         let mut reqs = [Request {
@@ -156,16 +154,14 @@ pub extern "C" fn omcache_stat(
             },
         }];
         // SAFETY: `values` holds `*value_count` slots (the C API's contract).
-        let capacity = unsafe { value_count.as_ref().copied().unwrap_or(0) };
+        let capacity = unsafe { read_count(value_count) };
         // SAFETY: as above.
         let mut sink = unsafe { CSink::new(&mut inner.deferred, values, capacity) };
         let status = inner
             .client
             .command(&mut Requests(&mut reqs), &mut sink, timeout_msec);
         // SAFETY: a non-NULL value_count is writable.
-        if let Some(n) = unsafe { value_count.as_mut() } {
-            *n = sink.stored;
-        }
+        unsafe { write_count(value_count, sink.stored) };
         status.code()
     })
 }
@@ -346,9 +342,7 @@ fn delta(
             .filter(|_| rc == Status::Ok.code())
             .map_or(0, |v| v.delta_value);
         // SAFETY: a non-NULL value is writable (the C API's contract).
-        if let Some(out) = unsafe { value.as_mut() } {
-            *out = counter;
-        }
+        unsafe { write_out(value, counter) };
         rc
     })
 }
@@ -472,18 +466,10 @@ fn fetch(
         let hit = v.filter(|_| rc == Status::Ok.code());
         // SAFETY: non-NULL outputs are writable (the C API's contract).
         unsafe {
-            if let Some(p) = value.as_mut() {
-                *p = hit.map_or(std::ptr::null(), |v| v.data);
-            }
-            if let Some(p) = value_len.as_mut() {
-                *p = hit.map_or(0, |v| v.data_len);
-            }
-            if let Some(p) = flags.as_mut() {
-                *p = hit.map_or(0, |v| v.flags);
-            }
-            if let Some(p) = cas.as_mut() {
-                *p = hit.map_or(0, |v| v.cas);
-            }
+            write_out(value, hit.map_or(std::ptr::null(), |v| v.data));
+            write_out(value_len, hit.map_or(0, |v| v.data_len));
+            write_out(flags, hit.map_or(0, |v| v.flags));
+            write_out(cas, hit.map_or(0, |v| v.cas));
         }
         rc
     })

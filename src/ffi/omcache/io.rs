@@ -6,24 +6,7 @@ use super::{
     omcache_req_t, omcache_t, omcache_value_t, with_handle, CRequests, CSink, Inner, INVALID, OK,
 };
 use crate::client::{IoOutcome, Status};
-
-/// Reads a count through a pointer that may be NULL (meaning 0).
-///
-/// # Safety
-/// A non-NULL pointer must be valid for reads.
-unsafe fn read_count(p: *const usize) -> usize {
-    // SAFETY: guaranteed by the caller.
-    unsafe { p.as_ref().copied().unwrap_or(0) }
-}
-
-/// # Safety
-/// A non-NULL pointer must be valid for writes.
-unsafe fn write_count(p: *mut usize, n: usize) {
-    // SAFETY: guaranteed by the caller.
-    if let Some(p) = unsafe { p.as_mut() } {
-        *p = n;
-    }
-}
+use crate::ffi::common::{read_count, write_count, write_out};
 
 /// Queues `*req_count` requests as a new batch and runs I/O like `omcache_io`.
 #[no_mangle]
@@ -192,12 +175,8 @@ pub extern "C" fn omcache_poll_fds(
         let (fds, timeout) = inner.client.poll_fds();
         // SAFETY: non-NULL output pointers are valid for writes (the C API's contract).
         unsafe {
-            if let Some(n) = nfds.as_mut() {
-                *n = fds.len() as c_int;
-            }
-            if let Some(t) = poll_timeout.as_mut() {
-                *t = timeout;
-            }
+            write_out(nfds, fds.len() as c_int);
+            write_out(poll_timeout, timeout);
         }
         fds.as_mut_ptr()
     })

@@ -9,12 +9,10 @@ mod handle;
 mod io;
 mod server_info;
 
-use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use parking_lot::ReentrantMutex;
-
+use super::common::{self, c_bytes, ptr_or_null, HandleLock};
 use crate::client::{Client, Request, RequestSet, Response, ResponseSink, Status};
 use crate::protocol::RequestParts;
 
@@ -116,7 +114,7 @@ pub const OMCACHE_VERSION: c_int = 0x0000_0300;
 pub struct omcache_t {
     created_unix_ms: i64,
     req_id: AtomicU32,
-    inner: ReentrantMutex<RefCell<Inner>>,
+    inner: HandleLock<Inner>,
 }
 
 /// What the handle guards.
@@ -139,27 +137,24 @@ unsafe impl Send for Inner {}
 pub(crate) const OK: c_int = Status::Ok as c_int;
 pub(crate) const INVALID: c_int = Status::Invalid as c_int;
 
-/// Runs `f` with the engine of `mc` locked. A NULL handle, a panic, or a call made from a
-/// callback while the same handle is busy returns `on_error` (OMCACHE_INVALID for int
-/// functions, NULL for pointer functions).
+/// Runs `f` with the engine of `mc` locked, keeping the request-id counter at offset 8 in step
+/// with the engine and delivering callbacks after the lock is released (`common::with_locked`).
+/// A NULL handle, a panic, or a call made while the same handle is borrowed on this thread
+/// returns `on_error` (OMCACHE_INVALID for int functions, NULL for pointer functions).
 fn with_handle<T: Copy>(
     mc: *mut omcache_t,
     on_error: T,
     f: impl FnOnce(&mut Inner, *mut omcache_t) -> T,
 ) -> T {
-    super::guard(on_error, || {
+    common::guard(on_error, || {
         // SAFETY: a non-NULL handle was returned by omcache_init and not yet freed (the C
         // API's contract); we only take a shared reference, all mutation goes through the lock.
         let Some(handle) = (unsafe { mc.as_ref() }) else {
             return on_error;
         };
-        let (out, deferred) = {
-            let guard = handle.inner.lock();
-            let Ok(mut inner) = guard.try_borrow_mut() else {
-                // Re-entered on this thread while the engine is borrowed (cannot happen from
-                // our callbacks, which run after the borrow ends).
-                return on_error;
-            };
+        // A re-entry while the engine is borrowed cannot come from our callbacks, which run
+        // after the borrow ends.
+        common::with_locked(&handle.inner, on_error, |inner| {
             inner
                 .client
                 .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
@@ -168,22 +163,17 @@ fn with_handle<T: Copy>(
             if callbacks {
                 inner.deferred = callbacks::Deferred::start(inner.response_cb);
             }
-            let out = f(&mut inner, mc);
+            let out = f(inner, mc);
             handle
                 .req_id
                 .store(inner.client.last_request_id(), Ordering::Relaxed);
             let deferred = callbacks.then(|| {
                 let mut deferred = std::mem::take(&mut inner.deferred);
                 deferred.collect_logs(inner.log.as_ref());
-                deferred
+                move || deferred.deliver(mc)
             });
             (out, deferred)
-        };
-        // The lock is released: callbacks may call into this handle.
-        if let Some(deferred) = deferred {
-            deferred.deliver(mc);
-        }
-        out
+        })
     })
 }
 
@@ -225,19 +215,6 @@ impl CRequests {
         assert!(i < self.len);
         // SAFETY: checked in `new`; the array outlives this value (it is the caller's).
         unsafe { &*self.ptr.add(i) }
-    }
-}
-
-/// A slice from a C pointer that may be NULL when the length is 0.
-///
-/// # Safety
-/// A non-NULL `ptr` must be valid for `len` bytes for the lifetime `'a`.
-unsafe fn c_bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
-        &[]
-    } else {
-        // SAFETY: guaranteed by the caller.
-        unsafe { std::slice::from_raw_parts(ptr, len) }
     }
 }
 
@@ -307,14 +284,6 @@ impl<'d> CSink<'d> {
             capacity,
             stored: 0,
         }
-    }
-}
-
-fn ptr_or_null(s: &[u8]) -> *const u8 {
-    if s.is_empty() {
-        std::ptr::null()
-    } else {
-        s.as_ptr()
     }
 }
 
