@@ -107,6 +107,20 @@ pub(crate) unsafe fn write_count(p: *mut usize, n: usize) {
     unsafe { write_out(p, n) }
 }
 
+/// Reads the capacity of a caller's array from its count pointer and sets the count to 0, so
+/// that an early return (NULL handle, invalid arguments, a panic) never leaves uninitialised
+/// entries counted. NULL reads as 0 and is not written.
+///
+/// # Safety
+/// A non-NULL pointer must be valid for reads and writes.
+pub(crate) unsafe fn take_count(p: *mut usize) -> usize {
+    // SAFETY: guaranteed by the caller.
+    let n = unsafe { read_count(p) };
+    // SAFETY: guaranteed by the caller.
+    unsafe { write_count(p, 0) };
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +162,9 @@ mod tests {
             let mut n = 9usize;
             write_count(&mut n, 3);
             assert_eq!(read_count(&n), 3);
+            assert_eq!(take_count(&mut n), 3);
+            assert_eq!(n, 0);
+            assert_eq!(take_count(std::ptr::null_mut()), 0);
         }
         assert!(ptr_or_null(b"").is_null());
     }

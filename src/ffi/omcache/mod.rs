@@ -350,4 +350,116 @@ mod tests {
         });
         omcache_free(mc);
     }
+
+    /// Defect 7: an early OMCACHE_INVALID leaves every count output at 0 (no uninitialised
+    /// entry is counted, no request is left for omcache_io).
+    #[test]
+    fn invalid_returns_zero_the_counts() {
+        let mc = omcache_init();
+        let null = std::ptr::null_mut::<omcache_t>();
+        let key = b"key";
+        let mut keys = [key.as_ptr(); 3];
+        let mut lens = [3usize; 3];
+        let mut exps = [0 as libc::time_t; 3];
+        let mut reqs = [std::mem::MaybeUninit::<omcache_req_t>::uninit(); 3];
+        let mut values = [std::mem::MaybeUninit::<omcache_value_t>::uninit(); 3];
+        let reqs_p = reqs.as_mut_ptr().cast::<omcache_req_t>();
+        let values_p = values.as_mut_ptr().cast::<omcache_value_t>();
+        let keys_p = keys.as_mut_ptr();
+        let get_multi = |mc, lens: &mut [usize; 3], req_count: usize| {
+            let (mut rc_, mut vc) = (req_count, 3usize);
+            let rc = omcache_get_multi(
+                mc,
+                keys_p,
+                lens.as_mut_ptr(),
+                3,
+                reqs_p,
+                &mut rc_,
+                values_p,
+                &mut vc,
+                -1,
+            );
+            (rc, rc_, vc)
+        };
+        // NULL handle, too few request slots, a bad key.
+        assert_eq!(get_multi(null, &mut lens, 3), (INVALID, 0, 0));
+        assert_eq!(get_multi(mc, &mut lens, 2), (INVALID, 0, 0));
+        lens[1] = 0;
+        assert_eq!(get_multi(mc, &mut lens, 3), (INVALID, 0, 0));
+        lens[1] = 251;
+        assert_eq!(get_multi(mc, &mut lens, 3), (INVALID, 0, 0));
+        lens[1] = 3;
+        let (mut rc_, mut vc) = (2usize, 3usize);
+        let rc = omcache_gat_multi(
+            mc,
+            keys_p,
+            lens.as_mut_ptr(),
+            exps.as_mut_ptr(),
+            3,
+            reqs_p,
+            &mut rc_,
+            values_p,
+            &mut vc,
+            -1,
+        );
+        assert_eq!((rc, rc_, vc), (INVALID, 0, 0));
+        let mut vc = 3usize;
+        let rc = omcache_get_multi(
+            mc,
+            keys_p,
+            lens.as_mut_ptr(),
+            3,
+            reqs_p,
+            std::ptr::null_mut(),
+            values_p,
+            &mut vc,
+            -1,
+        );
+        assert_eq!((rc, vc), (INVALID, 0));
+
+        // omcache_command: NULL handle, and a request whose lengths do not add up.
+        for handle in [null, mc] {
+            let mut req = omcache_req_t {
+                server_index: -1,
+                header: omcache_req_header_s {
+                    opcode: crate::protocol::opcode::GETK,
+                    keylen: 3u16.to_be(),
+                    bodylen: 1u32.to_be(),
+                    ..Default::default()
+                },
+                extra: std::ptr::null(),
+                key: key.as_ptr(),
+                data: std::ptr::null(),
+            };
+            let (mut rc_, mut vc) = (1usize, 3usize);
+            let rc = omcache_command(handle, &mut req, &mut rc_, values_p, &mut vc, -1);
+            assert_eq!((rc, rc_, vc), (INVALID, 0, 0));
+        }
+
+        // omcache_io with a NULL handle or a foreign array: values 0, req_count untouched.
+        for handle in [null, mc] {
+            // SAFETY: zeroed requests are valid values (NULL pointers, zero lengths).
+            let mut foreign: [omcache_req_t; 2] = unsafe { std::mem::zeroed() };
+            foreign[1].header.opaque = 77;
+            let (mut rc_, mut vc) = (2usize, 3usize);
+            let rc = omcache_io(
+                handle,
+                foreign.as_mut_ptr(),
+                &mut rc_,
+                values_p,
+                &mut vc,
+                -1,
+            );
+            assert_eq!((rc, rc_, vc), (INVALID, 2, 0));
+        }
+
+        // omcache_stat with a NULL handle; omcache_poll_fds with a NULL handle.
+        let mut vc = 3usize;
+        let rc = omcache_stat(null, std::ptr::null(), values_p, &mut vc, 0, -1);
+        assert_eq!((rc, vc), (INVALID, 0));
+        let mut nfds: c_int = 5;
+        assert!(omcache_poll_fds(null, &mut nfds, std::ptr::null_mut()).is_null());
+        assert_eq!(nfds, 0);
+        omcache_free(mc);
+    }
 }
