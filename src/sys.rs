@@ -1,6 +1,6 @@
 //! The few system calls socket2 does not offer in the form the engine needs: `poll`,
 //! `send`/`recv` with per-call flags on plain byte slices, and service-name lookup
-//! (`getservbyname_r`). The only `unsafe` outside `ffi/`.
+//! (`getservbyname_r`), fork detection (`pthread_atfork`). The only `unsafe` outside `ffi/`.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -102,4 +102,26 @@ pub fn tcp_service_port(name: &str) -> Option<u16> {
         // s_port is in network byte order, in the low 16 bits of an int.
         return Some(u16::from_be(entry.s_port as u16));
     }
+}
+
+/// Incremented in the child of every fork() once `fork_generation` has been called.
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn count_fork_in_child() {
+    // Async-signal-safe: one atomic add, no allocation, no lock.
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many times this process is a fork() child of the process that first asked (0 in that
+/// process). The first call registers a `pthread_atfork` child handler; call it before any
+/// fork that matters (a handle's creation does). A changed value means that sockets
+/// inherited from the parent are shared with it and must not be used.
+pub fn fork_generation() -> u64 {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn()` that touches only an atomic; no
+        // prepare or parent handler. A failure (ENOMEM) leaves fork detection off.
+        unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }

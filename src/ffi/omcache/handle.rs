@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{callbacks, dist, message, omcache_dist_t, omcache_t, with_handle, Inner, INVALID, OK};
 use crate::client::Client;
-use crate::ffi::common::{c_str, guard, new_handle_lock};
+use crate::ffi::common::{c_str, guard, new_handle_lock, ForkWatch};
 
 /// A new handle with no servers and OMcache's defaults.
 #[no_mangle]
@@ -27,6 +27,8 @@ pub extern "C" fn omcache_init() -> *mut omcache_t {
                 log: None,
                 deferred: Default::default(),
                 gat_extras: Vec::new(),
+                servers: String::new(),
+                fork_watch: ForkWatch::new(),
             }),
         };
         Box::into_raw(Box::new(handle))
@@ -111,7 +113,10 @@ pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char
             return INVALID;
         };
         match inner.client.set_servers(text) {
-            Ok(()) => OK,
+            Ok(()) => {
+                text.clone_into(&mut inner.servers);
+                OK
+            }
             Err(_) => INVALID,
         }
     })

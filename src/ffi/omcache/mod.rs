@@ -126,6 +126,25 @@ struct Inner {
     deferred: callbacks::Deferred,
     /// Big-endian expirations referenced by `gat_multi` requests' extras until the next call.
     gat_extras: Vec<[u8; 4]>,
+    /// The last server list accepted, to reopen fresh connections after a fork.
+    servers: String,
+    fork_watch: common::ForkWatch,
+}
+
+impl Inner {
+    /// First call in a forked child: drop every inherited connection (closing the child's
+    /// descriptors only; the parent's connections stay open and untouched) and start over
+    /// from the same server list, settings and distribution. Requests the parent had in
+    /// flight are not the child's: they are forgotten, not answered.
+    // TODO(engine): a Client method that forgets its connections would do this without the
+    // server-list round trip, for the libmemcached face too.
+    fn after_fork(&mut self) {
+        if self.client.server_count() == 0 {
+            return;
+        }
+        let _ = self.client.set_servers("");
+        let _ = self.client.set_servers(&self.servers);
+    }
 }
 
 // SAFETY: the raw context pointer is the caller's, only passed back to its own callback; the
@@ -155,6 +174,9 @@ fn with_handle<T: Copy>(
         // A re-entry while the engine is borrowed cannot come from our callbacks, which run
         // after the borrow ends.
         common::with_locked(&handle.inner, on_error, |inner| {
+            if inner.fork_watch.forked() {
+                inner.after_fork();
+            }
             inner
                 .client
                 .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
