@@ -13,6 +13,9 @@
 #                        program through pkg-config
 #   make check-threads   one handle shared by 8 threads, callbacks calling
 #                        into their own handle (tests-c/threads.c)
+#   make check-fork      a handle used across fork(): no socket or thread
+#                        before the first I/O, the child gets its own
+#                        connections (tests-c/fork.c)
 #   make memcheck        the C examples, keymap programs and threads test
 #                        under valgrind memcheck: no errors, no leaks
 #   make failover-report kill -9 one of 4 servers under load: time until its
@@ -58,7 +61,7 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 STEP = @printf '\n==> %s\n' 
 
 .PHONY: all cargo-build install uninstall test check-header check-symbols \
-	check-install check-threads memcheck failover-report fuzz-smoke demo bench clean \
+	check-install check-threads check-fork memcheck failover-report fuzz-smoke demo bench clean \
 	cbindgen FORCE
 
 all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
@@ -130,6 +133,10 @@ check-threads: all
 	$(STEP)"check-threads: one handle, 8 threads, re-entrant callbacks (tests-c/threads.sh)"
 	CC="$(CC)" tests-c/threads.sh
 
+check-fork: all
+	$(STEP)"check-fork: a handle across fork() (tests-c/fork.sh)"
+	CC="$(CC)" tests-c/fork.sh
+
 memcheck: all
 	$(STEP)"memcheck: C programs under valgrind memcheck (tests-c/memcheck.sh)"
 	CC="$(CC)" tests-c/memcheck.sh
@@ -153,6 +160,7 @@ test: all
 	$(STEP)"compat-tests/run-keymap.sh"
 	compat-tests/run-keymap.sh
 	@$(MAKE) --no-print-directory check-threads
+	@$(MAKE) --no-print-directory check-fork
 	@$(MAKE) --no-print-directory failover-report
 	@$(MAKE) --no-print-directory memcheck
 	$(STEP)"make test: all steps passed"

@@ -145,6 +145,9 @@ static void bad_arguments(omcache_t *mc)
     omcache_value_t values[3];
     size_t req_count = 2, value_count = 3;
     CHECK_RC(omcache_get_multi(mc, keys, lens, 3, reqs, &req_count, values, &value_count, -1), OMCACHE_INVALID);
+    /* Nothing was queued: both counts are 0, so loops over them read no uninitialised entry. */
+    CHECK(req_count == 0 && value_count == 0, "counts %zu %zu after INVALID", req_count, value_count);
+    value_count = 3;
     req_count = 2;
     CHECK_RC(omcache_gat_multi(mc, keys, lens, exps, 3, reqs, &req_count, values, &value_count, -1),
              OMCACHE_INVALID);
@@ -152,6 +155,7 @@ static void bad_arguments(omcache_t *mc)
     lens[1] = 0;    /* one bad key spoils the batch */
     req_count = 3;
     CHECK_RC(omcache_get_multi(mc, keys, lens, 3, reqs, &req_count, values, &value_count, -1), OMCACHE_INVALID);
+    CHECK(req_count == 0 && value_count == 0, "counts %zu %zu after INVALID", req_count, value_count);
 
     /* The longest key that is allowed. */
     key251[250] = '\0';

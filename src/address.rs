@@ -1,6 +1,7 @@
 //! Server strings: `host`, `host:port`, `[v6]`, `[v6]:port`, bare IPv6 addresses and
 //! `/unix/socket/path`, in comma-separated lists. Pure parsing; nothing is resolved here
-//! except a port given as a service name (looked up in /etc/services).
+//! except a port given as a service name (`getservbyname_r` through the system's resolver, see
+//! `sys::tcp_service_port`): its number is what the ring and `omcache_server_info` see.
 
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -139,23 +140,10 @@ fn parse_port(text: &str) -> Option<u16> {
     service_port(text)
 }
 
-/// Resolves a TCP service name the way getservbyname would, from /etc/services.
+/// A TCP service name's port through the system's resolver (`getservbyname_r(name, "tcp")`,
+/// so NSS decides: /etc/services or whatever `services:` in /etc/nsswitch.conf names).
 fn service_port(name: &str) -> Option<u16> {
-    let services = std::fs::read_to_string("/etc/services").ok()?;
-    for line in services.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        let mut fields = line.split_whitespace();
-        let (Some(service), Some(port_proto)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        let Some((port, "tcp")) = port_proto.split_once('/') else {
-            continue;
-        };
-        if service == name || fields.any(|alias| alias == name) {
-            return port.parse().ok();
-        }
-    }
-    None
+    crate::sys::tcp_service_port(name).filter(|&p| p != 0)
 }
 
 #[cfg(test)]
@@ -214,10 +202,42 @@ mod tests {
         assert_eq!(one("[::1]:11212").to_string(), "[::1]:11212");
     }
 
+    /// Whether /etc/services lists `name` for TCP (what the resolver is expected to find).
+    fn etc_services_has(name: &str, port: u16) -> bool {
+        let Ok(text) = std::fs::read_to_string("/etc/services") else {
+            return false;
+        };
+        text.lines().any(|line| {
+            let mut fields = line.split('#').next().unwrap_or("").split_whitespace();
+            let (Some(service), Some(port_proto)) = (fields.next(), fields.next()) else {
+                return false;
+            };
+            port_proto == format!("{port}/tcp") && (service == name || fields.any(|a| a == name))
+        })
+    }
+
     #[test]
     fn service_names() {
-        if std::path::Path::new("/etc/services").exists() {
-            assert_eq!(one("host:http").port, 80);
+        for (name, port) in [("memcache", 11211), ("http", 80), ("www", 80)] {
+            if etc_services_has(name, port) {
+                assert_eq!(one(&format!("host:{name}")).port, port, "{name}");
+                assert_eq!(crate::sys::tcp_service_port(name), Some(port), "{name}");
+            } else {
+                eprintln!("skipped: /etc/services has no {name} {port}/tcp");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_service_names_are_errors() {
+        for bad in ["no-such-service-x7q", "memcache\0", "h:ttp", ""] {
+            assert_eq!(crate::sys::tcp_service_port(bad), None, "{bad:?}");
+            let entry = format!("host:{bad}");
+            assert_eq!(
+                parse_server(&entry),
+                Err(AddressError::BadPort(entry.clone())),
+                "{entry}"
+            );
         }
     }
 

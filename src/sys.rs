@@ -1,5 +1,6 @@
-//! The few system calls socket2 does not offer in the form the engine needs: `poll`, and
-//! `send`/`recv` with per-call flags on plain byte slices. The only `unsafe` outside `ffi/`.
+//! The few system calls socket2 does not offer in the form the engine needs: `poll`,
+//! `send`/`recv` with per-call flags on plain byte slices, and service-name lookup
+//! (`getservbyname_r`), fork detection (`pthread_atfork`). The only `unsafe` outside `ffi/`.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -73,4 +74,72 @@ pub fn recv(fd: RawFd, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
             return Err(err);
         }
     }
+}
+
+extern "C" {
+    // glibc and musl; not in the libc crate. Thread-safe: all state is in the caller's buffers.
+    fn getservbyname_r(
+        name: *const libc::c_char,
+        proto: *const libc::c_char,
+        result_buf: *mut libc::servent,
+        buf: *mut libc::c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::servent,
+    ) -> libc::c_int;
+}
+
+/// The TCP port of a service name, through the system's resolver (NSS: `services:` in
+/// /etc/nsswitch.conf, usually /etc/services). `None` when the name is unknown, contains a
+/// NUL byte, or the lookup fails.
+pub fn tcp_service_port(name: &str) -> Option<u16> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: servent is plain C data (pointers and an int); all-zero is a valid value.
+        let mut entry: libc::servent = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::servent = std::ptr::null_mut();
+        // SAFETY: `name` and the protocol are NUL-terminated; `entry`, `buf` (of `buf.len()`
+        // bytes) and `result` are valid for writes for the whole call and exclusively ours.
+        let rc = unsafe {
+            getservbyname_r(
+                name.as_ptr(),
+                c"tcp".as_ptr(),
+                &mut entry,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        // s_port is in network byte order, in the low 16 bits of an int.
+        return Some(u16::from_be(entry.s_port as u16));
+    }
+}
+
+/// Incremented in the child of every fork() once `fork_generation` has been called.
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn count_fork_in_child() {
+    // Async-signal-safe: one atomic add, no allocation, no lock.
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many times this process is a fork() child of the process that first asked (0 in that
+/// process). The first call registers a `pthread_atfork` child handler; call it before any
+/// fork that matters (a handle's creation does). A changed value means that sockets
+/// inherited from the parent are shared with it and must not be used.
+pub fn fork_generation() -> u64 {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn()` that touches only an atomic; no
+        // prepare or parent handler. A failure (ENOMEM) leaves fork detection off.
+        unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -5,11 +5,7 @@
 // the functions `unsafe` would mean nothing to C callers. Argument counts are the C API's.
 #![allow(clippy::not_unsafe_ptr_arg_deref, clippy::too_many_arguments)]
 
+/// Shared by the faces: panic guard, pointer helpers, handle lock with deferred callbacks.
+pub(crate) mod common;
+/// OMcache 0.3's C API.
 pub mod omcache;
-
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-/// Runs `body`, turning a panic into `on_panic`: unwinding into C is undefined behaviour.
-pub(crate) fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
-}

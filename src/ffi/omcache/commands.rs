@@ -1,15 +1,16 @@
 //! The convenience commands (OMcache's commands.c): each builds one request, or one per key,
 //! and runs it through the engine. With timeout 0 the quiet opcodes are used, as in OMcache.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 use std::mem::MaybeUninit;
 
 use super::io;
 use super::{
-    c_bytes, omcache_req_header_s, omcache_req_t, omcache_t, omcache_value_t, with_handle, CSink,
-    Inner, INVALID,
+    omcache_req_header_s, omcache_req_t, omcache_t, omcache_value_t, with_handle, CSink, Inner,
+    INVALID,
 };
 use crate::client::{valid_key, Request, Requests, Status};
+use crate::ffi::common::{c_bytes, c_str, take_count, write_count, write_out};
 use crate::protocol::{opcode, quiet_variant, RequestParts};
 
 const NO_SERVERS: c_int = Status::NoServers as c_int;
@@ -126,7 +127,7 @@ pub extern "C" fn omcache_flush_all(
 }
 
 /// General statistics (command NULL) or a stat group; each statistic is one value, and the
-/// list ends with an empty-key value.
+/// list ends with an empty-key value. `*value_count` is 0 on every early return.
 #[no_mangle]
 pub extern "C" fn omcache_stat(
     mc: *mut omcache_t,
@@ -136,15 +137,12 @@ pub extern "C" fn omcache_stat(
     server_index: c_int,
     timeout_msec: i32,
 ) -> c_int {
+    // SAFETY: a non-NULL value_count is valid for reads and writes (the C API's contract).
+    let capacity = unsafe { take_count(value_count) };
     with_handle(mc, INVALID, |inner, _| {
         // SAFETY: a non-NULL command is a NUL-terminated string (the C API's contract).
-        let group = unsafe { (!command.is_null()).then(|| CStr::from_ptr(command).to_bytes()) }
-            .unwrap_or_default();
+        let group = unsafe { c_str(command) }.map_or(&[][..], |c| c.to_bytes());
         if server_index < 0 {
-            // SAFETY: a non-NULL value_count is writable.
-            if let Some(n) = unsafe { value_count.as_mut() } {
-                *n = 0;
-            }
             return NO_SERVERS;
         }
         let mut reqs = [Request {
@@ -155,17 +153,13 @@ pub extern "C" fn omcache_stat(
                 ..Default::default()
             },
         }];
-        // SAFETY: `values` holds `*value_count` slots (the C API's contract).
-        let capacity = unsafe { value_count.as_ref().copied().unwrap_or(0) };
-        // SAFETY: as above.
+        // SAFETY: `values` holds `capacity` slots (the C API's contract).
         let mut sink = unsafe { CSink::new(&mut inner.deferred, values, capacity) };
         let status = inner
             .client
             .command(&mut Requests(&mut reqs), &mut sink, timeout_msec);
         // SAFETY: a non-NULL value_count is writable.
-        if let Some(n) = unsafe { value_count.as_mut() } {
-            *n = sink.stored;
-        }
+        unsafe { write_count(value_count, sink.stored) };
         status.code()
     })
 }
@@ -346,9 +340,7 @@ fn delta(
             .filter(|_| rc == Status::Ok.code())
             .map_or(0, |v| v.delta_value);
         // SAFETY: a non-NULL value is writable (the C API's contract).
-        if let Some(out) = unsafe { value.as_mut() } {
-            *out = counter;
-        }
+        unsafe { write_out(value, counter) };
         rc
     })
 }
@@ -472,18 +464,10 @@ fn fetch(
         let hit = v.filter(|_| rc == Status::Ok.code());
         // SAFETY: non-NULL outputs are writable (the C API's contract).
         unsafe {
-            if let Some(p) = value.as_mut() {
-                *p = hit.map_or(std::ptr::null(), |v| v.data);
-            }
-            if let Some(p) = value_len.as_mut() {
-                *p = hit.map_or(0, |v| v.data_len);
-            }
-            if let Some(p) = flags.as_mut() {
-                *p = hit.map_or(0, |v| v.flags);
-            }
-            if let Some(p) = cas.as_mut() {
-                *p = hit.map_or(0, |v| v.cas);
-            }
+            write_out(value, hit.map_or(std::ptr::null(), |v| v.data));
+            write_out(value_len, hit.map_or(0, |v| v.data_len));
+            write_out(flags, hit.map_or(0, |v| v.flags));
+            write_out(cas, hit.map_or(0, |v| v.cas));
         }
         rc
     })
@@ -542,7 +526,10 @@ pub extern "C" fn omcache_gat(
 }
 
 /// Shared by get_multi and gat_multi: fills `reqs` with one quiet key-returning get per key
-/// and runs them as one batch.
+/// and runs them as one batch. OMCACHE_INVALID before anything was queued (NULL handle or
+/// arrays, too few request slots, a bad key) leaves `*req_count` and `*value_count` at 0, so
+/// that a caller looping over either reads no uninitialised entry and does not call
+/// omcache_io for requests that were never sent.
 #[allow(clippy::too_many_arguments)]
 fn multi(
     mc: *mut omcache_t,
@@ -557,7 +544,10 @@ fn multi(
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, _| {
+    // SAFETY: a non-NULL value_count is valid for reads and writes (the C API's contract).
+    let value_capacity = unsafe { take_count(value_count) };
+    let mut queued = false;
+    let rc = with_handle(mc, INVALID, |inner, _| {
         // SAFETY: every pointer is valid for the counts given (the C API's contract); NULLs
         // and short arrays are rejected before use.
         unsafe {
@@ -603,9 +593,23 @@ fn multi(
                 });
             }
             *req_count = key_count;
-            io::command(inner, reqs, req_count, values, value_count, timeout_msec)
+            queued = true;
+            io::command(
+                inner,
+                reqs,
+                req_count,
+                values,
+                value_capacity,
+                value_count,
+                timeout_msec,
+            )
         }
-    })
+    });
+    if !queued {
+        // SAFETY: a non-NULL req_count is writable (the C API's contract).
+        unsafe { write_count(req_count, 0) };
+    }
+    rc
 }
 
 #[no_mangle]

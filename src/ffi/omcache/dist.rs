@@ -1,13 +1,13 @@
 //! `omcache_dist_t`: the three exported distribution objects and the conversion of any
 //! distribution object into the engine's `Distribution`.
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use super::{
     omc_ketama_key_hash_func, omc_ketama_point_hash_func, omcache_dist_t, OMCACHE_VERSION,
 };
-use crate::ffi::guard;
+use crate::ffi::common::{c_bytes, c_str, guard};
 use crate::hash;
 use crate::ketama::{CustomDistribution, Distribution};
 
@@ -18,11 +18,9 @@ use crate::ketama::{CustomDistribution, Distribution};
 /// Both pointers must be NULL or NUL-terminated strings.
 unsafe fn point_name(hostname: *const c_char, portname: *const c_char, point: u32) -> Vec<u8> {
     // SAFETY: guaranteed by the caller.
-    let host = unsafe { (!hostname.is_null()).then(|| CStr::from_ptr(hostname).to_bytes()) }
-        .unwrap_or_default();
+    let host = unsafe { c_str(hostname) }.map_or(&[][..], |c| c.to_bytes());
     // SAFETY: guaranteed by the caller.
-    let port = unsafe { (!portname.is_null()).then(|| CStr::from_ptr(portname).to_bytes()) }
-        .unwrap_or_default();
+    let port = unsafe { c_str(portname) }.map_or(&[][..], |c| c.to_bytes());
     let mut name = Vec::with_capacity(host.len() + port.len() + 12);
     name.extend_from_slice(host);
     if port != b"11211" {
@@ -32,13 +30,6 @@ unsafe fn point_name(hostname: *const c_char, portname: *const c_char, point: u3
     name.push(b'-');
     name.extend_from_slice(point.to_string().as_bytes());
     name
-}
-
-/// # Safety
-/// `key` must be valid for `key_len` bytes (or NULL with length 0).
-unsafe fn key_bytes<'a>(key: *const u8, key_len: usize) -> &'a [u8] {
-    // SAFETY: guaranteed by the caller.
-    unsafe { super::c_bytes(key, key_len) }
 }
 
 unsafe extern "C" fn ketama_point_hash(
@@ -84,15 +75,19 @@ unsafe extern "C" fn md5_point_hash(
 }
 
 unsafe extern "C" fn one_at_a_time_key_hash(key: *const u8, key_len: usize) -> u32 {
-    // SAFETY: the caller passes a valid key.
     guard(0, || {
-        hash::one_at_a_time(unsafe { key_bytes(key, key_len) })
+        // SAFETY: the caller passes a key valid for key_len bytes (or NULL with length 0).
+        let key = unsafe { c_bytes(key, key_len) };
+        hash::one_at_a_time(key)
     })
 }
 
 unsafe extern "C" fn md5_key_hash(key: *const u8, key_len: usize) -> u32 {
-    // SAFETY: the caller passes a valid key.
-    guard(0, || hash::md5_le32(unsafe { key_bytes(key, key_len) }))
+    guard(0, || {
+        // SAFETY: the caller passes a key valid for key_len bytes (or NULL with length 0).
+        let key = unsafe { c_bytes(key, key_len) };
+        hash::md5_le32(key)
+    })
 }
 
 /// libmemcached ≥ 1.0.10 with MEMCACHED_BEHAVIOR_KETAMA (the default).

@@ -1,16 +1,13 @@
 //! `omcache_t`: creation, destruction, settings, server list, callbacks.
 
-use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::io::Write;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use parking_lot::ReentrantMutex;
-
 use super::{callbacks, dist, message, omcache_dist_t, omcache_t, with_handle, Inner, INVALID, OK};
 use crate::client::Client;
-use crate::ffi::guard;
+use crate::ffi::common::{c_str, guard, new_handle_lock, ForkWatch};
 
 /// A new handle with no servers and OMcache's defaults.
 #[no_mangle]
@@ -24,13 +21,15 @@ pub extern "C" fn omcache_init() -> *mut omcache_t {
         let handle = omcache_t {
             created_unix_ms: now,
             req_id: AtomicU32::new(client.last_request_id()),
-            inner: ReentrantMutex::new(RefCell::new(Inner {
+            inner: new_handle_lock(Inner {
                 client,
                 response_cb: None,
                 log: None,
                 deferred: Default::default(),
                 gat_extras: Vec::new(),
-            })),
+                servers: String::new(),
+                fork_watch: ForkWatch::new(),
+            }),
         };
         Box::into_raw(Box::new(handle))
     })
@@ -114,7 +113,10 @@ pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char
             return INVALID;
         };
         match inner.client.set_servers(text) {
-            Ok(()) => OK,
+            Ok(()) => {
+                text.clone_into(&mut inner.servers);
+                OK
+            }
             Err(_) => INVALID,
         }
     })
@@ -173,10 +175,9 @@ pub extern "C" fn omcache_log_stderr(context: *mut c_void, level: c_int, msg: *c
         };
         // SAFETY: a non-NULL context is a NUL-terminated prefix and a non-NULL msg a
         // NUL-terminated message (the callback's contract).
-        let prefix =
-            unsafe { (!context.is_null()).then(|| CStr::from_ptr(context.cast::<c_char>())) };
+        let prefix = unsafe { c_str(context.cast::<c_char>()) };
         // SAFETY: as above.
-        let msg = unsafe { (!msg.is_null()).then(|| CStr::from_ptr(msg)) };
+        let msg = unsafe { c_str(msg) };
         let mut line = Vec::with_capacity(128);
         line.extend_from_slice(prefix.map(CStr::to_bytes).unwrap_or_default());
         line.extend_from_slice(word.as_bytes());

@@ -6,26 +6,11 @@ use super::{
     omcache_req_t, omcache_t, omcache_value_t, with_handle, CRequests, CSink, Inner, INVALID, OK,
 };
 use crate::client::{IoOutcome, Status};
-
-/// Reads a count through a pointer that may be NULL (meaning 0).
-///
-/// # Safety
-/// A non-NULL pointer must be valid for reads.
-unsafe fn read_count(p: *const usize) -> usize {
-    // SAFETY: guaranteed by the caller.
-    unsafe { p.as_ref().copied().unwrap_or(0) }
-}
-
-/// # Safety
-/// A non-NULL pointer must be valid for writes.
-unsafe fn write_count(p: *mut usize, n: usize) {
-    // SAFETY: guaranteed by the caller.
-    if let Some(p) = unsafe { p.as_mut() } {
-        *p = n;
-    }
-}
+use crate::ffi::common::{read_count, take_count, write_count, write_out};
 
 /// Queues `*req_count` requests as a new batch and runs I/O like `omcache_io`.
+/// OMCACHE_INVALID before anything was queued (NULL handle, malformed requests) leaves
+/// `*req_count` and `*value_count` at 0.
 #[no_mangle]
 pub extern "C" fn omcache_command(
     mc: *mut omcache_t,
@@ -35,31 +20,55 @@ pub extern "C" fn omcache_command(
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
-    with_handle(mc, INVALID, |inner, _| {
+    // SAFETY: count pointers are valid when non-NULL (the C API's contract).
+    let capacity = unsafe { take_count(value_count) };
+    let mut ran = false;
+    let rc = with_handle(mc, INVALID, |inner, _| {
+        ran = true;
         // SAFETY: the C API's contract: count pointers valid when non-NULL, `reqs` holds
-        // `*req_count` requests and `values` `*value_count` slots.
-        unsafe { command(inner, reqs, req_count, values, value_count, timeout_msec) }
-    })
+        // `*req_count` requests and `values` `capacity` slots.
+        unsafe {
+            command(
+                inner,
+                reqs,
+                req_count,
+                values,
+                capacity,
+                value_count,
+                timeout_msec,
+            )
+        }
+    });
+    if !ran {
+        // SAFETY: as above.
+        unsafe { write_count(req_count, 0) };
+    }
+    rc
 }
 
+/// Runs `*req_count` requests as a new batch; `*value_count` ends as the number of values
+/// stored (0 on every early return). Malformed requests: OMCACHE_INVALID, nothing queued,
+/// `*req_count` = 0.
+///
 /// # Safety
-/// As `omcache_command`'s contract.
+/// As `omcache_command`'s contract, with `values` valid for `capacity` writes.
 pub(super) unsafe fn command(
     inner: &mut Inner,
     reqs: *mut omcache_req_t,
     req_count: *mut usize,
     values: *mut omcache_value_t,
+    capacity: usize,
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
     // SAFETY: forwarded contract.
     let n = unsafe { read_count(req_count) };
     // SAFETY: forwarded contract.
-    let capacity = unsafe { read_count(value_count) };
-    // SAFETY: forwarded contract.
     unsafe { write_count(value_count, 0) };
     // SAFETY: forwarded contract.
     let Some(mut set) = (unsafe { CRequests::new(reqs, n) }) else {
+        // SAFETY: forwarded contract.
+        unsafe { write_count(req_count, 0) };
         return INVALID;
     };
     // SAFETY: forwarded contract.
@@ -106,7 +115,7 @@ pub(super) unsafe fn command_status(
     let explicit_server = unsafe { (*req).server_index >= 0 };
     let mut count = 1usize;
     let mut value = std::mem::MaybeUninit::<omcache_value_t>::uninit();
-    let mut stored = 1usize;
+    let mut stored = 0usize;
     // SAFETY: one request, one value slot on our stack.
     let rc = unsafe {
         command(
@@ -114,6 +123,7 @@ pub(super) unsafe fn command_status(
             req,
             &mut count,
             value.as_mut_ptr(),
+            1,
             &mut stored,
             timeout_msec,
         )
@@ -144,6 +154,10 @@ pub extern "C" fn omcache_io(
     value_count: *mut usize,
     timeout_msec: i32,
 ) -> c_int {
+    // SAFETY: count pointers are valid when non-NULL (the C API's contract). `*value_count`
+    // is 0 on every early return; `*req_count` is left alone on OMCACHE_INVALID (a foreign
+    // array is not touched, as in OMcache).
+    let capacity = unsafe { take_count(value_count) };
     with_handle(mc, INVALID, |inner, _| {
         // SAFETY: the C API's contract, as for omcache_command.
         unsafe {
@@ -152,8 +166,6 @@ pub extern "C" fn omcache_io(
             } else {
                 read_count(req_count)
             };
-            let capacity = read_count(value_count);
-            write_count(value_count, 0);
             let mut sink = CSink::new(&mut inner.deferred, values, capacity);
             let outcome = if n == 0 {
                 inner.client.io(None, &mut sink, timeout_msec)
@@ -188,16 +200,15 @@ pub extern "C" fn omcache_poll_fds(
     nfds: *mut c_int,
     poll_timeout: *mut c_int,
 ) -> *mut libc::pollfd {
+    // SAFETY: a non-NULL nfds is valid for writes (the C API's contract); a NULL return
+    // (NULL handle) comes with no descriptors.
+    unsafe { write_out(nfds, 0) };
     with_handle(mc, std::ptr::null_mut(), |inner, _| {
         let (fds, timeout) = inner.client.poll_fds();
         // SAFETY: non-NULL output pointers are valid for writes (the C API's contract).
         unsafe {
-            if let Some(n) = nfds.as_mut() {
-                *n = fds.len() as c_int;
-            }
-            if let Some(t) = poll_timeout.as_mut() {
-                *t = timeout;
-            }
+            write_out(nfds, fds.len() as c_int);
+            write_out(poll_timeout, timeout);
         }
         fds.as_mut_ptr()
     })

@@ -9,12 +9,10 @@ mod handle;
 mod io;
 mod server_info;
 
-use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use parking_lot::ReentrantMutex;
-
+use super::common::{self, c_bytes, ptr_or_null, HandleLock};
 use crate::client::{Client, Request, RequestSet, Response, ResponseSink, Status};
 use crate::protocol::RequestParts;
 
@@ -116,7 +114,7 @@ pub const OMCACHE_VERSION: c_int = 0x0000_0300;
 pub struct omcache_t {
     created_unix_ms: i64,
     req_id: AtomicU32,
-    inner: ReentrantMutex<RefCell<Inner>>,
+    inner: HandleLock<Inner>,
 }
 
 /// What the handle guards.
@@ -128,6 +126,25 @@ struct Inner {
     deferred: callbacks::Deferred,
     /// Big-endian expirations referenced by `gat_multi` requests' extras until the next call.
     gat_extras: Vec<[u8; 4]>,
+    /// The last server list accepted, to reopen fresh connections after a fork.
+    servers: String,
+    fork_watch: common::ForkWatch,
+}
+
+impl Inner {
+    /// First call in a forked child: drop every inherited connection (closing the child's
+    /// descriptors only; the parent's connections stay open and untouched) and start over
+    /// from the same server list, settings and distribution. Requests the parent had in
+    /// flight are not the child's: they are forgotten, not answered.
+    // TODO(engine): a Client method that forgets its connections would do this without the
+    // server-list round trip, for the libmemcached face too.
+    fn after_fork(&mut self) {
+        if self.client.server_count() == 0 {
+            return;
+        }
+        let _ = self.client.set_servers("");
+        let _ = self.client.set_servers(&self.servers);
+    }
 }
 
 // SAFETY: the raw context pointer is the caller's, only passed back to its own callback; the
@@ -139,27 +156,27 @@ unsafe impl Send for Inner {}
 pub(crate) const OK: c_int = Status::Ok as c_int;
 pub(crate) const INVALID: c_int = Status::Invalid as c_int;
 
-/// Runs `f` with the engine of `mc` locked. A NULL handle, a panic, or a call made from a
-/// callback while the same handle is busy returns `on_error` (OMCACHE_INVALID for int
-/// functions, NULL for pointer functions).
+/// Runs `f` with the engine of `mc` locked, keeping the request-id counter at offset 8 in step
+/// with the engine and delivering callbacks after the lock is released (`common::with_locked`).
+/// A NULL handle, a panic, or a call made while the same handle is borrowed on this thread
+/// returns `on_error` (OMCACHE_INVALID for int functions, NULL for pointer functions).
 fn with_handle<T: Copy>(
     mc: *mut omcache_t,
     on_error: T,
     f: impl FnOnce(&mut Inner, *mut omcache_t) -> T,
 ) -> T {
-    super::guard(on_error, || {
+    common::guard(on_error, || {
         // SAFETY: a non-NULL handle was returned by omcache_init and not yet freed (the C
         // API's contract); we only take a shared reference, all mutation goes through the lock.
         let Some(handle) = (unsafe { mc.as_ref() }) else {
             return on_error;
         };
-        let (out, deferred) = {
-            let guard = handle.inner.lock();
-            let Ok(mut inner) = guard.try_borrow_mut() else {
-                // Re-entered on this thread while the engine is borrowed (cannot happen from
-                // our callbacks, which run after the borrow ends).
-                return on_error;
-            };
+        // A re-entry while the engine is borrowed cannot come from our callbacks, which run
+        // after the borrow ends.
+        common::with_locked(&handle.inner, on_error, |inner| {
+            if inner.fork_watch.forked() {
+                inner.after_fork();
+            }
             inner
                 .client
                 .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
@@ -168,22 +185,17 @@ fn with_handle<T: Copy>(
             if callbacks {
                 inner.deferred = callbacks::Deferred::start(inner.response_cb);
             }
-            let out = f(&mut inner, mc);
+            let out = f(inner, mc);
             handle
                 .req_id
                 .store(inner.client.last_request_id(), Ordering::Relaxed);
             let deferred = callbacks.then(|| {
                 let mut deferred = std::mem::take(&mut inner.deferred);
                 deferred.collect_logs(inner.log.as_ref());
-                deferred
+                move || deferred.deliver(mc)
             });
             (out, deferred)
-        };
-        // The lock is released: callbacks may call into this handle.
-        if let Some(deferred) = deferred {
-            deferred.deliver(mc);
-        }
-        out
+        })
     })
 }
 
@@ -225,19 +237,6 @@ impl CRequests {
         assert!(i < self.len);
         // SAFETY: checked in `new`; the array outlives this value (it is the caller's).
         unsafe { &*self.ptr.add(i) }
-    }
-}
-
-/// A slice from a C pointer that may be NULL when the length is 0.
-///
-/// # Safety
-/// A non-NULL `ptr` must be valid for `len` bytes for the lifetime `'a`.
-unsafe fn c_bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
-        &[]
-    } else {
-        // SAFETY: guaranteed by the caller.
-        unsafe { std::slice::from_raw_parts(ptr, len) }
     }
 }
 
@@ -310,14 +309,6 @@ impl<'d> CSink<'d> {
     }
 }
 
-fn ptr_or_null(s: &[u8]) -> *const u8 {
-    if s.is_empty() {
-        std::ptr::null()
-    } else {
-        s.as_ptr()
-    }
-}
-
 impl From<&Response<'_>> for omcache_value_t {
     fn from(r: &Response<'_>) -> omcache_value_t {
         omcache_value_t {
@@ -379,6 +370,118 @@ mod tests {
         with_handle(mc, (), |inner, _| {
             assert_eq!(inner.client.last_request_id(), u32::MAX - 5)
         });
+        omcache_free(mc);
+    }
+
+    /// Defect 7: an early OMCACHE_INVALID leaves every count output at 0 (no uninitialised
+    /// entry is counted, no request is left for omcache_io).
+    #[test]
+    fn invalid_returns_zero_the_counts() {
+        let mc = omcache_init();
+        let null = std::ptr::null_mut::<omcache_t>();
+        let key = b"key";
+        let mut keys = [key.as_ptr(); 3];
+        let mut lens = [3usize; 3];
+        let mut exps = [0 as libc::time_t; 3];
+        let mut reqs = [std::mem::MaybeUninit::<omcache_req_t>::uninit(); 3];
+        let mut values = [std::mem::MaybeUninit::<omcache_value_t>::uninit(); 3];
+        let reqs_p = reqs.as_mut_ptr().cast::<omcache_req_t>();
+        let values_p = values.as_mut_ptr().cast::<omcache_value_t>();
+        let keys_p = keys.as_mut_ptr();
+        let get_multi = |mc, lens: &mut [usize; 3], req_count: usize| {
+            let (mut rc_, mut vc) = (req_count, 3usize);
+            let rc = omcache_get_multi(
+                mc,
+                keys_p,
+                lens.as_mut_ptr(),
+                3,
+                reqs_p,
+                &mut rc_,
+                values_p,
+                &mut vc,
+                -1,
+            );
+            (rc, rc_, vc)
+        };
+        // NULL handle, too few request slots, a bad key.
+        assert_eq!(get_multi(null, &mut lens, 3), (INVALID, 0, 0));
+        assert_eq!(get_multi(mc, &mut lens, 2), (INVALID, 0, 0));
+        lens[1] = 0;
+        assert_eq!(get_multi(mc, &mut lens, 3), (INVALID, 0, 0));
+        lens[1] = 251;
+        assert_eq!(get_multi(mc, &mut lens, 3), (INVALID, 0, 0));
+        lens[1] = 3;
+        let (mut rc_, mut vc) = (2usize, 3usize);
+        let rc = omcache_gat_multi(
+            mc,
+            keys_p,
+            lens.as_mut_ptr(),
+            exps.as_mut_ptr(),
+            3,
+            reqs_p,
+            &mut rc_,
+            values_p,
+            &mut vc,
+            -1,
+        );
+        assert_eq!((rc, rc_, vc), (INVALID, 0, 0));
+        let mut vc = 3usize;
+        let rc = omcache_get_multi(
+            mc,
+            keys_p,
+            lens.as_mut_ptr(),
+            3,
+            reqs_p,
+            std::ptr::null_mut(),
+            values_p,
+            &mut vc,
+            -1,
+        );
+        assert_eq!((rc, vc), (INVALID, 0));
+
+        // omcache_command: NULL handle, and a request whose lengths do not add up.
+        for handle in [null, mc] {
+            let mut req = omcache_req_t {
+                server_index: -1,
+                header: omcache_req_header_s {
+                    opcode: crate::protocol::opcode::GETK,
+                    keylen: 3u16.to_be(),
+                    bodylen: 1u32.to_be(),
+                    ..Default::default()
+                },
+                extra: std::ptr::null(),
+                key: key.as_ptr(),
+                data: std::ptr::null(),
+            };
+            let (mut rc_, mut vc) = (1usize, 3usize);
+            let rc = omcache_command(handle, &mut req, &mut rc_, values_p, &mut vc, -1);
+            assert_eq!((rc, rc_, vc), (INVALID, 0, 0));
+        }
+
+        // omcache_io with a NULL handle or a foreign array: values 0, req_count untouched.
+        for handle in [null, mc] {
+            // SAFETY: zeroed requests are valid values (NULL pointers, zero lengths).
+            let mut foreign: [omcache_req_t; 2] = unsafe { std::mem::zeroed() };
+            foreign[1].header.opaque = 77;
+            let (mut rc_, mut vc) = (2usize, 3usize);
+            let rc = omcache_io(
+                handle,
+                foreign.as_mut_ptr(),
+                &mut rc_,
+                values_p,
+                &mut vc,
+                -1,
+            );
+            assert_eq!((rc, rc_, vc), (INVALID, 2, 0));
+        }
+
+        // omcache_stat with a NULL handle; omcache_poll_fds with a NULL handle.
+        let mut vc = 3usize;
+        let rc = omcache_stat(null, std::ptr::null(), values_p, &mut vc, 0, -1);
+        assert_eq!((rc, vc), (INVALID, 0));
+        let mut nfds: c_int = 5;
+        assert!(omcache_poll_fds(null, &mut nfds, std::ptr::null_mut()).is_null());
+        assert_eq!(nfds, 0);
         omcache_free(mc);
     }
 }

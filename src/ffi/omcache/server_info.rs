@@ -2,8 +2,8 @@
 
 use std::ffi::{c_int, CString};
 
-use super::{c_bytes, omcache_server_info_t, omcache_t, with_handle, INVALID, OK, OMCACHE_VERSION};
-use crate::ffi::guard;
+use super::{omcache_server_info_t, omcache_t, with_handle, INVALID, OK, OMCACHE_VERSION};
+use crate::ffi::common::{c_bytes, guard};
 
 /// The index of the live server `key` goes to; -1 when there is no (live) server or the
 /// arguments are invalid.
