@@ -444,3 +444,33 @@ fn unresolvable_host_delays_only_its_own_keys() {
         );
     }
 }
+
+/// A request whose server cannot be resolved must end answered (by the key's next server,
+/// once this one is dead) or failed, like one for a refusing server. Today `execute`
+/// returns `Ok` with no response for it when the resolver fails at once (the C API's
+/// omcache_command: OK and no value for that request, i.e. its failure is swallowed).
+#[test]
+#[ignore = "engine bug: a request for a host whose resolution fails gets no response"]
+fn request_for_an_unresolvable_host_is_answered_or_failed() {
+    let real = common::Memcached::start(&[]);
+    let list = format!("{},no-such-host.invalid:11211", real.addr());
+    let mut c = fast_client(&list);
+    let bad = (0..c.server_count())
+        .find(|&i| c.server_addr(i).unwrap().host.ends_with(".invalid"))
+        .unwrap();
+    let keys = keys(60);
+    let bad_key = keys
+        .iter()
+        .find(|k| c.server_index_for_key(k) == Some(bad))
+        .unwrap();
+    let mut req = [omcache::client::OwnedRequest::keyed(
+        omcache::protocol::opcode::GETK,
+        bad_key,
+    )];
+    let (status, responses) = c.execute(&mut req, -1);
+    assert!(
+        status != Status::Ok || responses.len() == 1,
+        "{status:?} and {} responses",
+        responses.len()
+    );
+}
