@@ -4,9 +4,13 @@
 #   make                 build/lib/libomcache.so.0 (+ .so symlink, .a) and
 #                        build/include/ (the public headers)
 #   make install         PREFIX=/usr/local [DESTDIR=...]
-#   make test            fmt, clippy, cargo tests, header / symbol / install
-#                        checks, C examples, key-mapping comparison, threads,
-#                        memcheck
+#   make check           the portable tests: cargo test --locked --release,
+#                        check-symbols, the C examples (c-examples/run.sh);
+#                        needs memcached on PATH (servers on 127.0.0.1/::1
+#                        only), downloads nothing, no fmt/clippy/valgrind
+#   make test            fmt, clippy, check, and then header / install checks,
+#                        key-mapping comparison, threads, failover report,
+#                        memcheck (needs cbindgen, installs the pinned one)
 #   make check-header    public headers vs the Rust FFI (cbindgen drift check)
 #   make check-symbols   exported symbols and their versions (objdump -T)
 #   make check-install   install into a temporary prefix, build and run a
@@ -25,6 +29,16 @@
 #                        minutes; see fuzz/README.md for the long runs)
 #   make demo | bench | clean
 #
+# Packaging: every cargo build and test runs with --locked (Cargo.lock is
+# used as is, never updated); the link of libomcache.so.0 takes CFLAGS and
+# LDFLAGS from the command line or environment (after our own flags, so
+# e.g. dpkg-buildflags' hardening flags apply), and so do the C programs the
+# test scripts build.  The shared object is installed with mode 0644.
+#
+# Timing: OMCACHE_TEST_SLACK (a factor, default 1.0) multiplies every upper
+# time bound the tests assert (Rust and C), e.g. OMCACHE_TEST_SLACK=5 on a
+# slow or heavily loaded machine; memcheck sets at least 10 for its runs.
+#
 # The shared object is linked by the C compiler from the Rust staticlib,
 # because rustc's own version script for a cdylib would bind every export to
 # the base version; omcache.map gives OMcache 0.3's OMCACHE_0.1 / OMCACHE_0.2
@@ -36,6 +50,8 @@ CXX ?= c++
 PKG_CONFIG ?= pkg-config
 CBINDGEN ?= cbindgen
 CBINDGEN_VERSION := 0.29.4
+CFLAGS ?=
+LDFLAGS ?=
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -60,8 +76,9 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 
 STEP = @printf '\n==> %s\n' 
 
-.PHONY: all cargo-build install uninstall test check-header check-symbols \
-	check-install check-threads check-fork memcheck failover-report fuzz-smoke demo bench clean \
+.PHONY: all cargo-build install uninstall check test check-memcached check-header check-symbols \
+	check-install check-threads check-fork check-pinning memcheck failover-report fuzz-smoke demo \
+	bench clean \
 	cbindgen FORCE
 
 all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
@@ -70,11 +87,11 @@ all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
 # cargo decides whether anything needs rebuilding; the archive's timestamp
 # only moves when it did, so the link below reruns only then.
 $(STATICLIB): FORCE
-	$(CARGO) build --release
+	$(CARGO) build --locked --release
 
 $(SHLIB): $(STATICLIB) omcache.map
 	@mkdir -p $(@D)
-	$(CC) $(SHLIB_LDFLAGS) -o $@.tmp \
+	$(CC) $(SHLIB_LDFLAGS) $(CFLAGS) $(LDFLAGS) -o $@.tmp \
 		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS)
 	mv -f $@.tmp $@
 
@@ -97,7 +114,7 @@ $(BUILD)/omcache.pc: omcache.pc.in Makefile FORCE
 
 install: all $(BUILD)/omcache.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	install -m 0644 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libomcache.so
 	install -m 0644 $(BUILD)/lib/libomcache.a $(DESTDIR)$(LIBDIR)/libomcache.a
 	install -m 0644 $(BUILD)/omcache.pc $(DESTDIR)$(LIBDIR)/pkgconfig/omcache.pc
@@ -116,6 +133,14 @@ cbindgen:
 		$(CARGO) install cbindgen --version $(CBINDGEN_VERSION) --locked; \
 	fi
 
+# memcached is needed by the cargo integration tests and the C examples; say so
+# at once instead of failing (or installing it) deep inside a test.
+check-memcached:
+	@command -v memcached >/dev/null 2>&1 || { \
+		echo "make: memcached is not on PATH; the tests start throwaway memcached servers" >&2; \
+		echo "make: on 127.0.0.1 and ::1 (Debian: apt-get install memcached)" >&2; \
+		exit 1; }
+
 check-header: cbindgen
 	$(STEP)"check-header: include/omcache.h vs the Rust FFI src/ffi/omcache/ (cbindgen)"
 	CC="$(CC)" CXX="$(CXX)" CBINDGEN="$(CBINDGEN)" BUILD_DIR="$(CURDIR)/$(BUILD)" \
@@ -127,15 +152,16 @@ check-symbols: all
 
 check-install: all
 	$(STEP)"check-install: install to a temporary prefix, build via pkg-config, run"
-	MAKE="$(MAKE)" CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" tests-c/install-check.sh
+	MAKE="$(MAKE)" CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" PKG_CONFIG="$(PKG_CONFIG)" \
+		tests-c/install-check.sh
 
 check-threads: all
 	$(STEP)"check-threads: one handle, 8 threads, re-entrant callbacks (tests-c/threads.sh)"
-	CC="$(CC)" tests-c/threads.sh
+	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" tests-c/threads.sh
 
 check-fork: all
 	$(STEP)"check-fork: a handle across fork() (tests-c/fork.sh)"
-	CC="$(CC)" tests-c/fork.sh
+	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" tests-c/fork.sh
 
 memcheck: all
 	$(STEP)"memcheck: C programs under valgrind memcheck (tests-c/memcheck.sh)"
@@ -145,18 +171,24 @@ failover-report: all
 	$(STEP)"failover-report: kill -9 of one of 4 servers (benches/failover-report.sh)"
 	CC="$(CC)" benches/failover-report.sh
 
-test: all
+# The portable tests: no formatting or lint tools, no valgrind, nothing
+# downloaded (cbindgen and the header drift check stay in make test).
+check: check-memcached all
+	$(STEP)"cargo test --locked --release"
+	$(CARGO) test --locked --release
+	@$(MAKE) --no-print-directory check-symbols
+	$(STEP)"c-examples/run.sh"
+	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" c-examples/run.sh
+	$(STEP)"make check: all steps passed"
+
+test: check-memcached all
 	$(STEP)"cargo fmt --check"
 	$(CARGO) fmt --check
-	$(STEP)"cargo clippy --all-targets -- -D warnings"
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(STEP)"cargo test --release"
-	$(CARGO) test --release
+	$(STEP)"cargo clippy --locked --all-targets -- -D warnings"
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check-header
-	@$(MAKE) --no-print-directory check-symbols
 	@$(MAKE) --no-print-directory check-install
-	$(STEP)"c-examples/run.sh"
-	c-examples/run.sh
 	$(STEP)"compat-tests/run-keymap.sh"
 	compat-tests/run-keymap.sh
 	@$(MAKE) --no-print-directory check-threads

@@ -9,8 +9,10 @@
 # non-zero if anything failed.  Each example's full output is kept in
 # build/c-examples/NAME.log.  The library must have been built (make).
 #
-# Environment: CC (default cc), OMCACHE_BUILD (default <repo>/build),
-# EXAMPLE_TIMEOUT seconds per example (default 120).
+# Environment: CC (default cc), CFLAGS and LDFLAGS (added to each example's
+# compile and link), OMCACHE_BUILD (default <repo>/build), EXAMPLE_TIMEOUT
+# seconds per example (default 120 times OMCACHE_TEST_SLACK), OMCACHE_TEST_SLACK
+# (default 1; the examples multiply their upper time bounds by it).
 
 set -u
 
@@ -20,7 +22,13 @@ libdir=$build/lib
 incdir=$build/include
 outdir=$build/c-examples
 cc=${CC:-cc}
-per_example_timeout=${EXAMPLE_TIMEOUT:-120}
+slack=${OMCACHE_TEST_SLACK:-1}
+awk -v s="$slack" 'BEGIN { exit !(s + 0 >= 1) }' ||
+    { echo "run.sh: OMCACHE_TEST_SLACK=$slack: expected a number >= 1" >&2; exit 1; }
+per_example_timeout=${EXAMPLE_TIMEOUT:-$(awk -v s="$slack" 'BEGIN { printf "%d", 120 * s + 0.5 }')}
+# split into words on purpose, like make's $(CFLAGS)
+read -r -a user_cflags <<<"${CFLAGS:-}"
+read -r -a user_ldflags <<<"${LDFLAGS:-}"
 servers_sh=$root/scripts/memcached-servers.sh
 
 if [ ! -e "$libdir/libomcache.so" ] || [ ! -e "$incdir/omcache.h" ]; then
@@ -92,7 +100,8 @@ for entry in "${examples[@]}"; do
     src=$root/c-examples/$name.c
     bin=$outdir/$name
     log=$outdir/$name.log
-    if ! "$cc" -std=c99 -Wall -Wextra -Werror -I "$incdir" -o "$bin" "$src" \
+    if ! "$cc" -std=c99 -Wall -Wextra -Werror "${user_cflags[@]}" -I "$incdir" \
+            "${user_ldflags[@]}" -o "$bin" "$src" \
             -L "$libdir" -lomcache -Wl,-rpath,"$libdir" >"$log" 2>&1; then
         printf 'FAIL  %-14s does not compile:\n' "$name"
         sed 's/^/        /' "$log" | head -20

@@ -3,13 +3,18 @@
 # program the way a user would (pkg-config omcache), once against the shared
 # library and once statically, and run both.  Needs no memcached server.
 #
-# Environment: MAKE (default make), CC (default cc), PKG_CONFIG (default pkg-config)
+# Environment: MAKE (default make), CC (default cc), PKG_CONFIG (default
+# pkg-config); CFLAGS and LDFLAGS are added to the test programs' compile and
+# link (and reach make install's link of the library through the environment).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 make=${MAKE:-make}
 cc=${CC:-cc}
 pkg_config=${PKG_CONFIG:-pkg-config}
+# split into words on purpose, like make's $(CFLAGS)
+read -r -a user_cflags <<<"${CFLAGS:-}"
+read -r -a user_ldflags <<<"${LDFLAGS:-}"
 
 fail() { echo "install-check: FAIL: $*" >&2; exit 1; }
 
@@ -27,6 +32,11 @@ for f in lib/libomcache.so.0 lib/libomcache.a lib/pkgconfig/omcache.pc \
 done
 [ "$(readlink "$prefix/lib/libomcache.so")" = "libomcache.so.0" ] ||
     fail "lib/libomcache.so is not a symlink to libomcache.so.0"
+# Debian policy: shared libraries are installed without the executable bit.
+for f in lib/libomcache.so.0 lib/libomcache.a lib/pkgconfig/omcache.pc include/omcache.h; do
+    mode=$(stat -c %a "$prefix/$f")
+    [ "$mode" = 644 ] || fail "$f installed with mode $mode, expected 644"
+done
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 "$pkg_config" --exists omcache || fail "pkg-config does not find omcache"
@@ -34,15 +44,17 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 
 # Shared: exactly the documented command line.
 # shellcheck disable=SC2046
-"$cc" -Wall -Wextra -Werror -o "$tmp/prog" "$root/tests-c/install_check.c" \
-    $("$pkg_config" --cflags --libs omcache) || fail "cannot build against the shared library"
+"$cc" -Wall -Wextra -Werror "${user_cflags[@]}" "${user_ldflags[@]}" -o "$tmp/prog" \
+    "$root/tests-c/install_check.c" $("$pkg_config" --cflags --libs omcache) ||
+    fail "cannot build against the shared library"
 objdump -p "$tmp/prog" | grep -q 'NEEDED *libomcache\.so\.0' ||
     fail "program does not depend on libomcache.so.0"
 LD_LIBRARY_PATH=$prefix/lib "$tmp/prog" || fail "program linked with libomcache.so.0 failed"
 
 # Static: the archive plus Libs.private.
 # shellcheck disable=SC2046
-"$cc" -Wall -Wextra -Werror -o "$tmp/prog-static" "$root/tests-c/install_check.c" \
+"$cc" -Wall -Wextra -Werror "${user_cflags[@]}" "${user_ldflags[@]}" -o "$tmp/prog-static" \
+    "$root/tests-c/install_check.c" \
     $("$pkg_config" --cflags omcache) "$prefix/lib/libomcache.a" \
     $("$pkg_config" --static --libs omcache | sed -E 's/(^| )-lomcache( |$)/ /') ||
     fail "cannot build against the static library"

@@ -19,8 +19,9 @@
 #
 # Environment: CC (default cc), VALGRIND (default valgrind), OMCACHE_BUILD
 # (default <repo>/build), MEMCHECK_TIMEOUT seconds per run (default 900),
-# KEYS keys per keymap configuration (default 10000).  The library must have
-# been built (make).
+# KEYS keys per keymap configuration (default 10000), OMCACHE_TEST_SLACK (the
+# factor the programs multiply their upper time bounds by; at least 10 here,
+# valgrind is that much slower).  The library must have been built (make).
 
 set -u
 
@@ -36,6 +37,12 @@ keys=${KEYS:-10000}
 servers_sh=$root/scripts/memcached-servers.sh
 
 die() { echo "memcheck.sh: $*" >&2; exit 2; }
+
+slack=${OMCACHE_TEST_SLACK:-1}
+awk -v s="$slack" 'BEGIN { exit !(s + 0 >= 1) }' ||
+    die "OMCACHE_TEST_SLACK=$slack: expected a number >= 1"
+OMCACHE_TEST_SLACK=$(awk -v s="$slack" 'BEGIN { print (s + 0 < 10 ? 10 : s + 0) }')
+export OMCACHE_TEST_SLACK
 
 if [ ! -e "$libdir/libomcache.so" ] || [ ! -e "$incdir/omcache.h" ]; then
     die "$libdir/libomcache.so or $incdir/omcache.h is missing; run make first"
@@ -158,7 +165,7 @@ servers3=$(echo "$servers4" | cut -d, -f1-3)
 unix_socket=$("$servers_sh" start-unix "$tmp") || die "cannot start memcached on a unix socket"
 ipv6=$(MEMCACHED_HOST=::1 "$servers_sh" start "$tmp" 1 2>/dev/null) || ipv6=-
 echo "memcached servers: $servers4, $unix_socket, ${ipv6/#-/(no IPv6)}"
-echo "valgrind: $("$valgrind" --version) ${vg_args[*]}"
+echo "valgrind: $("$valgrind" --version) ${vg_args[*]}; OMCACHE_TEST_SLACK=$OMCACHE_TEST_SLACK"
 
 # --- the C examples ---------------------------------------------------------------
 

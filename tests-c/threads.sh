@@ -4,7 +4,9 @@
 # that call back into their own handle (see threads.c).  Extra arguments go
 # to the program (e.g. -t 16 -n 10000).
 #
-# Environment: CC (default cc), OMCACHE_BUILD (default <repo>/build).
+# Environment: CC (default cc), CFLAGS and LDFLAGS (added to the compile and
+# link), OMCACHE_BUILD (default <repo>/build), OMCACHE_TEST_SLACK (default 1;
+# multiplies the program's watchdog).
 # The library must have been built (make).
 
 set -u
@@ -22,8 +24,11 @@ if [ ! -e "$libdir/libomcache.so" ] || [ ! -e "$incdir/omcache.h" ]; then
     exit 2
 fi
 mkdir -p "$outdir"
-"$cc" -std=c99 -D_POSIX_C_SOURCE=200809L -pthread -O2 -g -Wall -Wextra -Werror \
-    -I "$incdir" -o "$outdir/threads" "$root/tests-c/threads.c" \
+# split into words on purpose, like make's $(CFLAGS)
+read -r -a user_cflags <<<"${CFLAGS:-}"
+read -r -a user_ldflags <<<"${LDFLAGS:-}"
+"$cc" -std=c99 -D_POSIX_C_SOURCE=200809L -pthread -O2 -g -Wall -Wextra -Werror "${user_cflags[@]}" \
+    -I "$incdir" "${user_ldflags[@]}" -o "$outdir/threads" "$root/tests-c/threads.c" \
     -L "$libdir" -lomcache -Wl,-rpath,"$libdir" || { echo "threads.sh: threads.c does not compile" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/omcache-threads.XXXXXX")

@@ -8,6 +8,8 @@ use omcache::client::{OwnedRequest, Status};
 use omcache::protocol::opcode;
 use omcache::Client;
 
+use common::slack;
+
 fn client(list: &str) -> Client {
     let mut c = Client::new();
     c.set_servers(list).unwrap();
@@ -94,8 +96,9 @@ fn silent_server_times_out_within_the_timeout() {
             took >= Duration::from_millis(timeout as u64 - 5),
             "{took:?}"
         );
+        // kept: far below the default dead timeout (10 s); the margin is for scheduling
         assert!(
-            took < Duration::from_millis(timeout as u64 + 100),
+            took < Duration::from_millis(timeout as u64) + slack(Duration::from_millis(500)),
             "{took:?}"
         );
     }
@@ -103,7 +106,11 @@ fn silent_server_times_out_within_the_timeout() {
     let t = Instant::now();
     let (status, _) = c.execute(&mut reqs, 0);
     assert_eq!(status, Status::Buffered);
-    assert!(t.elapsed() < Duration::from_millis(20));
+    assert!(
+        t.elapsed() < slack(Duration::from_millis(300)),
+        "{:?}",
+        t.elapsed()
+    );
     drop(silent);
 }
 
@@ -115,7 +122,12 @@ fn dead_timeout_fails_requests_of_a_silent_server() {
     c.settings_mut().dead_timeout = Duration::from_millis(150);
     let t = Instant::now();
     assert_eq!(c.get(b"k"), Err(Status::ServerFailure));
-    assert!(t.elapsed() < Duration::from_millis(1000));
+    // dead_timeout is 150 ms (the default would be 10 s)
+    assert!(
+        t.elapsed() < slack(Duration::from_millis(2000)),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -175,7 +187,7 @@ fn dead_server_is_retried_after_reconnect_timeout() {
     loop {
         match c.set(b"k", b"back", 0, 0) {
             Ok(_) => break,
-            Err(Status::NoServers) if t.elapsed() < Duration::from_secs(2) => {
+            Err(Status::NoServers) if t.elapsed() < slack(Duration::from_secs(5)) => {
                 std::thread::sleep(Duration::from_millis(1))
             }
             Err(e) => panic!("{e:?} after {:?}", t.elapsed()),

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use omcache::client::Status;
 use omcache::Client;
 
+use common::slack;
+
 fn keys(n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| format!("failover-key-{i}").into_bytes())
@@ -31,6 +33,37 @@ fn signal(pid: u32, sig: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill {sig} {pid}");
+}
+
+/// SIGSTOP, and wait until every thread of the process has stopped: kill(2) returns before
+/// that, and meanwhile memcached's worker thread can still answer a request.
+fn stop(pid: u32) {
+    signal(pid, "-STOP");
+    let start = Instant::now();
+    loop {
+        let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .map(|t| t.unwrap().path())
+            .collect();
+        assert!(!tasks.is_empty(), "no threads in /proc/{pid}/task");
+        let stopped = tasks.iter().all(|t| {
+            // "pid (comm) S ...": the state follows the last ')'
+            std::fs::read_to_string(t.join("stat"))
+                .map(|s| {
+                    s.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('T'))
+                })
+                .unwrap_or(false)
+        });
+        if stopped {
+            return;
+        }
+        assert!(
+            start.elapsed() < slack(Duration::from_secs(5)),
+            "memcached {pid} did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 fn fast_client(list: &str) -> Client {
@@ -53,7 +86,7 @@ fn wait_for_mapping(c: &mut Client, keys: &[Vec<u8>], expected: &[Option<usize>]
     let start = Instant::now();
     while mapping(c, keys) != expected {
         assert!(
-            start.elapsed() < Duration::from_secs(5),
+            start.elapsed() < slack(Duration::from_secs(10)),
             "server never came back"
         );
         let _ = c.get(b"tick");
@@ -76,8 +109,16 @@ fn kill_9_moves_only_the_dead_servers_keys_and_they_come_back() {
         c.set(k, &value_for(k), 0, 0).unwrap();
     }
     let before = mapping(&c, &keys);
+    assert!(before.iter().all(|o| o.is_some()), "a key without a server");
     let victim_port = servers[1].port;
     let victim = index_of(&c, victim_port);
+    let victim_keys = before.iter().filter(|o| **o == Some(victim)).count();
+    // else the checks below would pass without testing anything
+    assert!(
+        victim_keys > 0 && victim_keys < keys.len(),
+        "the victim owns {victim_keys} of {} keys",
+        keys.len()
+    );
 
     // kill -9 (Child::kill sends SIGKILL)
     let killed = servers.remove(1);
@@ -91,8 +132,9 @@ fn kill_9_moves_only_the_dead_servers_keys_and_they_come_back() {
         for (k, owner) in keys.iter().zip(&before) {
             let t = Instant::now();
             let r = c.get(k);
+            // connect and dead timeouts are 300 ms
             assert!(
-                t.elapsed() < Duration::from_millis(1000),
+                t.elapsed() < slack(Duration::from_millis(2000)),
                 "get took {:?}",
                 t.elapsed()
             );
@@ -167,24 +209,37 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
         .unwrap()
         .0
         .clone();
+    let others = before
+        .iter()
+        .filter(|o| o.is_some() && **o != Some(victim))
+        .count();
+    assert!(others > 0, "every key is on the victim");
 
-    signal(servers[0].pid(), "-STOP");
+    stop(servers[0].pid());
     let t = Instant::now();
     assert_eq!(c.get(&victim_key), Err(Status::ServerFailure));
     let took = t.elapsed();
+    // dead_timeout is 300 ms
     assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_millis(1000),
+        took >= Duration::from_millis(250) && took < slack(Duration::from_millis(2000)),
         "{took:?}"
     );
-    // Dead now: its keys go elsewhere at once, the others stay.
+    // Dead now: its keys go elsewhere at once (no waiting for a timeout), the others stay.
     let t = Instant::now();
     assert_eq!(c.get(&victim_key).unwrap(), None);
-    assert!(t.elapsed() < Duration::from_millis(100));
+    assert!(
+        t.elapsed() < slack(Duration::from_millis(250)),
+        "{:?}",
+        t.elapsed()
+    );
+    let mut checked = 0;
     for (k, o) in keys.iter().zip(&before) {
         if *o != Some(victim) {
             assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
+            checked += 1;
         }
     }
+    assert_eq!(checked, others);
     signal(servers[0].pid(), "-CONT");
     wait_for_mapping(&mut c, &keys, &before);
     assert_eq!(
@@ -203,8 +258,14 @@ fn all_servers_dead_is_no_servers_promptly() {
     for _ in 0..4 {
         let t = Instant::now();
         results.push(c.get(b"a"));
-        assert!(t.elapsed() < Duration::from_millis(500));
+        // refused connects: no timeout to wait for
+        assert!(
+            t.elapsed() < slack(Duration::from_millis(1500)),
+            "{:?}",
+            t.elapsed()
+        );
     }
+    assert_eq!(results.len(), 4);
     assert_eq!(results.last().unwrap(), &Err(Status::NoServers));
     assert!(results
         .iter()
@@ -290,8 +351,9 @@ fn hostile_servers_fail_their_requests_only() {
             "fault {}: {r:?}",
             fault as u8
         );
+        // dead_timeout is 300 ms
         assert!(
-            t.elapsed() < Duration::from_millis(1000),
+            t.elapsed() < slack(Duration::from_millis(2000)),
             "{:?}",
             t.elapsed()
         );
@@ -303,7 +365,7 @@ fn hostile_servers_fail_their_requests_only() {
         )];
         let (status, responses) = c.execute(&mut req, 100);
         assert!(
-            t.elapsed() < Duration::from_millis(400),
+            t.elapsed() < Duration::from_millis(100) + slack(Duration::from_millis(500)),
             "{:?}",
             t.elapsed()
         );
@@ -312,13 +374,27 @@ fn hostile_servers_fail_their_requests_only() {
             status,
             Status::Ok | Status::Again | Status::NoServers
         ));
+        if status == Status::Ok {
+            assert_eq!(
+                responses.len(),
+                1,
+                "a completed request without its response"
+            );
+        }
         // The real server is unaffected.
         for k in &real_keys {
             assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
         }
         // A multi-get over both: only real keys come back, with their own values.
         let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
-        for (k, item) in c.get_multi(&refs).unwrap() {
+        let got = c.get_multi(&refs).unwrap();
+        assert_eq!(got.len(), real_keys.len(), "fault {}", fault as u8);
+        for (k, item) in got {
+            assert!(
+                real_keys.contains(&&k),
+                "fault {}: a fake key came back",
+                fault as u8
+            );
             assert_eq!(item.value, value_for(&k));
         }
     }
@@ -347,7 +423,7 @@ fn unresolvable_host_delays_only_its_own_keys() {
     let t = Instant::now();
     let (status, responses) = c.execute(&mut req, 150);
     assert!(
-        t.elapsed() < Duration::from_millis(400),
+        t.elapsed() < Duration::from_millis(150) + slack(Duration::from_millis(500)),
         "{:?}",
         t.elapsed()
     );
@@ -362,9 +438,39 @@ fn unresolvable_host_delays_only_its_own_keys() {
         c.set(k, &value_for(k), 0, 0).unwrap();
         assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
         assert!(
-            t.elapsed() < Duration::from_millis(400),
+            t.elapsed() < slack(Duration::from_millis(1000)),
             "{:?}",
             t.elapsed()
         );
     }
+}
+
+/// A request whose server cannot be resolved must end answered (by the key's next server,
+/// once this one is dead) or failed, like one for a refusing server. Today `execute`
+/// returns `Ok` with no response for it when the resolver fails at once (the C API's
+/// omcache_command: OK and no value for that request, i.e. its failure is swallowed).
+#[test]
+#[ignore = "engine bug: a request for a host whose resolution fails gets no response"]
+fn request_for_an_unresolvable_host_is_answered_or_failed() {
+    let real = common::Memcached::start(&[]);
+    let list = format!("{},no-such-host.invalid:11211", real.addr());
+    let mut c = fast_client(&list);
+    let bad = (0..c.server_count())
+        .find(|&i| c.server_addr(i).unwrap().host.ends_with(".invalid"))
+        .unwrap();
+    let keys = keys(60);
+    let bad_key = keys
+        .iter()
+        .find(|k| c.server_index_for_key(k) == Some(bad))
+        .unwrap();
+    let mut req = [omcache::client::OwnedRequest::keyed(
+        omcache::protocol::opcode::GETK,
+        bad_key,
+    )];
+    let (status, responses) = c.execute(&mut req, -1);
+    assert!(
+        status != Status::Ok || responses.len() == 1,
+        "{status:?} and {} responses",
+        responses.len()
+    );
 }

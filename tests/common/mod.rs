@@ -3,7 +3,29 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// The factor every upper time bound the tests assert is multiplied by:
+/// `$OMCACHE_TEST_SLACK` (a number >= 1, default 1.0), read once. A slow or heavily loaded
+/// machine sets more; timeouts handed to the library are not scaled, only the limits the
+/// tests check against.
+pub fn slack_factor() -> f64 {
+    static FACTOR: OnceLock<f64> = OnceLock::new();
+    *FACTOR.get_or_init(|| match std::env::var("OMCACHE_TEST_SLACK") {
+        Err(_) => 1.0,
+        Ok(s) if s.trim().is_empty() => 1.0,
+        Ok(s) => match s.trim().parse::<f64>() {
+            Ok(f) if (1.0..=1000.0).contains(&f) => f,
+            _ => panic!("OMCACHE_TEST_SLACK={s:?}: expected a number from 1 to 1000"),
+        },
+    })
+}
+
+/// An upper time bound scaled by [`slack_factor`].
+pub fn slack(d: Duration) -> Duration {
+    d.mul_f64(slack_factor())
+}
 
 pub struct Memcached {
     pub port: u16,
@@ -49,10 +71,8 @@ impl Memcached {
             cmd.args(extra_args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            let mut child = cmd
-                .spawn()
-                .expect("memcached is not installed (apt-get install memcached)");
-            let deadline = Instant::now() + Duration::from_secs(5);
+            let mut child = spawn(&mut cmd);
+            let deadline = Instant::now() + slack(Duration::from_secs(5));
             while Instant::now() < deadline {
                 if answers_version(host, port) && matches!(child.try_wait(), Ok(None)) {
                     return Some(Memcached { port, child });
@@ -112,12 +132,8 @@ impl UnixMemcached {
         if is_root() {
             cmd.args(["-u", "nobody"]);
         }
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("memcached");
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut child = spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()));
+        let deadline = Instant::now() + slack(Duration::from_secs(5));
         while Instant::now() < deadline {
             if std::os::unix::net::UnixStream::connect(&path).is_ok() {
                 return UnixMemcached { path, child };
@@ -136,6 +152,13 @@ impl Drop for UnixMemcached {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Starts memcached; a missing binary is reported as such (the tests need it on PATH).
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot run memcached ({e}); the tests need it on PATH (apt-get install memcached)")
+    })
 }
 
 /// True when a memcached answers on the port. A bare connect is not enough: the port may
