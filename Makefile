@@ -5,11 +5,13 @@
 #                        build/include/ (the public headers)
 #   make install         PREFIX=/usr/local [DESTDIR=...]
 #   make check           the portable tests: cargo test --locked --release,
-#                        check-symbols, the C examples (c-examples/run.sh);
+#                        check-symbols, the C examples (c-examples/run.sh),
+#                        the pinning regressions (tests-c/pinning.sh);
 #                        needs memcached on PATH (servers on 127.0.0.1/::1
 #                        only), downloads nothing, no fmt/clippy/valgrind
 #   make test            fmt, clippy, check, and then header / install checks,
-#                        key-mapping comparison, threads, failover report,
+#                        key-mapping comparison, threads, fork, pinning under
+#                        valgrind, the outside probes, failover report,
 #                        memcheck (needs cbindgen, installs the pinned one)
 #   make check-header    public headers vs the Rust FFI (cbindgen drift check)
 #   make check-symbols   exported symbols and their versions (objdump -T)
@@ -20,6 +22,9 @@
 #   make check-fork      a handle used across fork(): no socket or thread
 #                        before the first I/O, the child gets its own
 #                        connections (tests-c/fork.c)
+#   make check-pinning   values stay valid through resets and big multi-gets,
+#                        also under valgrind (tests-c/pinning.c)
+#   make check-probes    ../shared/probes/run.sh when it is there
 #   make memcheck        the C examples, keymap programs and threads test
 #                        under valgrind memcheck: no errors, no leaks
 #   make failover-report kill -9 one of 4 servers under load: time until its
@@ -77,7 +82,7 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 STEP = @printf '\n==> %s\n' 
 
 .PHONY: all cargo-build install uninstall check test check-memcached check-header check-symbols \
-	check-install check-threads check-fork check-pinning memcheck failover-report fuzz-smoke demo \
+	check-install check-threads check-fork check-pinning check-probes memcheck failover-report fuzz-smoke demo \
 	bench clean \
 	cbindgen FORCE
 
@@ -163,6 +168,18 @@ check-fork: all
 	$(STEP)"check-fork: a handle across fork() (tests-c/fork.sh)"
 	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" tests-c/fork.sh
 
+check-pinning: all
+	$(STEP)"check-pinning: values survive resets, big multi-gets, INVALID counts (tests-c/pinning.sh)"
+	CC="$(CC)" tests-c/pinning.sh
+
+# The outside testers' probes (../shared/probes, beside the project when it is there): five
+# faults that must never come back.
+check-probes: all
+	@if [ -f ../shared/probes/run.sh ]; then \
+		printf '\n==> %s\n' "check-probes: ../shared/probes/run.sh"; \
+		NO_BUILD=1 bash ../shared/probes/run.sh || exit 1; \
+	else echo "check-probes: ../shared/probes not present, skipped"; fi
+
 memcheck: all
 	$(STEP)"memcheck: C programs under valgrind memcheck (tests-c/memcheck.sh)"
 	CC="$(CC)" tests-c/memcheck.sh
@@ -179,6 +196,8 @@ check: check-memcached all
 	@$(MAKE) --no-print-directory check-symbols
 	$(STEP)"c-examples/run.sh"
 	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" c-examples/run.sh
+	$(STEP)"tests-c/pinning.sh (without valgrind)"
+	CC="$(CC)" NO_VALGRIND=1 tests-c/pinning.sh
 	$(STEP)"make check: all steps passed"
 
 test: check-memcached all
@@ -193,6 +212,8 @@ test: check-memcached all
 	compat-tests/run-keymap.sh
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork
+	@$(MAKE) --no-print-directory check-pinning
+	@$(MAKE) --no-print-directory check-probes
 	@$(MAKE) --no-print-directory failover-report
 	@$(MAKE) --no-print-directory memcheck
 	$(STEP)"make test: all steps passed"

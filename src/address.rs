@@ -67,6 +67,8 @@ impl fmt::Display for AddressError {
     }
 }
 
+impl std::error::Error for AddressError {}
+
 /// Parses a comma-separated list. Whitespace around entries is ignored and empty entries are
 /// skipped; any malformed entry rejects the whole list (so a typo never silently drops a
 /// server and re-shards its keys). The result is sorted like OMcache 0.3's list.

@@ -410,6 +410,9 @@ pub struct Connection {
     /// A background reconnect to a dead server: not used for requests until its probe NOOP
     /// is answered.
     probing: bool,
+    /// Out of service with its keys moved to other servers (the failover policy decided so);
+    /// it takes them back when a probe is answered.
+    ejected: bool,
     /// Addresses of the host, and when they were resolved.
     cached_addrs: Option<(Instant, Vec<SocketAddr>)>,
     /// A resolution under way in a helper thread.
@@ -433,6 +436,7 @@ impl Connection {
             recv_timeout: None,
             failures: 0,
             probing: false,
+            ejected: false,
             cached_addrs: None,
             resolver: None,
         }
@@ -450,9 +454,18 @@ impl Connection {
         self.socket.as_ref().map(|s| s.as_raw_fd())
     }
 
-    /// Not dead and not waiting for a probe's answer: requests may be sent here.
+    /// Not out of service and not waiting for a probe's answer: requests may be sent here.
     pub fn is_usable(&self) -> bool {
         !self.probing && !matches!(self.state, State::Dead { .. })
+    }
+
+    /// Its keys route here (not ejected).
+    pub fn takes_keys(&self) -> bool {
+        !self.ejected
+    }
+
+    pub fn is_ejected(&self) -> bool {
+        self.ejected
     }
 
     pub fn is_probing(&self) -> bool {
@@ -566,9 +579,11 @@ impl Connection {
         self.failures
     }
 
-    /// Out of use until `retry_at` (the client's failover policy decided so).
-    pub fn mark_dead(&mut self, retry_at: Instant) {
+    /// Out of service until `retry_at`; `ejected`: its keys go elsewhere meanwhile (the
+    /// client's failover policy decided so).
+    pub fn mark_dead(&mut self, retry_at: Instant, ejected: bool) {
         self.probing = false;
+        self.ejected = ejected;
         self.state = State::Dead { retry_at };
         self.forget_addresses();
     }
@@ -676,7 +691,8 @@ impl Connection {
                     "host has no address",
                 )))
             }
-            Err(e) => return Some(Err(e)),
+            // Whatever the resolver says, the name does not give an address.
+            Err(e) => return Some(Err(io::Error::new(io::ErrorKind::NotFound, e))),
         };
         let targets: Vec<SockAddr> = addrs.iter().copied().map(SockAddr::from).collect();
         self.cached_addrs = Some((now, addrs));
@@ -811,6 +827,21 @@ impl Connection {
             self.out_pos = 0;
             self.recv.clear();
             self.tail_quiet = false;
+        }
+    }
+
+    /// After a fork, in the child: the socket is the parent's too (closing our copy leaves
+    /// the parent's connection alone), and what is queued or in flight is the parent's.
+    /// Forget it all; the next request connects afresh. Liveness is kept: an ejected server
+    /// stays ejected and is probed again.
+    pub fn forget_after_fork(&mut self, now: Instant) {
+        let was_probing = self.probing;
+        self.inflight.clear();
+        self.skip = 0;
+        self.reset();
+        self.probing = false;
+        if was_probing {
+            self.state = State::Dead { retry_at: now };
         }
     }
 
@@ -988,6 +1019,7 @@ impl Connection {
         self.failures = 0;
         if entry.origin == Origin::Probe {
             self.probing = false;
+            self.ejected = false;
         }
         Event::Answer { frame, entry, last }
     }

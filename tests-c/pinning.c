@@ -287,10 +287,22 @@ static int test_reset(int connect_timeout)
     }
     if (getenv("PINNING_DEBUG"))
         omcache_set_log_callback(mc, 0, omcache_log_stderr, (void *) "pinning");
+    /* OMcache orders its server list (by host, then port as text): find A's index. */
+    int index_a = -1;
+    for (int i = 0; i < 2; i++) {
+        omcache_server_info_t *info = omcache_server_info(mc, i);
+        if (info && info->port == port_a)
+            index_a = i;
+        omcache_server_info_free(mc, info);
+    }
+    if (index_a < 0) {
+        printf("setup: server A not in the list\n");
+        exit(2);
+    }
     char ka[32], ka2[32], kb[32];
-    key_for_server(mc, ka, sizeof ka, "pin-a", 0, 0);
-    key_for_server(mc, ka2, sizeof ka2, "pin-a", 0, 1);
-    key_for_server(mc, kb, sizeof kb, "pin-b", 1, 0);
+    key_for_server(mc, ka, sizeof ka, "pin-a", index_a, 0);
+    key_for_server(mc, ka2, sizeof ka2, "pin-a", index_a, 1);
+    key_for_server(mc, kb, sizeof kb, "pin-b", 1 - index_a, 0);
     const char *keys[3] = { ka, ka2, kb };
 
     omcache_req_t reqs[3];

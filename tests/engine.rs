@@ -4,7 +4,7 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use omcache::client::{OwnedRequest, Status};
+use omcache::client::{Failure, OwnedRequest, Status};
 use omcache::protocol::opcode;
 use omcache::Client;
 
@@ -21,8 +21,14 @@ fn bad_keys_are_invalid_and_lose_nothing() {
     let (_s, list) = common::cluster(1);
     let mut c = client(&list);
     c.set(b"keep", b"v", 0, 0).unwrap();
-    assert_eq!(c.set(b"", b"v", 0, 0), Err(Status::Invalid));
-    assert_eq!(c.set(&[b'k'; 251], b"v", 0, 0), Err(Status::Invalid));
+    assert_eq!(
+        c.set(b"", b"v", 0, 0),
+        Err(Status::Failed(Failure::InvalidRequest))
+    );
+    assert_eq!(
+        c.set(&[b'k'; 251], b"v", 0, 0),
+        Err(Status::Failed(Failure::InvalidRequest))
+    );
     assert!(c.set(&[b'k'; 250], b"v", 0, 0).is_ok());
     assert_eq!(c.get(b"keep").unwrap().unwrap().value, b"v");
 }
@@ -39,8 +45,11 @@ fn malformed_server_list_keeps_the_old_one() {
 #[test]
 fn no_servers() {
     let mut c = Client::new();
-    assert_eq!(c.set(b"k", b"v", 0, 0), Err(Status::NoServers));
-    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+    assert_eq!(
+        c.set(b"k", b"v", 0, 0),
+        Err(Status::Failed(Failure::NoServers))
+    );
+    assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::NoServers)));
 }
 
 #[test]
@@ -51,7 +60,7 @@ fn value_over_receive_limit_is_buffer_full_and_connection_survives() {
     c.set(b"big", &big, 0, 0).unwrap();
     c.set(b"small", b"ok", 0, 0).unwrap();
     c.settings_mut().recv_buffer_max = 10_000;
-    assert_eq!(c.get(b"big"), Err(Status::BufferFull));
+    assert_eq!(c.get(b"big"), Err(Status::Failed(Failure::ValueTooLarge)));
     // Same connection, next request unaffected.
     assert_eq!(c.get(b"small").unwrap().unwrap().value, b"ok");
     c.settings_mut().recv_buffer_max = 1 << 20;
@@ -65,7 +74,7 @@ fn send_buffer_limit_is_buffer_full() {
     c.settings_mut().send_buffer_max = 5000;
     assert_eq!(
         c.set(b"k", &vec![0u8; 2 << 20], 0, 0),
-        Err(Status::BufferFull)
+        Err(Status::Failed(Failure::SendBufferFull))
     );
     c.set(b"k", b"fits", 0, 0).unwrap();
 }
@@ -121,7 +130,7 @@ fn dead_timeout_fails_requests_of_a_silent_server() {
     let mut c = client(&format!("127.0.0.1:{port}"));
     c.settings_mut().dead_timeout = Duration::from_millis(150);
     let t = Instant::now();
-    assert_eq!(c.get(b"k"), Err(Status::ServerFailure));
+    assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::Timeout)));
     // dead_timeout is 150 ms (the default would be 10 s)
     assert!(
         t.elapsed() < slack(Duration::from_millis(2000)),
@@ -135,9 +144,9 @@ fn refused_connection_is_no_servers_at_once() {
     let port = common::free_port();
     let mut c = client(&format!("127.0.0.1:{port}"));
     // The request never left: with its only server dead there is no server for it.
-    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+    assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::NoServers)));
     // disabled for reconnect_timeout
-    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+    assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::NoServers)));
 }
 
 #[test]
@@ -178,7 +187,7 @@ fn dead_server_is_retried_after_reconnect_timeout() {
     let port = common::free_port();
     let mut c = client(&format!("127.0.0.1:{port}"));
     c.settings_mut().reconnect_timeout = Duration::from_millis(100);
-    assert_eq!(c.get(b"k"), Err(Status::NoServers));
+    assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::NoServers)));
     let _server = common::Memcached::start_at(port);
     std::thread::sleep(Duration::from_millis(120));
     // The first call after reconnect_timeout starts a background probe; the server takes its
@@ -187,7 +196,9 @@ fn dead_server_is_retried_after_reconnect_timeout() {
     loop {
         match c.set(b"k", b"back", 0, 0) {
             Ok(_) => break,
-            Err(Status::NoServers) if t.elapsed() < slack(Duration::from_secs(5)) => {
+            Err(Status::Failed(Failure::NoServers))
+                if t.elapsed() < slack(Duration::from_secs(5)) =>
+            {
                 std::thread::sleep(Duration::from_millis(1))
             }
             Err(e) => panic!("{e:?} after {:?}", t.elapsed()),

@@ -11,7 +11,7 @@ mod scripted;
 use std::time::{Duration, Instant};
 
 use omcache::client::{
-    OwnedRequest, Request, RequestSet, Requests, Response, ResponseSink, Status,
+    Failure, OwnedRequest, Request, RequestSet, Requests, Response, ResponseSink, Status,
 };
 use omcache::protocol::{opcode, RequestParts};
 use omcache::Client;
@@ -56,7 +56,8 @@ fn get_when_usable(c: &mut Client, key: &[u8]) -> Result<Option<omcache::client:
     let start = Instant::now();
     loop {
         let r = c.get(key);
-        if r != Err(Status::NoServers) || start.elapsed() > Duration::from_secs(2) {
+        if r != Err(Status::Failed(Failure::NoServers)) || start.elapsed() > Duration::from_secs(2)
+        {
             return r;
         }
         std::thread::sleep(ms(10));

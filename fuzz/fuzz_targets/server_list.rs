@@ -18,11 +18,11 @@ use std::net::Ipv6Addr;
 
 use libfuzzer_sys::fuzz_target;
 use omcache::address::{parse_server, parse_server_list, ServerAddr};
-use omcache::client::Status;
 use omcache::ffi::omcache as c;
 
-const OK: i32 = Status::Ok as i32;
-const INVALID: i32 = Status::Invalid as i32;
+/// OMCACHE_OK and OMCACHE_INVALID (omcache.h).
+const OK: i32 = 0;
+const INVALID: i32 = 0x1002;
 
 fn sort_key(s: &ServerAddr) -> (&str, String) {
     (s.hostname(), s.port.to_string())

@@ -5,7 +5,7 @@ use crate::connection::{Corruption, Event, Origin};
 use crate::protocol::HEADER_LEN;
 
 use super::batch::Batch;
-use super::{log_level, Client, RequestSet, Response, ResponseSink, Status};
+use super::{log_level, Client, Failure, RequestSet, Response, ResponseSink, Status};
 
 /// An outcome of a batch member decided while the caller's request set was not at hand.
 #[derive(Clone, Copy, Debug)]
@@ -102,7 +102,7 @@ impl Client {
                             &mut self.batch,
                             &mut self.reports,
                             f.opaque,
-                            Status::ServerFailure,
+                            Status::Failed(Failure::ProtocolError),
                             reqs,
                             sink,
                         );
@@ -136,7 +136,7 @@ impl Client {
                     let resp = Response {
                         opcode: header.opcode,
                         cas: header.cas,
-                        ..Response::synthetic(Status::BufferFull, &[])
+                        ..Response::synthetic(Status::Failed(Failure::ValueTooLarge), &[])
                     };
                     match entry {
                         Some(e) if e.origin == Origin::User => {
@@ -152,7 +152,7 @@ impl Client {
                                 }
                                 (Some(i), None) => self.reports.push(Report::Failed {
                                     index: i,
-                                    status: Status::BufferFull,
+                                    status: Status::Failed(Failure::ValueTooLarge),
                                 }),
                                 (None, _) => {
                                     sink.response(&resp, None);
@@ -182,7 +182,7 @@ impl Client {
                         "protocol error: an answer carries another key than its request's".into()
                     }
                 };
-                self.server_failed(server, &msg, false, reqs, sink);
+                self.server_failed(server, &msg, Failure::ProtocolError, reqs, sink);
                 return;
             }
             if probe_answered {

@@ -5,8 +5,9 @@ use std::time::Instant;
 use crate::connection::{self, ConnectStart, InFlight, Origin, QueueError, Received, State};
 use crate::protocol::{self, RequestParts};
 
+use super::failover::connect_failure;
 use super::{log_level, valid_key, Client, IoOutcome, Request, RequestSet, ResponseSink, Status};
-use super::{Response, Wait};
+use super::{Failure, Response, Wait};
 
 impl Client {
     /// Queues `reqs` as a new batch (ids in array order), sends them unless buffering, and
@@ -21,9 +22,10 @@ impl Client {
         wait: impl Into<Wait>,
     ) -> Status {
         let wait = wait.into();
+        self.check_fork();
         let n = reqs.len();
         if self.conns.is_empty() {
-            return Status::NoServers;
+            return Status::Failed(Failure::NoServers);
         }
         if n == 0 {
             return Status::Ok;
@@ -109,9 +111,17 @@ impl Client {
         if protocol::check_request(&req.parts).is_err()
             || (req.server_index < 0 && !valid_key(req.parts.key))
         {
-            return Err(Status::Invalid);
+            return Err(Status::Failed(Failure::InvalidRequest));
         }
-        let server = self.route(req).ok_or(Status::NoServers)?;
+        let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
+        if let State::Dead { retry_at } = self.conns[server].state() {
+            // Out of service, its keys not moved (the failover policy does not eject): fail at
+            // once until the retry time, then this request tries it for real.
+            if Instant::now() < retry_at {
+                return Err(Status::Failed(Failure::ServerTemporarilyDisabled));
+            }
+            self.conns[server].revive();
+        }
         let send_max = self.settings.send_buffer_max;
         let parts = RequestParts {
             opaque,
@@ -130,13 +140,13 @@ impl Client {
         };
         match self.conns[server].queue(&parts, entry, send_max) {
             Ok(()) => Ok(server),
-            Err(QueueError::Invalid) => Err(Status::Invalid),
+            Err(QueueError::Invalid) => Err(Status::Failed(Failure::InvalidRequest)),
             Err(QueueError::Full) => {
                 self.log(
                     log_level::WARNING,
                     format_args!("send buffer of server {server} full, request dropped"),
                 );
-                Err(Status::BufferFull)
+                Err(Status::Failed(Failure::SendBufferFull))
             }
         }
     }
@@ -157,7 +167,7 @@ impl Client {
                 Ok(_) => {}
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
-                    self.server_failed(server, &msg, true, reqs, sink);
+                    self.server_failed(server, &msg, connect_failure(&e), reqs, sink);
                     return;
                 }
             }
@@ -166,7 +176,7 @@ impl Client {
         if conn.state() == State::Connected {
             if let Err(e) = conn.flush(now) {
                 let msg = format!("write failed: {e}");
-                self.server_failed(server, &msg, false, reqs, sink);
+                self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
             }
         }
     }
@@ -226,7 +236,7 @@ impl Client {
             Ok(Received::WouldBlock) => {}
             Err(e) => {
                 let msg = format!("read failed: {e}");
-                self.server_failed(server, &msg, false, Some(reqs), sink);
+                self.server_failed(server, &msg, Failure::ConnectionReset, Some(reqs), sink);
                 if self.batch.remaining() == 0 {
                     return Some(Status::Ok);
                 }

@@ -12,7 +12,17 @@ use crate::connection::{Origin, State};
 use crate::sys;
 
 use super::deliver::Report;
-use super::{log_level, Client, Discard, Request, RequestSet, ResponseSink, Status};
+use super::{log_level, Client, Discard, Failure, Request, RequestSet, ResponseSink, Status};
+
+/// What a failed connect means: nobody listening, a connect that did not finish, or a name
+/// that does not resolve (the resolver's errors come as `NotFound`).
+pub(super) fn connect_failure(e: &std::io::Error) -> Failure {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Failure::NameNotResolved,
+        std::io::ErrorKind::TimedOut => Failure::ConnectTimeout,
+        _ => Failure::ConnectRefused,
+    }
+}
 
 impl Client {
     /// Starts a background reconnect ("probe") to every dead server whose reconnect_timeout
@@ -23,7 +33,9 @@ impl Client {
             let State::Dead { retry_at } = self.conns[server].state() else {
                 continue;
             };
-            if now < retry_at {
+            // A server out of service but not ejected is retried by the first request for
+            // it after its retry time.
+            if now < retry_at || !self.conns[server].is_ejected() {
                 continue;
             }
             let timeout = self.settings.connect_timeout;
@@ -44,7 +56,7 @@ impl Client {
                     );
                 }
                 Err(e) => {
-                    conn.mark_dead(now + retry);
+                    conn.mark_dead(now + retry, true);
                     let addr = conn.addr().to_string();
                     self.log(
                         log_level::INFO,
@@ -90,7 +102,7 @@ impl Client {
         if let State::Connecting { .. } = self.conns[server].state() {
             if let Err(e) = self.conns[server].finish_connect() {
                 let msg = format!("connect failed: {e}");
-                self.server_failed(server, &msg, true, None, &mut Discard);
+                self.server_failed(server, &msg, connect_failure(&e), None, &mut Discard);
                 return;
             }
         }
@@ -99,7 +111,7 @@ impl Client {
         {
             if let Err(e) = self.conns[server].flush(now) {
                 let msg = format!("write failed: {e}");
-                self.server_failed(server, &msg, true, None, &mut Discard);
+                self.server_failed(server, &msg, Failure::ConnectionReset, None, &mut Discard);
                 return;
             }
         }
@@ -122,7 +134,12 @@ impl Client {
                 _ => false,
             };
             if expired {
-                self.server_failed(server, "probe not answered", true, None, &mut Discard);
+                let failure = match c.state() {
+                    State::Resolving { .. } => Failure::NameNotResolved,
+                    State::Connecting { .. } => Failure::ConnectTimeout,
+                    _ => Failure::Timeout,
+                };
+                self.server_failed(server, "probe not answered", failure, None, &mut Discard);
             }
         }
     }
@@ -140,44 +157,54 @@ impl Client {
             c.start_dead_timer(now);
             match c.state() {
                 State::Connecting { deadline } if now >= deadline => {
-                    self.server_failed(server, "connect timed out", true, reqs, sink);
+                    let failure = Failure::ConnectTimeout;
+                    self.server_failed(server, "connect timed out", failure, reqs, sink);
                 }
                 State::Connected if c.dead_deadline(dead_timeout).is_some_and(|d| now >= d) => {
                     // No progress for dead_timeout since the oldest unanswered request: the
                     // server is dead at once (the project's decision; OMcache 0.3 needed a
                     // second timeout).
-                    self.server_failed(server, "no answer within dead timeout", true, reqs, sink);
+                    let (why, failure) = ("no answer within dead timeout", Failure::Timeout);
+                    self.server_failed(server, why, failure, reqs, sink);
                 }
                 _ => {}
             }
         }
     }
 
-    /// Resets a server's connection and completes every request queued or in flight on it with
-    /// SERVER_FAILURE (requests that never left a dead server move to their key's next
-    /// server). `dead` keeps the server out of use for reconnect_timeout.
+    /// Resets a server's connection and completes every request queued or in flight on it
+    /// with `failure`. The failover policy decides whether the server is now out of service
+    /// and whether its keys move (requests that never left an ejected server move with them).
     pub(super) fn server_failed(
         &mut self,
         server: usize,
         reason: &str,
-        dead: bool,
+        failure: Failure,
         reqs: Option<&dyn RequestSet>,
         sink: &mut dyn ResponseSink,
     ) {
         let now = Instant::now();
-        let retry = self.settings.reconnect_timeout;
+        let policy = self.settings.failover;
         let conn = &mut self.conns[server];
         let addr = conn.addr().to_string();
         // Without an established connection no byte of the queued requests has left.
         let nothing_sent = conn.state() != State::Connected;
         let was_probing = conn.is_probing();
+        let was_ejected = conn.is_ejected();
         conn.reset();
         let failures = conn.note_failure();
-        // A probe that fails, or a second failure without an answer in between, makes the
-        // server dead too: a closed connection gets one immediate reconnect, not a loop.
-        let dead = dead || was_probing || failures >= 2;
+        // A close or reset gets `immediate_reconnects` reconnects at once; any other failure,
+        // a failed probe, or more closes without an answer in between put the server out of
+        // service.
+        let soft = matches!(failure, Failure::ConnectionReset | Failure::ProtocolError);
+        let dead = !soft || was_probing || failures > policy.immediate_reconnects;
+        let ejected = dead && (was_ejected || policy.eject_after.is_some_and(|n| failures >= n));
         if dead {
-            conn.mark_dead(now + retry);
+            let retry = match (ejected, policy.ejected_retry_timeout) {
+                (true, Some(t)) => t,
+                _ => self.settings.reconnect_timeout,
+            };
+            conn.mark_dead(now + retry, ejected);
         }
         let (mut failed, mut moved) = (0usize, 0usize);
         while let Some(f) = self.conns[server].pop_inflight() {
@@ -187,8 +214,8 @@ impl Client {
             let Some(i) = self.batch.index_of(f.opaque) else {
                 continue;
             };
-            let mut status = Status::ServerFailure;
-            if dead && nothing_sent && f.keyed {
+            let mut status = Status::Failed(failure);
+            if ejected && nothing_sent && f.keyed {
                 // Never sent, and the key's server is gone: it goes to the key's next server,
                 // exactly as a request made now would. Without the caller's requests at hand,
                 // that happens at the next `io` that continues the batch.
@@ -224,10 +251,10 @@ impl Client {
         } else {
             log_level::INFO
         };
-        let what = if dead {
-            "server disabled"
-        } else {
-            "reconnecting"
+        let what = match (dead, ejected) {
+            (true, true) => "server disabled, its keys moved",
+            (true, false) => "server temporarily disabled",
+            _ => "reconnecting",
         };
         self.log(
             level,

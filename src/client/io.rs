@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use crate::connection::{ConnectStart, Received, State, MIN_KERNEL_RECV_WAIT};
 use crate::sys;
 
-use super::{log_level, Client, Discard, IoOutcome, RequestSet, ResponseSink, Wait};
+use super::failover::connect_failure;
+use super::{log_level, Client, Discard, Failure, IoOutcome, RequestSet, ResponseSink, Wait};
 
 /// How often a pending name resolution is checked while the caller waits.
 const RESOLVER_POLL_INTERVAL: Duration = Duration::from_millis(5);
@@ -22,6 +23,7 @@ impl Client {
         wait: impl Into<Wait>,
     ) -> IoOutcome {
         let wait = wait.into();
+        self.check_fork();
         self.unpin_all();
         if let Some(r) = reqs {
             self.hand_over_reports(r, sink);
@@ -130,7 +132,7 @@ impl Client {
                         None if now >= deadline => self.server_failed(
                             server,
                             "name resolution timed out",
-                            true,
+                            Failure::NameNotResolved,
                             reqs,
                             sink,
                         ),
@@ -142,17 +144,34 @@ impl Client {
                         Some(Ok(_)) => {}
                         Some(Err(e)) => {
                             let msg = format!("cannot connect: {e}");
-                            self.server_failed(server, &msg, true, reqs, sink);
+                            self.server_failed(server, &msg, connect_failure(&e), reqs, sink);
                         }
                     }
                 }
                 State::Idle if has_work => self.kick(server, reqs, sink, now),
-                State::Dead { .. } if has_work => {
-                    self.server_failed(server, "server is disabled", true, reqs, sink)
-                }
+                State::Dead { .. } if has_work => self.server_failed(
+                    server,
+                    "server is disabled",
+                    Failure::ServerDead,
+                    reqs,
+                    sink,
+                ),
                 State::Connected => conn.start_dead_timer(now),
                 _ => {}
             }
+        }
+        // Requests moved off a failed server may have landed on an idle one already passed
+        // above; a failed connect here can move them again (each time to a live server, so
+        // this ends within one pass per server).
+        for _ in 0..self.conns.len() {
+            let Some(server) = self
+                .conns
+                .iter()
+                .position(|c| c.state() == State::Idle && c.has_work())
+            else {
+                break;
+            };
+            self.kick(server, reqs, sink, now);
         }
     }
 
@@ -214,7 +233,7 @@ impl Client {
                 Ok(()) => self.log_connected(server),
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
-                    self.server_failed(server, &msg, true, reqs, sink);
+                    self.server_failed(server, &msg, connect_failure(&e), reqs, sink);
                     return false;
                 }
             }
@@ -224,7 +243,7 @@ impl Client {
         {
             if let Err(e) = self.conns[server].flush(now) {
                 let msg = format!("write failed: {e}");
-                self.server_failed(server, &msg, false, reqs, sink);
+                self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
                 return false;
             }
         }
@@ -253,7 +272,7 @@ impl Client {
             Ok(other) => other,
             Err(e) => {
                 let msg = format!("read failed: {e}");
-                self.server_failed(server, &msg, false, reqs, sink);
+                self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
                 Received::WouldBlock
             }
         }
@@ -263,6 +282,7 @@ impl Client {
     /// calling `io` again, in milliseconds. Starts connects and queues trailing NOOPs like an
     /// I/O pass would; failures found meanwhile are reported at the next `io`.
     pub fn poll_fds(&mut self) -> (&mut [sys::PollFd], i32) {
+        self.check_fork();
         let now = Instant::now();
         self.prepare(now, None, &mut Discard);
         self.build_pollfds();
@@ -284,6 +304,7 @@ impl Client {
 
     /// Drops every queued and partially received byte and forgets the current batch.
     pub fn reset_buffers(&mut self) {
+        self.check_fork();
         for c in &mut self.conns {
             c.abandon_all();
         }

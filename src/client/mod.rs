@@ -32,8 +32,9 @@ use crate::sys;
 use batch::Batch;
 use deliver::Report;
 pub use safe::{Item, Request as OwnedRequest, Response as OwnedResponse};
+pub use settings::FailoverPolicy;
 pub use settings::{Settings, Wait};
-pub use status::Status;
+pub use status::{Failure, Status};
 
 /// The error type of the safe Rust API.
 pub type Error = Status;
@@ -227,6 +228,8 @@ pub struct Client {
     /// Connections that received a request in the current dispatch, and a flag per connection.
     touched: Vec<usize>,
     touched_flag: Vec<bool>,
+    /// The process's fork generation when this client last looked (see `check_fork`).
+    fork_seen: u64,
 }
 
 impl Default for Client {
@@ -277,6 +280,25 @@ impl Client {
             poll_conns: Vec::new(),
             touched: Vec::new(),
             touched_flag: Vec::new(),
+            // Also registers the fork handler, before any fork that matters.
+            fork_seen: sys::fork_generation(),
+        }
+    }
+
+    /// In a forked child, the first call forgets the connections inherited from the parent
+    /// (their sockets are shared with it: both would read each other's answers) and what
+    /// the parent had queued or in flight; the child then connects afresh. A client made
+    /// before `fork()` (PostgreSQL creates handles in the postmaster) works in the child.
+    fn check_fork(&mut self) {
+        let generation = sys::fork_generation();
+        if generation != self.fork_seen {
+            self.fork_seen = generation;
+            let now = Instant::now();
+            for c in &mut self.conns {
+                c.forget_after_fork(now);
+            }
+            self.batch.clear();
+            self.reports.clear();
         }
     }
 

@@ -1,8 +1,14 @@
-//! A safe, owned-data Rust API over the engine, for Rust callers and the integration tests.
-//! Convenience over speed: requests and responses are copied.
+//! The safe Rust API: owned requests and responses over the engine. Convenience over speed:
+//! keys, values and answers are copied (the C faces hand out slices of the receive buffers
+//! instead).
+//!
+//! Every call blocks until done unless it takes a [`Wait`]; errors are the engine's
+//! [`Status`]: the server's answer (`NotFound`, `KeyExists`, ...) or why there was none
+//! (`Status::Failed(Failure::…)`).
 
 use super::{
     Client, Request as EngineRequest, RequestSet, Response as EngineResponse, ResponseSink, Status,
+    Wait,
 };
 use crate::protocol::{opcode, RequestParts};
 
@@ -111,26 +117,28 @@ fn storage_extras(flags: u32, expiration: u32) -> Vec<u8> {
 }
 
 impl Client {
-    /// Sends `reqs` as one batch and waits (timeout as everywhere: 0 never blocks, < 0 no
-    /// limit). Returns the overall status and each answered request's response by index.
+    /// Sends `reqs` as one batch and waits as `wait` says (an `i32` converts with OMcache's
+    /// convention: 0 never blocks, negative blocks, positive is milliseconds). Returns the
+    /// call's status (`Ok`, `Buffered`, `Again`, or a failure that kept a request from being
+    /// sent) and each finished request's response by index.
     pub fn execute(
         &mut self,
         reqs: &mut [Request],
-        timeout_ms: i32,
+        wait: impl Into<Wait>,
     ) -> (Status, Vec<(usize, Response)>) {
         let mut sink = Collect::default();
-        let status = self.command(&mut Owned(reqs), &mut sink, timeout_ms);
+        let status = self.command(&mut Owned(reqs), &mut sink, wait);
         (status, sink.responses)
     }
 
-    /// Continues the current batch (after AGAIN).
+    /// Continues the current batch (after `Again` or `Buffered`).
     pub fn execute_more(
         &mut self,
         reqs: &mut [Request],
-        timeout_ms: i32,
+        wait: impl Into<Wait>,
     ) -> (Status, Vec<(usize, Response)>) {
         let mut sink = Collect::default();
-        let status = match self.io(Some(&Owned(reqs)), &mut sink, timeout_ms) {
+        let status = match self.io(Some(&Owned(reqs)), &mut sink, wait) {
             super::IoOutcome::Done => Status::Ok,
             super::IoOutcome::Again => Status::Again,
         };
@@ -139,7 +147,7 @@ impl Client {
 
     fn single(&mut self, req: Request) -> Result<Response, Status> {
         let mut reqs = [req];
-        let (status, mut responses) = self.execute(&mut reqs, -1);
+        let (status, mut responses) = self.execute(&mut reqs, Wait::Forever);
         match responses.pop() {
             Some((_, r)) => Ok(r),
             None if status == Status::Ok => Err(Status::NotFound),
@@ -285,7 +293,7 @@ impl Client {
             .iter()
             .map(|k| Request::keyed(opcode::GETKQ, k))
             .collect();
-        let (status, responses) = self.execute(&mut reqs, -1);
+        let (status, responses) = self.execute(&mut reqs, Wait::Forever);
         if status != Status::Ok {
             return Err(status);
         }
@@ -336,7 +344,7 @@ impl Client {
             key: group.unwrap_or("").as_bytes().to_vec(),
             ..Default::default()
         }];
-        let (status, responses) = self.execute(&mut reqs, -1);
+        let (status, responses) = self.execute(&mut reqs, Wait::Forever);
         if status != Status::Ok {
             return Err(status);
         }
@@ -355,9 +363,9 @@ impl Client {
             .collect())
     }
 
-    /// Sends everything buffered and waits for outstanding answers (timeout as everywhere).
-    pub fn flush_buffers(&mut self, timeout_ms: i32) -> Status {
-        match self.io(None, &mut super::Discard, timeout_ms) {
+    /// Sends everything buffered and waits for outstanding answers.
+    pub fn flush_buffers(&mut self, wait: impl Into<Wait>) -> Status {
+        match self.io(None, &mut super::Discard, wait) {
             super::IoOutcome::Done => Status::Ok,
             super::IoOutcome::Again => Status::Again,
         }

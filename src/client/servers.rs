@@ -72,11 +72,12 @@ impl Client {
         self.conns.get(index).map(|c| c.addr())
     }
 
-    /// The live server a key goes to now; None when there are no (live) servers.
+    /// The server a key goes to now (skipping ejected servers); None when there are no
+    /// servers, or all are ejected.
     pub fn server_index_for_key(&self, key: &[u8]) -> Option<usize> {
         let conns = &self.conns;
         self.continuum
-            .server_for_key_live(key, |i| conns[i].is_usable())
+            .server_for_key_live(key, |i| conns[i].takes_keys())
     }
 
     /// The server a request goes to: its explicit index if that server is usable, else the

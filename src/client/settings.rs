@@ -18,6 +18,8 @@ pub struct Settings {
     pub recv_buffer_max: usize,
     /// Requests are only queued until an explicit flush (`io`).
     pub buffering: bool,
+    /// What failures do to a server and its keys.
+    pub failover: FailoverPolicy,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             send_buffer_max: 10 * 1024 * 1024,
             recv_buffer_max: 1024 * (1024 + 32),
             buffering: false,
+            failover: FailoverPolicy::omcache(),
         }
     }
 }
@@ -39,6 +42,65 @@ impl Settings {
     /// `Again` and the caller continues after using its values.
     pub fn retire_budget(&self) -> usize {
         self.recv_buffer_max.saturating_mul(4).max(8 << 20)
+    }
+}
+
+/// What failures do to a server, as data: OMcache's rules and libmemcached's behaviors
+/// (SERVER_FAILURE_LIMIT, RETRY_TIMEOUT, DEAD_TIMEOUT, AUTO_EJECT_HOSTS / REMOVE_FAILED_SERVERS)
+/// are two values of it.
+///
+/// A server that fails is *out of service* until its retry time (`Settings::reconnect_timeout`
+/// after the failure; `ejected_retry_timeout` once ejected). While out of service but not
+/// ejected, its keys stay with it and requests for them fail at once ("temporarily
+/// disabled"); the first request after the retry time tries it for real. Once *ejected*, its
+/// keys go to the next live server on the ring (no rebuild: every other key stays), and it is
+/// retried in the background (connect + NOOP) and takes its keys back when it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailoverPolicy {
+    /// Closes or resets of an established connection (without an answer in between) that are
+    /// reconnected at once, before the server counts as out of service. A refused or
+    /// timed-out connect, an unresolvable name, and no progress for `dead_timeout` always put
+    /// it out of service.
+    pub immediate_reconnects: u32,
+    /// Ejected after this many failures without an answer in between; None: never (keys
+    /// never move).
+    pub eject_after: Option<u32>,
+    /// How long an ejected server waits before its background retry; None: `reconnect_timeout`.
+    pub ejected_retry_timeout: Option<Duration>,
+}
+
+impl FailoverPolicy {
+    /// OMcache's rules: one immediate reconnect after a close; any other failure ejects the
+    /// server at once; retried after reconnect_timeout.
+    pub const fn omcache() -> FailoverPolicy {
+        FailoverPolicy {
+            immediate_reconnects: 1,
+            eject_after: Some(1),
+            ejected_retry_timeout: None,
+        }
+    }
+
+    /// libmemcached 1.1.4's behaviors: every failure puts the server out of service for
+    /// RETRY_TIMEOUT; with AUTO_EJECT_HOSTS (or REMOVE_FAILED_SERVERS) it is ejected after
+    /// SERVER_FAILURE_LIMIT failures and — unlike libmemcached, which never brings it back
+    /// when DEAD_TIMEOUT is 0 — retried after DEAD_TIMEOUT (or RETRY_TIMEOUT) in the
+    /// background until it answers.
+    pub fn libmemcached(
+        auto_eject: bool,
+        failure_limit: u32,
+        dead_timeout: Option<Duration>,
+    ) -> FailoverPolicy {
+        FailoverPolicy {
+            immediate_reconnects: 0,
+            eject_after: auto_eject.then_some(failure_limit.max(1)),
+            ejected_retry_timeout: dead_timeout.filter(|d| !d.is_zero()),
+        }
+    }
+}
+
+impl Default for FailoverPolicy {
+    fn default() -> FailoverPolicy {
+        FailoverPolicy::omcache()
     }
 }
 

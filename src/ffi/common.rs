@@ -46,28 +46,6 @@ pub(crate) fn with_locked<S, T, D: FnOnce()>(
     out
 }
 
-/// Notices that the process forked since the handle's state last looked. A child inherits
-/// the parent's sockets: used by both processes they would mix their requests and answers,
-/// so a face's handle forgets them (closing only the child's copies) on the child's first call.
-pub(crate) struct ForkWatch {
-    seen: u64,
-}
-
-impl ForkWatch {
-    /// Created with the handle, before any fork that matters (registers the fork handler).
-    pub(crate) fn new() -> ForkWatch {
-        ForkWatch {
-            seen: crate::sys::fork_generation(),
-        }
-    }
-
-    /// True once in each process forked since the last call (or since `new`).
-    pub(crate) fn forked(&mut self) -> bool {
-        let now = crate::sys::fork_generation();
-        std::mem::replace(&mut self.seen, now) != now
-    }
-}
-
 /// A slice from a C pointer that may be NULL when the length is 0 (NULL gives an empty slice
 /// whatever the length: callers that must reject NULL with a length check that first).
 ///

@@ -13,7 +13,7 @@ use crate::client::{valid_key, Request, Requests, Status};
 use crate::ffi::common::{c_bytes, c_str, take_count, write_count, write_out};
 use crate::protocol::{opcode, quiet_variant, RequestParts};
 
-const NO_SERVERS: c_int = Status::NoServers as c_int;
+use super::status::{self, NO_SERVERS};
 
 /// Runs one request with a one-slot values array; returns the engine's status and the stored
 /// value, if any (its pointers stay valid until the next call on the handle).
@@ -34,8 +34,8 @@ fn run_one(inner: &mut Inner, req: Request<'_>, timeout: i32) -> (Status, Option
 fn run_status(inner: &mut Inner, req: Request<'_>, timeout: i32) -> c_int {
     let explicit = req.server_index >= 0;
     let (status, value) = run_one(inner, req, timeout);
-    let rc = value.map_or(status.code(), |v| v.status);
-    if explicit && rc == Status::ServerFailure.code() {
+    let rc = value.map_or(status::code(status), |v| v.status);
+    if explicit && rc == status::SERVER_FAILURE {
         NO_SERVERS
     } else {
         rc
@@ -160,7 +160,7 @@ pub extern "C" fn omcache_stat(
             .command(&mut Requests(&mut reqs), &mut sink, timeout_msec);
         // SAFETY: a non-NULL value_count is writable.
         unsafe { write_count(value_count, sink.stored) };
-        status.code()
+        status::code(status)
     })
 }
 
@@ -335,10 +335,8 @@ fn delta(
         let mut req = keyed(op, key, timeout_msec);
         req.parts.extras = &extras;
         let (status, v) = run_one(inner, req, timeout_msec);
-        let rc = v.map_or(status.code(), |v| v.status);
-        let counter = v
-            .filter(|_| rc == Status::Ok.code())
-            .map_or(0, |v| v.delta_value);
+        let rc = v.map_or(status::code(status), |v| v.status);
+        let counter = v.filter(|_| rc == status::OK).map_or(0, |v| v.delta_value);
         // SAFETY: a non-NULL value is writable (the C API's contract).
         unsafe { write_out(value, counter) };
         rc
@@ -458,10 +456,10 @@ fn fetch(
         let (status, v) = run_one(inner, req, timeout_msec);
         let rc = match v {
             Some(v) => v.status,
-            None if status == Status::Ok => Status::NotFound.code(),
-            None => status.code(),
+            None if status == Status::Ok => status::NOT_FOUND,
+            None => status::code(status),
         };
-        let hit = v.filter(|_| rc == Status::Ok.code());
+        let hit = v.filter(|_| rc == status::OK);
         // SAFETY: non-NULL outputs are writable (the C API's contract).
         unsafe {
             write_out(value, hit.map_or(std::ptr::null(), |v| v.data));

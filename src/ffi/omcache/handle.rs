@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{callbacks, dist, message, omcache_dist_t, omcache_t, with_handle, Inner, INVALID, OK};
 use crate::client::Client;
-use crate::ffi::common::{c_str, guard, new_handle_lock, ForkWatch};
+use crate::ffi::common::{c_str, guard, new_handle_lock};
 
 /// A new handle with no servers and OMcache's defaults.
 #[no_mangle]
@@ -27,8 +27,6 @@ pub extern "C" fn omcache_init() -> *mut omcache_t {
                 log: None,
                 deferred: Default::default(),
                 gat_extras: Vec::new(),
-                servers: String::new(),
-                fork_watch: ForkWatch::new(),
             }),
         };
         Box::into_raw(Box::new(handle))
@@ -113,10 +111,7 @@ pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char
             return INVALID;
         };
         match inner.client.set_servers(text) {
-            Ok(()) => {
-                text.clone_into(&mut inner.servers);
-                OK
-            }
+            Ok(()) => OK,
             Err(_) => INVALID,
         }
     })

@@ -2,10 +2,11 @@
 
 use std::ffi::c_int;
 
+use super::status;
 use super::{
     omcache_req_t, omcache_t, omcache_value_t, with_handle, CRequests, CSink, Inner, INVALID, OK,
 };
-use crate::client::{IoOutcome, Status};
+use crate::client::{Failure, IoOutcome, Status};
 use crate::ffi::common::{read_count, take_count, write_count, write_out};
 
 /// Queues `*req_count` requests as a new batch and runs I/O like `omcache_io`.
@@ -79,13 +80,16 @@ pub(super) unsafe fn command(
         write_count(value_count, sink.stored);
         if matches!(
             status,
-            Status::Ok | Status::NoServers | Status::BufferFull | Status::Invalid
+            Status::Ok
+                | Status::Failed(
+                    Failure::NoServers | Failure::SendBufferFull | Failure::InvalidRequest
+                )
         ) && inner.client.batch_remaining() == 0
         {
             write_count(req_count, 0);
         }
     }
-    status.code()
+    status::code(status)
 }
 
 /// One request; returns its own status (or BUFFERED / AGAIN / BUFFER_FULL / NO_SERVERS).
@@ -131,13 +135,13 @@ pub(super) unsafe fn command_status(
     let rc = if stored == 1 {
         // SAFETY: the sink wrote the slot (stored == 1).
         unsafe { value.assume_init().status }
-    } else if rc == Status::Ok.code() && timeout_msec == 0 {
-        Status::Buffered.code()
+    } else if rc == status::OK && timeout_msec == 0 {
+        status::BUFFERED
     } else {
         rc
     };
-    if explicit_server && rc == Status::ServerFailure.code() {
-        Status::NoServers.code()
+    if explicit_server && rc == status::SERVER_FAILURE {
+        status::NO_SERVERS
     } else {
         rc
     }
@@ -186,7 +190,7 @@ pub extern "C" fn omcache_io(
                     write_count(req_count, 0);
                     OK
                 }
-                IoOutcome::Again => Status::Again.code(),
+                IoOutcome::Again => status::AGAIN,
             }
         }
     })

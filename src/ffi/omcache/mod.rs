@@ -8,12 +8,13 @@ mod dist;
 mod handle;
 mod io;
 mod server_info;
+mod status;
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::common::{self, c_bytes, ptr_or_null, HandleLock};
-use crate::client::{Client, Request, RequestSet, Response, ResponseSink, Status};
+use crate::client::{Client, Request, RequestSet, Response, ResponseSink};
 use crate::protocol::RequestParts;
 
 pub use commands::*;
@@ -126,25 +127,6 @@ struct Inner {
     deferred: callbacks::Deferred,
     /// Big-endian expirations referenced by `gat_multi` requests' extras until the next call.
     gat_extras: Vec<[u8; 4]>,
-    /// The last server list accepted, to reopen fresh connections after a fork.
-    servers: String,
-    fork_watch: common::ForkWatch,
-}
-
-impl Inner {
-    /// First call in a forked child: drop every inherited connection (closing the child's
-    /// descriptors only; the parent's connections stay open and untouched) and start over
-    /// from the same server list, settings and distribution. Requests the parent had in
-    /// flight are not the child's: they are forgotten, not answered.
-    // TODO(engine): a Client method that forgets its connections would do this without the
-    // server-list round trip, for the libmemcached face too.
-    fn after_fork(&mut self) {
-        if self.client.server_count() == 0 {
-            return;
-        }
-        let _ = self.client.set_servers("");
-        let _ = self.client.set_servers(&self.servers);
-    }
 }
 
 // SAFETY: the raw context pointer is the caller's, only passed back to its own callback; the
@@ -152,9 +134,7 @@ impl Inner {
 // misuse.
 unsafe impl Send for Inner {}
 
-/// Return codes as C ints.
-pub(crate) const OK: c_int = Status::Ok as c_int;
-pub(crate) const INVALID: c_int = Status::Invalid as c_int;
+pub(crate) use status::{INVALID, OK};
 
 /// Runs `f` with the engine of `mc` locked, keeping the request-id counter at offset 8 in step
 /// with the engine and delivering callbacks after the lock is released (`common::with_locked`).
@@ -174,9 +154,6 @@ fn with_handle<T: Copy>(
         // A re-entry while the engine is borrowed cannot come from our callbacks, which run
         // after the borrow ends.
         common::with_locked(&handle.inner, on_error, |inner| {
-            if inner.fork_watch.forked() {
-                inner.after_fork();
-            }
             inner
                 .client
                 .set_last_request_id(handle.req_id.load(Ordering::Relaxed));
@@ -312,7 +289,7 @@ impl<'d> CSink<'d> {
 impl From<&Response<'_>> for omcache_value_t {
     fn from(r: &Response<'_>) -> omcache_value_t {
         omcache_value_t {
-            status: r.status.code(),
+            status: status::code(r.status),
             key: ptr_or_null(r.key),
             key_len: r.key.len(),
             data: ptr_or_null(r.data),
@@ -342,10 +319,7 @@ impl ResponseSink for CSink<'_> {
 
 /// A NUL-terminated static message for a return code.
 fn message(rc: c_int) -> &'static [u8] {
-    match Status::from_code(rc) {
-        Some(s) => s.message_cstr(),
-        None => b"Unknown\0",
-    }
+    status::message(rc)
 }
 
 #[cfg(test)]
