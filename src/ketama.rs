@@ -1046,4 +1046,253 @@ mod tests {
             assert!(idx < 4);
         }
     }
+
+    fn lmc(layout: LibmemcachedLayout, hash: HashAlgorithm) -> Distribution {
+        Distribution::Libmemcached(LibmemcachedConfig::new(layout, hash))
+    }
+
+    #[test]
+    fn layout_from_c() {
+        use LibmemcachedLayout::*;
+        let want = [
+            Modula,
+            Ketama,
+            Ketama,
+            Random,
+            KetamaSpy,
+            Ketama,
+            VirtualBucket,
+        ];
+        for (v, w) in want.iter().enumerate() {
+            assert_eq!(LibmemcachedLayout::from_c(v as u32), Some(*w));
+        }
+        assert_eq!(LibmemcachedLayout::from_c(7), None);
+        assert!(Ketama.is_consistent() && KetamaSpy.is_consistent());
+        assert!(!Modula.is_consistent() && !Random.is_consistent());
+        assert!(!VirtualBucket.is_consistent());
+    }
+
+    #[test]
+    fn libmemcached_variant_matches_the_omcache_methods() {
+        // The three OMcache methods are points of the general configuration.
+        let list: Vec<(String, u16)> = (0..7).map(|i| (format!("h{i}"), 11211 + i)).collect();
+        let names = names(&list);
+        let pairs = [
+            (
+                Distribution::LibmemcachedKetama,
+                false,
+                HashAlgorithm::Default,
+            ),
+            (
+                Distribution::LibmemcachedKetamaWeighted,
+                true,
+                HashAlgorithm::Md5,
+            ),
+            (
+                Distribution::LibmemcachedKetamaPre1010,
+                true,
+                HashAlgorithm::Default,
+            ),
+        ];
+        for (old, weighted, hash) in pairs {
+            let new = Distribution::Libmemcached(
+                LibmemcachedConfig::new(LibmemcachedLayout::Ketama, hash).weighted(weighted),
+            );
+            let (a, b) = (
+                Continuum::build(&names, &old),
+                Continuum::build(&names, &new),
+            );
+            assert_eq!(a.values, b.values);
+            assert_eq!(a.owners, b.owners);
+            for i in 0..500u32 {
+                let k = keymap_key(i);
+                assert_eq!(a.server_for_key(&k), b.server_for_key(&k));
+            }
+        }
+    }
+
+    #[test]
+    fn weights_reach_the_continuum() {
+        // The upstream fixture through the public entry point.
+        let names: Vec<ServerName<'_>> = FIXTURE_SERVERS
+            .iter()
+            .map(|&(h, _)| ServerName::new(h, 11211))
+            .collect();
+        let weights: Vec<u32> = FIXTURE_SERVERS.iter().map(|&(_, w)| w).collect();
+        let dist = Distribution::Libmemcached(
+            LibmemcachedConfig::new(LibmemcachedLayout::Ketama, HashAlgorithm::Md5).weighted(true),
+        );
+        let c = Continuum::build_with_weights(&names, &weights, &dist);
+        let keys = include_str!("../compat-tests/vectors/ketama_fixture_keys.txt");
+        let expected = include_str!("../compat-tests/vectors/ketama_fixture_expected.txt");
+        for (key, exp) in keys.lines().zip(expected.lines()).take(99) {
+            let idx = c.server_for_key(key.as_bytes()).unwrap();
+            assert_eq!(FIXTURE_SERVERS[idx].0, exp.split('\t').nth(1).unwrap());
+        }
+        // Unweighted continua and modula ignore weights; weight 0 counts as 1.
+        for layout in [LibmemcachedLayout::Ketama, LibmemcachedLayout::Modula] {
+            let d = lmc(layout, HashAlgorithm::Crc);
+            let a = Continuum::build_with_weights(&names, &weights, &d);
+            let b = Continuum::build(&names, &d);
+            assert_eq!((a.values, a.owners), (b.values, b.owners));
+        }
+        let d = Distribution::LibmemcachedKetamaWeighted;
+        let a = Continuum::build_with_weights(&names, &[0; 8], &d);
+        let b = Continuum::build(&names, &d);
+        assert_eq!((a.values, a.owners), (b.values, b.owners));
+    }
+
+    #[test]
+    fn key_hash_is_independent_of_the_distribution() {
+        let three = vec![
+            ("a".to_string(), 11211),
+            ("b".to_string(), 11211),
+            ("c".to_string(), 11211),
+        ];
+        let names = names(&three);
+        let algs = [
+            HashAlgorithm::Default,
+            HashAlgorithm::Md5,
+            HashAlgorithm::Crc,
+            HashAlgorithm::Fnv1_64,
+            HashAlgorithm::Fnv1a_64,
+            HashAlgorithm::Fnv1_32,
+            HashAlgorithm::Fnv1a_32,
+            HashAlgorithm::Murmur,
+            HashAlgorithm::Jenkins,
+            HashAlgorithm::Murmur3,
+        ];
+        for alg in algs {
+            let h = alg.hash(b"hello").unwrap();
+            let c = Continuum::build(&names, &lmc(LibmemcachedLayout::Modula, alg));
+            assert_eq!(c.key_hash(b"hello"), h);
+            assert_eq!(c.server_for_key(b"hello"), Some(h as usize % 3));
+            // Unweighted points are hashed with the same algorithm.
+            let c = Continuum::build(&names, &lmc(LibmemcachedLayout::Ketama, alg));
+            assert!(c.values.contains(&alg.hash(b"b-7").unwrap()));
+            let c = Continuum::build(&names, &lmc(LibmemcachedLayout::KetamaSpy, alg));
+            assert!(c.values.contains(&alg.hash(b"/b:11211-7").unwrap()));
+        }
+    }
+
+    #[test]
+    fn virtual_buckets() {
+        let three = vec![
+            ("a".to_string(), 11211),
+            ("b".to_string(), 11211),
+            ("c".to_string(), 11211),
+        ];
+        let names = names(&three);
+        // Values measured with the real 1.1.4 (3 servers, default hash).
+        let keys: [(&[u8], u32); 3] =
+            [(b"k0", 3230140454), (b"k1", 857173315), (b"k3", 3477808556)];
+        let none = Continuum::build(
+            &names,
+            &lmc(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default),
+        );
+        let table =
+            LibmemcachedConfig::new(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default)
+                .with_buckets(&[2, 1, 0, 1]);
+        let with = Continuum::build(&names, &Distribution::Libmemcached(table));
+        for ((key, hash), (no_table, with_table)) in keys.iter().zip([(2, 0), (2, 1), (0, 2)]) {
+            assert_eq!(none.key_hash(key), *hash);
+            // Without a table: hash & (3 - 1), so never server 1.
+            assert_eq!(none.server_for_key(key), Some(no_table));
+            assert_eq!(with.server_for_key(key), Some(with_table));
+        }
+        // No fail-over: the bucket's server or nothing.
+        assert_eq!(with.server_for_key_live(b"k1", |i| i != 0), Some(1));
+        assert_eq!(with.server_for_key_live(b"k1", |i| i != 1), None);
+        let mut skipped = vec![];
+        assert_eq!(with.lookup_live(3, |_| false, |i| skipped.push(i)), None);
+        assert_eq!(skipped, vec![1]);
+        // A bucket naming a server that does not exist answers None.
+        let bad =
+            LibmemcachedConfig::new(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default)
+                .with_buckets(&[7]);
+        let c = Continuum::build(&names, &Distribution::Libmemcached(bad.clone()));
+        assert_eq!(c.server_for_key(b"k0"), None);
+        // One server: hash 0, bucket 0 (libmemcached does not hash the key).
+        let c = Continuum::build(&names[..1], &Distribution::Libmemcached(bad));
+        assert_eq!(c.server_for_key(b"k0"), None);
+        let one =
+            LibmemcachedConfig::new(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default)
+                .with_buckets(&[0, 5]);
+        let c = Continuum::build(&names[..1], &Distribution::Libmemcached(one));
+        assert_eq!(c.server_for_key(b"k1"), Some(0)); // hash would pick bucket 1
+        assert_eq!(c.server_for_key_live(b"k1", |_| true), Some(0));
+        assert_eq!(c.server_for_key_live(b"k1", |_| false), None);
+    }
+
+    #[test]
+    fn random_spreads_and_does_not_fail_over() {
+        let list: Vec<(String, u16)> = (0..4).map(|i| (format!("r{i}"), 11211)).collect();
+        let names = names(&list);
+        let c = Continuum::build(
+            &names,
+            &lmc(LibmemcachedLayout::Random, HashAlgorithm::Default),
+        );
+        assert_eq!(c.point_count(), 0);
+        let mut seen = [0u32; 4];
+        for _ in 0..4000 {
+            seen[c.server_for_key(b"same key").unwrap()] += 1;
+        }
+        // Uniform: each of 4 servers ~1000 times; 700 is > 9 sigma away.
+        assert!(seen.iter().all(|&n| n > 700), "{seen:?}");
+        // Dead pick: None, never another server.
+        let mut none = 0;
+        for _ in 0..400 {
+            match c.server_for_key_live(b"k", |i| i != 0) {
+                None => none += 1,
+                Some(i) => assert_ne!(i, 0),
+            }
+        }
+        assert!(none > 40 && none < 200, "{none}");
+        // One server: always 0.
+        let c = Continuum::build(
+            &names[..1],
+            &lmc(LibmemcachedLayout::Random, HashAlgorithm::Md5),
+        );
+        assert_eq!(c.server_for_key(b"x"), Some(0));
+    }
+
+    #[test]
+    fn one_server_is_not_hashed() {
+        // Even an algorithm that cannot hash (HSIEH) or a ring with no points gives server 0.
+        let one = [ServerName::new("10.0.0.1", 11211)];
+        for layout in [
+            LibmemcachedLayout::Modula,
+            LibmemcachedLayout::Ketama,
+            LibmemcachedLayout::KetamaSpy,
+            LibmemcachedLayout::Random,
+            LibmemcachedLayout::VirtualBucket,
+        ] {
+            let c = Continuum::build(&one, &lmc(layout, HashAlgorithm::Hsieh));
+            assert_eq!(c.server_for_key(b"anything"), Some(0), "{layout:?}");
+            assert_eq!(c.server_for_key_live(b"anything", |_| true), Some(0));
+            assert_eq!(c.server_for_key_live(b"anything", |_| false), None);
+        }
+    }
+
+    #[test]
+    fn excluded_unweighted_servers_equal_the_live_walk() {
+        // libmemcached's auto-eject rebuild without server 2 == our walk past its points,
+        // for unweighted rings (each server's points do not depend on the others).
+        let list: Vec<(String, u16)> = (0..5)
+            .map(|i| (format!("e{i}.example"), 4000 + i))
+            .collect();
+        let names = names(&list);
+        for layout in [LibmemcachedLayout::Ketama, LibmemcachedLayout::KetamaSpy] {
+            let config = LibmemcachedConfig::new(layout, HashAlgorithm::Fnv1a_32);
+            let full = Continuum::build(&names, &Distribution::Libmemcached(config.clone()));
+            let ejected = Continuum::build_libmemcached(&names, &[], |i| i != 2, &config);
+            for i in 0..2000 {
+                let k = keymap_key(i);
+                assert_eq!(
+                    full.server_for_key_live(&k, |s| s != 2),
+                    ejected.server_for_key(&k)
+                );
+            }
+        }
+    }
 }
