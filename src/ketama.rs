@@ -24,6 +24,12 @@ pub struct ServerName<'a> {
     pub port: u16,
 }
 
+impl<'a> ServerName<'a> {
+    pub fn new(host: &'a str, port: u16) -> Self {
+        ServerName { host, port }
+    }
+}
+
 /// A custom point hash: `(host, port as decimal text, point number, out)` fills up to
 /// `out.len()` (= entries_per_point) values and returns how many it filled.
 pub type PointHashFn = Arc<dyn Fn(&str, &str, u32, &mut [u32]) -> u32 + Send + Sync>;
@@ -65,6 +71,9 @@ pub enum Distribution {
     LibmemcachedKetamaPre1010,
     /// A caller's own hash functions.
     Custom(CustomDistribution),
+    /// Any libmemcached 1.1.4 distribution with any key hash (the libmemcached face):
+    /// modula, random, virtual buckets and the consistent variants, weighted or not.
+    Libmemcached(LibmemcachedConfig),
 }
 
 /// A key hash: one of libhashkit's algorithms or a caller's function.
@@ -101,11 +110,11 @@ impl fmt::Debug for KeyHash {
     }
 }
 
-/// How libmemcached lays out servers, for a libmemcached-compatible layer
-/// (`memcached_server_distribution_t` minus the dispatch-only RANDOM and VIRTUAL_BUCKET).
+/// How libmemcached 1.1.4 picks a server (`memcached_server_distribution_t`, with the four
+/// consistent variants folded into the two point-name layouts they use).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LibmemcachedLayout {
-    /// `hash % server_count`, no continuum.
+    /// MODULA (libmemcached's default): `hash % server_count`, no continuum.
     #[default]
     Modula,
     /// CONSISTENT, CONSISTENT_KETAMA and CONSISTENT_WEIGHTED: points named `"<host>-<i>"`, or
@@ -113,16 +122,91 @@ pub enum LibmemcachedLayout {
     Ketama,
     /// CONSISTENT_KETAMA_SPY: points named `"/<host>:<port>-<i>"` (spymemcached's names).
     KetamaSpy,
+    /// RANDOM: `random() % server_count`, the key is not hashed.
+    Random,
+    /// VIRTUAL_BUCKET: `buckets[hash & (len - 1)]` of the table given with
+    /// [`LibmemcachedConfig::buckets`] (`memcached_bucket_set`'s host map), or
+    /// `hash & (server_count - 1)` without a table.
+    VirtualBucket,
 }
 
-/// Everything libmemcached 1.1.4's continuum depends on besides the server list.
+impl LibmemcachedLayout {
+    /// The layout of a `memcached_server_distribution_t` value (MODULA 0 … VIRTUAL_BUCKET 6).
+    /// Whether the continuum is weighted is separate state in libmemcached
+    /// (`ketama.weighted_`, see [`LibmemcachedConfig::weighted`]); of these values only
+    /// CONSISTENT_WEIGHTED (5) switches it on and CONSISTENT / CONSISTENT_KETAMA (1, 2) off.
+    pub fn from_c(value: u32) -> Option<LibmemcachedLayout> {
+        Some(match value {
+            0 => LibmemcachedLayout::Modula,
+            1 | 2 | 5 => LibmemcachedLayout::Ketama,
+            3 => LibmemcachedLayout::Random,
+            4 => LibmemcachedLayout::KetamaSpy,
+            6 => LibmemcachedLayout::VirtualBucket,
+            _ => return None,
+        })
+    }
+
+    /// Whether keys are looked up on a continuum (libmemcached's "consistent" distributions).
+    pub fn is_consistent(self) -> bool {
+        matches!(
+            self,
+            LibmemcachedLayout::Ketama | LibmemcachedLayout::KetamaSpy
+        )
+    }
+}
+
+/// Everything libmemcached 1.1.4's server selection depends on besides the server list and
+/// the weights.
+///
+/// ```
+/// use omcache::hash::HashAlgorithm;
+/// use omcache::ketama::{Continuum, Distribution, LibmemcachedConfig, LibmemcachedLayout, ServerName};
+/// // MEMCACHED_BEHAVIOR_DISTRIBUTION = CONSISTENT_WEIGHTED, MEMCACHED_BEHAVIOR_HASH = FNV1A_32
+/// let dist = Distribution::Libmemcached(
+///     LibmemcachedConfig::new(LibmemcachedLayout::Ketama, HashAlgorithm::Fnv1a_32).weighted(true),
+/// );
+/// let servers = [ServerName::new("10.0.0.1", 11211), ServerName::new("10.0.0.2", 11211)];
+/// let c = Continuum::build_with_weights(&servers, &[1, 3], &dist);
+/// assert!(c.server_for_key(b"foo").unwrap() < 2);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct LibmemcachedConfig {
     pub layout: LibmemcachedLayout,
-    /// libmemcached's `ketama.weighted_`: MD5 points, 4 per digest, count from the weights.
+    /// libmemcached's `ketama.weighted_` (consistent layouts only): MD5 points, 4 per digest,
+    /// their number from the weights (160 per server when all are equal, float32 arithmetic).
+    /// Unweighted: 100 points per server hashed with `hash`, weights ignored.
     pub weighted: bool,
     /// The handle's base hash: the key hash, and the point hash of unweighted continua.
+    /// (libmemcached's "distribution hash" has no effect on selection in 1.1.4.)
     pub hash: KeyHash,
+    /// VIRTUAL_BUCKET's table: `buckets[b]` is the server index of bucket b (the `host_map`
+    /// of `memcached_bucket_set`; its length should be a power of two, as libmemcached
+    /// masks with `len - 1`). Empty: no table. Unused by the other layouts.
+    pub buckets: Vec<u32>,
+}
+
+impl LibmemcachedConfig {
+    /// `layout` with key hash `hash`, unweighted, no bucket table.
+    pub fn new(layout: LibmemcachedLayout, hash: HashAlgorithm) -> Self {
+        LibmemcachedConfig {
+            layout,
+            weighted: false,
+            hash: KeyHash::Algorithm(hash),
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Sets `weighted` (libmemcached's `ketama.weighted_`).
+    pub fn weighted(mut self, weighted: bool) -> Self {
+        self.weighted = weighted;
+        self
+    }
+
+    /// Sets the virtual bucket table (server index per bucket).
+    pub fn with_buckets(mut self, buckets: &[u32]) -> Self {
+        self.buckets = buckets.to_vec();
+        self
+    }
 }
 
 /// memcached's default port: point names omit it.
@@ -139,6 +223,8 @@ enum Selection {
     #[default]
     Consistent,
     Modula,
+    Random,
+    VirtualBucket,
 }
 
 /// A server list turned into a lookup structure. Cheap to query, rebuilt on every change.
@@ -152,6 +238,8 @@ pub struct Continuum {
     server_count: usize,
     key_hash: KeyHash,
     selection: Selection,
+    /// VirtualBucket's table (server index per bucket); empty without one.
+    buckets: Vec<u32>,
 }
 
 impl fmt::Debug for Continuum {
@@ -161,6 +249,7 @@ impl fmt::Debug for Continuum {
             .field("points", &self.values.len())
             .field("key_hash", &self.key_hash)
             .field("selection", &self.selection)
+            .field("buckets", &self.buckets.len())
             .finish()
     }
 }
@@ -230,21 +319,33 @@ impl NameBuf {
 }
 
 impl Continuum {
-    /// Builds the continuum for OMcache's distribution methods. The server list is taken in
-    /// the order given; indexes returned by lookups are indexes into it.
+    /// Builds the lookup structure for `dist`, every server with weight 1. The server list is
+    /// taken in the order given; indexes returned by lookups are indexes into it.
     pub fn build(servers: &[ServerName<'_>], dist: &Distribution) -> Continuum {
+        Self::build_with_weights(servers, &[], dist)
+    }
+
+    /// Same, with server weights: `weights[i]` is server i's weight (missing or 0 counts as
+    /// 1, as libmemcached stores it). Only weighted continua use them
+    /// (`LibmemcachedKetamaWeighted`, `LibmemcachedKetamaPre1010`, and
+    /// `Libmemcached` with `weighted`); modula, random, buckets and unweighted continua
+    /// ignore them, as libmemcached does.
+    pub fn build_with_weights(
+        servers: &[ServerName<'_>],
+        weights: &[u32],
+        dist: &Distribution,
+    ) -> Continuum {
         let (weighted, hash) = match dist {
             Distribution::LibmemcachedKetama => (false, HashAlgorithm::Default),
             Distribution::LibmemcachedKetamaWeighted => (true, HashAlgorithm::Md5),
             Distribution::LibmemcachedKetamaPre1010 => (true, HashAlgorithm::Default),
             Distribution::Custom(custom) => return Self::build_custom(servers, custom),
+            Distribution::Libmemcached(config) => {
+                return Self::build_libmemcached(servers, weights, |_| true, config)
+            }
         };
-        let config = LibmemcachedConfig {
-            layout: LibmemcachedLayout::Ketama,
-            weighted,
-            hash: KeyHash::Algorithm(hash),
-        };
-        Self::build_libmemcached(servers, &[], |_| true, &config)
+        let config = LibmemcachedConfig::new(LibmemcachedLayout::Ketama, hash).weighted(weighted);
+        Self::build_libmemcached(servers, weights, |_| true, &config)
     }
 
     /// Builds exactly what libmemcached 1.1.4's `update_continuum` builds.
@@ -253,7 +354,10 @@ impl Continuum {
     /// it). `include(i)` says whether server i is in the continuum (libmemcached leaves out
     /// auto-ejected servers, and their weights do not count); indexes stay those of `servers`.
     /// The result covers all of `servers` for `server_count()` and the one-server shortcut,
-    /// as libmemcached's `memcached_server_count` does.
+    /// as libmemcached's `memcached_server_count` does. Modula, random and virtual buckets
+    /// ignore `include` (libmemcached's auto-eject does not change their routing). With no
+    /// server included the ring is empty and consistent lookups answer None (libmemcached
+    /// would keep its previous continuum; a caller that wants that keeps its old `Continuum`).
     pub fn build_libmemcached(
         servers: &[ServerName<'_>],
         weights: &[u32],
@@ -265,9 +369,21 @@ impl Continuum {
             key_hash: config.hash.clone(),
             ..Continuum::default()
         };
-        if config.layout == LibmemcachedLayout::Modula {
-            continuum.selection = Selection::Modula;
-            return continuum;
+        match config.layout {
+            LibmemcachedLayout::Ketama | LibmemcachedLayout::KetamaSpy => {}
+            LibmemcachedLayout::Modula => {
+                continuum.selection = Selection::Modula;
+                return continuum;
+            }
+            LibmemcachedLayout::Random => {
+                continuum.selection = Selection::Random;
+                return continuum;
+            }
+            LibmemcachedLayout::VirtualBucket => {
+                continuum.selection = Selection::VirtualBucket;
+                continuum.buckets.clone_from(&config.buckets);
+                return continuum;
+            }
         }
 
         let weight_of = |i: usize| weights.get(i).copied().unwrap_or(1).max(1);
@@ -375,26 +491,59 @@ impl Continuum {
         Some(if i == self.values.len() { 0 } else { i })
     }
 
-    /// Server for a key, ignoring liveness. None when there are no servers. One server:
-    /// Some(0) without hashing (as libmemcached does).
+    /// Server for a key, ignoring liveness: libmemcached's `memcached_generate_hash`
+    /// (without namespace hashing). None when there are no servers, when the ring is empty,
+    /// or when a virtual bucket names a server index that does not exist.
+    ///
+    /// One server: libmemcached does not hash the key (hash 0), which routes to server 0 in
+    /// every layout except a virtual bucket table, whose bucket 0 is used.
     pub fn server_for_key(&self, key: &[u8]) -> Option<usize> {
         match self.server_count {
             0 => None,
-            1 => Some(0),
-            _ => self.server_for_hash(self.key_hash(key)),
+            1 if self.selection != Selection::VirtualBucket => Some(0),
+            1 => self.server_for_hash(0),
+            _ => self.server_for_hash(self.dispatch_hash(key)),
         }
     }
 
-    /// Server for a hash, ignoring liveness.
-    fn server_for_hash(&self, hash: u32) -> Option<usize> {
+    /// The hash that selects a server: the key hash, except for random (not hashed).
+    #[inline]
+    fn dispatch_hash(&self, key: &[u8]) -> u32 {
         match self.selection {
-            Selection::Modula => Some(hash as usize % self.server_count),
+            Selection::Random => 0,
+            _ => self.key_hash(key),
+        }
+    }
+
+    /// Server for a hash, ignoring liveness (libmemcached's `dispatch_host`).
+    fn server_for_hash(&self, hash: u32) -> Option<usize> {
+        let n = self.server_count;
+        if n == 0 {
+            return None;
+        }
+        match self.selection {
+            Selection::Modula => Some(hash as usize % n),
             Selection::Consistent => self.point_for_hash(hash).map(|p| self.owners[p] as usize),
+            Selection::Random => Some(random_u32() as usize % n),
+            Selection::VirtualBucket => {
+                let idx = if self.buckets.is_empty() {
+                    // libmemcached masks with the server count even when it is not a power
+                    // of two (3 servers: indexes 0 and 2 only).
+                    hash & (n as u32).wrapping_sub(1)
+                } else {
+                    let mask = (self.buckets.len() as u32).wrapping_sub(1);
+                    // A table whose length is not a power of two is masked all the same;
+                    // the index stays inside it.
+                    self.buckets[(hash & mask) as usize % self.buckets.len()]
+                };
+                Some(idx as usize).filter(|&i| i < n)
+            }
         }
     }
 
     /// Same, but walks clockwise past points whose server `is_live(idx)` says is dead
     /// (wrapping to point 0); None if every server is dead. One server: Some(0) if live.
+    /// Modula, random and virtual buckets do not fail over: see [`Continuum::lookup_live`].
     pub fn server_for_key_live(
         &self,
         key: &[u8],
@@ -403,7 +552,7 @@ impl Continuum {
         match self.server_count {
             0 => None,
             1 => self.lookup_live(0, is_live, |_| {}),
-            _ => self.lookup_live(self.key_hash(key), is_live, |_| {}),
+            _ => self.lookup_live(self.dispatch_hash(key), is_live, |_| {}),
         }
     }
 
@@ -413,19 +562,28 @@ impl Continuum {
     /// (what OMcache logs). The walk visits every point at most once, so with all servers dead
     /// it ends after one lap with None.
     ///
-    /// Modula does not fail over (libmemcached's modula ignores ejection): the hashed server
-    /// if it is live, else None. One server: Some(0) if live, whatever the ring holds.
+    /// On an unweighted continuum the walk gives exactly what libmemcached's auto-eject
+    /// gives (it rebuilds the ring without the ejected servers, and every server's 100 points
+    /// do not depend on the others). On a weighted one libmemcached's rebuild also
+    /// redistributes the dead servers' share of the 160 × live points; a caller that wants
+    /// that bit for bit rebuilds with [`Continuum::build_libmemcached`]'s `include` instead.
+    ///
+    /// Modula, random and virtual buckets do not fail over (libmemcached's routing ignores
+    /// ejection there, spec §4.5: the operation fails on the dead server): the chosen server
+    /// if it is live, else None after one `on_skip`. One server: Some(0) if live, whatever
+    /// the ring holds (a virtual bucket table is consulted with hash 0).
     pub fn lookup_live(
         &self,
         hash: u32,
         mut is_live: impl FnMut(usize) -> bool,
         mut on_skip: impl FnMut(usize),
     ) -> Option<usize> {
-        if self.server_count == 1 || self.selection == Selection::Modula {
-            let idx = match self.server_count {
-                0 => return None,
-                1 => 0,
-                n => hash as usize % n,
+        if self.server_count == 1 || self.selection != Selection::Consistent {
+            let idx = match (self.server_count, self.selection) {
+                (0, _) => return None,
+                (1, Selection::VirtualBucket) => self.server_for_hash(0)?,
+                (1, _) => 0,
+                _ => self.server_for_hash(hash)?,
             };
             if is_live(idx) {
                 return Some(idx);
@@ -444,6 +602,17 @@ impl Continuum {
         }
         None
     }
+}
+
+/// A uniformly distributed u32 for the RANDOM distribution (libmemcached uses `random()`;
+/// its sequence is not reproducible across processes either). std's per-thread random
+/// SipHash keys advance on every `RandomState::new()`, so each call hashes a fresh key.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    let v = h.finish();
+    (v ^ (v >> 32)) as u32
 }
 
 #[cfg(test)]
@@ -624,11 +793,7 @@ mod tests {
             .collect();
         let weights: Vec<u32> = FIXTURE_SERVERS.iter().map(|&(_, w)| w).collect();
         let build = |layout| {
-            let config = LibmemcachedConfig {
-                layout,
-                weighted: true,
-                hash: KeyHash::Algorithm(HashAlgorithm::Md5),
-            };
+            let config = LibmemcachedConfig::new(layout, HashAlgorithm::Md5).weighted(true);
             Continuum::build_libmemcached(&names, &weights, |_| true, &config)
         };
         let ketama = build(LibmemcachedLayout::Ketama);
@@ -853,11 +1018,8 @@ mod tests {
             ("b".to_string(), 11211),
             ("c".to_string(), 11211),
         ];
-        let config = LibmemcachedConfig {
-            layout: LibmemcachedLayout::Modula,
-            weighted: false,
-            hash: KeyHash::Algorithm(HashAlgorithm::Default),
-        };
+        let config = LibmemcachedConfig::new(LibmemcachedLayout::Modula, HashAlgorithm::Default)
+            .weighted(false);
         let c = Continuum::build_libmemcached(&names(&three), &[], |_| true, &config);
         assert_eq!(c.point_count(), 0);
         let k = b"hello";
@@ -873,11 +1035,8 @@ mod tests {
         // libmemcached's auto-eject rebuild: the ring holds only included servers, weights and
         // the live count are over those, and indexes still refer to the full list.
         let list: Vec<(String, u16)> = (0..4).map(|i| (format!("h{i}.example"), 11211)).collect();
-        let config = LibmemcachedConfig {
-            layout: LibmemcachedLayout::Ketama,
-            weighted: true,
-            hash: KeyHash::Algorithm(HashAlgorithm::Md5),
-        };
+        let config =
+            LibmemcachedConfig::new(LibmemcachedLayout::Ketama, HashAlgorithm::Md5).weighted(true);
         let c = Continuum::build_libmemcached(&names(&list), &[], |i| i != 2, &config);
         assert_eq!(c.server_count(), 4);
         assert_eq!(c.point_count(), 3 * 160);
@@ -885,6 +1044,255 @@ mod tests {
             let idx = c.server_for_key(&i.to_be_bytes()).unwrap();
             assert_ne!(idx, 2);
             assert!(idx < 4);
+        }
+    }
+
+    fn lmc(layout: LibmemcachedLayout, hash: HashAlgorithm) -> Distribution {
+        Distribution::Libmemcached(LibmemcachedConfig::new(layout, hash))
+    }
+
+    #[test]
+    fn layout_from_c() {
+        use LibmemcachedLayout::*;
+        let want = [
+            Modula,
+            Ketama,
+            Ketama,
+            Random,
+            KetamaSpy,
+            Ketama,
+            VirtualBucket,
+        ];
+        for (v, w) in want.iter().enumerate() {
+            assert_eq!(LibmemcachedLayout::from_c(v as u32), Some(*w));
+        }
+        assert_eq!(LibmemcachedLayout::from_c(7), None);
+        assert!(Ketama.is_consistent() && KetamaSpy.is_consistent());
+        assert!(!Modula.is_consistent() && !Random.is_consistent());
+        assert!(!VirtualBucket.is_consistent());
+    }
+
+    #[test]
+    fn libmemcached_variant_matches_the_omcache_methods() {
+        // The three OMcache methods are points of the general configuration.
+        let list: Vec<(String, u16)> = (0..7).map(|i| (format!("h{i}"), 11211 + i)).collect();
+        let names = names(&list);
+        let pairs = [
+            (
+                Distribution::LibmemcachedKetama,
+                false,
+                HashAlgorithm::Default,
+            ),
+            (
+                Distribution::LibmemcachedKetamaWeighted,
+                true,
+                HashAlgorithm::Md5,
+            ),
+            (
+                Distribution::LibmemcachedKetamaPre1010,
+                true,
+                HashAlgorithm::Default,
+            ),
+        ];
+        for (old, weighted, hash) in pairs {
+            let new = Distribution::Libmemcached(
+                LibmemcachedConfig::new(LibmemcachedLayout::Ketama, hash).weighted(weighted),
+            );
+            let (a, b) = (
+                Continuum::build(&names, &old),
+                Continuum::build(&names, &new),
+            );
+            assert_eq!(a.values, b.values);
+            assert_eq!(a.owners, b.owners);
+            for i in 0..500u32 {
+                let k = keymap_key(i);
+                assert_eq!(a.server_for_key(&k), b.server_for_key(&k));
+            }
+        }
+    }
+
+    #[test]
+    fn weights_reach_the_continuum() {
+        // The upstream fixture through the public entry point.
+        let names: Vec<ServerName<'_>> = FIXTURE_SERVERS
+            .iter()
+            .map(|&(h, _)| ServerName::new(h, 11211))
+            .collect();
+        let weights: Vec<u32> = FIXTURE_SERVERS.iter().map(|&(_, w)| w).collect();
+        let dist = Distribution::Libmemcached(
+            LibmemcachedConfig::new(LibmemcachedLayout::Ketama, HashAlgorithm::Md5).weighted(true),
+        );
+        let c = Continuum::build_with_weights(&names, &weights, &dist);
+        let keys = include_str!("../compat-tests/vectors/ketama_fixture_keys.txt");
+        let expected = include_str!("../compat-tests/vectors/ketama_fixture_expected.txt");
+        for (key, exp) in keys.lines().zip(expected.lines()).take(99) {
+            let idx = c.server_for_key(key.as_bytes()).unwrap();
+            assert_eq!(FIXTURE_SERVERS[idx].0, exp.split('\t').nth(1).unwrap());
+        }
+        // Unweighted continua and modula ignore weights; weight 0 counts as 1.
+        for layout in [LibmemcachedLayout::Ketama, LibmemcachedLayout::Modula] {
+            let d = lmc(layout, HashAlgorithm::Crc);
+            let a = Continuum::build_with_weights(&names, &weights, &d);
+            let b = Continuum::build(&names, &d);
+            assert_eq!((a.values, a.owners), (b.values, b.owners));
+        }
+        let d = Distribution::LibmemcachedKetamaWeighted;
+        let a = Continuum::build_with_weights(&names, &[0; 8], &d);
+        let b = Continuum::build(&names, &d);
+        assert_eq!((a.values, a.owners), (b.values, b.owners));
+    }
+
+    #[test]
+    fn key_hash_is_independent_of_the_distribution() {
+        let three = vec![
+            ("a".to_string(), 11211),
+            ("b".to_string(), 11211),
+            ("c".to_string(), 11211),
+        ];
+        let names = names(&three);
+        let algs = [
+            HashAlgorithm::Default,
+            HashAlgorithm::Md5,
+            HashAlgorithm::Crc,
+            HashAlgorithm::Fnv1_64,
+            HashAlgorithm::Fnv1a_64,
+            HashAlgorithm::Fnv1_32,
+            HashAlgorithm::Fnv1a_32,
+            HashAlgorithm::Murmur,
+            HashAlgorithm::Jenkins,
+            HashAlgorithm::Murmur3,
+        ];
+        for alg in algs {
+            let h = alg.hash(b"hello").unwrap();
+            let c = Continuum::build(&names, &lmc(LibmemcachedLayout::Modula, alg));
+            assert_eq!(c.key_hash(b"hello"), h);
+            assert_eq!(c.server_for_key(b"hello"), Some(h as usize % 3));
+            // Unweighted points are hashed with the same algorithm.
+            let c = Continuum::build(&names, &lmc(LibmemcachedLayout::Ketama, alg));
+            assert!(c.values.contains(&alg.hash(b"b-7").unwrap()));
+            let c = Continuum::build(&names, &lmc(LibmemcachedLayout::KetamaSpy, alg));
+            assert!(c.values.contains(&alg.hash(b"/b:11211-7").unwrap()));
+        }
+    }
+
+    #[test]
+    fn virtual_buckets() {
+        let three = vec![
+            ("a".to_string(), 11211),
+            ("b".to_string(), 11211),
+            ("c".to_string(), 11211),
+        ];
+        let names = names(&three);
+        // Values measured with the real 1.1.4 (3 servers, default hash).
+        let keys: [(&[u8], u32); 3] =
+            [(b"k0", 3230140454), (b"k1", 857173315), (b"k3", 3477808556)];
+        let none = Continuum::build(
+            &names,
+            &lmc(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default),
+        );
+        let table =
+            LibmemcachedConfig::new(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default)
+                .with_buckets(&[2, 1, 0, 1]);
+        let with = Continuum::build(&names, &Distribution::Libmemcached(table));
+        for ((key, hash), (no_table, with_table)) in keys.iter().zip([(2, 0), (2, 1), (0, 2)]) {
+            assert_eq!(none.key_hash(key), *hash);
+            // Without a table: hash & (3 - 1), so never server 1.
+            assert_eq!(none.server_for_key(key), Some(no_table));
+            assert_eq!(with.server_for_key(key), Some(with_table));
+        }
+        // No fail-over: the bucket's server or nothing.
+        assert_eq!(with.server_for_key_live(b"k1", |i| i != 0), Some(1));
+        assert_eq!(with.server_for_key_live(b"k1", |i| i != 1), None);
+        let mut skipped = vec![];
+        assert_eq!(with.lookup_live(3, |_| false, |i| skipped.push(i)), None);
+        assert_eq!(skipped, vec![1]);
+        // A bucket naming a server that does not exist answers None.
+        let bad =
+            LibmemcachedConfig::new(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default)
+                .with_buckets(&[7]);
+        let c = Continuum::build(&names, &Distribution::Libmemcached(bad.clone()));
+        assert_eq!(c.server_for_key(b"k0"), None);
+        // One server: hash 0, bucket 0 (libmemcached does not hash the key).
+        let c = Continuum::build(&names[..1], &Distribution::Libmemcached(bad));
+        assert_eq!(c.server_for_key(b"k0"), None);
+        let one =
+            LibmemcachedConfig::new(LibmemcachedLayout::VirtualBucket, HashAlgorithm::Default)
+                .with_buckets(&[0, 5]);
+        let c = Continuum::build(&names[..1], &Distribution::Libmemcached(one));
+        assert_eq!(c.server_for_key(b"k1"), Some(0)); // hash would pick bucket 1
+        assert_eq!(c.server_for_key_live(b"k1", |_| true), Some(0));
+        assert_eq!(c.server_for_key_live(b"k1", |_| false), None);
+    }
+
+    #[test]
+    fn random_spreads_and_does_not_fail_over() {
+        let list: Vec<(String, u16)> = (0..4).map(|i| (format!("r{i}"), 11211)).collect();
+        let names = names(&list);
+        let c = Continuum::build(
+            &names,
+            &lmc(LibmemcachedLayout::Random, HashAlgorithm::Default),
+        );
+        assert_eq!(c.point_count(), 0);
+        let mut seen = [0u32; 4];
+        for _ in 0..4000 {
+            seen[c.server_for_key(b"same key").unwrap()] += 1;
+        }
+        // Uniform: each of 4 servers ~1000 times; 700 is > 9 sigma away.
+        assert!(seen.iter().all(|&n| n > 700), "{seen:?}");
+        // Dead pick: None, never another server.
+        let mut none = 0;
+        for _ in 0..400 {
+            match c.server_for_key_live(b"k", |i| i != 0) {
+                None => none += 1,
+                Some(i) => assert_ne!(i, 0),
+            }
+        }
+        assert!(none > 40 && none < 200, "{none}");
+        // One server: always 0.
+        let c = Continuum::build(
+            &names[..1],
+            &lmc(LibmemcachedLayout::Random, HashAlgorithm::Md5),
+        );
+        assert_eq!(c.server_for_key(b"x"), Some(0));
+    }
+
+    #[test]
+    fn one_server_is_not_hashed() {
+        // Even an algorithm that cannot hash (HSIEH) or a ring with no points gives server 0.
+        let one = [ServerName::new("10.0.0.1", 11211)];
+        for layout in [
+            LibmemcachedLayout::Modula,
+            LibmemcachedLayout::Ketama,
+            LibmemcachedLayout::KetamaSpy,
+            LibmemcachedLayout::Random,
+            LibmemcachedLayout::VirtualBucket,
+        ] {
+            let c = Continuum::build(&one, &lmc(layout, HashAlgorithm::Hsieh));
+            assert_eq!(c.server_for_key(b"anything"), Some(0), "{layout:?}");
+            assert_eq!(c.server_for_key_live(b"anything", |_| true), Some(0));
+            assert_eq!(c.server_for_key_live(b"anything", |_| false), None);
+        }
+    }
+
+    #[test]
+    fn excluded_unweighted_servers_equal_the_live_walk() {
+        // libmemcached's auto-eject rebuild without server 2 == our walk past its points,
+        // for unweighted rings (each server's points do not depend on the others).
+        let list: Vec<(String, u16)> = (0..5)
+            .map(|i| (format!("e{i}.example"), 4000 + i))
+            .collect();
+        let names = names(&list);
+        for layout in [LibmemcachedLayout::Ketama, LibmemcachedLayout::KetamaSpy] {
+            let config = LibmemcachedConfig::new(layout, HashAlgorithm::Fnv1a_32);
+            let full = Continuum::build(&names, &Distribution::Libmemcached(config.clone()));
+            let ejected = Continuum::build_libmemcached(&names, &[], |i| i != 2, &config);
+            for i in 0..2000 {
+                let k = keymap_key(i);
+                assert_eq!(
+                    full.server_for_key_live(&k, |s| s != 2),
+                    ejected.server_for_key(&k)
+                );
+            }
         }
     }
 }
