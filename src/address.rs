@@ -71,7 +71,7 @@ impl std::error::Error for AddressError {}
 
 /// Parses a comma-separated list. Whitespace around entries is ignored and empty entries are
 /// skipped; any malformed entry rejects the whole list (so a typo never silently drops a
-/// server and re-shards its keys). The result is sorted like OMcache 0.3's list.
+/// server and re-shards its keys). The entries keep the caller's order.
 pub fn parse_server_list(list: &str) -> Result<Vec<ServerAddr>, AddressError> {
     let mut servers = Vec::new();
     for entry in list.split(',') {
@@ -80,8 +80,13 @@ pub fn parse_server_list(list: &str) -> Result<Vec<ServerAddr>, AddressError> {
             servers.push(parse_server(entry)?);
         }
     }
-    servers.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     Ok(servers)
+}
+
+/// Orders a list as OMcache 0.3 did (by host, then by the port as text): its ring, and so
+/// its key -> server mapping, depends on that order.
+pub fn sort_like_omcache(list: &mut [ServerAddr]) {
+    list.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
 /// Parses one entry.
@@ -262,11 +267,13 @@ mod tests {
     }
 
     #[test]
-    fn list_is_trimmed_and_sorted() {
-        let list = parse_server_list(" b:2 ,, a:11300 ,a:9999,  ").unwrap();
-        let names: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    fn list_is_trimmed_in_order_and_sorts_like_omcache() {
+        let mut list = parse_server_list(" b:2 ,, a:11300 ,a:9999,  ").unwrap();
+        let names = |l: &[ServerAddr]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&list), ["b:2", "a:11300", "a:9999"]);
         // ports compare as text, like OMcache 0.3
-        assert_eq!(names, ["a:11300", "a:9999", "b:2"]);
+        sort_like_omcache(&mut list);
+        assert_eq!(names(&list), ["a:11300", "a:9999", "b:2"]);
         assert!(parse_server_list("").unwrap().is_empty());
     }
 }

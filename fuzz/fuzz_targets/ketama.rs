@@ -161,6 +161,7 @@ fuzz_target!(|data: &[u8]| {
                 layout,
                 weighted,
                 hash: hash.clone(),
+                buckets: Vec::new(),
             };
             let c = Continuum::build_libmemcached(&servers, &weights, included, &config);
             assert_eq!(c.server_count(), n);

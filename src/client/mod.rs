@@ -32,6 +32,7 @@ use crate::sys;
 use batch::Batch;
 use deliver::Report;
 pub use safe::{Item, Request as OwnedRequest, Response as OwnedResponse};
+pub use servers::Server;
 pub use settings::FailoverPolicy;
 pub use settings::{Settings, Wait};
 pub use status::{Failure, Status};
@@ -212,6 +213,8 @@ impl Logger {
 pub struct Client {
     settings: Settings,
     conns: Vec<Connection>,
+    /// The weight of each server, beside `conns`.
+    weights: Vec<u32>,
     dist: Distribution,
     continuum: Continuum,
     /// The last request id (opaque) issued. Starts at the current Unix time like OMcache's.
@@ -265,6 +268,7 @@ impl Client {
         Client {
             settings: Settings::default(),
             conns: Vec::new(),
+            weights: Vec::new(),
             dist: Distribution::default(),
             continuum: Continuum::default(),
             last_id: now_secs,
@@ -336,6 +340,12 @@ impl Client {
 
     fn log(&mut self, level: i32, args: fmt::Arguments<'_>) {
         self.logger.log(level, args);
+    }
+
+    /// Logs an error found by a face (e.g. a server list it could not parse) through the same
+    /// log callback as the engine's own messages.
+    pub fn log_error(&mut self, args: fmt::Arguments<'_>) {
+        self.logger.log(log_level::ERR, args);
     }
 
     /// Requests of the current batch still unanswered.

@@ -1,4 +1,5 @@
-//! The server list, its continuum, and routing a request to a live server.
+//! The server list (in the caller's order, each with its weight), its continuum, and routing a
+//! request to a live server.
 
 use crate::address::{parse_server_list, AddressError, ServerAddr};
 use crate::connection::Connection;
@@ -6,9 +7,28 @@ use crate::ketama::{Continuum, Distribution, ServerName};
 
 use super::{log_level, Client, Request};
 
+/// One configured server: where it is, and its weight on the ring (used by the weighted
+/// distributions; 1 by default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    pub addr: ServerAddr,
+    pub weight: u32,
+}
+
+impl Server {
+    pub fn new(addr: ServerAddr) -> Server {
+        Server { addr, weight: 1 }
+    }
+
+    pub fn weighted(addr: ServerAddr, weight: u32) -> Server {
+        Server { addr, weight }
+    }
+}
+
 impl Client {
-    /// Replaces the server list. Servers still listed keep their connections and state; the
-    /// continuum is rebuilt. A malformed list changes nothing.
+    /// Replaces the server list with a comma-separated list of server strings, in that order,
+    /// all of weight 1. Servers still listed keep their connections and state; the continuum
+    /// is rebuilt. A malformed list changes nothing.
     pub fn set_servers(&mut self, list: &str) -> Result<(), AddressError> {
         let parsed = match parse_server_list(list) {
             Ok(p) => p,
@@ -17,23 +37,27 @@ impl Client {
                 return Err(e);
             }
         };
-        self.replace_servers(parsed);
+        self.replace_servers(parsed.into_iter().map(Server::new));
         Ok(())
     }
 
-    /// Replaces the server list with `addrs`, in their order.
-    pub fn replace_servers(&mut self, addrs: Vec<ServerAddr>) {
+    /// Replaces the server list, in the order given. A server still listed (same address)
+    /// keeps its connection and state.
+    pub fn replace_servers(&mut self, servers: impl IntoIterator<Item = Server>) {
         let mut old: Vec<Option<Connection>> = std::mem::take(&mut self.conns)
             .into_iter()
             .map(Some)
             .collect();
-        let mut conns = Vec::with_capacity(addrs.len());
-        for addr in addrs {
+        let servers = servers.into_iter();
+        let mut conns = Vec::with_capacity(servers.size_hint().0);
+        self.weights.clear();
+        for Server { addr, weight } in servers {
             let reused = old
                 .iter_mut()
                 .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
                 .and_then(Option::take);
             conns.push(reused.unwrap_or_else(|| Connection::new(addr)));
+            self.weights.push(weight);
         }
         // Requests in flight on dropped servers will never be answered.
         for mut gone in old.into_iter().flatten() {
@@ -47,6 +71,25 @@ impl Client {
         self.rebuild_continuum();
     }
 
+    /// Appends servers to the list (libmemcached's server_add / server_push); those already
+    /// listed keep their places, connections and state.
+    pub fn push_servers(&mut self, servers: impl IntoIterator<Item = Server>) {
+        for Server { addr, weight } in servers {
+            self.conns.push(Connection::new(addr));
+            self.weights.push(weight);
+        }
+        self.touched_flag.resize(self.conns.len(), false);
+        self.rebuild_continuum();
+    }
+
+    /// The configured servers, in order.
+    pub fn servers(&self) -> impl Iterator<Item = Server> + '_ {
+        self.conns
+            .iter()
+            .zip(&self.weights)
+            .map(|(c, &weight)| Server::weighted(c.addr().clone(), weight))
+    }
+
     pub fn set_distribution(&mut self, dist: Distribution) {
         self.dist = dist;
         self.rebuild_continuum();
@@ -56,12 +99,9 @@ impl Client {
         let names: Vec<ServerName<'_>> = self
             .conns
             .iter()
-            .map(|c| ServerName {
-                host: &c.addr().host,
-                port: c.addr().port,
-            })
+            .map(|c| ServerName::new(&c.addr().host, c.addr().port))
             .collect();
-        self.continuum = Continuum::build(&names, &self.dist);
+        self.continuum = Continuum::build_with_weights(&names, &self.weights, &self.dist);
     }
 
     pub fn server_count(&self) -> usize {
@@ -70,6 +110,10 @@ impl Client {
 
     pub fn server_addr(&self, index: usize) -> Option<&ServerAddr> {
         self.conns.get(index).map(|c| c.addr())
+    }
+
+    pub fn server_weight(&self, index: usize) -> Option<u32> {
+        self.weights.get(index).copied()
     }
 
     /// The server a key goes to now (skipping ejected servers); None when there are no

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use super::{callbacks, dist, message, omcache_dist_t, omcache_t, with_handle, Inner, INVALID, OK};
-use crate::client::Client;
+use crate::client::{Client, Server};
 use crate::ffi::common::{c_str, guard, new_handle_lock};
 
 /// A new handle with no servers and OMcache's defaults.
@@ -110,9 +110,19 @@ pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char
         let Ok(text) = text.to_str() else {
             return INVALID;
         };
-        match inner.client.set_servers(text) {
-            Ok(()) => OK,
-            Err(_) => INVALID,
+        // OMcache orders its list (its ring, so its key mapping, depends on the order).
+        match crate::address::parse_server_list(text) {
+            Ok(mut list) => {
+                crate::address::sort_like_omcache(&mut list);
+                inner
+                    .client
+                    .replace_servers(list.into_iter().map(Server::new));
+                OK
+            }
+            Err(e) => {
+                inner.client.log_error(format_args!("set_servers: {e}"));
+                INVALID
+            }
         }
     })
 }
