@@ -124,6 +124,32 @@ impl RequestParts<'_> {
     }
 }
 
+/// Request extras, in wire order. Expirations are memcached's: seconds from now up to 30
+/// days, a Unix time beyond (a caller's `time_t` is truncated to the protocol's 32 bits).
+pub mod extras {
+    /// set / add / replace (and their quiet forms): flags, expiration.
+    pub fn storage(flags: u32, expiration: u32) -> [u8; 8] {
+        let mut e = [0u8; 8];
+        e[..4].copy_from_slice(&flags.to_be_bytes());
+        e[4..].copy_from_slice(&expiration.to_be_bytes());
+        e
+    }
+
+    /// increment / decrement: delta, initial value, expiration (0xffffffff: do not create).
+    pub fn delta(delta: u64, initial: u64, expiration: u32) -> [u8; 20] {
+        let mut e = [0u8; 20];
+        e[..8].copy_from_slice(&delta.to_be_bytes());
+        e[8..16].copy_from_slice(&initial.to_be_bytes());
+        e[16..].copy_from_slice(&expiration.to_be_bytes());
+        e
+    }
+
+    /// touch, get-and-touch, flush (delay) and verbosity (level): one 32-bit field.
+    pub fn expiration(expiration: u32) -> [u8; 4] {
+        expiration.to_be_bytes()
+    }
+}
+
 /// Why a request cannot be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EncodeError {

@@ -134,14 +134,11 @@ fn unresolvable_queued_get(when: PollFds) -> (Status, Vec<(Option<usize>, Status
     let mut c = Client::new();
     c.set_servers("no-such-host.invalid:11211").unwrap();
     c.settings_mut().connect_timeout = ms(20);
-    let mut reqs = [Request {
-        server_index: -1,
-        parts: RequestParts {
-            opcode: opcode::GETK,
-            key: b"queued-key",
-            ..Default::default()
-        },
-    }];
+    let mut reqs = [Request::keyed(RequestParts {
+        opcode: opcode::GETK,
+        key: b"queued-key",
+        ..Default::default()
+    })];
     let mut sink = Record::default();
     let status = c.command(&mut Requests(&mut reqs), &mut sink, 0);
     if when == PollFds::BeforeSleep {

@@ -19,7 +19,7 @@ use std::os::unix::net::UnixListener;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use omcache::client::{IoOutcome, Request, Requests, Response, ResponseSink, Status};
+use omcache::client::{IoOutcome, Request, Requests, Response, ResponseSink, Route, Status};
 use omcache::protocol::{is_quiet, opcode, RequestParts};
 use omcache::Client;
 use omcache_fuzz::{Bytes, CountingAlloc};
@@ -75,14 +75,10 @@ fn request(choice: u8, i: usize) -> Request<'static> {
         _ => (opcode::STAT, &[], &[]),
     };
     // Keyless requests go to server 0 explicitly (key routing needs a key).
-    let server_index = if opcode == opcode::NOOP || opcode == opcode::STAT {
-        0
-    } else {
-        -1
-    };
-    let key: &[u8] = if server_index == 0 { &[] } else { key };
+    let keyless = opcode == opcode::NOOP || opcode == opcode::STAT;
+    let key: &[u8] = if keyless { &[] } else { key };
     Request {
-        server_index,
+        route: if keyless { Route::Server(0) } else { Route::Key },
         parts: RequestParts {
             opcode,
             extras,

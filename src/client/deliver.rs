@@ -56,11 +56,7 @@ impl Client {
                     let Some(index) = self.batch.index_of(opaque) else {
                         continue;
                     };
-                    let request = super::Request {
-                        server_index: -1,
-                        ..reqs.request(index)
-                    };
-                    if let Err(status) = self.enqueue(&request, opaque) {
+                    if let Err(status) = self.enqueue(&reqs.request(index), opaque) {
                         fail_member(
                             &mut self.batch,
                             &mut self.reports,
@@ -174,6 +170,9 @@ impl Client {
             };
             if pin {
                 self.conns[server].pin();
+            }
+            if sink.paused() {
+                return;
             }
             if let Some(c) = corrupt {
                 let msg = match c {

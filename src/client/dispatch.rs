@@ -7,7 +7,7 @@ use crate::protocol::{self, RequestParts};
 
 use super::failover::connect_failure;
 use super::{log_level, valid_key, Client, IoOutcome, Request, RequestSet, ResponseSink, Status};
-use super::{Failure, Response, Wait};
+use super::{Failure, Response, Route, Wait};
 
 impl Client {
     /// Queues `reqs` as a new batch (ids in array order), sends them unless buffering, and
@@ -53,10 +53,9 @@ impl Client {
         for i in 0..n {
             let opaque = first.wrapping_add(i as u32);
             let req = reqs.request(i);
-            let explicit_server = req.server_index;
             match self.enqueue(&req, opaque) {
                 Ok(server) => {
-                    reqs.assigned(i, server as i32, opaque);
+                    reqs.assigned(i, Some(server), opaque);
                     if !self.touched_flag[server] {
                         self.touched_flag[server] = true;
                         self.touched.push(server);
@@ -65,7 +64,7 @@ impl Client {
                 Err(status) => {
                     self.batch.complete(opaque);
                     sink.response(&Response::synthetic(status, req.parts.key), Some(i));
-                    reqs.assigned(i, explicit_server, opaque);
+                    reqs.assigned(i, None, opaque);
                     failure = status;
                 }
             }
@@ -102,15 +101,19 @@ impl Client {
         match self.io_loop(Some(&*reqs), sink, wait) {
             IoOutcome::Done if failure != Status::Ok => failure,
             IoOutcome::Done => Status::Ok,
-            IoOutcome::Again => Status::Again,
+            // Not finished: the caller continues with `io`.
+            IoOutcome::Again | IoOutcome::Paused => Status::Again,
         }
     }
 
     /// Encodes one request into its server's send buffer.
     pub(super) fn enqueue(&mut self, req: &Request<'_>, opaque: u32) -> Result<usize, Status> {
-        if protocol::check_request(&req.parts).is_err()
-            || (req.server_index < 0 && !valid_key(req.parts.key))
-        {
+        let bad_key = match req.route {
+            Route::Key => !valid_key(req.parts.key),
+            Route::ByKey(k) => !valid_key(k) || !valid_key(req.parts.key),
+            Route::Server(_) => false,
+        };
+        if bad_key || protocol::check_request(&req.parts).is_err() {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
         let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
@@ -131,7 +134,7 @@ impl Client {
             opaque,
             quiet: protocol::is_quiet(parts.opcode),
             origin: Origin::User,
-            keyed: req.server_index < 0,
+            keyed: req.route.is_keyed(),
             key_tag: if connection::returns_key(parts.opcode) {
                 connection::key_tag(parts.key)
             } else {
@@ -246,7 +249,7 @@ impl Client {
         // precisely): the general loop continues with what is left of the caller's time.
         Some(match self.io_loop(Some(reqs), sink, wait) {
             IoOutcome::Done => Status::Ok,
-            IoOutcome::Again => Status::Again,
+            IoOutcome::Again | IoOutcome::Paused => Status::Again,
         })
     }
 }

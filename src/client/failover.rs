@@ -12,7 +12,7 @@ use crate::connection::{Origin, State};
 use crate::sys;
 
 use super::deliver::Report;
-use super::{log_level, Client, Discard, Failure, Request, RequestSet, ResponseSink, Status};
+use super::{log_level, Client, Discard, Failure, RequestSet, ResponseSink, Status};
 
 /// What a failed connect means: nobody listening, a connect that did not finish, or a name
 /// that does not resolve (the resolver's errors come as `NotFound`).
@@ -224,11 +224,8 @@ impl Client {
                     moved += 1;
                     continue;
                 };
-                let request = Request {
-                    server_index: -1,
-                    ..r.request(i)
-                };
-                match self.enqueue(&request, f.opaque) {
+                // Its route is by key (`keyed`): the key's next live server.
+                match self.enqueue(&r.request(i), f.opaque) {
                     Ok(_) => {
                         moved += 1;
                         continue;

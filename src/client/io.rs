@@ -28,6 +28,18 @@ impl Client {
         if let Some(r) = reqs {
             self.hand_over_reports(r, sink);
         }
+        // Answers left in the buffers by a paused sink: no poll would report them.
+        for server in 0..self.conns.len() {
+            if sink.paused() {
+                return IoOutcome::Paused;
+            }
+            if self.conns[server].has_buffered_input() {
+                self.process_input(server, reqs, sink);
+            }
+        }
+        if sink.paused() {
+            return IoOutcome::Paused;
+        }
         self.io_loop(reqs, sink, wait)
     }
 
@@ -70,6 +82,9 @@ impl Client {
                 if self.read_server(server, Some(block), reqs, sink) == Received::NoRoom {
                     return IoOutcome::Again;
                 }
+                if sink.paused() {
+                    return IoOutcome::Paused;
+                }
             } else {
                 if let Err(e) = sys::poll(&mut self.pollfds, poll_wait) {
                     self.log(log_level::ERR, format_args!("poll failed: {e}"));
@@ -84,6 +99,9 @@ impl Client {
                         continue;
                     }
                     no_room |= self.service(server, revents, now, reqs, sink);
+                    if sink.paused() {
+                        return IoOutcome::Paused;
+                    }
                 }
                 if no_room {
                     return IoOutcome::Again;

@@ -49,12 +49,63 @@ pub mod log_level {
     pub const DEBUG: i32 = 7;
 }
 
+/// Where a request goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// To the live server of its own (wire) key.
+    #[default]
+    Key,
+    /// To the live server of another key: libmemcached's `*_by_key` group key, or the key
+    /// without its namespace prefix when the namespace is not hashed.
+    ByKey(&'a [u8]),
+    /// To this server (by index in the server list), whatever its key.
+    Server(usize),
+}
+
+impl Route<'_> {
+    /// OMcache's convention: a negative index routes by key.
+    pub fn from_index(index: i32) -> Route<'static> {
+        usize::try_from(index).map_or(Route::Key, Route::Server)
+    }
+
+    /// Routed by a key (so it may move to the key's next server).
+    pub fn is_keyed(&self) -> bool {
+        !matches!(self, Route::Server(_))
+    }
+}
+
 /// A request as the engine sees it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Request<'a> {
-    /// Explicit server, or -1 to choose by key.
-    pub server_index: i32,
+    pub route: Route<'a>,
     pub parts: RequestParts<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// Routed by its own key.
+    pub fn keyed(parts: RequestParts<'a>) -> Request<'a> {
+        Request {
+            route: Route::Key,
+            parts,
+        }
+    }
+
+    /// To one server.
+    pub fn to_server(server: usize, parts: RequestParts<'a>) -> Request<'a> {
+        Request {
+            route: Route::Server(server),
+            parts,
+        }
+    }
+
+    /// The key that chooses its server, if routed by key.
+    pub fn routing_key(&self) -> Option<&'a [u8]> {
+        match self.route {
+            Route::Key => Some(self.parts.key),
+            Route::ByKey(k) => Some(k),
+            Route::Server(_) => None,
+        }
+    }
 }
 
 /// The requests of a batch. Implemented over the C caller's `omcache_req_t` array by the FFI
@@ -65,8 +116,9 @@ pub trait RequestSet {
         self.len() == 0
     }
     fn request(&self, i: usize) -> Request<'_>;
-    /// Records where request `i` went and the opaque it was given.
-    fn assigned(&mut self, i: usize, server_index: i32, opaque: u32);
+    /// Records the opaque request `i` was given and the server it went to (None: it could not
+    /// be sent).
+    fn assigned(&mut self, i: usize, server: Option<usize>, opaque: u32);
 }
 
 /// A slice of engine requests as a request set.
@@ -81,8 +133,7 @@ impl RequestSet for Requests<'_, '_> {
         self.0[i]
     }
 
-    fn assigned(&mut self, i: usize, server_index: i32, opaque: u32) {
-        self.0[i].server_index = server_index;
+    fn assigned(&mut self, i: usize, _server: Option<usize>, opaque: u32) {
         self.0[i].parts.opaque = opaque;
     }
 }
@@ -158,6 +209,13 @@ pub trait ResponseSink {
     /// Returns true when the sink keeps pointers into `resp` after returning, which pins the
     /// receive buffer until the next call into the engine.
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool;
+
+    /// Checked after each response: true stops delivery for now (the rest stays buffered and
+    /// is delivered by the next `io`), for callers that take one response at a time
+    /// (libmemcached's lazy `memcached_fetch`).
+    fn paused(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that drops everything.
@@ -174,7 +232,10 @@ pub type LogFn = Box<dyn FnMut(i32, &str) + Send>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IoOutcome {
     Done,
+    /// Time ran out (or handed-out values must be consumed first).
     Again,
+    /// The sink paused delivery; call `io` again to continue.
+    Paused,
 }
 
 /// Log messages through the caller's callback, with the time since the client was created.

@@ -7,16 +7,20 @@
 //! (`Status::Failed(Failure::…)`).
 
 use super::{
-    Client, Request as EngineRequest, RequestSet, Response as EngineResponse, ResponseSink, Status,
-    Wait,
+    Client, Request as EngineRequest, RequestSet, Response as EngineResponse, ResponseSink, Route,
+    Status, Wait,
 };
-use crate::protocol::{opcode, RequestParts};
+use crate::protocol::{extras, opcode, RequestParts};
 
 /// One request with owned parts.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
-    /// Explicit server, or -1 to choose by key.
-    pub server_index: i32,
+    /// To this server (index in the list); None: by key.
+    pub server: Option<usize>,
+    /// The key that chooses the server when it is not `key` (libmemcached's `*_by_key`).
+    pub routing_key: Option<Vec<u8>>,
+    /// Filled in by the engine: the server it went to.
+    pub sent_to: Option<usize>,
     pub opcode: u8,
     pub cas: u64,
     pub extras: Vec<u8>,
@@ -29,7 +33,6 @@ pub struct Request {
 impl Request {
     pub fn keyed(opcode: u8, key: &[u8]) -> Request {
         Request {
-            server_index: -1,
             opcode,
             key: key.to_vec(),
             ..Default::default()
@@ -66,8 +69,13 @@ impl RequestSet for Owned<'_> {
 
     fn request(&self, i: usize) -> EngineRequest<'_> {
         let r = &self.0[i];
+        let route = match (r.server, &r.routing_key) {
+            (Some(s), _) => Route::Server(s),
+            (None, Some(k)) => Route::ByKey(k),
+            (None, None) => Route::Key,
+        };
         EngineRequest {
-            server_index: r.server_index,
+            route,
             parts: RequestParts {
                 opcode: r.opcode,
                 opaque: 0,
@@ -79,8 +87,8 @@ impl RequestSet for Owned<'_> {
         }
     }
 
-    fn assigned(&mut self, i: usize, server_index: i32, opaque: u32) {
-        self.0[i].server_index = server_index;
+    fn assigned(&mut self, i: usize, server: Option<usize>, opaque: u32) {
+        self.0[i].sent_to = server;
         self.0[i].opaque = opaque;
     }
 }
@@ -111,9 +119,7 @@ impl ResponseSink for Collect {
 }
 
 fn storage_extras(flags: u32, expiration: u32) -> Vec<u8> {
-    let mut e = flags.to_be_bytes().to_vec();
-    e.extend_from_slice(&expiration.to_be_bytes());
-    e
+    extras::storage(flags, expiration).to_vec()
 }
 
 impl Client {
@@ -140,7 +146,7 @@ impl Client {
         let mut sink = Collect::default();
         let status = match self.io(Some(&Owned(reqs)), &mut sink, wait) {
             super::IoOutcome::Done => Status::Ok,
-            super::IoOutcome::Again => Status::Again,
+            super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
         };
         (status, sink.responses)
     }
@@ -277,11 +283,8 @@ impl Client {
         initial: u64,
         expiration: u32,
     ) -> Result<u64, Status> {
-        let mut extras = delta.to_be_bytes().to_vec();
-        extras.extend_from_slice(&initial.to_be_bytes());
-        extras.extend_from_slice(&expiration.to_be_bytes());
         self.single_ok(Request {
-            extras,
+            extras: extras::delta(delta, initial, expiration).to_vec(),
             ..Request::keyed(op, key)
         })
         .map(|r| r.delta_value)
@@ -315,7 +318,7 @@ impl Client {
 
     pub fn noop(&mut self, server_index: usize) -> Result<(), Status> {
         let req = Request {
-            server_index: server_index as i32,
+            server: Some(server_index),
             opcode: opcode::NOOP,
             ..Default::default()
         };
@@ -324,9 +327,9 @@ impl Client {
 
     pub fn flush_all(&mut self, server_index: usize) -> Result<(), Status> {
         let req = Request {
-            server_index: server_index as i32,
+            server: Some(server_index),
             opcode: opcode::FLUSH,
-            extras: 0u32.to_be_bytes().to_vec(),
+            extras: extras::expiration(0).to_vec(),
             ..Default::default()
         };
         self.single_ok(req).map(|_| ())
@@ -339,7 +342,7 @@ impl Client {
         group: Option<&str>,
     ) -> Result<Vec<(String, String)>, Status> {
         let mut reqs = [Request {
-            server_index: server_index as i32,
+            server: Some(server_index),
             opcode: opcode::STAT,
             key: group.unwrap_or("").as_bytes().to_vec(),
             ..Default::default()
@@ -367,7 +370,7 @@ impl Client {
     pub fn flush_buffers(&mut self, wait: impl Into<Wait>) -> Status {
         match self.io(None, &mut super::Discard, wait) {
             super::IoOutcome::Done => Status::Ok,
-            super::IoOutcome::Again => Status::Again,
+            super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::address::{parse_server_list, AddressError, ServerAddr};
 use crate::connection::Connection;
 use crate::ketama::{Continuum, Distribution, ServerName};
 
-use super::{log_level, Client, Request};
+use super::{log_level, Client, Request, Route};
 
 /// One configured server: where it is, and its weight on the ring (used by the weighted
 /// distributions; 1 by default).
@@ -127,10 +127,10 @@ impl Client {
     /// The server a request goes to: its explicit index if that server is usable, else the
     /// live server of its key.
     pub(super) fn route(&self, req: &Request<'_>) -> Option<usize> {
-        if req.server_index >= 0 {
-            let i = req.server_index as usize;
-            return self.conns.get(i).filter(|c| c.is_usable()).map(|_| i);
+        match req.route {
+            Route::Server(i) => self.conns.get(i).filter(|c| c.is_usable()).map(|_| i),
+            Route::Key => self.server_index_for_key(req.parts.key),
+            Route::ByKey(k) => self.server_index_for_key(k),
         }
-        self.server_index_for_key(req.parts.key)
     }
 }

@@ -9,9 +9,9 @@ use super::{
     omcache_req_header_s, omcache_req_t, omcache_t, omcache_value_t, with_handle, CSink, Inner,
     INVALID,
 };
-use crate::client::{valid_key, Request, Requests, Status};
+use crate::client::{valid_key, Request, Requests, Route, Status};
 use crate::ffi::common::{c_bytes, c_str, take_count, write_count, write_out};
-use crate::protocol::{opcode, quiet_variant, RequestParts};
+use crate::protocol::{extras, opcode, quiet_variant, RequestParts};
 
 use super::status::{self, NO_SERVERS};
 
@@ -32,7 +32,7 @@ fn run_one(inner: &mut Inner, req: Request<'_>, timeout: i32) -> (Status, Option
 
 /// A single request's own outcome: its response's status when one came, else the engine's.
 fn run_status(inner: &mut Inner, req: Request<'_>, timeout: i32) -> c_int {
-    let explicit = req.server_index >= 0;
+    let explicit = !req.route.is_keyed();
     let (status, value) = run_one(inner, req, timeout);
     let rc = value.map_or(status::code(status), |v| v.status);
     if explicit && rc == status::SERVER_FAILURE {
@@ -44,19 +44,17 @@ fn run_status(inner: &mut Inner, req: Request<'_>, timeout: i32) -> c_int {
 
 fn keyed<'a>(op: u8, key: &'a [u8], timeout: i32) -> Request<'a> {
     let op = if timeout == 0 { quiet_variant(op) } else { op };
-    Request {
-        server_index: -1,
-        parts: RequestParts {
-            opcode: op,
-            key,
-            ..Default::default()
-        },
-    }
+    Request::keyed(RequestParts {
+        opcode: op,
+        key,
+        ..Default::default()
+    })
 }
 
+/// A request to one server (callers check `server_index >= 0` first).
 fn indexed(op: u8, server_index: c_int) -> Request<'static> {
     Request {
-        server_index,
+        route: Route::from_index(server_index),
         parts: RequestParts {
             opcode: op,
             ..Default::default()
@@ -88,10 +86,7 @@ unsafe fn value_arg<'a>(value: *const u8, value_len: usize) -> Option<&'a [u8]> 
 }
 
 fn storage_extras(flags: u32, expiration: libc::time_t) -> [u8; 8] {
-    let mut e = [0u8; 8];
-    e[..4].copy_from_slice(&flags.to_be_bytes());
-    e[4..].copy_from_slice(&(expiration as u32).to_be_bytes());
-    e
+    extras::storage(flags, expiration as u32)
 }
 
 #[no_mangle]
@@ -119,7 +114,7 @@ pub extern "C" fn omcache_flush_all(
         if server_index < 0 {
             return NO_SERVERS;
         }
-        let extras = (expiration as u32).to_be_bytes();
+        let extras = extras::expiration(expiration as u32);
         let mut req = indexed(opcode::FLUSH, server_index);
         req.parts.extras = &extras;
         run_status(inner, req, timeout_msec)
@@ -146,7 +141,7 @@ pub extern "C" fn omcache_stat(
             return NO_SERVERS;
         }
         let mut reqs = [Request {
-            server_index,
+            route: Route::from_index(server_index),
             parts: RequestParts {
                 opcode: opcode::STAT,
                 key: group,
@@ -328,10 +323,7 @@ fn delta(
         let Some(key) = (unsafe { key_arg(key, key_len) }) else {
             return INVALID;
         };
-        let mut extras = [0u8; 20];
-        extras[..8].copy_from_slice(&delta.to_be_bytes());
-        extras[8..16].copy_from_slice(&initial.to_be_bytes());
-        extras[16..].copy_from_slice(&(expiration as u32).to_be_bytes());
+        let extras = extras::delta(delta, initial, expiration as u32);
         let mut req = keyed(op, key, timeout_msec);
         req.parts.extras = &extras;
         let (status, v) = run_one(inner, req, timeout_msec);
@@ -424,7 +416,7 @@ pub extern "C" fn omcache_touch(
         let Some(key) = (unsafe { key_arg(key, key_len) }) else {
             return INVALID;
         };
-        let extras = (expiration as u32).to_be_bytes();
+        let extras = extras::expiration(expiration as u32);
         // Touch has no quiet variant.
         let mut req = keyed(opcode::TOUCH, key, -1);
         req.parts.extras = &extras;
@@ -508,7 +500,7 @@ pub extern "C" fn omcache_gat(
     cas: *mut u64,
     timeout_msec: i32,
 ) -> c_int {
-    let extras = (expiration as u32).to_be_bytes();
+    let extras = extras::expiration(expiration as u32);
     fetch(
         mc,
         opcode::GATK,
@@ -567,7 +559,7 @@ fn multi(
                 inner.gat_extras.clear();
                 inner
                     .gat_extras
-                    .extend((0..key_count).map(|i| (*expirations.add(i) as u32).to_be_bytes()));
+                    .extend((0..key_count).map(|i| extras::expiration(*expirations.add(i) as u32)));
             }
             let extlen: u8 = if op == opcode::GATKQ { 4 } else { 0 };
             for i in 0..key_count {

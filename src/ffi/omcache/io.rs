@@ -190,7 +190,7 @@ pub extern "C" fn omcache_io(
                     write_count(req_count, 0);
                     OK
                 }
-                IoOutcome::Again => status::AGAIN,
+                IoOutcome::Again | IoOutcome::Paused => status::AGAIN,
             }
         }
     })

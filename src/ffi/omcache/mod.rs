@@ -14,7 +14,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::common::{self, c_bytes, ptr_or_null, HandleLock};
-use crate::client::{Client, Request, RequestSet, Response, ResponseSink};
+use crate::client::{Client, Request, RequestSet, Response, ResponseSink, Route};
 use crate::protocol::RequestParts;
 
 pub use commands::*;
@@ -236,7 +236,7 @@ impl RequestSet for CRequests {
             )
         };
         Request {
-            server_index: r.server_index,
+            route: Route::from_index(r.server_index),
             parts: RequestParts {
                 opcode: r.header.opcode,
                 opaque: 0,
@@ -248,11 +248,14 @@ impl RequestSet for CRequests {
         }
     }
 
-    fn assigned(&mut self, i: usize, server_index: i32, opaque: u32) {
+    fn assigned(&mut self, i: usize, server: Option<usize>, opaque: u32) {
         assert!(i < self.len);
         // SAFETY: checked in `new`; we hold the only reference the library makes to it.
         let r = unsafe { &mut *self.ptr.add(i) };
-        r.server_index = server_index;
+        // OMcache writes where the request went; one that was not sent keeps the caller's.
+        if let Some(server) = server {
+            r.server_index = server as c_int;
+        }
         r.header.magic = crate::protocol::REQUEST_MAGIC;
         r.header.datatype = 0;
         r.header.opaque = opaque;

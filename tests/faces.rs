@@ -1,0 +1,258 @@
+//! What the engine offers the faces still to come (libmemcached, Python), against real
+//! memcached: routing by another key, a sink that takes one answer at a time, libmemcached's
+//! distributions and weights through the engine, and libmemcached's failover behaviors as a
+//! `FailoverPolicy` value.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use omcache::address::parse_server;
+use omcache::client::{
+    FailoverPolicy, Failure, IoOutcome, OwnedRequest, Request, RequestSet, Requests, Response,
+    ResponseSink, Server, Status, Wait,
+};
+use omcache::hash::HashAlgorithm;
+use omcache::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
+use omcache::protocol::{opcode, RequestParts};
+use omcache::Client;
+
+use common::slack;
+
+fn client(list: &str) -> Client {
+    let mut c = Client::new();
+    c.set_servers(list).unwrap();
+    c.settings_mut().connect_timeout = Duration::from_millis(300);
+    c.settings_mut().dead_timeout = Duration::from_millis(300);
+    c
+}
+
+/// A key whose server (by the current mapping) is `server`.
+fn key_on(c: &Client, server: usize, prefix: &str) -> Vec<u8> {
+    (0..10_000)
+        .map(|i| format!("{prefix}-{i}").into_bytes())
+        .find(|k| c.server_index_for_key(k) == Some(server))
+        .expect("a key for the server")
+}
+
+#[test]
+fn route_by_another_key_goes_to_that_keys_server() {
+    let (_s, list) = common::cluster(3);
+    let mut c = client(&list);
+    let group = key_on(&c, 2, "group");
+    let key = key_on(&c, 0, "item");
+    let mut reqs = [OwnedRequest {
+        routing_key: Some(group.clone()),
+        extras: omcache::protocol::extras::storage(7, 0).to_vec(),
+        value: b"by-key".to_vec(),
+        ..OwnedRequest::keyed(opcode::SET, &key)
+    }];
+    let (status, responses) = c.execute(&mut reqs, Wait::Forever);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(responses.len(), 1);
+    assert_eq!(reqs[0].sent_to, Some(2), "went to the group key's server");
+    // Stored on server 2 under `key`: a plain get (routed by `key`, to server 0) misses, a get
+    // routed by the group key finds it.
+    assert_eq!(c.get(&key), Ok(None));
+    let mut get = [OwnedRequest {
+        routing_key: Some(group),
+        ..OwnedRequest::keyed(opcode::GETK, &key)
+    }];
+    let (_, responses) = c.execute(&mut get, Wait::Forever);
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0].1.status, Status::Ok);
+    assert_eq!(responses[0].1.data, b"by-key");
+    assert_eq!(responses[0].1.flags, 7);
+    // An invalid routing key is refused before anything is sent.
+    let mut bad = [OwnedRequest {
+        routing_key: Some(vec![b'g'; 251]),
+        ..OwnedRequest::keyed(opcode::GETK, b"k")
+    }];
+    let (status, _) = c.execute(&mut bad, Wait::Forever);
+    assert_eq!(status, Status::Failed(Failure::InvalidRequest));
+}
+
+/// A sink that copies answers and pauses after each one (libmemcached's lazy fetch).
+#[derive(Default)]
+struct OneAtATime {
+    got: Vec<(usize, Vec<u8>, Vec<u8>)>,
+    holding: bool,
+}
+
+impl ResponseSink for OneAtATime {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if let Some(i) = batch_index {
+            if resp.status == Status::Ok {
+                self.got.push((i, resp.key.to_vec(), resp.data.to_vec()));
+                self.holding = true;
+            }
+        }
+        false
+    }
+
+    fn paused(&self) -> bool {
+        self.holding
+    }
+}
+
+#[test]
+fn a_paused_sink_gets_the_rest_at_the_next_io() {
+    let (_s, list) = common::cluster(2);
+    let mut c = client(&list);
+    let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("lazy-{i}").into_bytes()).collect();
+    for k in &keys {
+        c.set(k, &[k.as_slice(), b"-value"].concat(), 0, 0).unwrap();
+    }
+    let mut reqs: Vec<Request<'_>> = keys
+        .iter()
+        .map(|k| {
+            Request::keyed(RequestParts {
+                opcode: opcode::GETKQ,
+                key: k,
+                ..Default::default()
+            })
+        })
+        .collect();
+    let mut set = Requests(&mut reqs);
+    let mut sink = OneAtATime::default();
+    let status = c.command(&mut set, &mut sink, Wait::NoWait);
+    assert_eq!(status, Status::Buffered);
+    let deadline = Instant::now() + slack(Duration::from_secs(5));
+    let mut calls = 0;
+    loop {
+        sink.holding = false;
+        let outcome = c.io(
+            Some(&set as &dyn RequestSet),
+            &mut sink,
+            Wait::after(slack(Duration::from_secs(2))),
+        );
+        calls += 1;
+        if outcome == IoOutcome::Done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{outcome:?} after {calls} calls");
+    }
+    // Every hit exactly once, each with its own key and data, one per call.
+    assert_eq!(sink.got.len(), keys.len());
+    let mut seen = vec![false; keys.len()];
+    for (i, key, data) in &sink.got {
+        assert_eq!(key, &keys[*i]);
+        assert_eq!(data, &[keys[*i].as_slice(), b"-value"].concat());
+        assert!(!seen[*i]);
+        seen[*i] = true;
+    }
+    assert!(
+        calls > keys.len() / 2,
+        "{calls} calls for {} answers",
+        keys.len()
+    );
+}
+
+#[test]
+fn libmemcached_distribution_and_weights_through_the_engine() {
+    let (_s, list) = common::cluster(3);
+    let mut c = Client::new();
+    c.replace_servers(
+        list.split(',')
+            .enumerate()
+            .map(|(i, s)| Server::weighted(parse_server(s).unwrap(), [1, 5, 1][i])),
+    );
+    assert_eq!(c.server_weight(1), Some(5));
+    // libmemcached's default: modula over the one-at-a-time hash.
+    c.set_distribution(Distribution::Libmemcached(LibmemcachedConfig::new(
+        LibmemcachedLayout::Modula,
+        HashAlgorithm::Default,
+    )));
+    let owners: Vec<usize> = (0..300)
+        .map(|i| c.server_index_for_key(format!("k{i}").as_bytes()).unwrap())
+        .collect();
+    for (i, owner) in owners.iter().enumerate() {
+        let h = omcache::hash::one_at_a_time(format!("k{i}").as_bytes());
+        assert_eq!(*owner, h as usize % 3);
+    }
+    // Weighted ketama: the weight-5 server takes most keys.
+    c.set_distribution(Distribution::Libmemcached(
+        LibmemcachedConfig::new(LibmemcachedLayout::Ketama, HashAlgorithm::Md5).weighted(true),
+    ));
+    let on_heavy = (0..3000)
+        .filter(|i| c.server_index_for_key(format!("k{i}").as_bytes()) == Some(1))
+        .count();
+    assert!(
+        on_heavy > 1500,
+        "{on_heavy} of 3000 keys on the weight-5 server"
+    );
+    c.set(b"weighted-key", b"v", 0, 0).unwrap();
+    assert_eq!(c.get(b"weighted-key").unwrap().unwrap().value, b"v");
+    // push_servers appends, keeping the others in place.
+    let extra = common::Memcached::start(&[]);
+    c.push_servers([Server::new(parse_server(&extra.addr()).unwrap())]);
+    assert_eq!(c.server_count(), 4);
+    assert_eq!(c.servers().nth(1).unwrap().weight, 5);
+}
+
+#[test]
+fn libmemcached_policy_without_auto_eject_keeps_keys_and_disables_for_retry_timeout() {
+    let live = common::Memcached::start(&[]);
+    let dead_port = common::free_port();
+    let list = format!("{},127.0.0.1:{dead_port}", live.addr());
+    let mut c = client(&list);
+    c.settings_mut().failover = FailoverPolicy::libmemcached(false, 2, None);
+    c.settings_mut().reconnect_timeout = Duration::from_millis(400);
+    let key = key_on(&c, 1, "noeject");
+    // First: the connect is refused.
+    assert_eq!(c.get(&key), Err(Status::Failed(Failure::ConnectRefused)));
+    // Then: temporarily disabled at once, the key still maps to the dead server.
+    let t = Instant::now();
+    assert_eq!(
+        c.get(&key),
+        Err(Status::Failed(Failure::ServerTemporarilyDisabled))
+    );
+    assert!(t.elapsed() < slack(Duration::from_millis(50)));
+    assert_eq!(c.server_index_for_key(&key), Some(1));
+    // After the retry time, one real retry (refused again); keys never move.
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(c.get(&key), Err(Status::Failed(Failure::ConnectRefused)));
+    assert_eq!(c.server_index_for_key(&key), Some(1));
+    // The live server is unaffected.
+    let other = key_on(&c, 0, "live");
+    c.set(&other, b"v", 0, 0).unwrap();
+}
+
+#[test]
+fn libmemcached_policy_with_auto_eject_moves_keys_after_the_failure_limit_and_brings_them_back() {
+    let live = common::Memcached::start(&[]);
+    let victim = common::Memcached::start(&[]);
+    let victim_port = victim.port;
+    let list = format!("{},{}", live.addr(), victim.addr());
+    let mut c = client(&list);
+    c.settings_mut().failover =
+        FailoverPolicy::libmemcached(true, 2, Some(Duration::from_millis(300)));
+    c.settings_mut().reconnect_timeout = Duration::from_millis(100);
+    let key = key_on(&c, 1, "eject");
+    c.set(&key, b"before", 0, 0).unwrap();
+    drop(victim); // killed
+                  // The first failure (the connection closes, the reconnect is refused): out of service,
+                  // not ejected yet.
+    assert!(c.get(&key).unwrap_err().is_server_failure());
+    assert_eq!(c.server_index_for_key(&key), Some(1));
+    std::thread::sleep(Duration::from_millis(150));
+    // After the retry time the next request retries it for real; that second failure
+    // reaches the limit: ejected, and the request (never sent) goes with its key to the
+    // live server (a miss there).
+    assert_eq!(c.get(&key), Ok(None));
+    assert_eq!(c.server_index_for_key(&key), Some(0));
+    assert_eq!(c.get(&key), Ok(None));
+    // Back on the same port: the background retry (after the dead timeout) brings it back.
+    let _back = common::Memcached::start_at(victim_port);
+    let deadline = Instant::now() + slack(Duration::from_secs(5));
+    while c.server_index_for_key(&key) != Some(1) {
+        assert!(
+            Instant::now() < deadline,
+            "the ejected server never came back"
+        );
+        let _ = c.get(b"poke");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.set(&key, b"after", 0, 0).unwrap();
+    assert_eq!(c.get(&key).unwrap().unwrap().value, b"after");
+}
