@@ -205,6 +205,8 @@ test: check-memcached all
 	$(CARGO) fmt --check
 	$(STEP)"cargo clippy --locked --all-targets -- -D warnings"
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(STEP)"cargo doc (the Rust API's documentation builds without warnings)"
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check-header
 	@$(MAKE) --no-print-directory check-install

@@ -12,7 +12,7 @@ pub const DEFAULT_PORT: u16 = 11211;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerAddr {
     /// The host as the ring names it: IPv6 addresses keep their brackets (libmemcached 1.1.4
-    /// hashes "[::1]:11212-3"); a unix socket's host is its path.
+    /// hashes `"[::1]:11212-3"`); a unix socket's host is its path.
     pub host: String,
     /// TCP port; 0 for a unix socket.
     pub port: u16,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::address::ServerAddr;
-use crate::protocol::{self, Frame, ParseError, Parsed, RequestParts, ResponseHeader, HEADER_LEN};
+use crate::protocol::{self, Frame, ParseError, RequestParts, ResponseHeader, HEADER_LEN};
 use crate::sys;
 
 /// Resolved addresses of a host name are reused for this long.
@@ -55,17 +55,25 @@ pub struct InFlight {
     pub key_tag: u64,
 }
 
-/// The fingerprint of a key that `InFlight::key_tag` keeps (64-bit FNV-1a over the length and
-/// the bytes; never 0). A desynchronised stream or a lying server answering with another key
-/// is caught with certainty short of a 64-bit collision, without storing keys per request.
+/// The fingerprint of a key that `InFlight::key_tag` keeps (64 bits over the length and the
+/// bytes, eight at a time; never 0). A desynchronised stream or a lying server answering with
+/// another key is caught with certainty short of a 64-bit collision, without storing keys per
+/// request. Not a defence against a server crafting collisions (it could send any value for
+/// the right key anyway).
 pub fn key_tag(key: &[u8]) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ key.len() as u64;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = (key.len() as u64).wrapping_mul(K);
+    let mut words = key.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
-    h | 1
+    let mut tail = 0u64;
+    for (i, &b) in words.remainder().iter().enumerate() {
+        tail |= u64::from(b) << (8 * i);
+    }
+    h = (h ^ tail).wrapping_mul(K);
+    (h ^ (h >> 32)) | 1
 }
 
 /// Whether an opcode's answer carries the request's key (and so must be checked).
@@ -95,8 +103,9 @@ impl InFlightQueue {
         Some(f)
     }
 
-    fn front(&self) -> Option<&InFlight> {
-        self.entries.front()
+    fn push_front(&mut self, f: InFlight) {
+        self.awaiting += usize::from(!f.quiet);
+        self.entries.push_front(f);
     }
 
     fn is_empty(&self) -> bool {
@@ -118,7 +127,12 @@ impl InFlightQueue {
 
     /// Where a response's opaque is in the queue; None for a late (or bogus) answer.
     fn position(&self, opaque: u32) -> Option<usize> {
-        let (front, back) = (self.entries.front()?, self.entries.back()?);
+        let front = self.entries.front()?;
+        if front.opaque == opaque {
+            // The usual case: answers come in order.
+            return Some(0);
+        }
+        let back = self.entries.back()?;
         // Ids increase along the queue unless they wrapped around inside it (rare): an id
         // outside the queue's range is answered without a scan.
         if front.opaque <= back.opaque && !(front.opaque..=back.opaque).contains(&opaque) {
@@ -211,14 +225,11 @@ impl RecvBuffer {
         self.start += n;
     }
 
-    /// Consumes the complete frame of `len` bytes at the head and returns it.
-    fn take_frame(&mut self, len: usize) -> Option<Frame<'_>> {
+    /// Consumes the complete frame at the head, whose header was parsed, and returns it.
+    fn take_frame(&mut self, header: ResponseHeader) -> Frame<'_> {
         let start = self.start;
-        self.start += len;
-        match protocol::parse_response(&self.buf[start..start + len]) {
-            Ok(Parsed::Frame(f)) => Some(f),
-            _ => None,
-        }
+        self.start += header.frame_len();
+        protocol::frame_from(header, &self.buf[start..self.start])
     }
 
     /// Forgets every received byte (the connection is being reset). A pinned buffer is
@@ -403,8 +414,12 @@ pub struct Connection {
     progress_at: Option<Instant>,
     /// The last send could not write everything (the server is not reading).
     send_blocked: bool,
-    /// The receive timeout currently set on the socket (None: none).
+    /// The receive timeout currently set on the socket (None: none), and the wait it was
+    /// derived from.
     recv_timeout: Option<Duration>,
+    recv_timeout_for: Option<Duration>,
+    /// How long the last receive could block in the kernel.
+    last_block: Duration,
     /// Consecutive failures since the last answer (for the failover policy).
     failures: u32,
     /// A background reconnect to a dead server: not used for requests until its probe NOOP
@@ -434,6 +449,8 @@ impl Connection {
             progress_at: None,
             send_blocked: false,
             recv_timeout: None,
+            recv_timeout_for: None,
+            last_block: Duration::ZERO,
             failures: 0,
             probing: false,
             ejected: false,
@@ -561,6 +578,12 @@ impl Connection {
         !self.recv.is_empty()
     }
 
+    /// Whether `next_event` can have more than `NeedMore` to say (cheap: lets the caller skip
+    /// the call after the last complete frame).
+    pub fn may_have_event(&self) -> bool {
+        self.skip > 0 || self.recv.pending().len() >= HEADER_LEN || self.recv.discarding()
+    }
+
     /// An oversized response is being skipped.
     pub fn is_discarding(&self) -> bool {
         self.recv.discarding()
@@ -606,6 +629,15 @@ impl Connection {
             return None;
         }
         self.progress_at.map(|t| t + dead_timeout)
+    }
+
+    /// After a blocking receive that waited `waited` for nothing: starts the dead-timeout
+    /// timer, if not running, from before that wait (the requests were sent just before it).
+    /// Keeps the single-request path free of clock reads when the answer comes.
+    pub fn backdate_dead_timer(&mut self, now: Instant) {
+        if self.progress_at.is_none() && self.has_work() {
+            self.progress_at = Some(now.checked_sub(self.last_block).unwrap_or(now));
+        }
     }
 
     /// Starts the dead-timeout timer of a connected connection with work, if not running.
@@ -792,6 +824,7 @@ impl Connection {
             s.set_nonblocking(false)?;
         }
         self.recv_timeout = None;
+        self.recv_timeout_for = None;
         self.send_blocked = false;
         self.state = State::Connected;
         Ok(())
@@ -862,9 +895,10 @@ impl Connection {
 
     // ----- I/O ------------------------------------------------------------------------------
 
-    /// Writes as much of the queued bytes as the socket takes without blocking.
-    /// Returns Ok(true) when nothing remains queued.
-    pub fn flush(&mut self, now: Instant) -> io::Result<bool> {
+    /// Writes as much of the queued bytes as the socket takes without blocking, starting the
+    /// dead-timeout timer at `now` with the first byte (None: the caller starts it, see
+    /// `backdate_dead_timer`). Returns Ok(true) when nothing remains queued.
+    pub fn flush(&mut self, now: Option<Instant>) -> io::Result<bool> {
         let Some(fd) = self.fd() else {
             return Ok(!self.has_unsent());
         };
@@ -875,7 +909,7 @@ impl Connection {
                     // The timer starts with the first byte sent; a send that had been blocked
                     // going out means the server is reading: progress.
                     if self.progress_at.is_none() || self.send_blocked {
-                        self.progress_at = Some(now);
+                        self.progress_at = now;
                     }
                     self.send_blocked = false;
                 }
@@ -922,17 +956,23 @@ impl Connection {
         }
         // The kernel rounds a receive timeout up to its timer wheel's granularity (up to 1/8
         // of the wait, plus a tick): ask for less, and let the caller's precise poll finish.
-        let kernel_wait = block_for
-            .filter(|w| *w >= MIN_KERNEL_RECV_WAIT)
-            .map(|w| w - w / 4 - Duration::from_millis(4));
-        if let Some(w) = kernel_wait {
-            if self.recv_timeout != Some(w) {
-                if let Some(s) = &self.socket {
-                    s.set_read_timeout(Some(w))?;
+        let kernel_wait = match block_for {
+            Some(w) if w >= MIN_KERNEL_RECV_WAIT => {
+                if self.recv_timeout_for != Some(w) {
+                    let kw = w - w / 4 - Duration::from_millis(4);
+                    if self.recv_timeout != Some(kw) {
+                        if let Some(s) = &self.socket {
+                            s.set_read_timeout(Some(kw))?;
+                        }
+                        self.recv_timeout = Some(kw);
+                    }
+                    self.recv_timeout_for = Some(w);
                 }
-                self.recv_timeout = Some(w);
+                self.recv_timeout
             }
-        }
+            _ => None,
+        };
+        self.last_block = kernel_wait.unwrap_or(Duration::ZERO);
         match sys::recv(fd, self.recv.tail(), kernel_wait.is_none()) {
             Ok(0) => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -940,7 +980,9 @@ impl Connection {
             )),
             Ok(n) => {
                 self.recv.filled(n);
-                self.progress_at = Some(Instant::now());
+                // Progress: the dead-timeout timer restarts at the client's next check (which
+                // has the time at hand; no clock read per receive).
+                self.progress_at = None;
                 Ok(Received::Bytes(n))
             }
             Err(e)
@@ -964,23 +1006,23 @@ impl Connection {
             }
             self.skip = 0;
         }
-        self.recv.skip_discarded();
         if self.recv.discarding() {
+            self.recv.skip_discarded();
+            if self.recv.discarding() {
+                return Event::NeedMore;
+            }
+        }
+        let pending = self.recv.pending();
+        if pending.len() < HEADER_LEN {
             return Event::NeedMore;
         }
-        let header = match protocol::parse_response(self.recv.pending()) {
+        let header = match protocol::parse_header(pending) {
+            Ok(h) => h,
             Err(e) => return Event::Corrupt(Corruption::Frame(e)),
-            Ok(Parsed::Need(need)) => {
-                if need <= recv_max || self.recv.pending().len() < HEADER_LEN {
-                    return Event::NeedMore;
-                }
-                match protocol::parse_header(self.recv.pending()) {
-                    Ok(h) => h,
-                    Err(e) => return Event::Corrupt(Corruption::Frame(e)),
-                }
-            }
-            Ok(Parsed::Frame(frame)) => frame.header,
         };
+        if pending.len() < header.frame_len() && header.frame_len() <= recv_max {
+            return Event::NeedMore;
+        }
         let position = self.inflight.position(header.opaque);
         if let Some(pos) = position.filter(|&p| p > 0) {
             // Requests before the answered one: report them first, one per call, without
@@ -999,10 +1041,8 @@ impl Connection {
             let entry = position.and_then(|_| self.inflight.pop_front());
             return Event::Oversized { header, entry };
         }
-        let entry = position.and_then(|_| self.inflight.front().copied());
-        let Some(frame) = self.recv.take_frame(len) else {
-            return Event::NeedMore; // cannot happen: the frame is complete and parsed
-        };
+        let entry = position.and_then(|_| self.inflight.pop_front());
+        let frame = self.recv.take_frame(header);
         let Some(entry) = entry else {
             return Event::Late(frame);
         };
@@ -1010,7 +1050,9 @@ impl Connection {
             let carries_key = !frame.key.is_empty();
             let ok_status = header.status == protocol::status::NO_ERROR;
             if (carries_key && key_tag(frame.key) != entry.key_tag) || (!carries_key && ok_status) {
-                // Consumed, but the connection is reset for it anyway.
+                // Consumed, but the connection is reset for it anyway, and the request, back
+                // at the head of the queue, fails with the others.
+                self.inflight.push_front(entry);
                 return Event::Corrupt(Corruption::KeyMismatch);
             }
         }
@@ -1018,8 +1060,8 @@ impl Connection {
         let last = !(header.opcode == protocol::opcode::STAT
             && header.status == protocol::status::NO_ERROR
             && header.key_len > 0);
-        if last {
-            self.inflight.pop_front();
+        if !last {
+            self.inflight.push_front(entry);
         }
         self.failures = 0;
         if entry.origin == Origin::Probe {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::hash::{self, HashAlgorithm};
 
 /// How a server is named in point strings: host exactly as given in the server list
-/// (IPv6 keeps its brackets, e.g. "[::1]"), port as a number (0 for unix sockets, whose host is
+/// (IPv6 keeps its brackets, e.g. `"[::1]"`), port as a number (0 for unix sockets, whose host is
 /// the path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ServerName<'a> {

@@ -1,10 +1,43 @@
-//! omcache-rs: a memcached client library with OMcache's C API (`omcache.h`) on a Rust core.
+//! omcache-rs: a memcached client library. A Rust engine that speaks memcached's binary
+//! protocol, picks servers exactly as libmemcached 1.1.4 does (the same key lands on the same
+//! server) and fails over when servers die; on it, OMcache 0.3's C API (`omcache.h`,
+//! `libomcache.so.0`) and a safe Rust API.
 //!
-//! Layers, bottom up (see `../shared/spec/design.md`):
-//! `protocol` (binary frames, pure), `hash` and `ketama` (server selection, pure),
-//! `address` (server strings, pure), `connection` (one server's socket and buffers),
-//! `client` (the engine), `ffi` (the C faces; the only place exporting `extern "C"` functions),
-//! `sys` (the few system calls socket2 lacks).
+//! # Quick start
+//!
+//! ```no_run
+//! use omcache::client::{Status, Wait};
+//! use omcache::Client;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut mc = Client::new(); // opens no socket and starts no thread until the first request
+//! mc.set_servers("127.0.0.1:11211, [::1]:11212, /run/memcached.sock")?;
+//! mc.set(b"greeting", b"hello", 0, 0)?;
+//! assert_eq!(mc.get(b"greeting")?.map(|item| item.value), Some(b"hello".to_vec()));
+//! match mc.add(b"greeting", b"again", 0, 0) {
+//!     Err(Status::KeyExists) => {} // the server's answer
+//!     other => println!("{other:?}"),
+//! }
+//! let found = mc.get_multi(&[b"greeting", b"missing"])?; // one round trip per server
+//! assert_eq!(found.len(), 1);
+//! mc.flush_buffers(Wait::Forever);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`Client`] is the engine: its convenience calls (`get`, `set`, `get_multi`, `increment`,
+//! `stats`, ...) copy keys and values; [`Client::command`] and [`Client::io`] take a
+//! [`client::RequestSet`] and a [`client::ResponseSink`] and copy nothing. Outcomes are
+//! [`client::Status`]: the server's answer, or [`client::Failure`] saying why there was none.
+//! Tunables, the failover policy and waits are in [`client::Settings`],
+//! [`client::FailoverPolicy`] and [`client::Wait`]; server selection in [`ketama`].
+//!
+//! # Layers, bottom up
+//!
+//! `protocol` (binary frames, pure), `hash` and `ketama` (server selection, pure), `address`
+//! (server strings, pure), `connection` (one server: socket, buffers, framing, matching),
+//! `client` (the engine), `ffi` (the C faces; the only place exporting `extern "C"`
+//! functions), `sys` (the few system calls socket2 lacks).
 
 // Unsafe code is denied crate-wide and allowed only in `ffi` (the C faces) and `sys` (system
 // calls socket2 lacks): a new module has none unless its `mod` line here opts in. The existing

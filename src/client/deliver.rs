@@ -171,9 +171,6 @@ impl Client {
             if pin {
                 self.conns[server].pin();
             }
-            if sink.paused() {
-                return;
-            }
             if let Some(c) = corrupt {
                 let msg = match c {
                     Corruption::Frame(e) => format!("protocol error: {e:?}"),
@@ -190,6 +187,9 @@ impl Client {
                     log_level::NOTICE,
                     format_args!("[{addr}] answered again; server re-enabled"),
                 );
+            }
+            if sink.paused() || !self.conns[server].may_have_event() {
+                return;
             }
         }
     }

@@ -177,7 +177,7 @@ impl Client {
         }
         let conn = &mut self.conns[server];
         if conn.state() == State::Connected {
-            if let Err(e) = conn.flush(now) {
+            if let Err(e) = conn.flush(Some(now)) {
                 let msg = format!("write failed: {e}");
                 self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
             }
@@ -217,15 +217,19 @@ impl Client {
         {
             return None;
         }
-        let now = Instant::now();
-        match conn.flush(now) {
+        // No clock read unless the answer is late: the dead-timeout timer is started after
+        // the wait, from before it (`backdate_dead_timer`).
+        match conn.flush(None) {
             Ok(true) => {}
             _ => return None,
         }
         let dead_timeout = self.settings.dead_timeout;
-        let block = wait
-            .remaining(now)
-            .map_or(dead_timeout, |r| r.min(dead_timeout));
+        let block = match wait {
+            Wait::Forever => dead_timeout,
+            _ => wait
+                .remaining(Instant::now())
+                .map_or(dead_timeout, |r| r.min(dead_timeout)),
+        };
         let max = self.settings.recv_buffer_max;
         let budget = self.settings.retire_budget();
         match self.conns[server].receive(max, budget, Some(block)) {
@@ -236,7 +240,7 @@ impl Client {
                 }
             }
             Ok(Received::NoRoom) => return Some(Status::Again),
-            Ok(Received::WouldBlock) => {}
+            Ok(Received::WouldBlock) => self.conns[server].backdate_dead_timer(Instant::now()),
             Err(e) => {
                 let msg = format!("read failed: {e}");
                 self.server_failed(server, &msg, Failure::ConnectionReset, Some(reqs), sink);

@@ -47,7 +47,7 @@ impl Client {
                 Ok(_) => {
                     conn.start_probe(id);
                     if conn.state() == State::Connected {
-                        let _ = conn.flush(now);
+                        let _ = conn.flush(Some(now));
                     }
                     let addr = conn.addr().to_string();
                     self.log(
@@ -109,7 +109,7 @@ impl Client {
         if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
             && self.conns[server].has_unsent()
         {
-            if let Err(e) = self.conns[server].flush(now) {
+            if let Err(e) = self.conns[server].flush(Some(now)) {
                 let msg = format!("write failed: {e}");
                 self.server_failed(server, &msg, Failure::ConnectionReset, None, &mut Discard);
                 return;

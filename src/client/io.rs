@@ -259,7 +259,7 @@ impl Client {
         if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
             && self.conns[server].has_unsent()
         {
-            if let Err(e) = self.conns[server].flush(now) {
+            if let Err(e) = self.conns[server].flush(Some(now)) {
                 let msg = format!("write failed: {e}");
                 self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
                 return false;

@@ -166,7 +166,7 @@ pub extern "C" fn omcache_set_log_callback(
     })
 }
 
-/// Ready-made log callback: "<prefix><LEVEL> <msg>\n" on standard error.
+/// Ready-made log callback: `"<prefix><LEVEL> <msg>\n"` on standard error.
 #[no_mangle]
 pub extern "C" fn omcache_log_stderr(context: *mut c_void, level: c_int, msg: *const c_char) {
     guard((), || {

@@ -303,6 +303,18 @@ pub fn parse_header(buf: &[u8]) -> Result<ResponseHeader, ParseError> {
     Ok(header)
 }
 
+/// The frame in `buf` (exactly one frame) whose header `parse_header` accepted.
+pub fn frame_from(header: ResponseHeader, buf: &[u8]) -> Frame<'_> {
+    let ext_end = HEADER_LEN + header.extras_len as usize;
+    let key_end = ext_end + header.key_len as usize;
+    Frame {
+        header,
+        extras: &buf[HEADER_LEN..ext_end],
+        key: &buf[ext_end..key_end],
+        value: &buf[key_end..header.frame_len()],
+    }
+}
+
 /// Looks at the start of `buf`: either one complete frame, or how many bytes are needed.
 /// The caller decides whether a needed length exceeds its receive limit.
 pub fn parse_response(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
@@ -314,14 +326,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     if buf.len() < total {
         return Ok(Parsed::Need(total));
     }
-    let ext_end = HEADER_LEN + header.extras_len as usize;
-    let key_end = ext_end + header.key_len as usize;
-    Ok(Parsed::Frame(Frame {
-        header,
-        extras: &buf[HEADER_LEN..ext_end],
-        key: &buf[ext_end..key_end],
-        value: &buf[key_end..total],
-    }))
+    Ok(Parsed::Frame(frame_from(header, &buf[..total])))
 }
 
 #[cfg(test)]

@@ -1,0 +1,1 @@
+//! The meta protocol (memcached >= 1.6): to be written.

@@ -1,0 +1,1 @@
+//! The classic text protocol: to be written.
