@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::address::ServerAddr;
-use crate::protocol::{self, Frame, ParseError, RequestParts, ResponseHeader, HEADER_LEN};
+use crate::protocol::{self, Answer, Frame, ParseError, RequestParts, ResponseHeader, HEADER_LEN};
 use crate::sys;
 
 /// Resolved addresses of a host name are reused for this long.
@@ -378,15 +378,18 @@ pub enum Event<'a> {
     /// The answer to the request at the head of the queue. `last` is false for the rows of a
     /// STAT answer (the request stays in flight until the terminating empty row).
     Answer {
-        frame: Frame<'a>,
+        answer: Answer<'a>,
         entry: InFlight,
         last: bool,
     },
     /// An answer to no request in flight (one already failed or abandoned).
-    Late(Frame<'a>),
+    Late(Answer<'a>),
     /// A response larger than the receive limit; its bytes are skipped as they arrive.
     Oversized {
-        header: ResponseHeader,
+        opcode: u8,
+        cas: u64,
+        /// Its whole length on the wire.
+        len: u64,
         entry: Option<InFlight>,
     },
     /// The stream is corrupt: the connection must be reset.
@@ -1039,12 +1042,17 @@ impl Connection {
             let have = self.recv.pending().len();
             self.recv.start_discard(have, (len - have) as u64);
             let entry = position.and_then(|_| self.inflight.pop_front());
-            return Event::Oversized { header, entry };
+            return Event::Oversized {
+                opcode: header.opcode,
+                cas: header.cas,
+                len: len as u64,
+                entry,
+            };
         }
         let entry = position.and_then(|_| self.inflight.pop_front());
         let frame = self.recv.take_frame(header);
         let Some(entry) = entry else {
-            return Event::Late(frame);
+            return Event::Late(Answer::from_frame(&frame));
         };
         if entry.key_tag != 0 {
             let carries_key = !frame.key.is_empty();
@@ -1068,7 +1076,11 @@ impl Connection {
             self.probing = false;
             self.ejected = false;
         }
-        Event::Answer { frame, entry, last }
+        Event::Answer {
+            answer: Answer::from_frame(&frame),
+            entry,
+            last,
+        }
     }
 }
 
@@ -1263,9 +1275,9 @@ mod tests {
         let big = answer(GETK, 0, 20, b"k", &[b'x'; 300]);
         let mut c = scripted(&[(GETK, b"k", 20)], &big[..100]);
         match c.next_event(200) {
-            Event::Oversized { entry, header } => {
+            Event::Oversized { entry, len, .. } => {
                 assert_eq!(entry.map(|e| e.opaque), Some(20));
-                assert_eq!(header.body_len, 4 + 1 + 300);
+                assert_eq!(len, 24 + 4 + 1 + 300);
             }
             other => panic!("{other:?}"),
         }

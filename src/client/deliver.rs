@@ -2,7 +2,6 @@
 //! got no answer, late and oversized answers, and outcomes kept for a later call.
 
 use crate::connection::{Corruption, Event, Origin};
-use crate::protocol::HEADER_LEN;
 
 use super::batch::Batch;
 use super::{log_level, Client, Failure, RequestSet, Response, ResponseSink, Status};
@@ -108,8 +107,12 @@ impl Client {
                     }
                     None
                 }
-                Event::Answer { frame, entry, last } => {
-                    let resp = Response::from_frame(&frame);
+                Event::Answer {
+                    answer,
+                    entry,
+                    last,
+                } => {
+                    let resp = Response::from_answer(&answer);
                     match entry.origin {
                         Origin::User => {
                             let index = if last {
@@ -124,14 +127,19 @@ impl Client {
                     }
                     None
                 }
-                Event::Late(frame) => {
-                    pin = sink.response(&Response::from_frame(&frame), None);
+                Event::Late(answer) => {
+                    pin = sink.response(&Response::from_answer(&answer), None);
                     None
                 }
-                Event::Oversized { header, entry } => {
+                Event::Oversized {
+                    opcode,
+                    cas,
+                    len,
+                    entry,
+                } => {
                     let resp = Response {
-                        opcode: header.opcode,
-                        cas: header.cas,
+                        opcode,
+                        cas,
                         ..Response::synthetic(Status::Failed(Failure::ValueTooLarge), &[])
                     };
                     match entry {
@@ -159,10 +167,9 @@ impl Client {
                             sink.response(&resp, None);
                         }
                     }
-                    let size = u64::from(header.body_len) + HEADER_LEN as u64;
                     self.logger.log(
                         log_level::WARNING,
-                        format_args!("response of {size} bytes exceeds the receive limit; skipped"),
+                        format_args!("response of {len} bytes exceeds the receive limit; skipped"),
                     );
                     None
                 }

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use crate::connection::Connection;
 use crate::ketama::{Continuum, Distribution};
-use crate::protocol::{opcode, Frame, RequestParts, MAX_KEY_LEN};
+use crate::protocol::{Answer, RequestParts, MAX_KEY_LEN};
 use crate::sys;
 
 use batch::Batch;
@@ -149,6 +149,8 @@ pub struct Response<'a> {
     pub cas: u64,
     /// New value of an increment/decrement.
     pub delta_value: u64,
+    /// The server's own words for a text or meta error line (empty otherwise).
+    pub message: &'a [u8],
 }
 
 impl<'a> Response<'a> {
@@ -161,43 +163,20 @@ impl<'a> Response<'a> {
             flags: 0,
             cas: 0,
             delta_value: 0,
+            message: &[],
         }
     }
 
-    fn from_frame(f: &Frame<'a>) -> Response<'a> {
-        let op = f.header.opcode;
-        let status = Status::from_wire(f.header.status);
-        let has_flags = matches!(
-            op,
-            opcode::GET
-                | opcode::GETQ
-                | opcode::GETK
-                | opcode::GETKQ
-                | opcode::GAT
-                | opcode::GATQ
-                | opcode::GATK
-                | opcode::GATKQ
-        );
-        let is_delta = matches!(
-            op,
-            opcode::INCREMENT | opcode::DECREMENT | opcode::INCREMENTQ | opcode::DECREMENTQ
-        );
+    fn from_answer(a: &Answer<'a>) -> Response<'a> {
         Response {
-            status,
-            opcode: op,
-            key: f.key,
-            data: f.value,
-            flags: if has_flags && status == Status::Ok {
-                f.flags()
-            } else {
-                0
-            },
-            cas: f.header.cas,
-            delta_value: if is_delta && status == Status::Ok {
-                f.counter().unwrap_or(0)
-            } else {
-                0
-            },
+            status: Status::from_wire(a.status),
+            opcode: a.opcode,
+            key: a.key,
+            data: a.value,
+            flags: a.flags,
+            cas: a.cas,
+            delta_value: a.counter.unwrap_or(0),
+            message: a.message,
         }
     }
 }
