@@ -1,0 +1,219 @@
+//! Connection unit tests: receive buffers and matching, without sockets.
+
+use super::recv::*;
+use super::*;
+use crate::protocol::RequestParts;
+
+const MAX: usize = 1 << 20;
+const BUDGET: usize = 8 << 20;
+
+fn fill(b: &mut RecvBuffer, bytes: &[u8]) {
+    b.tail()[..bytes.len()].copy_from_slice(bytes);
+    b.filled(bytes.len());
+}
+
+#[test]
+fn recv_buffer_grows_and_compacts() {
+    let mut b = RecvBuffer::default();
+    assert!(b.make_room(24, MAX, BUDGET));
+    assert_eq!(b.buf.len(), INITIAL_RECV_BUFFER);
+    b.end = b.buf.len();
+    b.start = 100;
+    assert!(b.make_room(24, MAX, BUDGET));
+    assert_eq!(b.start, 0);
+    assert_eq!(b.end, INITIAL_RECV_BUFFER - 100);
+    assert!(b.make_room(100_000, MAX, BUDGET));
+    assert!(b.buf.len() >= 100_000);
+    assert!(!b.make_room(2 << 20, MAX, BUDGET));
+}
+
+/// Bytes handed out (pinned) never move or change while the buffer makes room, grows,
+/// or is cleared by a reset; they are recycled only by `unpin`.
+#[test]
+fn pinned_bytes_stay_put_through_growth_and_reset() {
+    let mut b = RecvBuffer::default();
+    assert!(b.make_room(24, MAX, BUDGET));
+    fill(&mut b, b"value-one|partial");
+    b.consume(9);
+    b.pin();
+    let pinned_ptr = b.buf.as_ptr();
+    // Consumed to the end and pinned: the next receive must not start over at 0.
+    b.consume(8);
+    assert!(b.make_room(24, MAX, BUDGET));
+    assert!(b.buf.as_ptr() == pinned_ptr && b.end == 17);
+    // A frame that needs more room than is left: a new buffer, the old one retired.
+    b.start = 9;
+    assert!(b.make_room(INITIAL_RECV_BUFFER * 3, MAX, BUDGET));
+    assert!(b.buf.as_ptr() != pinned_ptr);
+    assert_eq!(b.pending(), b"|partial");
+    assert_eq!(b.retired.len(), 1);
+    assert_eq!(&b.retired[0][..9], b"value-one");
+    // A reset while pinned (again): retired too, never cleared in place.
+    b.pin();
+    fill(&mut b, b"more");
+    let second = b.buf.as_ptr();
+    b.clear();
+    assert_eq!(b.retired.len(), 2);
+    assert!(b.retired[1].as_ptr() == second);
+    assert!(b.is_empty());
+    // The next call: retired buffers are recycled (the largest kept as the spare).
+    b.unpin();
+    assert!(b.retired.is_empty());
+    assert!(b.spare.len() >= INITIAL_RECV_BUFFER * 3);
+}
+
+#[test]
+fn pinned_buffer_respects_the_retire_budget() {
+    let mut b = RecvBuffer::default();
+    assert!(b.make_room(24, MAX, BUDGET));
+    b.end = b.buf.len();
+    b.start = b.end;
+    b.pin();
+    // Budget spent: no room, the caller must return its values first.
+    assert!(!b.make_room(24, MAX, 0));
+    assert!(b.make_room(24, MAX, BUDGET));
+}
+
+/// A connection with requests in flight and `bytes` received, without a socket: the
+/// matching logic alone.
+fn scripted(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
+    let mut c = Connection::new(ServerAddr {
+        host: "127.0.0.1".into(),
+        port: 1,
+    });
+    for &(op, key, opaque) in requests {
+        let parts = RequestParts {
+            opcode: op,
+            key,
+            opaque,
+            ..Default::default()
+        };
+        let entry = InFlight {
+            opaque,
+            quiet: protocol::is_quiet(op),
+            origin: Origin::User,
+            keyed: true,
+            key_tag: if returns_key(op) { key_tag(key) } else { 0 },
+        };
+        c.queue(&parts, entry, 1 << 20).unwrap();
+    }
+    c.recv.make_room(bytes.len(), MAX, BUDGET);
+    fill(&mut c.recv, bytes);
+    c
+}
+
+fn answer(op: u8, status: u16, opaque: u32, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let extras: &[u8] = if returns_key(op) || op == protocol::opcode::GET {
+        &[0, 0, 0, 5]
+    } else {
+        &[]
+    };
+    let mut v = vec![protocol::RESPONSE_MAGIC, op];
+    v.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    v.push(extras.len() as u8);
+    v.push(0);
+    v.extend_from_slice(&status.to_be_bytes());
+    v.extend_from_slice(&((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
+    v.extend_from_slice(&opaque.to_ne_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(extras);
+    v.extend_from_slice(key);
+    v.extend_from_slice(value);
+    v
+}
+
+use protocol::opcode::{GETK, GETKQ, NOOP, STAT};
+
+#[test]
+fn quiet_requests_before_an_answer_are_reported_unanswered_in_order() {
+    let bytes = answer(NOOP, 0, 13, b"", b"");
+    let mut c = scripted(
+        &[(GETKQ, b"a", 10), (GETKQ, b"b", 11), (GETK, b"c", 12)],
+        &bytes,
+    );
+    c.queue_noop(13, Origin::TrailingNoop);
+    for expected in [10, 11, 12] {
+        match c.next_event(MAX) {
+            Event::Unanswered(f) => assert_eq!(f.opaque, expected),
+            other => panic!("{other:?}"),
+        }
+    }
+    match c.next_event(MAX) {
+        Event::Answer { entry, last, .. } => {
+            assert_eq!(entry.opaque, 13);
+            assert!(last);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(c.next_event(MAX), Event::NeedMore));
+    assert_eq!(c.inflight_len(), 0);
+}
+
+#[test]
+fn an_answer_with_another_key_is_corruption_and_keeps_its_request() {
+    let bytes = answer(GETK, 0, 7, b"zz-other-key", b"v");
+    let mut c = scripted(&[(GETK, b"key0", 7)], &bytes);
+    assert!(matches!(
+        c.next_event(MAX),
+        Event::Corrupt(Corruption::KeyMismatch)
+    ));
+    assert_eq!(
+        c.inflight_len(),
+        1,
+        "the request is failed by the reset, not answered"
+    );
+    // The right key, or a miss without a key, is accepted.
+    let mut c = scripted(&[(GETK, b"key0", 7)], &answer(GETK, 0, 7, b"key0", b"v"));
+    assert!(matches!(c.next_event(MAX), Event::Answer { .. }));
+    let mut c = scripted(&[(GETK, b"key0", 7)], &answer(GETK, 1, 7, b"", b""));
+    assert!(matches!(c.next_event(MAX), Event::Answer { .. }));
+    // A hit without a key cannot be checked: refused.
+    let mut c = scripted(&[(GETK, b"key0", 7)], &answer(GETK, 0, 7, b"", b"v"));
+    assert!(matches!(c.next_event(MAX), Event::Corrupt(_)));
+}
+
+#[test]
+fn late_oversized_split_and_stat_answers() {
+    // An opaque not in flight: late, the request still waits.
+    let mut c = scripted(&[(GETK, b"k", 20)], &answer(GETK, 0, 3, b"k", b"old"));
+    assert!(matches!(c.next_event(MAX), Event::Late(_)));
+    assert_eq!(c.inflight_len(), 1);
+    // Larger than the receive limit: its request gets `Oversized`, bytes are skipped.
+    let big = answer(GETK, 0, 20, b"k", &[b'x'; 300]);
+    let mut c = scripted(&[(GETK, b"k", 20)], &big[..100]);
+    match c.next_event(200) {
+        Event::Oversized { entry, len, .. } => {
+            assert_eq!(entry.map(|e| e.opaque), Some(20));
+            assert_eq!(len, 24 + 4 + 1 + 300);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.is_discarding());
+    // A frame split anywhere: NeedMore until complete.
+    let whole = answer(GETK, 0, 30, b"key", b"value");
+    for cut in 0..whole.len() {
+        let mut c = scripted(&[(GETK, b"key", 30)], &whole[..cut]);
+        assert!(matches!(c.next_event(MAX), Event::NeedMore), "cut {cut}");
+    }
+    // STAT rows keep the request until the empty row.
+    let mut bytes = answer(STAT, 0, 40, b"pid", b"1");
+    bytes.extend(answer(STAT, 0, 40, b"", b""));
+    let mut c = scripted(&[(STAT, b"", 40)], &bytes);
+    assert!(matches!(
+        c.next_event(MAX),
+        Event::Answer { last: false, .. }
+    ));
+    assert!(matches!(
+        c.next_event(MAX),
+        Event::Answer { last: true, .. }
+    ));
+    assert_eq!(c.inflight_len(), 0);
+}
+
+#[test]
+fn key_tags_differ_and_are_never_zero() {
+    assert_ne!(key_tag(b"key0"), key_tag(b"zz-other-key"));
+    assert_ne!(key_tag(b"fk-0"), key_tag(b"zk-0"));
+    assert_ne!(key_tag(b""), 0);
+    assert_eq!(key_tag(b"abc"), key_tag(b"abc"));
+}
