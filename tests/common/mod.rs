@@ -203,3 +203,81 @@ pub fn cluster(n: usize) -> (Vec<Memcached>, String) {
         .join(",");
     (servers, list)
 }
+
+/// twemproxy (Debian's `nutcracker`) in front of memcached servers, on a free loopback port;
+/// killed when dropped. Text protocol only (it closes the connection on binary requests).
+pub struct Twemproxy {
+    pub port: u16,
+    child: Child,
+    config: std::path::PathBuf,
+}
+
+impl Twemproxy {
+    /// None when nutcracker is not installed (the caller skips, saying so).
+    pub fn start(servers: &[&Memcached]) -> Option<Twemproxy> {
+        let binary = ["/usr/sbin/nutcracker", "/usr/bin/nutcracker"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        for _ in 0..20 {
+            let (port, stats_port) = (free_port(), free_port());
+            let config = std::env::temp_dir().join(format!(
+                "omcache-twemproxy-{}-{port}.yml",
+                std::process::id()
+            ));
+            let list: Vec<String> = servers
+                .iter()
+                .map(|s| format!("    - 127.0.0.1:{}:1", s.port))
+                .collect();
+            std::fs::write(
+                &config,
+                format!(
+                    "pool:\n  listen: 127.0.0.1:{port}\n  hash: fnv1a_64\n  distribution: ketama\n  \
+                     auto_eject_hosts: false\n  timeout: 2000\n  servers:\n{}\n",
+                    list.join("\n")
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new(binary)
+                .args([
+                    "-c",
+                    config.to_str().unwrap(),
+                    "-s",
+                    &stats_port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run nutcracker");
+            let deadline = Instant::now() + slack(Duration::from_secs(5));
+            while Instant::now() < deadline {
+                if answers_version("127.0.0.1", port) && matches!(child.try_wait(), Ok(None)) {
+                    return Some(Twemproxy {
+                        port,
+                        child,
+                        config,
+                    });
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&config);
+        }
+        panic!("could not start nutcracker");
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Twemproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
