@@ -1,0 +1,131 @@
+//! No heap allocation per request on the hot path: after a warm-up, gets, sets and
+//! multi-gets through the engine's request-set / sink interface (what the C faces use)
+//! allocate nothing. Counted by a global allocator wrapper in this test binary only.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use omcache::client::{Request, Requests, Response, ResponseSink, Status, Wait};
+use omcache::protocol::{extras, opcode, RequestParts};
+use omcache::Client;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is forwarded to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as for `dealloc`, and the caller's contract on `new_size` is forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Counts answers without keeping anything.
+#[derive(Default)]
+struct Count {
+    hits: usize,
+}
+
+impl ResponseSink for Count {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if batch_index.is_some() && resp.status == Status::Ok {
+            self.hits += 1;
+        }
+        false
+    }
+}
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    f();
+    COUNTING.store(false, Ordering::Relaxed);
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+#[test]
+fn steady_state_requests_allocate_nothing() {
+    let (_servers, list) = common::cluster(4);
+    let mut c = Client::new();
+    c.set_servers(&list).unwrap();
+    let keys: Vec<Vec<u8>> = (0..100)
+        .map(|i| format!("alloc-{i}").into_bytes())
+        .collect();
+    let storage = extras::storage(0, 0);
+    let value = [b'v'; 100];
+    let mut sink = Count::default();
+    let mut run = |c: &mut Client, sink: &mut Count| {
+        for key in &keys {
+            let mut set = [Request::keyed(RequestParts {
+                opcode: opcode::SET,
+                key,
+                extras: &storage,
+                value: &value,
+                ..Default::default()
+            })];
+            assert_eq!(
+                c.command(&mut Requests(&mut set), sink, Wait::Forever),
+                Status::Ok
+            );
+            let mut get = [Request::keyed(RequestParts {
+                opcode: opcode::GETK,
+                key,
+                ..Default::default()
+            })];
+            assert_eq!(
+                c.command(&mut Requests(&mut get), sink, Wait::Forever),
+                Status::Ok
+            );
+        }
+        let mut multi: [Request<'_>; 100] = std::array::from_fn(|i| {
+            Request::keyed(RequestParts {
+                opcode: opcode::GETKQ,
+                key: &keys[i],
+                ..Default::default()
+            })
+        });
+        assert_eq!(
+            c.command(&mut Requests(&mut multi), sink, Wait::Forever),
+            Status::Ok
+        );
+    };
+    // Warm-up: connections, buffers and queues reach their working sizes.
+    for _ in 0..3 {
+        run(&mut c, &mut sink);
+    }
+    let hits_before = sink.hits;
+    let n = allocations_during(|| {
+        for _ in 0..5 {
+            run(&mut c, &mut sink);
+        }
+    });
+    // Every set, get and multi-get key answered OK.
+    assert_eq!(sink.hits - hits_before, 5 * (100 + 100 + 100));
+    assert_eq!(
+        n, 0,
+        "{n} heap allocations in 1,500 requests after the warm-up"
+    );
+}
