@@ -77,7 +77,7 @@ fn steady_state_requests_allocate_nothing() {
     let storage = extras::storage(0, 0);
     let value = [b'v'; 100];
     let mut sink = Count::default();
-    let mut run = |c: &mut Client, sink: &mut Count| {
+    let run = |c: &mut Client, sink: &mut Count| {
         for key in &keys {
             let mut set = [Request::keyed(RequestParts {
                 opcode: opcode::SET,
