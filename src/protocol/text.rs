@@ -180,7 +180,11 @@ pub fn end_line(out: &mut Vec<u8>) {
 /// A line with a single valid key always fits; when this says false, end the line and begin
 /// another.
 pub fn key_fits(kind: GetKind, line_len: usize, key_len: usize) -> bool {
-    !kind.line_limited() || (line_len as u64) + 1 + (key_len as u64) + 2 <= MAX_COMMAND_LINE as u64
+    !kind.line_limited()
+        || line_len
+            .checked_add(key_len)
+            .and_then(|n| n.checked_add(3)) // " " before the key, "\r\n" after it
+            .is_some_and(|n| n <= MAX_COMMAND_LINE)
 }
 
 /// Storage commands; `Cas` carries the unique value from `gets`.
@@ -534,8 +538,8 @@ fn message<'a>(line: &'a [u8], word: &[u8]) -> Option<&'a [u8]> {
     }
 }
 
-/// Parses the fields of a VALUE header line body (without `\r\n`).
-fn value_fields(body: &[u8]) -> Result<(&[u8], u32, u64, Option<u64>), ParseError> {
+/// Parses a VALUE header line's body (without `\r\n`); `line_len` is the line's length with it.
+fn value_fields(body: &[u8], line_len: usize) -> Result<ValueHeader<'_>, ParseError> {
     let rest = body.strip_prefix(b"VALUE ").ok_or(ParseError::Unexpected)?;
     let mut words = rest.split(|&b| b == b' ');
     let key = words.next().unwrap_or(&[]);
@@ -554,7 +558,14 @@ fn value_fields(body: &[u8]) -> Result<(&[u8], u32, u64, Option<u64>), ParseErro
     if bytes > u64::from(MAX_SANE_BODY) {
         return Err(ParseError::ValueTooLarge(bytes));
     }
-    Ok((key, flags, bytes, cas))
+    Ok(ValueHeader {
+        key,
+        flags,
+        cas,
+        line_len,
+        // Fits any usize: at most MAX_SANE_BODY.
+        data_len: bytes as usize,
+    })
 }
 
 /// When `buf` starts with a complete VALUE header line: its fields and lengths (`Ok(None)`
@@ -569,15 +580,7 @@ pub fn value_header(buf: &[u8]) -> Result<Option<ValueHeader<'_>>, ParseError> {
     let Some((line, line_len)) = first_line(buf)? else {
         return Ok(None);
     };
-    let (key, flags, bytes, cas) = value_fields(strip_cr(line)?)?;
-    Ok(Some(ValueHeader {
-        key,
-        flags,
-        cas,
-        line_len,
-        // Fits any usize: at most MAX_SANE_BODY (checked by value_fields).
-        data_len: bytes as usize,
-    }))
+    value_fields(strip_cr(line)?, line_len).map(Some)
 }
 
 /// Shorthand for [`value_header`]: the whole VALUE block's length, once its header line is in
@@ -607,12 +610,11 @@ pub fn parse_reply(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let body = strip_cr(line)?;
 
     if body.starts_with(b"VALUE ") {
-        let (key, flags, bytes, cas) = value_fields(body)?;
-        // u64: cannot wrap on 32-bit targets; bytes <= MAX_SANE_BODY so the total fits usize.
-        let data_end = line_len as u64 + bytes;
-        let total = data_end + 2;
-        let data_end = data_end as usize;
-        let total = total as usize;
+        let h = value_fields(body, line_len)?;
+        // No wrap, even on 32-bit targets: line_len <= MAX_REPLY_LINE and data_len <=
+        // MAX_SANE_BODY (value_fields checked it in u64 before converting).
+        let data_end = line_len + h.data_len;
+        let total = h.frame_len();
         if buf.len() < total {
             // Reject a bad data terminator as soon as its first byte is there.
             if buf.len() > data_end && buf[data_end] != b'\r' {
@@ -625,9 +627,9 @@ pub fn parse_reply(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
         }
         return Ok(Parsed::Reply {
             reply: Reply::Value {
-                key,
-                flags,
-                cas,
+                key: h.key,
+                flags: h.flags,
+                cas: h.cas,
                 data: &buf[line_len..data_end],
             },
             len: total,
@@ -750,4 +752,628 @@ pub fn parse_metadump_line(line: &[u8]) -> Result<MetaDumpItem<'_>, ParseError> 
         la: metadump_field(line, b"la").map(parse_u64).transpose()?,
         cas: metadump_field(line, b"cas").map(parse_u64).transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut out = Vec::new();
+        f(&mut out);
+        out
+    }
+
+    #[test]
+    fn keys() {
+        assert!(valid_key(b"a"));
+        assert!(valid_key(&[b'k'; 250]));
+        assert!(valid_key(&[0x80, 0xff, b'~', b'!']));
+        assert!(!valid_key(b""));
+        assert!(!valid_key(&[b'k'; 251]));
+        for bad in [0u8, b'\t', b'\r', b'\n', b' ', 0x7f, 0x1f] {
+            assert!(!valid_key(&[b'a', bad, b'b']), "{bad:#x}");
+        }
+    }
+
+    #[test]
+    fn encodes_storage() {
+        let cases: [(StoreCmd, &[u8]); 6] = [
+            (StoreCmd::Set, b"set"),
+            (StoreCmd::Add, b"add"),
+            (StoreCmd::Replace, b"replace"),
+            (StoreCmd::Append, b"append"),
+            (StoreCmd::Prepend, b"prepend"),
+            (StoreCmd::Cas(u64::MAX), b"cas"),
+        ];
+        for (cmd, name) in cases {
+            let out = bytes_of(|o| encode_store(o, cmd, b"k", 7, 30, b"hi", false).unwrap());
+            let cas = if let StoreCmd::Cas(_) = cmd {
+                " 18446744073709551615"
+            } else {
+                ""
+            };
+            let want = format!(
+                "{} k 7 30 2{cas}\r\nhi\r\n",
+                std::str::from_utf8(name).unwrap()
+            );
+            assert_eq!(out, want.as_bytes());
+        }
+        let out = bytes_of(|o| {
+            encode_store(o, StoreCmd::Set, b"k", u32::MAX, u32::MAX, b"", true).unwrap()
+        });
+        assert_eq!(out, b"set k 4294967295 4294967295 0 noreply\r\n\r\n");
+        let out =
+            bytes_of(|o| encode_store(o, StoreCmd::Cas(0), b"k", 0, 0, b"a\r\nb", true).unwrap());
+        assert_eq!(out, b"cas k 0 0 4 0 noreply\r\na\r\nb\r\n");
+        let big = vec![b'x'; 1_000_000];
+        let out = bytes_of(|o| encode_store(o, StoreCmd::Set, b"big", 0, 0, &big, false).unwrap());
+        assert_eq!(&out[..24], b"set big 0 0 1000000\r\nxxx");
+        assert_eq!(out.len(), 21 + 1_000_000 + 2);
+        assert!(out.ends_with(b"x\r\n"));
+    }
+
+    #[test]
+    fn encodes_other_commands() {
+        let k: &[u8] = &[b'k', 0x80];
+        let cases: Vec<(Vec<u8>, &[u8])> = vec![
+            (
+                bytes_of(|o| encode_incr(o, b"n", 1, false).unwrap()),
+                b"incr n 1\r\n",
+            ),
+            (
+                bytes_of(|o| encode_incr(o, b"n", u64::MAX, true).unwrap()),
+                b"incr n 18446744073709551615 noreply\r\n",
+            ),
+            (
+                bytes_of(|o| encode_decr(o, b"n", 0, false).unwrap()),
+                b"decr n 0\r\n",
+            ),
+            (
+                bytes_of(|o| encode_decr(o, b"n", 5, true).unwrap()),
+                b"decr n 5 noreply\r\n",
+            ),
+            (
+                bytes_of(|o| encode_delete(o, k, false).unwrap()),
+                b"delete k\x80\r\n",
+            ),
+            (
+                bytes_of(|o| encode_delete(o, b"d", true).unwrap()),
+                b"delete d noreply\r\n",
+            ),
+            (
+                bytes_of(|o| encode_touch(o, b"t", 10, false).unwrap()),
+                b"touch t 10\r\n",
+            ),
+            (
+                bytes_of(|o| encode_touch(o, b"t", 0, true).unwrap()),
+                b"touch t 0 noreply\r\n",
+            ),
+            (
+                bytes_of(|o| encode_flush_all(o, None, false)),
+                b"flush_all\r\n",
+            ),
+            (
+                bytes_of(|o| encode_flush_all(o, None, true)),
+                b"flush_all noreply\r\n",
+            ),
+            (
+                bytes_of(|o| encode_flush_all(o, Some(0), false)),
+                b"flush_all 0\r\n",
+            ),
+            (
+                bytes_of(|o| encode_flush_all(o, Some(9), true)),
+                b"flush_all 9 noreply\r\n",
+            ),
+            (bytes_of(encode_version), b"version\r\n"),
+            (
+                bytes_of(|o| encode_verbosity(o, 1, false)),
+                b"verbosity 1\r\n",
+            ),
+            (
+                bytes_of(|o| encode_verbosity(o, 0, true)),
+                b"verbosity 0 noreply\r\n",
+            ),
+            (bytes_of(|o| encode_stats(o, None).unwrap()), b"stats\r\n"),
+            (
+                bytes_of(|o| encode_stats(o, Some(b"slabs")).unwrap()),
+                b"stats slabs\r\n",
+            ),
+            (
+                bytes_of(|o| encode_cachedump(o, 1, 0)),
+                b"stats cachedump 1 0\r\n",
+            ),
+            (
+                bytes_of(|o| encode_cachedump(o, 63, 100)),
+                b"stats cachedump 63 100\r\n",
+            ),
+            (
+                bytes_of(encode_metadump_all),
+                b"lru_crawler metadump all\r\n",
+            ),
+            (bytes_of(encode_quit), b"quit\r\n"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(want));
+        }
+    }
+
+    #[test]
+    fn encoders_append_and_reject_bad_keys() {
+        let mut out = b"prefix".to_vec();
+        let long = [b'k'; 251];
+        let bad: [&[u8]; 4] = [b"", b"a b", b"a\r\nb", &long];
+        for key in bad {
+            assert_eq!(
+                encode_store(&mut out, StoreCmd::Set, key, 0, 0, b"v", false),
+                Err(EncodeError::InvalidKey)
+            );
+            assert_eq!(
+                encode_incr(&mut out, key, 1, false),
+                Err(EncodeError::InvalidKey)
+            );
+            assert_eq!(
+                encode_decr(&mut out, key, 1, false),
+                Err(EncodeError::InvalidKey)
+            );
+            assert_eq!(
+                encode_delete(&mut out, key, false),
+                Err(EncodeError::InvalidKey)
+            );
+            assert_eq!(
+                encode_touch(&mut out, key, 1, false),
+                Err(EncodeError::InvalidKey)
+            );
+            assert_eq!(
+                encode_stats(&mut out, Some(key)),
+                Err(EncodeError::InvalidKey)
+            );
+            assert_eq!(push_get_key(&mut out, key), Err(EncodeError::InvalidKey));
+        }
+        assert_eq!(out, b"prefix");
+        encode_version(&mut out);
+        assert_eq!(out, b"prefixversion\r\n");
+    }
+
+    #[test]
+    fn get_lines() {
+        let mut out = Vec::new();
+        for (kind, want) in [
+            (GetKind::Get, &b"get a a \x80x a\r\n"[..]),
+            (GetKind::Gets, b"gets a a \x80x a\r\n"),
+            (GetKind::Gat(0), b"gat 0 a a \x80x a\r\n"),
+            (
+                GetKind::Gats(4294967295),
+                b"gats 4294967295 a a \x80x a\r\n",
+            ),
+        ] {
+            out.clear();
+            out.extend_from_slice(b"xx");
+            let start = begin_get(&mut out, kind);
+            assert_eq!(start, 2);
+            for key in [&b"a"[..], b"a", b"\x80x", b"a"] {
+                push_get_key(&mut out, key).unwrap();
+            }
+            end_line(&mut out);
+            assert_eq!(&out[2..], want);
+        }
+    }
+
+    #[test]
+    fn gat_lines_split_within_the_limit() {
+        let key = [b'k'; 250];
+        // get/gets: no limit.
+        assert!(key_fits(GetKind::Get, 1 << 20, 250));
+        assert!(key_fits(GetKind::Gets, usize::MAX, 250));
+        assert!(!key_fits(GetKind::Gat(0), usize::MAX, usize::MAX));
+        // The longest line with one key fits.
+        assert!(key_fits(
+            GetKind::Gats(u32::MAX),
+            b"gats 4294967295".len(),
+            250
+        ));
+        // Exactly at the limit: line + " " + key + "\r\n" == 2048.
+        assert!(key_fits(GetKind::Gat(0), 2048 - 3 - 250, 250));
+        assert!(!key_fits(GetKind::Gat(0), 2048 - 2 - 250, 250));
+
+        let mut out = Vec::new();
+        let kind = GetKind::Gat(100);
+        let mut start = begin_get(&mut out, kind);
+        let mut keys_in_line = 0;
+        for _ in 0..100 {
+            if keys_in_line > 0 && !key_fits(kind, out.len() - start, key.len()) {
+                end_line(&mut out);
+                start = begin_get(&mut out, kind);
+                keys_in_line = 0;
+            }
+            push_get_key(&mut out, &key).unwrap();
+            keys_in_line += 1;
+        }
+        end_line(&mut out);
+        let lines: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 13); // 8 keys of 251 bytes per line (7 + 8*251 + 2 = 2017)
+        let mut keys = 0;
+        for line in lines {
+            assert!(line.len() <= MAX_COMMAND_LINE);
+            assert!(line.starts_with(b"gat 100 k") && line.ends_with(b"k\r\n"));
+            keys += line.split(|&b| b == b' ').count() - 2;
+        }
+        assert_eq!(keys, 100);
+    }
+
+    /// Checks every proper prefix of `bytes` asks for more, the whole is `want` occupying all
+    /// of it, and trailing bytes change nothing.
+    fn check_split(bytes: &[u8], want: Reply<'_>) {
+        for cut in 0..bytes.len() {
+            match parse_reply(&bytes[..cut]) {
+                Ok(Parsed::Need(n)) => {
+                    assert!(n > cut && n <= bytes.len(), "Need({n}) for {cut} bytes")
+                }
+                other => panic!("{other:?} from {cut} of {} bytes", bytes.len()),
+            }
+        }
+        assert_eq!(
+            parse_reply(bytes),
+            Ok(Parsed::Reply {
+                reply: want,
+                len: bytes.len()
+            })
+        );
+        let mut more = bytes.to_vec();
+        more.extend_from_slice(b"END\r\nVALUE");
+        assert_eq!(
+            parse_reply(&more),
+            Ok(Parsed::Reply {
+                reply: want,
+                len: bytes.len()
+            })
+        );
+    }
+
+    #[test]
+    fn parses_every_reply_form_split_anywhere() {
+        let cases: Vec<(&[u8], Reply<'_>)> = vec![
+            (
+                b"VALUE k 5 2\r\nhi\r\n",
+                Reply::Value {
+                    key: b"k",
+                    flags: 5,
+                    cas: None,
+                    data: b"hi",
+                },
+            ),
+            (
+                b"VALUE k\x80\xff 4294967295 4 18446744073709551615\r\n\r\n\r\n\r\n",
+                Reply::Value {
+                    key: b"k\x80\xff",
+                    flags: u32::MAX,
+                    cas: Some(u64::MAX),
+                    data: b"\r\n\r\n",
+                },
+            ),
+            (
+                b"VALUE e 0 0 7\r\n\r\n",
+                Reply::Value {
+                    key: b"e",
+                    flags: 0,
+                    cas: Some(7),
+                    data: b"",
+                },
+            ),
+            (b"END\r\n", Reply::End),
+            (b"STORED\r\n", Reply::Stored),
+            (b"NOT_STORED\r\n", Reply::NotStored),
+            (b"EXISTS\r\n", Reply::Exists),
+            (b"NOT_FOUND\r\n", Reply::NotFound),
+            (b"DELETED\r\n", Reply::Deleted),
+            (b"TOUCHED\r\n", Reply::Touched),
+            (b"OK\r\n", Reply::Ok),
+            (b"RESET\r\n", Reply::Reset),
+            (b"0\r\n", Reply::Number(0)),
+            (b"18446744073709551615\r\n", Reply::Number(u64::MAX)),
+            (b"VERSION 1.6.18\r\n", Reply::Version(b"1.6.18")),
+            (
+                b"STAT pid 123\r\n",
+                Reply::Stat {
+                    name: b"pid",
+                    value: b"123",
+                },
+            ),
+            (
+                b"STAT libevent 2.1 stable x\r\n",
+                Reply::Stat {
+                    name: b"libevent",
+                    value: b"2.1 stable x",
+                },
+            ),
+            (
+                b"STAT empty\r\n",
+                Reply::Stat {
+                    name: b"empty",
+                    value: b"",
+                },
+            ),
+            (
+                b"ITEM a%b [2 b; 0 s]\r\n",
+                Reply::Item {
+                    key: b"a%b",
+                    rest: b"[2 b; 0 s]",
+                },
+            ),
+            (
+                b"key=a%25b exp=-1 la=1796015350 cas=1 fetch=no cls=1 size=68\n",
+                Reply::MetaDumpLine(b"key=a%25b exp=-1 la=1796015350 cas=1 fetch=no cls=1 size=68"),
+            ),
+            (
+                b"BUSY currently processing crawler request\r\n",
+                Reply::Busy(b"currently processing crawler request"),
+            ),
+            (
+                b"BADCLASS invalid class id\r\n",
+                Reply::BadClass(b"invalid class id"),
+            ),
+            (
+                b"NOTSTARTED no items to crawl\r\n",
+                Reply::NotStarted(b"no items to crawl"),
+            ),
+            (b"ERROR\r\n", Reply::Error),
+            (
+                b"ERROR cannot pipeline other commands before metadump\r\n",
+                Reply::ErrorMessage(b"cannot pipeline other commands before metadump"),
+            ),
+            (
+                b"CLIENT_ERROR bad command line format\r\n",
+                Reply::ClientError(b"bad command line format"),
+            ),
+            (b"CLIENT_ERROR\r\n", Reply::ClientError(b"")),
+            (
+                b"SERVER_ERROR object too large for cache\r\n",
+                Reply::ServerError(b"object too large for cache"),
+            ),
+        ];
+        for (bytes, want) in cases {
+            check_split(bytes, want);
+        }
+    }
+
+    #[test]
+    fn million_byte_value() {
+        let mut bytes = b"VALUE big 1 1000000 9\r\n".to_vec();
+        let header = bytes.len();
+        bytes.extend((0..1_000_000u32).map(|i| if i % 1000 == 0 { b'\n' } else { b'v' }));
+        bytes.extend_from_slice(b"\r\n");
+        let total = bytes.len();
+        for cut in 0..total {
+            let want = if cut < header { cut + 1 } else { total };
+            assert_eq!(parse_reply(&bytes[..cut]), Ok(Parsed::Need(want)), "{cut}");
+        }
+        match parse_reply(&bytes) {
+            Ok(Parsed::Reply {
+                reply:
+                    Reply::Value {
+                        key,
+                        flags,
+                        cas,
+                        data,
+                    },
+                len,
+            }) => {
+                assert_eq!((key, flags, cas, len), (&b"big"[..], 1, Some(9), total));
+                assert_eq!(data, &bytes[header..total - 2]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let h = value_header(&bytes[..header]).unwrap().unwrap();
+        assert_eq!(
+            h,
+            ValueHeader {
+                key: b"big",
+                flags: 1,
+                cas: Some(9),
+                line_len: header,
+                data_len: 1_000_000
+            }
+        );
+        assert_eq!(h.frame_len(), total);
+        assert_eq!(value_frame_len(&bytes[..header]), Some(total));
+        assert_eq!(value_frame_len(&bytes[..header - 1]), None);
+        assert_eq!(value_frame_len(b"END\r\n"), None);
+    }
+
+    #[test]
+    fn repeated_keys_and_a_stream() {
+        let stream: &[u8] = b"VALUE t 0 1\r\n1\r\nVALUE t 0 1\r\n1\r\nVALUE t 0 1\r\n1\r\nEND\r\n\
+            STORED\r\n42\r\nkey=x exp=-1\nkey=y exp=5\nEND\r\nCLIENT_ERROR bad command line format\r\nERROR\r\n";
+        let mut rest = stream;
+        let mut got = Vec::new();
+        while !rest.is_empty() {
+            match parse_reply(rest).unwrap() {
+                Parsed::Reply { reply, len } => {
+                    got.push(reply);
+                    rest = &rest[len..];
+                }
+                Parsed::Need(n) => panic!("Need({n}) with {} bytes", rest.len()),
+            }
+        }
+        let t = Reply::Value {
+            key: b"t",
+            flags: 0,
+            cas: None,
+            data: b"1",
+        };
+        assert_eq!(
+            got,
+            [
+                t,
+                t,
+                t,
+                Reply::End,
+                Reply::Stored,
+                Reply::Number(42),
+                Reply::MetaDumpLine(b"key=x exp=-1"),
+                Reply::MetaDumpLine(b"key=y exp=5"),
+                Reply::End,
+                Reply::ClientError(b"bad command line format"),
+                Reply::Error,
+            ]
+        );
+        assert_eq!(parse_reply(b""), Ok(Parsed::Need(1)));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        use ParseError::*;
+        let cases: [(&[u8], ParseError); 30] = [
+            (b"FOO\r\n", Unexpected),
+            (b"\r\n", Unexpected),
+            (b"\n", Unexpected),
+            (b"STORED\n", Unexpected),
+            (b"STORED \r\n", Unexpected),
+            (b"stored\r\n", Unexpected),
+            (b"ERRORS\r\n", Unexpected),
+            (b"CLIENT_ERRORx\r\n", Unexpected),
+            (b"VERSION1\r\n", Unexpected),
+            (b"STAT \r\n", Unexpected),
+            (b"ITEM  [1 b; 0 s]\r\n", Unexpected),
+            (b"12a\r\n", BadNumber),
+            (b"18446744073709551616\r\n", BadNumber),
+            (b"99999999999999999999999\r\n", BadNumber),
+            (b"VALUE\r\n", Unexpected),
+            (b"VALUE \r\n", Unexpected),
+            (b"VALUE k\r\n", Unexpected),
+            (b"VALUE k 0\r\n", Unexpected),
+            (b"VALUE k 0 1 2 3\r\n", Unexpected),
+            (b"VALUE k 0 1\n", Unexpected),
+            (b"VALUE  0 1\r\n", Unexpected),
+            (b"VALUE k 0 -1\r\n", BadNumber),
+            (b"VALUE k 0 1x\r\n", BadNumber),
+            (b"VALUE k 0 \r\n", BadNumber),
+            (b"VALUE k 4294967296 1\r\n", BadNumber),
+            (b"VALUE k 0 1 x\r\n", BadNumber),
+            (b"VALUE k 0 4294967296\r\n", ValueTooLarge(1 << 32)),
+            (b"VALUE k 0 4294967295\r\n", ValueTooLarge(u32::MAX as u64)),
+            (
+                b"VALUE k 0 18446744073709551615\r\n",
+                ValueTooLarge(u64::MAX),
+            ),
+            (b"VALUE k 0 18446744073709551616\r\n", BadNumber),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                parse_reply(bytes),
+                Err(want),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // The data block must end in "\r\n"; a wrong byte is seen as soon as it arrives.
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\nabXY"), Err(BadDataEnd));
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\nab\rY"), Err(BadDataEnd));
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\nab\n"), Err(BadDataEnd));
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\nabc"), Err(BadDataEnd));
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\nabc\r\n"), Err(BadDataEnd));
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\na\r"), Ok(Parsed::Need(17)));
+        assert_eq!(parse_reply(b"VALUE k 0 2\r\nab\r"), Ok(Parsed::Need(17)));
+    }
+
+    #[test]
+    fn value_lengths_at_the_sane_maximum() {
+        let line = format!("VALUE k 0 {MAX_SANE_BODY}\r\n");
+        let want = line.len() + MAX_SANE_BODY as usize + 2;
+        assert_eq!(parse_reply(line.as_bytes()), Ok(Parsed::Need(want)));
+        assert_eq!(value_frame_len(line.as_bytes()), Some(want));
+        let line = format!("VALUE k 0 {}\r\n", MAX_SANE_BODY + 1);
+        assert_eq!(
+            parse_reply(line.as_bytes()),
+            Err(ParseError::ValueTooLarge(MAX_SANE_BODY as u64 + 1))
+        );
+        assert_eq!(
+            value_header(line.as_bytes()),
+            Err(ParseError::ValueTooLarge(MAX_SANE_BODY as u64 + 1))
+        );
+    }
+
+    #[test]
+    fn long_lines() {
+        let mut line = b"STAT x ".to_vec();
+        line.resize(MAX_REPLY_LINE - 1, b'v');
+        assert_eq!(parse_reply(&line), Ok(Parsed::Need(MAX_REPLY_LINE)));
+        let mut full = line.clone();
+        full.push(b'\n');
+        assert_eq!(parse_reply(&full), Err(ParseError::Unexpected)); // no "\r"
+        full.truncate(MAX_REPLY_LINE - 2);
+        full.extend_from_slice(b"\r\n");
+        assert!(matches!(
+            parse_reply(&full),
+            Ok(Parsed::Reply {
+                len: MAX_REPLY_LINE,
+                ..
+            })
+        ));
+        line.push(b'v');
+        assert_eq!(parse_reply(&line), Err(ParseError::LineTooLong));
+        line.push(b'\n');
+        assert_eq!(parse_reply(&line), Err(ParseError::LineTooLong));
+        assert_eq!(value_header(&line), Ok(None));
+        let mut value = b"VALUE ".to_vec();
+        value.resize(MAX_REPLY_LINE + 10, b'k');
+        assert_eq!(value_header(&value), Err(ParseError::LineTooLong));
+    }
+
+    #[test]
+    fn metadump_keys_and_fields() {
+        let mut out = b"x".to_vec();
+        decode_metadump_key(b"a%25b%20c%80%fF", &mut out).unwrap();
+        assert_eq!(out, b"xa%b c\x80\xff");
+        for bad in [&b"%"[..], b"a%2", b"%zz", b"%2g", b"ok%"] {
+            let mut out = b"keep".to_vec();
+            assert_eq!(
+                decode_metadump_key(bad, &mut out),
+                Err(ParseError::BadEncoding)
+            );
+            assert_eq!(out, b"keep");
+        }
+        let line: &[u8] = b"key=a%25b exp=-1 la=1796015350 cas=12 fetch=no cls=1 size=68";
+        assert_eq!(metadump_field(line, b"fetch"), Some(&b"no"[..]));
+        assert_eq!(metadump_field(line, b"size"), Some(&b"68"[..]));
+        assert_eq!(metadump_field(line, b"k"), None);
+        assert_eq!(metadump_field(line, b"nope"), None);
+        assert_eq!(
+            parse_metadump_line(line),
+            Ok(MetaDumpItem {
+                key: b"a%25b",
+                exp: Some(-1),
+                la: Some(1796015350),
+                cas: Some(12),
+            })
+        );
+        assert_eq!(
+            parse_metadump_line(b"key=k exp=9223372036854775807 la=1"),
+            Ok(MetaDumpItem {
+                key: b"k",
+                exp: Some(i64::MAX),
+                la: Some(1),
+                cas: None,
+            })
+        );
+        assert_eq!(
+            parse_metadump_line(b"key=k exp=-9223372036854775808").map(|m| m.exp),
+            Ok(Some(i64::MIN))
+        );
+        for bad in [
+            &b"key=k exp=-9223372036854775809"[..],
+            b"key=k exp=9223372036854775808",
+            b"key=k exp=--1",
+            b"key=k exp=",
+            b"key=k la=-1",
+            b"key=k cas=x",
+        ] {
+            assert_eq!(parse_metadump_line(bad), Err(ParseError::BadNumber));
+        }
+        assert_eq!(parse_metadump_line(b"exp=1"), Err(ParseError::Unexpected));
+        assert_eq!(
+            parse_metadump_line(b"key= exp=1"),
+            Err(ParseError::Unexpected)
+        );
+    }
 }
