@@ -107,6 +107,24 @@ impl Client {
                     }
                     None
                 }
+                Event::Missed(f) => {
+                    if f.origin == Origin::User {
+                        if f.quiet {
+                            self.batch.complete(f.opaque);
+                        } else {
+                            // A single get that got no VALUE: not found.
+                            fail_member(
+                                &mut self.batch,
+                                &mut self.reports,
+                                f.opaque,
+                                Status::NotFound,
+                                reqs,
+                                sink,
+                            );
+                        }
+                    }
+                    None
+                }
                 Event::Answer {
                     answer,
                     entry,
@@ -181,6 +199,10 @@ impl Client {
             if let Some(c) = corrupt {
                 let msg = match c {
                     Corruption::Frame(e) => format!("protocol error: {e:?}"),
+                    Corruption::Text(e) => format!("protocol error: {e:?}"),
+                    Corruption::Unexpected => {
+                        "protocol error: an answer that fits no request in flight".into()
+                    }
                     Corruption::KeyMismatch => {
                         "protocol error: an answer carries another key than its request's".into()
                     }

@@ -132,6 +132,7 @@ impl Client {
         };
         let entry = InFlight {
             opaque,
+            opcode: parts.opcode,
             quiet: protocol::is_quiet(parts.opcode),
             origin: Origin::User,
             keyed: req.route.is_keyed(),

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use crate::connection::Connection;
 use crate::ketama::{Continuum, Distribution};
-use crate::protocol::{Answer, RequestParts, MAX_KEY_LEN};
+use crate::protocol::{Answer, Protocol, RequestParts, MAX_KEY_LEN};
 use crate::sys;
 
 use batch::Batch;
@@ -253,6 +253,8 @@ impl Logger {
 pub struct Client {
     settings: Settings,
     conns: Vec<Connection>,
+    /// The protocol every connection speaks.
+    protocol: Protocol,
     /// The weight of each server, beside `conns`.
     weights: Vec<u32>,
     dist: Distribution,
@@ -308,6 +310,7 @@ impl Client {
         Client {
             settings: Settings::default(),
             conns: Vec::new(),
+            protocol: Protocol::Binary,
             weights: Vec::new(),
             dist: Distribution::default(),
             continuum: Continuum::default(),

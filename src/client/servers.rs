@@ -4,6 +4,7 @@
 use crate::address::{parse_server_list, AddressError, ServerAddr};
 use crate::connection::Connection;
 use crate::ketama::{Continuum, Distribution, ServerName};
+use crate::protocol::Protocol;
 
 use super::{log_level, Client, Request, Route};
 
@@ -50,13 +51,14 @@ impl Client {
             .collect();
         let servers = servers.into_iter();
         let mut conns = Vec::with_capacity(servers.size_hint().0);
+        let protocol = self.protocol;
         self.weights.clear();
         for Server { addr, weight } in servers {
             let reused = old
                 .iter_mut()
                 .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
                 .and_then(Option::take);
-            conns.push(reused.unwrap_or_else(|| Connection::new(addr)));
+            conns.push(reused.unwrap_or_else(|| Connection::new(addr, protocol)));
             self.weights.push(weight);
         }
         // Requests in flight on dropped servers will never be answered.
@@ -75,7 +77,7 @@ impl Client {
     /// listed keep their places, connections and state.
     pub fn push_servers(&mut self, servers: impl IntoIterator<Item = Server>) {
         for Server { addr, weight } in servers {
-            self.conns.push(Connection::new(addr));
+            self.conns.push(Connection::new(addr, self.protocol));
             self.weights.push(weight);
         }
         self.touched_flag.resize(self.conns.len(), false);
@@ -88,6 +90,25 @@ impl Client {
             .iter()
             .zip(&self.weights)
             .map(|(c, &weight)| Server::weighted(c.addr().clone(), weight))
+    }
+
+    /// The protocol every connection speaks (binary by default).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Switches every connection to `protocol`. What was queued or in flight is abandoned
+    /// (like `reset_buffers`); the next request connects afresh.
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        if protocol == self.protocol {
+            return;
+        }
+        self.protocol = protocol;
+        for c in &mut self.conns {
+            c.set_protocol(protocol);
+        }
+        self.batch.clear();
+        self.reports.clear();
     }
 
     pub fn set_distribution(&mut self, dist: Distribution) {

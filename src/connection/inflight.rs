@@ -19,6 +19,8 @@ pub enum Origin {
 #[derive(Clone, Copy, Debug)]
 pub struct InFlight {
     pub opaque: u32,
+    /// The request's binary opcode (text and meta answers are mapped with it).
+    pub opcode: u8,
     pub quiet: bool,
     pub origin: Origin,
     /// Routed by key (not to an explicit server index): may move to the key's next server
@@ -81,6 +83,18 @@ impl InFlightQueue {
     pub(super) fn push_front(&mut self, f: InFlight) {
         self.awaiting += usize::from(!f.quiet);
         self.entries.push_front(f);
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &InFlight> {
+        self.entries.iter()
+    }
+
+    pub(super) fn get(&self, i: usize) -> Option<&InFlight> {
+        self.entries.get(i)
+    }
+
+    pub(super) fn front(&self) -> Option<&InFlight> {
+        self.entries.front()
     }
 
     pub(super) fn is_empty(&self) -> bool {

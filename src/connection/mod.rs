@@ -12,10 +12,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol as IpProtocol, SockAddr, Socket, Type};
 
 use crate::address::ServerAddr;
-use crate::protocol::{self, Answer, ParseError, RequestParts, HEADER_LEN};
+use crate::protocol::{self, Answer, ParseError, Protocol, RequestParts, HEADER_LEN};
 use crate::sys;
 
 /// Resolved addresses of a host name are reused for this long.
@@ -30,6 +30,7 @@ mod inflight;
 mod recv;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use inflight::InFlightQueue;
 pub use inflight::{key_tag, returns_key, InFlight, Origin};
@@ -82,6 +83,10 @@ pub enum Corruption {
     Frame(ParseError),
     /// The answer to a key-returning request carries another key.
     KeyMismatch,
+    /// Not a text-protocol answer.
+    Text(crate::protocol::text::ParseError),
+    /// An answer that fits no request in flight (text answers come in order).
+    Unexpected,
 }
 
 /// What the bytes at the head of a connection's receive buffer are.
@@ -100,6 +105,8 @@ pub enum Event<'a> {
         entry: InFlight,
         last: bool,
     },
+    /// A get that got no VALUE before its line's END (text protocol): a miss.
+    Missed(InFlight),
     /// An answer to no request in flight (one already failed or abandoned).
     Late(Answer<'a>),
     /// A response larger than the receive limit; its bytes are skipped as they arrive.
@@ -126,6 +133,9 @@ pub struct Connection {
     /// Requests at the head of `inflight` still to report as `Unanswered` before the answer
     /// that follows them.
     skip: usize,
+    /// The protocol spoken, and (text) the get line being built.
+    protocol: Protocol,
+    text_run: Option<text::GetRun>,
     /// The last request queued was quiet: a NOOP must follow before its outcome is known.
     tail_quiet: bool,
     /// The dead-timeout timer: when this connection last made progress (bytes received, or a
@@ -156,8 +166,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(addr: ServerAddr) -> Connection {
+    pub fn new(addr: ServerAddr, protocol: Protocol) -> Connection {
         Connection {
+            protocol,
+            text_run: None,
             addr,
             socket: None,
             state: State::Idle,
@@ -234,11 +246,17 @@ impl Connection {
             // An idle connection's dead-timeout timer restarts with this request.
             self.progress_at = None;
         }
-        // Cannot fail: checked above.
-        let _ = protocol::encode_request(&mut self.out, parts);
-        self.inflight.push(entry);
-        self.tail_quiet = entry.quiet;
-        Ok(())
+        match self.protocol {
+            Protocol::Binary => {
+                // Cannot fail: checked above.
+                let _ = protocol::encode_request(&mut self.out, parts);
+                self.inflight.push(entry);
+                self.tail_quiet = entry.quiet;
+                Ok(())
+            }
+            Protocol::Text => self.queue_text(parts, entry),
+            Protocol::Meta => Err(QueueError::Invalid),
+        }
     }
 
     /// Queues a NOOP of the engine's own (its answer is always sent, so it also closes a run
@@ -252,10 +270,26 @@ impl Connection {
         if !self.has_work() {
             self.progress_at = None;
         }
-        // A NOOP has no key, extras or value: encoding cannot fail.
-        let _ = protocol::encode_request(&mut self.out, &noop);
+        match self.protocol {
+            Protocol::Binary => {
+                // A NOOP has no key, extras or value: encoding cannot fail.
+                let _ = protocol::encode_request(&mut self.out, &noop);
+            }
+            Protocol::Text => {
+                // A get line being built ends with its END: that answer closes the run.
+                if origin == Origin::TrailingNoop && self.close_get_line() {
+                    self.tail_quiet = false;
+                    return;
+                }
+                self.close_get_line();
+                protocol::text::encode_version(&mut self.out);
+            }
+            // The meta codec is wired in next.
+            Protocol::Meta => {}
+        }
         self.inflight.push(InFlight {
             opaque,
+            opcode: protocol::opcode::NOOP,
             quiet: false,
             origin,
             keyed: false,
@@ -302,7 +336,12 @@ impl Connection {
     /// Whether `next_event` can have more than `NeedMore` to say (cheap: lets the caller skip
     /// the call after the last complete frame).
     pub fn may_have_event(&self) -> bool {
-        self.skip > 0 || self.recv.pending().len() >= HEADER_LEN || self.recv.discarding()
+        let least = match self.protocol {
+            Protocol::Binary => HEADER_LEN,
+            // "END\r\n" or shorter lines.
+            Protocol::Text | Protocol::Meta => 1,
+        };
+        self.skip > 0 || self.recv.pending().len() >= least || self.recv.discarding()
     }
 
     /// An oversized response is being skipped.
@@ -496,7 +535,7 @@ impl Connection {
         let proto = if domain == Domain::UNIX {
             None
         } else {
-            Some(Protocol::TCP)
+            Some(IpProtocol::TCP)
         };
         // socket2 creates the descriptor close-on-exec.
         let socket = Socket::new(domain, Type::STREAM, proto)?;
@@ -563,6 +602,7 @@ impl Connection {
     /// buffer stay valid until `unpin`). The requests in flight stay for the caller to fail
     /// (`pop_inflight`).
     pub fn reset(&mut self) {
+        self.text_run = None;
         self.close_socket();
         self.out.clear();
         self.out_pos = 0;
@@ -648,6 +688,9 @@ impl Connection {
 
     /// Total bytes needed to complete the frame at the head of the receive buffer.
     fn frame_need(&self) -> usize {
+        if self.protocol == Protocol::Text {
+            return self.text_need();
+        }
         let pending = self.recv.pending();
         if pending.len() < HEADER_LEN {
             return HEADER_LEN;
@@ -722,7 +765,51 @@ impl Connection {
     /// slices stay valid (and unchanged) until the next receive, or until the next call if
     /// `pin` is called.
     pub fn next_event(&mut self, recv_max: usize) -> Event<'_> {
-        self.next_binary_event(recv_max)
+        match self.protocol {
+            Protocol::Binary => self.next_binary_event(recv_max),
+            Protocol::Text => self.next_text_event(recv_max),
+            Protocol::Meta => self.next_binary_event(recv_max),
+        }
+    }
+
+    /// Requests at the head already found without an answer of their own (see `skip`): the
+    /// next one, if any.
+    fn take_skipped(&mut self) -> Option<Event<'static>> {
+        if self.skip == 0 {
+            return None;
+        }
+        self.skip -= 1;
+        let f = self.inflight.pop_front()?;
+        Some(self.unanswered(f))
+    }
+
+    /// Reports the first of `count` requests at the head that got no answer of their own
+    /// (the rest follow, one per call).
+    fn skip_then_next(&mut self, count: usize) -> Event<'static> {
+        self.skip = count;
+        self.take_skipped().unwrap_or(Event::NeedMore)
+    }
+
+    fn unanswered(&self, f: InFlight) -> Event<'static> {
+        if self.protocol == Protocol::Text && text::is_get_op(f.opcode) {
+            Event::Missed(f)
+        } else {
+            Event::Unanswered(f)
+        }
+    }
+
+    /// The protocol this connection speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Switches protocol: everything queued, in flight or received is abandoned and the
+    /// socket closed (the caller fails what was in flight first).
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.inflight.clear();
+        self.skip = 0;
+        self.reset();
+        self.protocol = protocol;
     }
 }
 

@@ -69,6 +69,13 @@ impl RecvBuffer {
         self.start += n;
     }
 
+    /// Consumes `len` bytes at the head and returns them.
+    pub(super) fn take(&mut self, len: usize) -> &[u8] {
+        let start = self.start;
+        self.start += len;
+        &self.buf[start..self.start]
+    }
+
     /// Consumes the complete frame at the head, whose header was parsed, and returns it.
     pub(super) fn take_frame(&mut self, header: ResponseHeader) -> Frame<'_> {
         let start = self.start;

@@ -2,7 +2,7 @@
 
 use super::recv::*;
 use super::*;
-use crate::protocol::RequestParts;
+use crate::protocol::{Protocol, RequestParts};
 
 const MAX: usize = 1 << 20;
 const BUDGET: usize = 8 << 20;
@@ -77,10 +77,17 @@ fn pinned_buffer_respects_the_retire_budget() {
 /// A connection with requests in flight and `bytes` received, without a socket: the
 /// matching logic alone.
 fn scripted(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
-    let mut c = Connection::new(ServerAddr {
-        host: "127.0.0.1".into(),
-        port: 1,
-    });
+    scripted_in(Protocol::Binary, requests, bytes)
+}
+
+fn scripted_in(protocol: Protocol, requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
+    let mut c = Connection::new(
+        ServerAddr {
+            host: "127.0.0.1".into(),
+            port: 1,
+        },
+        protocol,
+    );
     for &(op, key, opaque) in requests {
         let parts = RequestParts {
             opcode: op,
@@ -90,6 +97,7 @@ fn scripted(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
         };
         let entry = InFlight {
             opaque,
+            opcode: op,
             quiet: protocol::is_quiet(op),
             origin: Origin::User,
             keyed: true,
@@ -216,4 +224,126 @@ fn key_tags_differ_and_are_never_zero() {
     assert_ne!(key_tag(b"fk-0"), key_tag(b"zk-0"));
     assert_ne!(key_tag(b""), 0);
     assert_eq!(key_tag(b"abc"), key_tag(b"abc"));
+}
+
+/// Text: the requests of `ops`, their get line closed as the engine does before it waits.
+fn text(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
+    let mut c = scripted_in(Protocol::Text, requests, b"");
+    if c.ends_quiet() {
+        c.queue_noop(999, Origin::TrailingNoop);
+    }
+    c.recv.make_room(bytes.len().max(1), MAX, BUDGET);
+    fill(&mut c.recv, bytes);
+    c
+}
+
+fn kinds(c: &mut Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let e = match c.next_event(MAX) {
+            Event::NeedMore => break,
+            Event::Unanswered(f) => format!("unanswered {}", f.opaque),
+            Event::Missed(f) => format!("missed {}", f.opaque),
+            Event::Answer {
+                entry,
+                answer,
+                last,
+            } => format!(
+                "answer {} {} {:?}{}",
+                entry.opaque,
+                answer.status,
+                String::from_utf8_lossy(answer.value),
+                if last { "" } else { " (row)" }
+            ),
+            Event::Late(_) => "late".into(),
+            Event::Oversized { entry, .. } => format!("oversized {:?}", entry.map(|e| e.opaque)),
+            Event::Corrupt(c) => {
+                out.push(format!("corrupt {c:?}"));
+                break;
+            }
+        };
+        out.push(e);
+    }
+    out
+}
+
+use protocol::opcode::{DELETE, GETKQ as QGET, INCREMENT, SET, SETQ};
+
+#[test]
+fn text_get_line_hits_misses_and_repeats_in_order() {
+    let bytes = b"VALUE b 0 2 5\r\nvb\r\nVALUE b 0 2 5\r\nvb\r\nEND\r\n";
+    let mut c = text(
+        &[
+            (QGET, b"a", 1),
+            (QGET, b"b", 2),
+            (QGET, b"b", 3),
+            (QGET, b"c", 4),
+        ],
+        bytes,
+    );
+    assert_eq!(
+        kinds(&mut c),
+        [
+            "missed 1",
+            "answer 2 0 \"vb\"",
+            "answer 3 0 \"vb\"",
+            "missed 4",
+            "answer 0 0 \"\""
+        ]
+    );
+    assert_eq!(c.inflight_len(), 0);
+}
+
+#[test]
+fn text_answers_that_do_not_fit_are_corruption() {
+    // A VALUE for a key not asked.
+    let mut c = text(&[(QGET, b"a", 1)], b"VALUE zz 0 1\r\nx\r\nEND\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt KeyMismatch"]);
+    // STORED where a get line's answer is due.
+    let mut c = text(&[(QGET, b"a", 1)], b"STORED\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    // CLIENT_ERROR to a storage command: its data block is answered ERROR next: out of step.
+    let mut c = text(
+        &[(SET, b"a", 1)],
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\n",
+    );
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    // Garbage.
+    let mut c = text(&[(SET, b"a", 1)], b"HELLO\r\n");
+    assert!(kinds(&mut c)[0].starts_with("corrupt Text"));
+}
+
+#[test]
+fn text_noreply_requests_complete_when_a_later_answer_arrives() {
+    let mut c = text(&[(SETQ, b"a", 1), (SETQ, b"b", 2)], b"VERSION 1.6.18\r\n");
+    assert_eq!(
+        kinds(&mut c),
+        ["unanswered 1", "unanswered 2", "answer 999 0 \"1.6.18\""]
+    );
+    let mut c = text(
+        &[(DELETE, b"a", 1), (INCREMENT, b"n", 2)],
+        b"NOT_FOUND\r\n8\r\n",
+    );
+    assert_eq!(kinds(&mut c), ["answer 1 1 \"\"", "answer 2 0 \"\""]);
+}
+
+#[test]
+fn text_oversized_value_is_skipped_and_the_stream_goes_on() {
+    let mut bytes = b"VALUE a 0 300\r\n".to_vec();
+    bytes.extend_from_slice(&[b'x'; 300]);
+    bytes.extend_from_slice(b"\r\nVALUE b 0 1\r\ny\r\nEND\r\n");
+    let mut c = scripted_in(Protocol::Text, &[(QGET, b"a", 1), (QGET, b"b", 2)], b"");
+    c.queue_noop(999, Origin::TrailingNoop);
+    c.recv.make_room(100, MAX, BUDGET);
+    fill(&mut c.recv, &bytes[..100]);
+    match c.next_event(200) {
+        Event::Oversized { entry, len, .. } => {
+            assert_eq!(entry.map(|e| e.opaque), Some(1));
+            assert_eq!(len, 15 + 300 + 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    c.recv.make_room(bytes.len(), MAX, BUDGET);
+    fill(&mut c.recv, &bytes[100..]);
+    assert_eq!(kinds(&mut c), ["answer 2 0 \"y\"", "answer 0 0 \"\""]);
 }

@@ -56,6 +56,8 @@ pub mod status {
     pub const DELTA_BAD_VALUE: u16 = 0x0006;
     pub const UNKNOWN_COMMAND: u16 = 0x0081;
     pub const OUT_OF_MEMORY: u16 = 0x0082;
+    pub const NOT_SUPPORTED: u16 = 0x0083;
+    pub const INTERNAL_ERROR: u16 = 0x0084;
 }
 
 /// True for opcodes whose success (for gets: miss) produces no response at all.

@@ -1,0 +1,376 @@
+//! The classic text protocol on a connection: requests (in the binary protocol's terms, as the
+//! engine gives them) translated into text commands, and answers matched in order.
+//!
+//! Text answers carry no opaque, so they are matched strictly in send order: an answer that
+//! does not fit the request at the head of the queue (a VALUE for a key not asked, a STORED
+//! for a get, an unexpected line) is corruption and the connection is reset — never a shifted
+//! answer. Consecutive quiet gets share one `gets k1 k2 …` line (a `gats` line for get-and-
+//! touch, at most 2,048 bytes long); each key is a request in flight, and the line's `END` is
+//! an engine marker after them. Keys without a VALUE before `END` are misses. Quiet storage
+//! commands are sent `noreply` and complete when a later answer arrives.
+
+use super::{key_tag, Answer, Connection, Corruption, Event, InFlight, Origin, QueueError};
+use crate::protocol::binary::status as wire;
+use crate::protocol::text::{self, GetKind, Parsed, Reply, StoreCmd};
+use crate::protocol::{opcode, RequestParts};
+
+/// Engine-internal opcode of the marker that the `END` of a get line answers (not a binary
+/// protocol opcode).
+pub(super) const OP_TEXT_END: u8 = 0xf0;
+
+/// The get line being built: its kind and its length so far.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GetRun {
+    kind: GetKind,
+    line_len: usize,
+}
+
+fn get_kind(op: u8, extras: &[u8]) -> Option<GetKind> {
+    use opcode::*;
+    match op {
+        GET | GETQ | GETK | GETKQ => Some(GetKind::Gets),
+        GAT | GATQ | GATK | GATKQ => Some(GetKind::Gats(be32(extras))),
+        _ => None,
+    }
+}
+
+fn is_get(op: u8) -> bool {
+    get_kind(op, &[0; 4]).is_some()
+}
+
+/// A get-like request (its miss is silent in a text get line).
+pub(super) fn is_get_op(op: u8) -> bool {
+    is_get(op)
+}
+
+fn is_storage(op: u8) -> bool {
+    use opcode::*;
+    matches!(
+        op,
+        SET | SETQ | ADD | ADDQ | REPLACE | REPLACEQ | APPEND | APPENDQ | PREPEND | PREPENDQ
+    )
+}
+
+fn be32(b: &[u8]) -> u32 {
+    b.get(..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn be64(b: &[u8]) -> u64 {
+    b.get(..8).map_or(0, |b| {
+        u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    })
+}
+
+impl Connection {
+    /// Encodes one request as a text command (see the module doc).
+    pub(super) fn queue_text(
+        &mut self,
+        parts: &RequestParts<'_>,
+        mut entry: InFlight,
+    ) -> Result<(), QueueError> {
+        use opcode::*;
+        let op = parts.opcode;
+        let key = parts.key;
+        let quiet = entry.quiet;
+        if let Some(kind) = get_kind(op, parts.extras) {
+            if !text::valid_key(key) {
+                return Err(QueueError::Invalid);
+            }
+            let fits = match self.text_run {
+                Some(run) => run.kind == kind && text::key_fits(kind, run.line_len, key.len()),
+                None => false,
+            };
+            if !fits {
+                self.close_get_line();
+                let start = self.out.len();
+                text::begin_get(&mut self.out, kind);
+                self.text_run = Some(GetRun {
+                    kind,
+                    line_len: self.out.len() - start,
+                });
+            }
+            // Cannot fail: the key was checked.
+            let _ = text::push_get_key(&mut self.out, key);
+            if let Some(run) = self.text_run.as_mut() {
+                run.line_len += 1 + key.len();
+            }
+            entry.key_tag = key_tag(key);
+            self.inflight.push(entry);
+            // A quiet get leaves its line open (the engine closes it before waiting); a
+            // single get's miss shows only at the line's END: end the line now.
+            self.tail_quiet = quiet;
+            if !quiet {
+                self.close_get_line();
+            }
+            return Ok(());
+        }
+        self.close_get_line();
+        let out = &mut self.out;
+        let result = match op {
+            SET | SETQ | ADD | ADDQ | REPLACE | REPLACEQ | APPEND | APPENDQ | PREPEND
+            | PREPENDQ => {
+                let (flags, exptime) = (
+                    be32(parts.extras),
+                    be32(parts.extras.get(4..).unwrap_or(&[])),
+                );
+                let cmd = match op {
+                    _ if parts.cas != 0 => StoreCmd::Cas(parts.cas),
+                    SET | SETQ => StoreCmd::Set,
+                    ADD | ADDQ => StoreCmd::Add,
+                    REPLACE | REPLACEQ => StoreCmd::Replace,
+                    APPEND | APPENDQ => StoreCmd::Append,
+                    _ => StoreCmd::Prepend,
+                };
+                text::encode_store(out, cmd, key, flags, exptime, parts.value, quiet)
+            }
+            DELETE | DELETEQ => text::encode_delete(out, key, quiet),
+            // The text protocol cannot create a missing counter: a miss is NOT_FOUND.
+            INCREMENT | INCREMENTQ => text::encode_incr(out, key, be64(parts.extras), quiet),
+            DECREMENT | DECREMENTQ => text::encode_decr(out, key, be64(parts.extras), quiet),
+            TOUCH => text::encode_touch(out, key, be32(parts.extras), false),
+            FLUSH | FLUSHQ => {
+                let delay = (parts.extras.len() >= 4).then(|| be32(parts.extras));
+                text::encode_flush_all(out, delay, quiet);
+                Ok(())
+            }
+            NOOP | VERSION => {
+                // No NOOP in text: `version` is answered by every server and proxy.
+                text::encode_version(out);
+                Ok(())
+            }
+            VERBOSITY => {
+                text::encode_verbosity(out, be32(parts.extras), quiet);
+                Ok(())
+            }
+            STAT => text::encode_stats(out, (!key.is_empty()).then_some(key)),
+            QUIT | QUITQ => {
+                text::encode_quit(out);
+                Ok(())
+            }
+            _ => return Err(QueueError::Invalid),
+        };
+        result.map_err(|_| QueueError::Invalid)?;
+        self.inflight.push(entry);
+        self.tail_quiet = quiet;
+        Ok(())
+    }
+
+    /// Ends the get line being built, if any: its END answers a marker in flight.
+    pub(super) fn close_get_line(&mut self) -> bool {
+        if self.text_run.take().is_none() {
+            return false;
+        }
+        text::end_line(&mut self.out);
+        self.inflight.push(InFlight {
+            opaque: 0,
+            opcode: OP_TEXT_END,
+            quiet: false,
+            origin: Origin::TrailingNoop,
+            keyed: false,
+            key_tag: 0,
+        });
+        true
+    }
+
+    /// The bytes needed to complete the answer at the head of the receive buffer.
+    pub(super) fn text_need(&self) -> usize {
+        match text::parse_reply(self.recv.pending()) {
+            Ok(Parsed::Need(n)) => n,
+            _ => 0,
+        }
+    }
+
+    /// What the next bytes of the receive buffer are (text protocol).
+    pub(super) fn next_text_event(&mut self, recv_max: usize) -> Event<'_> {
+        if let Some(e) = self.take_skipped() {
+            return e;
+        }
+        if self.recv.discarding() {
+            self.recv.skip_discarded();
+            if self.recv.discarding() {
+                return Event::NeedMore;
+            }
+        }
+        let pending = self.recv.pending();
+        let (reply, len) = match text::parse_reply(pending) {
+            Err(e) => return Event::Corrupt(Corruption::Text(e)),
+            Ok(Parsed::Reply { reply, len }) => (reply, len),
+            Ok(Parsed::Need(need)) => {
+                if need <= recv_max {
+                    return Event::NeedMore;
+                }
+                // A VALUE too large for the receive limit: skip it, its request is answered
+                // "too large".
+                let Ok(Some(header)) = text::value_header(pending) else {
+                    return Event::NeedMore;
+                };
+                let tag = key_tag(header.key);
+                let frame_len = header.frame_len();
+                match self.find_get_entry(tag) {
+                    Err(c) => return Event::Corrupt(c),
+                    Ok(pos) if pos > 0 => return self.skip_then_next(pos),
+                    Ok(_) => {}
+                }
+                let have = pending.len();
+                self.recv.start_discard(have, (frame_len - have) as u64);
+                let entry = self.inflight.pop_front();
+                return Event::Oversized {
+                    opcode: entry.map_or(opcode::GETK, |e| e.opcode),
+                    cas: 0,
+                    len: frame_len as u64,
+                    entry,
+                };
+            }
+        };
+        // Quiet (noreply) commands before the answer never get one: done.
+        if let Some(front) = self.inflight.front() {
+            if front.quiet && !is_get(front.opcode) {
+                return self.skip_then_next(1);
+            }
+        }
+        let Some(head) = self.inflight.front() else {
+            return Event::Corrupt(Corruption::Unexpected);
+        };
+        let head_op = head.opcode;
+        if let Reply::Value { key, .. } = reply {
+            match self.find_get_entry(key_tag(key)) {
+                Err(c) => return Event::Corrupt(c),
+                Ok(pos) if pos > 0 => return self.skip_then_next(pos),
+                Ok(_) => {}
+            }
+        }
+        if matches!(reply, Reply::End) && is_get(head_op) {
+            // Keys before the line's END without a VALUE: misses.
+            let pos = self
+                .inflight
+                .iter()
+                .position(|f| !is_get(f.opcode))
+                .unwrap_or(usize::MAX);
+            if pos == usize::MAX || self.inflight.get(pos).map(|f| f.opcode) != Some(OP_TEXT_END) {
+                return Event::Corrupt(Corruption::Unexpected);
+            }
+            return self.skip_then_next(pos);
+        }
+        let Some((status, last)) = answer_fits(head_op, &reply) else {
+            return Event::Corrupt(Corruption::Unexpected);
+        };
+        let Some(entry) = self.inflight.pop_front() else {
+            return Event::Corrupt(Corruption::Unexpected);
+        };
+        if !last {
+            self.inflight.push_front(entry);
+        }
+        self.failures = 0;
+        if entry.origin == Origin::Probe {
+            self.probing = false;
+            self.ejected = false;
+        }
+        let buf = self.recv.take(len);
+        let Ok(Parsed::Reply { reply, .. }) = text::parse_reply(buf) else {
+            return Event::Corrupt(Corruption::Unexpected);
+        };
+        Event::Answer {
+            answer: answer_of(entry.opcode, status, &reply),
+            entry,
+            last,
+        }
+    }
+
+    /// Where the get request that a VALUE with key fingerprint `tag` answers is: the first
+    /// get in flight with that key before its line's END marker.
+    fn find_get_entry(&self, tag: u64) -> Result<usize, Corruption> {
+        for (i, f) in self.inflight.iter().enumerate() {
+            if !is_get(f.opcode) {
+                break;
+            }
+            if f.key_tag == tag {
+                return Ok(i);
+            }
+        }
+        Err(Corruption::KeyMismatch)
+    }
+}
+
+/// Whether a reply answers a request with opcode `op`, and with what binary status; `last`
+/// is false for the rows of a multi-line answer (STAT rows).
+fn answer_fits(op: u8, reply: &Reply<'_>) -> Option<(u16, bool)> {
+    use opcode::*;
+    let storage = is_storage(op);
+    Some(match *reply {
+        Reply::Value { .. } if is_get(op) => (wire::NO_ERROR, true),
+        Reply::End if op == OP_TEXT_END => (wire::NO_ERROR, true),
+        Reply::End if op == STAT => (wire::NO_ERROR, true),
+        Reply::Stat { .. } if op == STAT => (wire::NO_ERROR, false),
+        Reply::Stored if storage => (wire::NO_ERROR, true),
+        Reply::NotStored if storage => (wire::ITEM_NOT_STORED, true),
+        Reply::Exists if storage => (wire::KEY_EXISTS, true),
+        Reply::NotFound if storage || matches!(op, DELETE | INCREMENT | DECREMENT | TOUCH) => {
+            (wire::KEY_NOT_FOUND, true)
+        }
+        Reply::Deleted if op == DELETE => (wire::NO_ERROR, true),
+        Reply::Touched if op == TOUCH => (wire::NO_ERROR, true),
+        Reply::Number(_) if matches!(op, INCREMENT | DECREMENT) => (wire::NO_ERROR, true),
+        Reply::Ok if matches!(op, FLUSH | VERBOSITY) => (wire::NO_ERROR, true),
+        Reply::Version(_) if matches!(op, VERSION | NOOP) => (wire::NO_ERROR, true),
+        // The server does not know the command (an old server, a proxy).
+        Reply::Error | Reply::ErrorMessage(_) if !is_get(op) && !storage => {
+            (wire::UNKNOWN_COMMAND, true)
+        }
+        Reply::ClientError(m) if matches!(op, INCREMENT | DECREMENT) && is_non_numeric(m) => {
+            (wire::DELTA_BAD_VALUE, true)
+        }
+        // A CLIENT_ERROR to a storage command leaves its data block unread (the server then
+        // answers it with ERROR): out of step. To a get: cannot say which key.
+        Reply::ClientError(_) if !storage && !is_get(op) => (wire::INVALID_ARGUMENTS, true),
+        Reply::ServerError(m) if !is_get(op) => (server_error_status(m), true),
+        _ => return None,
+    })
+}
+
+fn is_non_numeric(message: &[u8]) -> bool {
+    message
+        .windows(b"non-numeric".len())
+        .any(|w| w == b"non-numeric")
+}
+
+/// memcached's SERVER_ERROR texts in binary-status terms (libmemcached maps the same ones).
+fn server_error_status(message: &[u8]) -> u16 {
+    if message.starts_with(b"object too large") {
+        wire::VALUE_TOO_LARGE
+    } else if message.starts_with(b"out of memory") {
+        wire::OUT_OF_MEMORY
+    } else {
+        wire::INTERNAL_ERROR
+    }
+}
+
+fn answer_of<'a>(op: u8, status: u16, reply: &Reply<'a>) -> Answer<'a> {
+    let mut a = Answer {
+        opcode: op,
+        status,
+        ..Answer::default()
+    };
+    match *reply {
+        Reply::Value {
+            key,
+            flags,
+            cas,
+            data,
+        } => {
+            a.key = key;
+            a.value = data;
+            a.flags = flags;
+            a.cas = cas.unwrap_or(0);
+        }
+        Reply::Number(n) => a.counter = Some(n),
+        Reply::Version(v) => a.value = v,
+        Reply::Stat { name, value } => {
+            a.key = name;
+            a.value = value;
+        }
+        Reply::ErrorMessage(m) | Reply::ClientError(m) | Reply::ServerError(m) => a.message = m,
+        _ => {}
+    }
+    a
+}

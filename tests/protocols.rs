@@ -1,0 +1,416 @@
+//! The same scenarios over every protocol the engine speaks, against real memcached: every
+//! command, multi-gets with misses and repeated keys, values of every size, bad keys,
+//! buffering, failover; plus servers that refuse a protocol (`memcached -B ascii`) and
+//! twemproxy in front of two servers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use omcache::client::{Failure, OwnedRequest, Status, Wait};
+use omcache::protocol::{extras, opcode, Protocol};
+use omcache::Client;
+
+use common::slack;
+
+const PROTOCOLS: [Protocol; 2] = [Protocol::Binary, Protocol::Text];
+
+fn client(list: &str, protocol: Protocol) -> Client {
+    let mut c = Client::new();
+    c.set_servers(list).unwrap();
+    c.set_protocol(protocol);
+    c.settings_mut().connect_timeout = Duration::from_millis(500);
+    c.settings_mut().dead_timeout = Duration::from_millis(500);
+    c.settings_mut().reconnect_timeout = Duration::from_millis(300);
+    c
+}
+
+fn keyed(op: u8, key: &[u8]) -> OwnedRequest {
+    OwnedRequest::keyed(op, key)
+}
+
+/// One request, its response's status and data.
+fn one(c: &mut Client, req: OwnedRequest) -> (Status, Vec<u8>, u32) {
+    let mut reqs = [req];
+    let (status, mut responses) = c.execute(&mut reqs, Wait::Forever);
+    match responses.pop() {
+        Some((_, r)) => (r.status, r.data, r.flags),
+        None => (status, Vec::new(), 0),
+    }
+}
+
+#[test]
+fn every_command_in_every_protocol() {
+    for protocol in PROTOCOLS {
+        let (_servers, list) = common::cluster(2);
+        let mut c = client(&list, protocol);
+        let p = format!("{protocol:?}");
+        c.set(b"k", b"v1", 0, 7).unwrap();
+        let item = c.get(b"k").unwrap().unwrap();
+        assert_eq!((item.value.as_slice(), item.flags), (&b"v1"[..], 7), "{p}");
+        assert!(
+            matches!(
+                c.add(b"k", b"x", 0, 0),
+                Err(Status::KeyExists | Status::NotStored)
+            ),
+            "{p}"
+        );
+        assert!(
+            matches!(
+                c.replace(b"absent", b"x", 0, 0),
+                Err(Status::NotFound | Status::NotStored)
+            ),
+            "{p}"
+        );
+        c.replace(b"k", b"v2", 0, 0).unwrap();
+        for (op, piece) in [(opcode::APPEND, &b">"[..]), (opcode::PREPEND, &b"<"[..])] {
+            let (status, _, _) = one(
+                &mut c,
+                OwnedRequest {
+                    value: piece.to_vec(),
+                    ..keyed(op, b"k")
+                },
+            );
+            assert_eq!(status, Status::Ok, "{p} {op}");
+        }
+        assert_eq!(c.get(b"k").unwrap().unwrap().value, b"<v2>", "{p}");
+        // CAS: the right one stores, a stale one does not.
+        let cas = c.get(b"k").unwrap().unwrap().cas;
+        assert_ne!(cas, 0, "{p}");
+        c.cas(b"k", b"v3", 0, 0, cas).unwrap();
+        assert!(
+            matches!(c.cas(b"k", b"v4", 0, 0, cas), Err(Status::KeyExists)),
+            "{p}"
+        );
+        // Counters.
+        c.set(b"n", b"10", 0, 0).unwrap();
+        assert_eq!(c.increment(b"n", 5, 0, 0xffff_ffff), Ok(15), "{p}");
+        assert_eq!(c.decrement(b"n", 20, 0, 0xffff_ffff), Ok(0), "{p}");
+        assert_eq!(
+            c.increment(b"k", 1, 0, 0xffff_ffff),
+            Err(Status::DeltaBadValue),
+            "{p}"
+        );
+        assert_eq!(
+            c.increment(b"nocounter", 1, 0, 0xffff_ffff),
+            Err(Status::NotFound),
+            "{p}"
+        );
+        // Touch and get-and-touch.
+        let touch = OwnedRequest {
+            extras: extras::expiration(100).to_vec(),
+            ..keyed(opcode::TOUCH, b"k")
+        };
+        assert_eq!(one(&mut c, touch).0, Status::Ok, "{p}");
+        let gat = OwnedRequest {
+            extras: extras::expiration(100).to_vec(),
+            ..keyed(opcode::GATK, b"k")
+        };
+        let (status, data, _) = one(&mut c, gat);
+        assert_eq!((status, data.as_slice()), (Status::Ok, &b"v3"[..]), "{p}");
+        let gat_miss = OwnedRequest {
+            extras: extras::expiration(100).to_vec(),
+            ..keyed(opcode::GATK, b"nokey")
+        };
+        assert_eq!(one(&mut c, gat_miss).0, Status::NotFound, "{p}");
+        // Delete.
+        assert_eq!(c.delete(b"k"), Ok(true), "{p}");
+        assert_eq!(c.delete(b"k"), Ok(false), "{p}");
+        assert_eq!(c.get(b"k"), Ok(None), "{p}");
+        // Server commands.
+        c.noop(0).unwrap();
+        let version = OwnedRequest {
+            server: Some(1),
+            opcode: opcode::VERSION,
+            ..Default::default()
+        };
+        let (status, data, _) = one(&mut c, version);
+        assert_eq!(status, Status::Ok, "{p}");
+        assert!(data.starts_with(b"1."), "{p}: version {data:?}");
+        let stats = c.stats(0, None).unwrap();
+        assert!(stats.iter().any(|(k, _)| k == "pid"), "{p}");
+        assert!(c.stats(0, Some("settings")).unwrap().len() > 10, "{p}");
+        c.flush_all(0).unwrap();
+        c.flush_all(1).unwrap();
+    }
+}
+
+#[test]
+fn values_of_every_size_and_multi_gets_with_misses_and_repeats() {
+    for protocol in PROTOCOLS {
+        let (_servers, list) = common::cluster(3);
+        let mut c = client(&list, protocol);
+        let p = format!("{protocol:?}");
+        let sizes = [0usize, 1, 2, 100, 65_535, 65_536, 100_000, 1_000_000];
+        for &n in &sizes {
+            let value: Vec<u8> = (0..n)
+                .map(|i| {
+                    if i % 7 == 3 {
+                        b'\r'
+                    } else if i % 7 == 4 {
+                        b'\n'
+                    } else {
+                        (i % 251) as u8
+                    }
+                })
+                .collect();
+            let key = format!("size-{n}");
+            c.set(key.as_bytes(), &value, 0, n as u32).unwrap();
+            let item = c.get(key.as_bytes()).unwrap().unwrap();
+            assert_eq!(item.value, value, "{p} {n}");
+            assert_eq!(item.flags, n as u32, "{p} {n}");
+        }
+        // 200 keys over 3 servers, half missing, some asked twice.
+        let keys: Vec<Vec<u8>> = (0..200)
+            .map(|i| format!("multi-{i}").into_bytes())
+            .collect();
+        for k in keys.iter().step_by(2) {
+            c.set(k, &[k.as_slice(), b"=value"].concat(), 0, 0).unwrap();
+        }
+        let mut asked: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        asked.push(&keys[0]);
+        asked.push(&keys[2]);
+        let found = c.get_multi(&asked).unwrap();
+        assert_eq!(found.len(), 100 + 2, "{p}");
+        for (k, item) in &found {
+            assert_eq!(item.value, [k.as_slice(), b"=value"].concat(), "{p}");
+        }
+        // Keys a text line cannot carry.
+        for bad in [&b"has space"[..], b"tab\tkey", b"nl\nkey", &[b'k'; 251]] {
+            let r = c.get(bad);
+            if protocol == Protocol::Text || bad.len() > 250 {
+                assert_eq!(
+                    r,
+                    Err(Status::Failed(Failure::InvalidRequest)),
+                    "{p} {bad:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn buffered_requests_and_failover_in_every_protocol() {
+    for protocol in PROTOCOLS {
+        let p = format!("{protocol:?}");
+        let servers: Vec<common::Memcached> =
+            (0..3).map(|_| common::Memcached::start(&[])).collect();
+        let list: Vec<String> = servers.iter().map(|s| s.addr()).collect();
+        let mut c = client(&list.join(","), protocol);
+        // 2,000 quiet sets queued without waiting, flushed at once.
+        let mut reqs: Vec<OwnedRequest> = (0..2000)
+            .map(|i| OwnedRequest {
+                extras: extras::storage(0, 0).to_vec(),
+                value: format!("value-{i}").into_bytes(),
+                ..keyed(opcode::SETQ, format!("buf-{i}").as_bytes())
+            })
+            .collect();
+        let (status, _) = c.execute(&mut reqs, Wait::NoWait);
+        assert_eq!(status, Status::Buffered, "{p}");
+        assert_eq!(c.flush_buffers(Wait::Forever), Status::Ok, "{p}");
+        for i in (0..2000).step_by(97) {
+            let v = c.get(format!("buf-{i}").as_bytes()).unwrap().unwrap().value;
+            assert_eq!(v, format!("value-{i}").into_bytes(), "{p}");
+        }
+        // kill -9 of one server: its keys fail, then move; others are unaffected.
+        let victim_addr = list[1].clone();
+        let victim = (0..c.server_count())
+            .find(|&i| c.server_addr(i).unwrap().to_string() == victim_addr)
+            .unwrap();
+        let keys: Vec<Vec<u8>> = (0..300).map(|i| format!("fo-{i}").into_bytes()).collect();
+        for k in &keys {
+            c.set(k, k, 0, 0).unwrap();
+        }
+        let on_victim: Vec<&Vec<u8>> = keys
+            .iter()
+            .filter(|k| c.server_index_for_key(k) == Some(victim))
+            .collect();
+        assert!(!on_victim.is_empty(), "{p}");
+        let mut servers = servers;
+        let killed = servers.remove(1);
+        drop(killed);
+        let t = Instant::now();
+        for k in &keys {
+            match c.get(k) {
+                Ok(Some(item)) => assert_eq!(&item.value, k, "{p}: a wrong value"),
+                Ok(None) => assert!(on_victim.contains(&k), "{p}: a live server's key was lost"),
+                Err(e) => {
+                    assert!(
+                        on_victim.contains(&k),
+                        "{p}: a live server's key failed: {e:?}"
+                    );
+                    assert!(e.is_server_failure(), "{p} {e:?}");
+                }
+            }
+        }
+        assert!(t.elapsed() < slack(Duration::from_secs(5)), "{p}");
+        assert!(
+            on_victim
+                .iter()
+                .all(|k| c.server_index_for_key(k) != Some(victim)),
+            "{p}: keys moved"
+        );
+    }
+}
+
+#[test]
+fn a_text_only_server_fails_binary_requests_in_time_and_serves_text() {
+    let ascii = common::Memcached::start(&["-B", "ascii"]);
+    let mut binary = client(&ascii.addr(), Protocol::Binary);
+    let t = Instant::now();
+    let mut reqs = [keyed(opcode::GETK, b"k")];
+    let (status, responses) = binary.execute(&mut reqs, 300);
+    assert!(
+        t.elapsed() < slack(Duration::from_millis(800)),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        status == Status::Again || responses.iter().all(|(_, r)| r.status != Status::Ok),
+        "{status:?} {responses:?}"
+    );
+    // The server is not left in a bad state: text works on it.
+    let mut text = client(&ascii.addr(), Protocol::Text);
+    text.set(b"k", b"ascii", 0, 0).unwrap();
+    assert_eq!(text.get(b"k").unwrap().unwrap().value, b"ascii");
+}
+
+#[test]
+fn through_twemproxy_with_the_text_protocol() {
+    let (a, b) = (common::Memcached::start(&[]), common::Memcached::start(&[]));
+    let Some(proxy) = common::Twemproxy::start(&[&a, &b]) else {
+        eprintln!("skipped: nutcracker (twemproxy) is not installed");
+        return;
+    };
+    let mut c = client(&proxy.addr(), Protocol::Text);
+    let keys: Vec<Vec<u8>> = (0..50).map(|i| format!("tw-{i}").into_bytes()).collect();
+    for k in &keys {
+        c.set(k, k, 0, 1).unwrap();
+    }
+    let found = c
+        .get_multi(&keys.iter().map(|k| k.as_slice()).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(found.len(), 50);
+    for (k, item) in &found {
+        assert_eq!(&item.value, k);
+    }
+    assert!(matches!(c.add(b"tw-1", b"x", 0, 0), Err(Status::NotStored)));
+    c.replace(b"tw-1", b"r", 0, 0).unwrap();
+    let cas = c.get(b"tw-1").unwrap().unwrap().cas;
+    c.cas(b"tw-1", b"c", 0, 0, cas).unwrap();
+    c.set(b"tw-n", b"1", 0, 0).unwrap();
+    assert_eq!(c.increment(b"tw-n", 2, 0, 0xffff_ffff), Ok(3));
+    assert_eq!(c.decrement(b"tw-n", 1, 0, 0xffff_ffff), Ok(2));
+    let touch = OwnedRequest {
+        extras: extras::expiration(100).to_vec(),
+        ..keyed(opcode::TOUCH, b"tw-1")
+    };
+    assert_eq!(one(&mut c, touch).0, Status::Ok);
+    assert_eq!(c.delete(b"tw-1"), Ok(true));
+    let version = OwnedRequest {
+        server: Some(0),
+        opcode: opcode::VERSION,
+        ..Default::default()
+    };
+    assert_eq!(one(&mut c, version).0, Status::Ok);
+    // Quiet sets go as noreply.
+    let mut reqs: Vec<OwnedRequest> = (0..100)
+        .map(|i| OwnedRequest {
+            extras: extras::storage(0, 0).to_vec(),
+            value: b"q".to_vec(),
+            ..keyed(opcode::SETQ, format!("twq-{i}").as_bytes())
+        })
+        .collect();
+    assert_eq!(c.execute(&mut reqs, Wait::Forever).0, Status::Ok);
+    assert_eq!(c.get(b"twq-99").unwrap().unwrap().value, b"q");
+    // What twemproxy does not support: a clear failure, in time, not a hang.
+    let t = Instant::now();
+    assert!(c.stats(0, None).is_err());
+    assert!(t.elapsed() < slack(Duration::from_millis(1500)));
+    // And the client goes on working afterwards.
+    let deadline = Instant::now() + slack(Duration::from_secs(3));
+    while c.get(b"tw-2").map(|o| o.map(|i| i.value)) != Ok(Some(b"tw-2".to_vec())) {
+        assert!(
+            Instant::now() < deadline,
+            "the proxy connection did not recover"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A fake text server for fault injection: reads a request line, then sends `reply` (and
+/// closes when `close` is set); otherwise stays connected and silent.
+fn fake_text_server(reply: &'static [u8], close: bool) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(reply);
+            if close {
+                continue; // dropped: closed
+            }
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_text_servers_never_yield_a_wrong_value() {
+    // (fault, bytes, close after, the value for "k" that would be right)
+    type Fault = (&'static str, &'static [u8], bool, Option<&'static [u8]>);
+    let faults: [Fault; 6] = [
+        ("garbage line", b"HELLO THERE\r\n", false, None),
+        (
+            "value for a key not asked",
+            b"VALUE other 0 5\r\nwrong\r\nEND\r\n",
+            false,
+            None,
+        ),
+        (
+            "truncated value, then close",
+            b"VALUE k 0 10\r\nabc",
+            true,
+            None,
+        ),
+        // The value is the server's answer for k; its END never comes.
+        (
+            "missing END (stall)",
+            b"VALUE k 0 3\r\nabc\r\n",
+            false,
+            Some(b"abc"),
+        ),
+        ("4 GiB length", b"VALUE k 0 4294967296\r\n", false, None),
+        (
+            "length beyond u64",
+            b"VALUE k 0 99999999999999999999999\r\n",
+            false,
+            None,
+        ),
+    ];
+    for (what, reply, close, right) in faults {
+        let port = fake_text_server(reply, close);
+        let mut c = client(&format!("127.0.0.1:{port}"), Protocol::Text);
+        let t = Instant::now();
+        let mut reqs = [keyed(opcode::GETK, b"k")];
+        let (_, responses) = c.execute(&mut reqs, 300);
+        assert!(
+            t.elapsed() < slack(Duration::from_millis(800)),
+            "{what}: {:?}",
+            t.elapsed()
+        );
+        for (_, r) in &responses {
+            if r.status == Status::Ok {
+                assert_eq!(Some(r.data.as_slice()), right, "{what}: a wrong value");
+                assert_eq!(r.key, b"k", "{what}");
+            }
+        }
+    }
+}
