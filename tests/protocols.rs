@@ -13,7 +13,7 @@ use omcache::Client;
 
 use common::slack;
 
-const PROTOCOLS: [Protocol; 2] = [Protocol::Binary, Protocol::Text];
+const PROTOCOLS: [Protocol; 3] = [Protocol::Binary, Protocol::Text, Protocol::Meta];
 
 fn client(list: &str, protocol: Protocol) -> Client {
     let mut c = Client::new();
@@ -175,17 +175,29 @@ fn values_of_every_size_and_multi_gets_with_misses_and_repeats() {
         for (k, item) in &found {
             assert_eq!(item.value, [k.as_slice(), b"=value"].concat(), "{p}");
         }
-        // Keys a text line cannot carry.
-        for bad in [&b"has space"[..], b"tab\tkey", b"nl\nkey", &[b'k'; 251]] {
-            let r = c.get(bad);
-            if protocol == Protocol::Text || bad.len() > 250 {
+        // Keys a text line cannot carry: refused in text, base64-encoded in meta, as they
+        // are in binary.
+        for bad in [&b"has space"[..], b"tab\tkey", b"nl\r\nkey", b"\x00\xff"] {
+            if protocol == Protocol::Text {
+                let r = c.get(bad);
                 assert_eq!(
                     r,
                     Err(Status::Failed(Failure::InvalidRequest)),
                     "{p} {bad:?}"
                 );
+                let r = c.set(bad, b"v", 0, 0);
+                assert_eq!(
+                    r,
+                    Err(Status::Failed(Failure::InvalidRequest)),
+                    "{p} {bad:?}"
+                );
+            } else {
+                c.set(bad, bad, 0, 0).unwrap();
+                assert_eq!(c.get(bad).unwrap().unwrap().value, bad, "{p} {bad:?}");
             }
         }
+        let r = c.get(&[b'k'; 251]);
+        assert_eq!(r, Err(Status::Failed(Failure::InvalidRequest)), "{p}");
     }
 }
 
@@ -269,10 +281,14 @@ fn a_text_only_server_fails_binary_requests_in_time_and_serves_text() {
         status == Status::Again || responses.iter().all(|(_, r)| r.status != Status::Ok),
         "{status:?} {responses:?}"
     );
-    // The server is not left in a bad state: text works on it.
+    // The server is not left in a bad state: text and meta work on it.
     let mut text = client(&ascii.addr(), Protocol::Text);
     text.set(b"k", b"ascii", 0, 0).unwrap();
     assert_eq!(text.get(b"k").unwrap().unwrap().value, b"ascii");
+    let mut meta = client(&ascii.addr(), Protocol::Meta);
+    assert_eq!(meta.get(b"k").unwrap().unwrap().value, b"ascii");
+    meta.set(b"m", b"meta", 0, 0).unwrap();
+    assert_eq!(text.get(b"m").unwrap().unwrap().value, b"meta");
 }
 
 #[test]
@@ -411,6 +427,97 @@ fn hostile_text_servers_never_yield_a_wrong_value() {
                 assert_eq!(Some(r.data.as_slice()), right, "{what}: a wrong value");
                 assert_eq!(r.key, b"k", "{what}");
             }
+        }
+    }
+}
+
+/// A fake meta server for fault injection: answers the first request line with `reply`,
+/// where `{O}` is replaced by the request's opaque (`O<n>` token) and `{O+1}` by the next one.
+fn fake_meta_server(reply: &'static str, close: bool) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let opaque: u64 = line
+                .split_whitespace()
+                .find_map(|t| t.strip_prefix('O')?.parse().ok())
+                .unwrap_or(0);
+            let bytes = reply
+                .replace("{O+1}", &(opaque + 1).to_string())
+                .replace("{O}", &opaque.to_string());
+            let _ = stream.write_all(bytes.as_bytes());
+            if !close {
+                std::thread::sleep(Duration::from_secs(3));
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_meta_servers_never_yield_a_wrong_value() {
+    // (fault, reply, close after, the right value for "k" if any)
+    type Fault = (&'static str, &'static str, bool, Option<&'static [u8]>);
+    let faults: [Fault; 7] = [
+        ("garbage line", "HELLO THERE\r\n", false, None),
+        (
+            "an answer to another opaque",
+            "VA 5 O{O+1}\r\nwrong\r\n",
+            false,
+            None,
+        ),
+        ("an answer without opaque", "VA 5\r\nwrong\r\n", false, None),
+        (
+            "the right answer",
+            "VA 3 f0 c1 O{O}\r\nabc\r\n",
+            false,
+            Some(b"abc"),
+        ),
+        (
+            "an error line",
+            "SERVER_ERROR out of memory\r\n",
+            false,
+            None,
+        ),
+        ("4 GiB length", "VA 4294967296 O{O}\r\n", false, None),
+        (
+            "truncated value, then close",
+            "VA 10 O{O}\r\nabc",
+            true,
+            None,
+        ),
+    ];
+    for (what, reply, close, right) in faults {
+        let port = fake_meta_server(reply, close);
+        let mut c = client(&format!("127.0.0.1:{port}"), Protocol::Meta);
+        let t = Instant::now();
+        let mut reqs = [keyed(opcode::GETK, b"k")];
+        let (_, responses) = c.execute(&mut reqs, 300);
+        assert!(
+            t.elapsed() < slack(Duration::from_millis(800)),
+            "{what}: {:?}",
+            t.elapsed()
+        );
+        let ok: Vec<_> = responses
+            .iter()
+            .filter(|(_, r)| r.status == Status::Ok)
+            .collect();
+        match right {
+            Some(v) => {
+                assert_eq!(ok.len(), 1, "{what}");
+                assert_eq!(
+                    (ok[0].1.key.as_slice(), ok[0].1.data.as_slice()),
+                    (&b"k"[..], v)
+                );
+            }
+            None => assert!(ok.is_empty(), "{what}: {ok:?}"),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Connection events into the caller's sink: answers matched to batch members, requests that
 //! got no answer, late and oversized answers, and outcomes kept for a later call.
 
-use crate::connection::{Corruption, Event, Origin};
+use crate::connection::{returns_key, Corruption, Event, Origin};
 
 use super::batch::Batch;
 use super::{log_level, Client, Failure, RequestSet, Response, ResponseSink, Status};
@@ -138,6 +138,14 @@ impl Client {
                             } else {
                                 self.batch.index_of(entry.opaque)
                             };
+                            let mut resp = resp;
+                            if let (Some(i), Some(r)) = (index, reqs) {
+                                // Meta answers carry no key: the request's (the answer was
+                                // matched to it by opaque).
+                                if resp.key.is_empty() && returns_key(entry.opcode) {
+                                    resp.key = r.request(i).parts.key;
+                                }
+                            }
                             pin = sink.response(&resp, index.filter(|_| reqs.is_some()));
                         }
                         Origin::TrailingNoop => pin = sink.response(&resp, None),
@@ -200,6 +208,7 @@ impl Client {
                 let msg = match c {
                     Corruption::Frame(e) => format!("protocol error: {e:?}"),
                     Corruption::Text(e) => format!("protocol error: {e:?}"),
+                    Corruption::Meta(e) => format!("protocol error: {e:?}"),
                     Corruption::Unexpected => {
                         "protocol error: an answer that fits no request in flight".into()
                     }

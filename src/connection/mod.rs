@@ -27,6 +27,7 @@ pub(crate) const MIN_KERNEL_RECV_WAIT: Duration = Duration::from_millis(20);
 
 mod binary;
 mod inflight;
+mod meta;
 mod recv;
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,8 @@ pub enum Corruption {
     KeyMismatch,
     /// Not a text-protocol answer.
     Text(crate::protocol::text::ParseError),
+    /// Not a meta-protocol answer.
+    Meta(crate::protocol::meta::ParseError),
     /// An answer that fits no request in flight (text answers come in order).
     Unexpected,
 }
@@ -255,7 +258,7 @@ impl Connection {
                 Ok(())
             }
             Protocol::Text => self.queue_text(parts, entry),
-            Protocol::Meta => Err(QueueError::Invalid),
+            Protocol::Meta => self.queue_meta(parts, entry),
         }
     }
 
@@ -284,8 +287,7 @@ impl Connection {
                 self.close_get_line();
                 protocol::text::encode_version(&mut self.out);
             }
-            // The meta codec is wired in next.
-            Protocol::Meta => {}
+            Protocol::Meta => protocol::meta::encode_noop(&mut self.out),
         }
         self.inflight.push(InFlight {
             opaque,
@@ -688,8 +690,10 @@ impl Connection {
 
     /// Total bytes needed to complete the frame at the head of the receive buffer.
     fn frame_need(&self) -> usize {
-        if self.protocol == Protocol::Text {
-            return self.text_need();
+        match self.protocol {
+            Protocol::Text => return self.text_need(),
+            Protocol::Meta => return self.meta_need(),
+            Protocol::Binary => {}
         }
         let pending = self.recv.pending();
         if pending.len() < HEADER_LEN {
@@ -768,7 +772,7 @@ impl Connection {
         match self.protocol {
             Protocol::Binary => self.next_binary_event(recv_max),
             Protocol::Text => self.next_text_event(recv_max),
-            Protocol::Meta => self.next_binary_event(recv_max),
+            Protocol::Meta => self.next_meta_event(recv_max),
         }
     }
 

@@ -347,3 +347,61 @@ fn text_oversized_value_is_skipped_and_the_stream_goes_on() {
     fill(&mut c.recv, &bytes[100..]);
     assert_eq!(kinds(&mut c), ["answer 2 0 \"y\"", "answer 0 0 \"\""]);
 }
+
+/// Meta: the requests of `ops` with the engine's closing mn.
+fn meta(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
+    let mut c = scripted_in(Protocol::Meta, requests, b"");
+    if c.ends_quiet() {
+        c.queue_noop(999, Origin::TrailingNoop);
+    }
+    c.recv.make_room(bytes.len().max(1), MAX, BUDGET);
+    fill(&mut c.recv, bytes);
+    c
+}
+
+#[test]
+fn meta_quiet_gets_closed_by_mn_and_answers_by_opaque() {
+    let bytes = b"VA 2 f5 c9 O11\r\nvb\r\nMN\r\n";
+    let mut c = meta(
+        &[(QGET, b"a", 10), (QGET, b"b", 11), (QGET, b"c", 12)],
+        bytes,
+    );
+    assert_eq!(
+        kinds(&mut c),
+        [
+            "unanswered 10",
+            "answer 11 0 \"vb\"",
+            "unanswered 12",
+            "answer 999 0 \"\""
+        ]
+    );
+    // A stale opaque is a late answer; an answer without opaque or an error line in a quiet
+    // pipeline cannot be attributed: reset.
+    let mut c = meta(&[(QGET, b"a", 10)], b"VA 1 O7\r\nx\r\nMN\r\n");
+    assert_eq!(
+        kinds(&mut c),
+        ["late", "unanswered 10", "answer 999 0 \"\""]
+    );
+    let mut c = meta(&[(QGET, b"a", 10)], b"VA 1\r\nx\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    let mut c = meta(&[(QGET, b"a", 10)], b"SERVER_ERROR out of memory\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    // An error line for a request that is not quiet is its answer.
+    let mut c = meta(
+        &[(SET, b"a", 10)],
+        b"SERVER_ERROR object too large for cache\r\n",
+    );
+    assert_eq!(kinds(&mut c), ["answer 10 3 \"\""]);
+    // A CLIENT_ERROR to ms: its data block comes back as ERROR: out of step.
+    let mut c = meta(
+        &[(SET, b"a", 10)],
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\n",
+    );
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    // A text answer on a meta connection is matched in order.
+    let mut c = meta(
+        &[(protocol::opcode::VERSION, b"", 10)],
+        b"VERSION 1.6.18\r\n",
+    );
+    assert_eq!(kinds(&mut c), ["answer 10 0 \"1.6.18\""]);
+}

@@ -335,7 +335,7 @@ fn is_non_numeric(message: &[u8]) -> bool {
 }
 
 /// memcached's SERVER_ERROR texts in binary-status terms (libmemcached maps the same ones).
-fn server_error_status(message: &[u8]) -> u16 {
+pub(super) fn server_error_status(message: &[u8]) -> u16 {
     if message.starts_with(b"object too large") {
         wire::VALUE_TOO_LARGE
     } else if message.starts_with(b"out of memory") {

@@ -1,0 +1,422 @@
+//! The meta protocol (memcached >= 1.6) on a connection: requests (in the binary protocol's
+//! terms, as the engine gives them) translated into mg/ms/md/ma/mn, answers matched by their
+//! opaque (`O<n>`).
+//!
+//! Only gets are sent quiet (`q` hides a miss's EN): memcached sends NS/NF/EX and error lines
+//! even for quiet ms/md, and an error line carries no opaque, so it could not be attributed in
+//! a quiet pipeline. An error line is attributed to the request at the head of the queue when
+//! that one is not quiet; otherwise the connection is reset. Keys a text line cannot carry go
+//! base64-encoded (`b`). Answers carry no key: the engine takes it from the request. Server
+//! commands without a meta form (version, stats, flush_all, verbosity) go as text commands,
+//! which a meta connection answers in text, in order.
+
+use super::text::{self as text_match, OP_TEXT_END};
+use super::{Answer, Connection, Corruption, Event, InFlight, Origin, QueueError};
+use crate::protocol::binary::status as wire;
+use crate::protocol::meta::{
+    self, ArithFlags, ArithMode, Code, DeleteFlags, GetFlags, MetaReply, SetFlags, SetMode,
+};
+use crate::protocol::text;
+use crate::protocol::{opcode, RequestParts};
+
+fn be32(b: &[u8]) -> u32 {
+    b.get(..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn be64(b: &[u8]) -> u64 {
+    b.get(..8).map_or(0, |b| {
+        u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    })
+}
+
+impl Connection {
+    /// Encodes one request as a meta (or, for server commands, text) command.
+    pub(super) fn queue_meta(
+        &mut self,
+        parts: &RequestParts<'_>,
+        mut entry: InFlight,
+    ) -> Result<(), QueueError> {
+        use opcode::*;
+        let op = parts.opcode;
+        let key = parts.key;
+        let base64 = !text::valid_key(key);
+        let opaque = Some(entry.opaque);
+        let out = &mut self.out;
+        let result = match op {
+            GET | GETQ | GETK | GETKQ | GAT | GATQ | GATK | GATKQ => {
+                let touch = matches!(op, GAT | GATQ | GATK | GATKQ).then(|| be32(parts.extras));
+                let flags = GetFlags {
+                    value: true,
+                    client_flags: true,
+                    cas: true,
+                    touch,
+                    quiet: entry.quiet,
+                    opaque,
+                    base64,
+                    ..GetFlags::default()
+                };
+                meta::encode_get(out, key, &flags)
+            }
+            TOUCH => {
+                let flags = GetFlags {
+                    touch: Some(be32(parts.extras)),
+                    opaque,
+                    base64,
+                    ..GetFlags::default()
+                };
+                meta::encode_get(out, key, &flags)
+            }
+            SET | SETQ | ADD | ADDQ | REPLACE | REPLACEQ | APPEND | APPENDQ | PREPEND
+            | PREPENDQ => {
+                let mode = match op {
+                    SET | SETQ => SetMode::Set,
+                    ADD | ADDQ => SetMode::Add,
+                    REPLACE | REPLACEQ => SetMode::Replace,
+                    APPEND | APPENDQ => SetMode::Append,
+                    _ => SetMode::Prepend,
+                };
+                let flags = SetFlags {
+                    mode,
+                    client_flags: be32(parts.extras),
+                    ttl: be32(parts.extras.get(4..).unwrap_or(&[])),
+                    compare_cas: (parts.cas != 0).then_some(parts.cas),
+                    return_cas: true,
+                    opaque,
+                    base64,
+                    ..SetFlags::default()
+                };
+                entry.quiet = false;
+                meta::encode_set(out, key, parts.value, &flags)
+            }
+            DELETE | DELETEQ => {
+                let flags = DeleteFlags {
+                    compare_cas: (parts.cas != 0).then_some(parts.cas),
+                    opaque,
+                    base64,
+                    ..DeleteFlags::default()
+                };
+                entry.quiet = false;
+                meta::encode_delete(out, key, &flags)
+            }
+            INCREMENT | INCREMENTQ | DECREMENT | DECREMENTQ => {
+                let exptime = be32(parts.extras.get(16..).unwrap_or(&[]));
+                // The binary protocol's 0xffffffff: do not create a missing counter.
+                let create = exptime != u32::MAX;
+                let flags = ArithFlags {
+                    mode: if matches!(op, INCREMENT | INCREMENTQ) {
+                        ArithMode::Incr
+                    } else {
+                        ArithMode::Decr
+                    },
+                    delta: be64(parts.extras),
+                    initial: create.then(|| be64(parts.extras.get(8..).unwrap_or(&[]))),
+                    vivify_ttl: create.then_some(exptime),
+                    return_value: true,
+                    return_cas: true,
+                    opaque,
+                    base64,
+                    ..ArithFlags::default()
+                };
+                entry.quiet = false;
+                meta::encode_arith(out, key, &flags)
+            }
+            NOOP => {
+                meta::encode_noop(out);
+                Ok(())
+            }
+            // Server commands have no meta form: text, answered in text, in order.
+            VERSION | STAT | FLUSH | FLUSHQ | VERBOSITY | QUIT | QUITQ => {
+                entry.quiet = false;
+                return self.queue_text(
+                    &RequestParts {
+                        opcode: match op {
+                            FLUSHQ => FLUSH,
+                            QUITQ => QUIT,
+                            other => other,
+                        },
+                        ..*parts
+                    },
+                    entry,
+                );
+            }
+            _ => return Err(QueueError::Invalid),
+        };
+        result.map_err(|_| QueueError::Invalid)?;
+        self.inflight.push(entry);
+        self.tail_quiet = entry.quiet;
+        Ok(())
+    }
+
+    /// The bytes needed to complete the answer at the head of the receive buffer.
+    pub(super) fn meta_need(&self) -> usize {
+        match meta::parse_reply(self.recv.pending()) {
+            Ok(meta::Parsed::Need(n)) => n,
+            Err(meta::ParseError::Unexpected) => self.text_need(),
+            _ => 0,
+        }
+    }
+
+    /// What the next bytes of the receive buffer are (meta protocol).
+    pub(super) fn next_meta_event(&mut self, recv_max: usize) -> Event<'_> {
+        if let Some(e) = self.take_skipped() {
+            return e;
+        }
+        if self.recv.discarding() {
+            self.recv.skip_discarded();
+            if self.recv.discarding() {
+                return Event::NeedMore;
+            }
+        }
+        let pending = self.recv.pending();
+        let (reply, len) = match meta::parse_reply(pending) {
+            // A text command's answer (version, stats, ...), matched in order.
+            Err(meta::ParseError::Unexpected) => return self.next_text_event(recv_max),
+            Err(e) => return Event::Corrupt(Corruption::Meta(e)),
+            Ok(meta::Parsed::Reply { reply, len }) => (reply, len),
+            Ok(meta::Parsed::Need(need)) => {
+                if need <= recv_max {
+                    return Event::NeedMore;
+                }
+                // A value too large for the receive limit: skip it; its request is answered
+                // "too large".
+                let Ok(meta::ParsedHead::Head(head)) = meta::parse_head(pending) else {
+                    return Event::NeedMore;
+                };
+                let meta::Reply::Meta(m) = head.reply else {
+                    return Event::Corrupt(Corruption::Unexpected);
+                };
+                let Some(opaque) = m.flags.opaque else {
+                    return Event::Corrupt(Corruption::Unexpected);
+                };
+                let cas = m.flags.cas.unwrap_or(0);
+                let (total, have) = (head.total_len(), pending.len());
+                let position = self.inflight.position(opaque);
+                if let Some(pos) = position.filter(|&p| p > 0) {
+                    return self.skip_then_next(pos);
+                }
+                self.recv.start_discard(have, (total - have) as u64);
+                let entry = position.and_then(|_| self.inflight.pop_front());
+                return Event::Oversized {
+                    opcode: entry.map_or(opcode::GETK, |e| e.opcode),
+                    cas,
+                    len: total as u64,
+                    entry,
+                };
+            }
+        };
+        let meta = match reply {
+            meta::Reply::Meta(m) => m,
+            // Error lines carry no opaque: they belong to the head, if it is not quiet.
+            meta::Reply::Error => return self.meta_error_line(ErrorLine::Error, len),
+            meta::Reply::ClientError(m) => {
+                let non_numeric = m.windows(11).any(|w| w == b"non-numeric");
+                return self.meta_error_line(ErrorLine::Client { non_numeric }, len);
+            }
+            meta::Reply::ServerError(m) => {
+                let status = text_match::server_error_status(m);
+                return self.meta_error_line(ErrorLine::Server(status), len);
+            }
+        };
+        match meta.code {
+            Code::Mn => {
+                // Quiet gets before it without an answer: misses.
+                let pos = self.inflight.iter().position(|f| !f.quiet);
+                match pos {
+                    Some(0) => {}
+                    Some(p) => return self.skip_then_next(p),
+                    None => return Event::Corrupt(Corruption::Unexpected),
+                }
+                let Some(entry) = self.inflight.pop_front() else {
+                    return Event::Corrupt(Corruption::Unexpected);
+                };
+                if entry.opcode != opcode::NOOP {
+                    self.inflight.push_front(entry);
+                    return Event::Corrupt(Corruption::Unexpected);
+                }
+                self.recv.take(len);
+                self.answered(entry);
+                Event::Answer {
+                    answer: Answer {
+                        opcode: opcode::NOOP,
+                        ..Answer::default()
+                    },
+                    entry,
+                    last: true,
+                }
+            }
+            Code::Me => Event::Corrupt(Corruption::Unexpected),
+            _ => {
+                let Some(opaque) = meta.flags.opaque else {
+                    return Event::Corrupt(Corruption::Unexpected);
+                };
+                let Some(pos) = self.inflight.position(opaque) else {
+                    let buf = self.recv.take(len);
+                    let Ok(meta::Parsed::Reply {
+                        reply: meta::Reply::Meta(m),
+                        ..
+                    }) = meta::parse_reply(buf)
+                    else {
+                        return Event::Corrupt(Corruption::Unexpected);
+                    };
+                    return Event::Late(answer_of(opcode::GETK, &m));
+                };
+                if pos > 0 {
+                    return self.skip_then_next(pos);
+                }
+                let Some(entry) = self.inflight.pop_front() else {
+                    return Event::Corrupt(Corruption::Unexpected);
+                };
+                if !fits(entry.opcode, meta.code) {
+                    self.inflight.push_front(entry);
+                    return Event::Corrupt(Corruption::Unexpected);
+                }
+                self.answered(entry);
+                let buf = self.recv.take(len);
+                let Ok(meta::Parsed::Reply {
+                    reply: meta::Reply::Meta(m),
+                    ..
+                }) = meta::parse_reply(buf)
+                else {
+                    return Event::Corrupt(Corruption::Unexpected);
+                };
+                Event::Answer {
+                    answer: answer_of(entry.opcode, &m),
+                    entry,
+                    last: true,
+                }
+            }
+        }
+    }
+
+    /// An answer arrived for `entry`: the server is alive (and a probe has succeeded).
+    fn answered(&mut self, entry: InFlight) {
+        self.failures = 0;
+        if entry.origin == Origin::Probe {
+            self.probing = false;
+            self.ejected = false;
+        }
+    }
+
+    /// ERROR, CLIENT_ERROR or SERVER_ERROR on a meta connection.
+    fn meta_error_line(&mut self, line: ErrorLine, len: usize) -> Event<'_> {
+        let Some(head) = self.inflight.front().copied() else {
+            return Event::Corrupt(Corruption::Unexpected);
+        };
+        let storage = matches!(
+            head.opcode,
+            opcode::SET
+                | opcode::SETQ
+                | opcode::ADD
+                | opcode::ADDQ
+                | opcode::REPLACE
+                | opcode::REPLACEQ
+                | opcode::APPEND
+                | opcode::APPENDQ
+                | opcode::PREPEND
+                | opcode::PREPENDQ
+        );
+        let status = match line {
+            _ if head.quiet || head.opcode == OP_TEXT_END => {
+                return Event::Corrupt(Corruption::Unexpected)
+            }
+            // A bad ms line leaves its data block to be read as a command: out of step.
+            ErrorLine::Client { .. } if storage => return Event::Corrupt(Corruption::Unexpected),
+            ErrorLine::Client { non_numeric: true } => wire::DELTA_BAD_VALUE,
+            ErrorLine::Client { .. } => wire::INVALID_ARGUMENTS,
+            ErrorLine::Server(status) => status,
+            // A server without meta commands (before 1.6).
+            ErrorLine::Error => wire::UNKNOWN_COMMAND,
+        };
+        let Some(entry) = self.inflight.pop_front() else {
+            return Event::Corrupt(Corruption::Unexpected);
+        };
+        self.answered(entry);
+        let buf = self.recv.take(len);
+        let message = match meta::parse_reply(buf) {
+            Ok(meta::Parsed::Reply {
+                reply: meta::Reply::ClientError(m) | meta::Reply::ServerError(m),
+                ..
+            }) => m,
+            _ => &b"ERROR"[..],
+        };
+        Event::Answer {
+            answer: Answer {
+                opcode: entry.opcode,
+                status,
+                message,
+                ..Answer::default()
+            },
+            entry,
+            last: true,
+        }
+    }
+}
+
+/// An error line, with what decides its status.
+#[derive(Clone, Copy)]
+enum ErrorLine {
+    Error,
+    Client { non_numeric: bool },
+    Server(u16),
+}
+
+/// Whether a meta answer code answers a request with opcode `op`.
+fn fits(op: u8, code: Code) -> bool {
+    use opcode::*;
+    match code {
+        Code::Va => matches!(
+            op,
+            GET | GETQ
+                | GETK
+                | GETKQ
+                | GAT
+                | GATQ
+                | GATK
+                | GATKQ
+                | INCREMENT
+                | INCREMENTQ
+                | DECREMENT
+                | DECREMENTQ
+        ),
+        Code::En => matches!(
+            op,
+            GET | GETQ | GETK | GETKQ | GAT | GATQ | GATK | GATKQ | TOUCH
+        ),
+        Code::Hd => !matches!(op, GET | GETQ | GETK | GETKQ | GAT | GATQ | GATK | GATKQ),
+        Code::Ns => matches!(
+            op,
+            SET | SETQ | ADD | ADDQ | REPLACE | REPLACEQ | APPEND | APPENDQ | PREPEND | PREPENDQ
+        ),
+        Code::Ex | Code::Nf => !matches!(op, GET | GETQ | GETK | GETKQ | GAT | GATQ | GATK | GATKQ),
+        Code::Mn | Code::Me => false,
+    }
+}
+
+/// A meta answer in the binary protocol's terms.
+fn answer_of<'a>(op: u8, m: &MetaReply<'a>) -> Answer<'a> {
+    let status = match m.code {
+        Code::Va | Code::Hd | Code::Mn => wire::NO_ERROR,
+        Code::En | Code::Nf => wire::KEY_NOT_FOUND,
+        Code::Ns => wire::ITEM_NOT_STORED,
+        Code::Ex => wire::KEY_EXISTS,
+        Code::Me => wire::NO_ERROR,
+    };
+    let delta = matches!(
+        op,
+        opcode::INCREMENT | opcode::INCREMENTQ | opcode::DECREMENT | opcode::DECREMENTQ
+    );
+    let counter = (delta && m.code == Code::Va)
+        .then(|| std::str::from_utf8(m.data).ok()?.trim().parse::<u64>().ok())
+        .flatten();
+    Answer {
+        opcode: op,
+        status,
+        key: &[],
+        value: if delta { &[] } else { m.data },
+        flags: m.flags.client_flags.unwrap_or(0),
+        cas: m.flags.cas.unwrap_or(0),
+        counter,
+        message: &[],
+    }
+}
