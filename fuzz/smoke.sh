@@ -4,12 +4,12 @@
 # timeout or out-of-memory; the reproducer is left in fuzz/artifacts/<target>/.
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). Works on stable Rust: the targets
-# are built without a sanitizer (-s none). 4 targets x 10 s = about 45 s, plus the build.
+# are built without a sanitizer (-s none). 6 targets x 10 s = about 70 s, plus the build.
 set -eu
 
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${SMOKE_SECONDS:-10}
-TARGETS=${SMOKE_TARGETS:-"response_parser server_list ketama engine"}
+TARGETS=${SMOKE_TARGETS:-"response_parser text_parser meta_parser server_list ketama engine"}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "smoke.sh: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)" >&2

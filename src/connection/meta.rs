@@ -180,8 +180,13 @@ impl Connection {
                 }
                 // A value too large for the receive limit: skip it; its request is answered
                 // "too large".
-                let Ok(meta::ParsedHead::Head(head)) = meta::parse_head(pending) else {
-                    return Event::NeedMore;
+                let head = match meta::parse_head(pending) {
+                    Ok(meta::ParsedHead::Head(head)) => head,
+                    // A line longer than the receive limit: no answer is.
+                    Ok(meta::ParsedHead::Need(_)) => {
+                        return Event::Corrupt(Corruption::Meta(meta::ParseError::LineTooLong))
+                    }
+                    Err(e) => return Event::Corrupt(Corruption::Meta(e)),
                 };
                 let meta::Reply::Meta(m) = head.reply else {
                     return Event::Corrupt(Corruption::Unexpected);

@@ -202,8 +202,13 @@ impl Connection {
                 }
                 // A VALUE too large for the receive limit: skip it, its request is answered
                 // "too large".
-                let Ok(Some(header)) = text::value_header(pending) else {
-                    return Event::NeedMore;
+                let header = match text::value_header(pending) {
+                    Ok(Some(header)) => header,
+                    // A line longer than the receive limit: no answer is.
+                    Ok(None) => {
+                        return Event::Corrupt(Corruption::Text(text::ParseError::LineTooLong))
+                    }
+                    Err(e) => return Event::Corrupt(Corruption::Text(e)),
                 };
                 let tag = key_tag(header.key);
                 let frame_len = header.frame_len();
