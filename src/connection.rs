@@ -675,6 +675,10 @@ impl Connection {
     /// the caller (state Resolving; `poll_resolver` continues). Err when every address failed.
     pub fn start_connect(&mut self, now: Instant, timeout: Duration) -> io::Result<ConnectStart> {
         self.close_socket();
+        if let Some(defect) = &self.addr.defect {
+            // An entry that can never connect fails at once, with its reason.
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, defect.reason()));
+        }
         if self.addr.is_unix() {
             let target = SockAddr::unix(&self.addr.host)?;
             return self.connect_to(&[target], now, timeout);
@@ -1158,10 +1162,7 @@ mod tests {
     /// A connection with requests in flight and `bytes` received, without a socket: the
     /// matching logic alone.
     fn scripted(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
-        let mut c = Connection::new(ServerAddr {
-            host: "127.0.0.1".into(),
-            port: 1,
-        });
+        let mut c = Connection::new(ServerAddr::new("127.0.0.1", 1));
         for &(op, key, opaque) in requests {
             let parts = RequestParts {
                 opcode: op,
