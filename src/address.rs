@@ -228,9 +228,10 @@ pub fn omcache_split(entry: &str) -> (&str, &str) {
     entry.split_once(':').unwrap_or((entry, DEFAULT))
 }
 
-/// How libmemcached 1.1.4's `memcached_servers_parse` names an entry: after a leading `[`
-/// and its `]`, the host runs to the next `:` (brackets kept); otherwise to the first `:`.
-/// The port is `strtoul` of the rest cut to 16 bits; 0 (no port, or no digits) means 11211.
+/// How libmemcached 1.1.4 names an entry on its ring (`memcached_servers_parse`, then
+/// `memcached_server_push`): after a leading `[` and its `]`, the host runs to the next `:`
+/// (brackets kept); otherwise to the first `:`; an empty host becomes "localhost". The port
+/// is `strtoul` of the rest cut to 16 bits; 0 (no port, or no digits) means 11211.
 pub fn libmemcached_name(entry: &str) -> (&str, u16) {
     let split = match entry.find(']') {
         Some(close) if entry.starts_with('[') => entry[close..].find(':').map(|c| close + c),
@@ -240,6 +241,7 @@ pub fn libmemcached_name(entry: &str) -> (&str, u16) {
         Some(at) => (&entry[..at], strtoul(&entry[at + 1..]) as u16),
         None => (entry, 0),
     };
+    let host = if host.is_empty() { "localhost" } else { host };
     (host, if port == 0 { DEFAULT_PORT } else { port })
 }
 
@@ -422,7 +424,7 @@ mod tests {
             ("h:-1", ("h", 65535), ("h", -1)),
             ("h:12abc", ("h", 12), ("h", 12)),
             ("h:", ("h", 11211), ("h", 0)),
-            (":11211", ("", 11211), ("", 11211)),
+            (":11211", ("localhost", 11211), ("", 11211)),
             ("[::1]x", ("[::1]x", 11211), ("::1", 11211)),
             ("[::1]x:5", ("[::1]x", 5), ("::1", 11211)),
             ("[2001:db8::1", ("[2001", 11211), ("[2001", 0)),
