@@ -6,7 +6,11 @@
  * ("/path"); whitespace around entries and empty entries are ignored; the
  * default port is 11211.  The list is sorted (host, then port as text) and
  * server indexes follow that order.  Changing the list keeps the
- * connections of servers that stay.
+ * connections of servers that stay.  A bad entry costs only that entry: it is
+ * kept in its place as a server that never connects (its keys go to the next
+ * live server), and omcache_server_info() reports it as given (99999 stays
+ * 99999, a port that is not a number reports 0).  Only a NULL list is
+ * OMCACHE_INVALID.
  *
  * Usage: servers TCP-SERVERS UNIX-SOCKET-PATH IPV6-SERVER
  *        e.g. servers 127.0.0.1:40001,127.0.0.1:40002,127.0.0.1:40003 /tmp/mc.sock [::1]:40004
@@ -202,6 +206,44 @@ int main(int argc, char **argv)
     snprintf(list, sizeof list, "127.0.0.1:%s,127.0.0.1:%s", ports[0], ports[0]);
     CHECK_RC(omcache_set_servers(mc, list), OMCACHE_OK);
     CHECK(count_servers(mc) == 2, "a server listed twice gave %d slots", count_servers(mc));
+
+    /* --- bad entries cost only themselves ------------------------------ */
+    CHECK_RC(omcache_set_servers(mc, NULL), OMCACHE_INVALID);
+    CHECK(count_servers(mc) == 2, "a NULL list changed the list");
+    CHECK_RC(omcache_set_servers(mc, "127.0.0.1:1, 127.0.0.1:22, 127.0.0.foobar:asdf,,,"), OMCACHE_OK);
+    CHECK(count_servers(mc) == 3, "OMcache's own bad list gave %d servers, expected 3", count_servers(mc));
+    EXPECT_SERVER(mc, 0, "127.0.0.1", 1);
+    EXPECT_SERVER(mc, 1, "127.0.0.1", 22);
+    EXPECT_SERVER(mc, 2, "127.0.0.foobar", 0);
+    /* Good servers among bad entries (out of range, not a number, no host,
+     * not a host name): sorted by their text as given, every good server takes
+     * its keys, no key goes to a bad entry. */
+    snprintf(list, sizeof list, "127.0.0.1:99999, 127.0.0.1:%s, 127.0.0.foobar:asdf, :%s, bad host!, 127.0.0.1:%s",
+             sorted[1], sorted[2], sorted[0]);
+    CHECK_RC(omcache_set_servers(mc, list), OMCACHE_OK);
+    CHECK(count_servers(mc) == 6, "'%s' gave %d servers, expected 6", list, count_servers(mc));
+    /* "" < "127.0.0.1" (ports as text: sorted[0] < sorted[1] < "99999") < "127.0.0.foobar" < "bad host!" */
+    EXPECT_SERVER(mc, 0, "", atoi(sorted[2]));
+    EXPECT_SERVER(mc, 1, "127.0.0.1", atoi(sorted[0]));
+    EXPECT_SERVER(mc, 2, "127.0.0.1", atoi(sorted[1]));
+    EXPECT_SERVER(mc, 3, "127.0.0.1", 99999);
+    EXPECT_SERVER(mc, 4, "127.0.0.foobar", 0);
+    EXPECT_SERVER(mc, 5, "bad host!", 11211);
+    CHECK(key_for_server(mc, 1) != NULL && key_for_server(mc, 2) != NULL, "a good server has no keys");
+    for (int i = 0; i < 2000; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "bad-entries-%d", i);
+        int idx = omcache_server_index_for_key(mc, K(key));
+        CHECK(idx == 1 || idx == 2, "key %s maps to server %d, not a good server", key, idx);
+    }
+    for (int s = 1; s <= 2; s++) {
+        const char *key = key_for_server(mc, s);
+        if (key == NULL)
+            continue;
+        CHECK_RC(omcache_set(mc, K(key), K("bad entries"), 0, 0, 0, 2000), OMCACHE_OK);
+        CHECK_RC(omcache_noop(mc, s, 2000), OMCACHE_OK);
+    }
+    CHECK_RC(omcache_noop(mc, 3, 2000), OMCACHE_NO_SERVERS);
 
     CHECK_RC(omcache_free(mc), OMCACHE_OK);
     return check_summary(argv[0]);

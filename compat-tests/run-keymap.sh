@@ -14,8 +14,9 @@
 #   KEYS      keys per configuration          (default: 10000)
 #
 # Prints one line per configuration and a final "N passed, M failed"; exits 1 on any
-# difference, 2 if something could not be built or run. Then runs run-dist.sh (the other
-# libmemcached distributions and hashes through the Rust layer; CARGO, PROFILE apply there).
+# difference, 2 if something could not be built or run. Then runs run-badlist.sh (lists with
+# entries that can never connect) and run-dist.sh (the other libmemcached distributions and
+# hashes through the Rust layer; CARGO, PROFILE apply there).
 set -u -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -109,10 +110,16 @@ done
 
 echo "$passed passed, $failed failed"
 
+# Lists with bad entries (issue 13): the good servers' keys go where libmemcached sends them.
+echo "compat-tests/run-badlist.sh: lists with entries that can never connect"
+BUILDDIR="$BUILDDIR" KEYS="$KEYS" "$here/run-badlist.sh"
+badlist_status=$?
+
 # Every other libmemcached distribution x key hash x weights, through the Rust layer
 # (Distribution::Libmemcached, which the OMcache C API cannot select).
 echo "compat-tests/run-dist.sh: libmemcached distributions x hashes x weights"
 BUILDDIR="$BUILDDIR" CC="$CC" KEYS="$KEYS" "$here/run-dist.sh"
 dist_status=$?
 [ "$failed" -eq 0 ] || exit 1
+[ "$badlist_status" -eq 0 ] || exit "$badlist_status"
 exit $dist_status

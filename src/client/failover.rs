@@ -58,8 +58,14 @@ impl Client {
                 Err(e) => {
                     conn.mark_dead(now + retry, true);
                     let addr = conn.addr().to_string();
+                    // An entry that can never connect was logged once, at WARNING, when it
+                    // was listed; its retries are quiet.
+                    let level = match conn.addr().defect {
+                        Some(_) => log_level::DEBUG,
+                        None => log_level::INFO,
+                    };
                     self.log(
-                        log_level::INFO,
+                        level,
                         format_args!("[{addr}] still down ({e}); next retry in {retry:?}"),
                     );
                 }

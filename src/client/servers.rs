@@ -1,6 +1,8 @@
 //! The server list (in the caller's order, each with its weight), its continuum, and routing a
 //! request to a live server.
 
+use std::time::Instant;
+
 use crate::address::{parse_server_list, AddressError, ServerAddr};
 use crate::connection::Connection;
 use crate::ketama::{Continuum, Distribution, ServerName};
@@ -29,21 +31,19 @@ impl Server {
 impl Client {
     /// Replaces the server list with a comma-separated list of server strings, in that order,
     /// all of weight 1. Servers still listed keep their connections and state; the continuum
-    /// is rebuilt. A malformed list changes nothing.
+    /// is rebuilt. Empty entries are skipped; an entry that can never connect (see
+    /// [`ServerAddr::defect`]) is a server dead from the start: it keeps its place (and so
+    /// every other server keeps its keys), its keys go to the next live server, it is retried
+    /// on the normal schedule, and it is logged once at WARNING. So this never fails; the
+    /// `Result` is kept for callers written when a bad entry rejected the list.
     pub fn set_servers(&mut self, list: &str) -> Result<(), AddressError> {
-        let parsed = match parse_server_list(list) {
-            Ok(p) => p,
-            Err(e) => {
-                self.log(log_level::ERR, format_args!("set_servers: {e}"));
-                return Err(e);
-            }
-        };
-        self.replace_servers(parsed.into_iter().map(Server::new));
+        self.replace_servers(parse_server_list(list).into_iter().map(Server::new));
         Ok(())
     }
 
     /// Replaces the server list, in the order given. A server still listed (same address)
-    /// keeps its connection and state.
+    /// keeps its connection and state. A new server whose address has a defect is dead from
+    /// the start (see [`set_servers`](Self::set_servers)).
     pub fn replace_servers(&mut self, servers: impl IntoIterator<Item = Server>) {
         let mut old: Vec<Option<Connection>> = std::mem::take(&mut self.conns)
             .into_iter()
@@ -51,14 +51,13 @@ impl Client {
             .collect();
         let servers = servers.into_iter();
         let mut conns = Vec::with_capacity(servers.size_hint().0);
-        let protocol = self.protocol;
         self.weights.clear();
         for Server { addr, weight } in servers {
             let reused = old
                 .iter_mut()
                 .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
                 .and_then(Option::take);
-            conns.push(reused.unwrap_or_else(|| Connection::new(addr, protocol)));
+            conns.push(reused.unwrap_or_else(|| self.new_connection(addr)));
             self.weights.push(weight);
         }
         // Requests in flight on dropped servers will never be answered.
@@ -77,11 +76,37 @@ impl Client {
     /// listed keep their places, connections and state.
     pub fn push_servers(&mut self, servers: impl IntoIterator<Item = Server>) {
         for Server { addr, weight } in servers {
-            self.conns.push(Connection::new(addr, self.protocol));
+            let conn = self.new_connection(addr);
+            self.conns.push(conn);
             self.weights.push(weight);
         }
         self.touched_flag.resize(self.conns.len(), false);
         self.rebuild_continuum();
+    }
+
+    /// A connection for a server new to the list. One whose address can never connect is out
+    /// of service with its keys moved from the start, as if it had just failed: the failover
+    /// policy's retry schedule applies (the probe fails again at once, quietly).
+    fn new_connection(&mut self, addr: ServerAddr) -> Connection {
+        let Some(defect) = addr.defect.clone() else {
+            return Connection::new(addr, self.protocol);
+        };
+        let retry = self
+            .settings
+            .failover
+            .ejected_retry_timeout
+            .unwrap_or(self.settings.reconnect_timeout);
+        let mut conn = Connection::new(addr, self.protocol);
+        conn.mark_dead(Instant::now() + retry, true);
+        self.log(
+            log_level::WARNING,
+            format_args!(
+                "[{}] can never connect ({}); kept in the list as a dead server, its keys go to the next live server",
+                conn.addr(),
+                defect.reason()
+            ),
+        );
+        conn
     }
 
     /// The configured servers, in order.

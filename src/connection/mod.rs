@@ -437,6 +437,10 @@ impl Connection {
     /// the caller (state Resolving; `poll_resolver` continues). Err when every address failed.
     pub fn start_connect(&mut self, now: Instant, timeout: Duration) -> io::Result<ConnectStart> {
         self.close_socket();
+        if let Some(defect) = &self.addr.defect {
+            // An entry that can never connect fails at once, with its reason.
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, defect.reason()));
+        }
         if self.addr.is_unix() {
             let target = SockAddr::unix(&self.addr.host)?;
             return self.connect_to(&[target], now, timeout);

@@ -85,6 +85,7 @@ fn scripted_in(protocol: Protocol, requests: &[(u8, &[u8], u32)], bytes: &[u8]) 
         ServerAddr {
             host: "127.0.0.1".into(),
             port: 1,
+            defect: None,
         },
         protocol,
     );

@@ -98,7 +98,10 @@ pub extern "C" fn omcache_set_buffering(mc: *mut omcache_t, enabled: u32) -> c_i
     set(mc, |i| i.client.settings_mut().buffering = enabled != 0)
 }
 
-/// Replaces the server list. A malformed list returns OMCACHE_INVALID and changes nothing.
+/// Replaces the server list. OMCACHE_INVALID only for a NULL handle or string; any other
+/// string is a list (see `Client::set_servers`): empty entries are skipped, an entry that can
+/// never connect is a dead server in its place (logged once at WARNING). Bytes that are not
+/// UTF-8 cost only their entry (replaced by U+FFFD, which no host name or port contains).
 #[no_mangle]
 pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char) -> c_int {
     with_handle(mc, INVALID, |inner, _| {
@@ -107,23 +110,14 @@ pub extern "C" fn omcache_set_servers(mc: *mut omcache_t, servers: *const c_char
         }
         // SAFETY: a non-NULL `servers` is a NUL-terminated string (the C API's contract).
         let text = unsafe { CStr::from_ptr(servers) };
-        let Ok(text) = text.to_str() else {
-            return INVALID;
-        };
+        let text = String::from_utf8_lossy(text.to_bytes());
         // OMcache orders its list (its ring, so its key mapping, depends on the order).
-        match crate::address::parse_server_list(text) {
-            Ok(mut list) => {
-                crate::address::sort_like_omcache(&mut list);
-                inner
-                    .client
-                    .replace_servers(list.into_iter().map(Server::new));
-                OK
-            }
-            Err(e) => {
-                inner.client.log_error(format_args!("set_servers: {e}"));
-                INVALID
-            }
-        }
+        let mut list = crate::address::parse_server_list(&text);
+        crate::address::sort_like_omcache(&mut list);
+        inner
+            .client
+            .replace_servers(list.into_iter().map(Server::new));
+        OK
     })
 }
 

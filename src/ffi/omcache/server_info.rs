@@ -26,7 +26,7 @@ pub extern "C" fn omcache_server_index_for_key(
     })
 }
 
-/// A copy of a server's name and port; NULL when the index is out of range. Free it with
+/// A copy of a server's name and port as given; NULL when the index is out of range. Free it with
 /// omcache_server_info_free.
 #[no_mangle]
 pub extern "C" fn omcache_server_info(
@@ -40,14 +40,16 @@ pub extern "C" fn omcache_server_info(
         let Some(addr) = inner.client.server_addr(index) else {
             return std::ptr::null_mut();
         };
-        let Ok(hostname) = CString::new(addr.hostname()) else {
+        // As given (OMcache 0.3): the host without brackets; the port number, or for an
+        // entry that can never connect `atoi` of its port text (99999, or 0 for "asdf").
+        let Ok(hostname) = CString::new(addr.given_host()) else {
             return std::ptr::null_mut();
         };
         Box::into_raw(Box::new(omcache_server_info_t {
             omcache_version: OMCACHE_VERSION,
             server_index,
             hostname: hostname.into_raw(),
-            port: addr.port as c_int,
+            port: addr.given_port() as c_int,
         }))
     })
 }
