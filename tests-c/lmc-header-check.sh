@@ -38,7 +38,8 @@
 #   LMC_REAL_INCLUDE (default /usr/include: where Debian's headers are),
 #   LMC_SPEC_DIR (default <repo>/../shared/spec/libmemcached, else
 #   /work/shared/spec/libmemcached).  Missing Debian headers, spec or sasl.h
-#   turn the checks that need them into SKIP lines.
+#   turn the checks that need them into SKIP lines (exit status 0), unless
+#   LMC_STRICT=1, which counts every SKIP as a failure.
 set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +55,7 @@ if [ -z "$spec" ]; then
         if [ -f "$d/layout.txt" ]; then spec=$d; break; fi
     done
 fi
+[ -n "$spec" ] && [ ! -f "$spec/layout.txt" ] && spec=
 warn=(-pedantic -Wall -Wextra -Werror)
 
 work=$(mktemp -d)
@@ -61,7 +63,15 @@ trap 'rm -rf "$work"' EXIT
 
 passed=0 failed=0 skipped=0
 pass() { echo "PASS $1${2:+: $2}"; passed=$((passed + 1)); }
-skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
+skip() {
+    if [ "${LMC_STRICT:-0}" = 1 ]; then
+        echo "FAIL $1: $2 (LMC_STRICT=1)"
+        failed=$((failed + 1))
+    else
+        echo "SKIP $1: $2"
+        skipped=$((skipped + 1))
+    fi
+}
 fail() {
     echo "FAIL $1: $2"
     if [ -n "${3:-}" ] && [ -s "$3" ]; then sed -n '1,25s/^/    /p' "$3"; fi
