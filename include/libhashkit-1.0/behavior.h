@@ -1,0 +1,2 @@
+/* <libhashkit-1.0/behavior.h>: the libhashkit API of omcache (all of it, whichever real sub-header is named). */
+#include "../omcache_libhashkit.h"

@@ -1,0 +1,2 @@
+/* <libmemcached-1.0/triggers.h>: the libmemcached API of omcache (all of it, whichever real sub-header is named). */
+#include "../omcache_libmemcached.h"

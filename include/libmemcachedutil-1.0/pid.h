@@ -1,0 +1,2 @@
+/* <libmemcachedutil-1.0/pid.h>: the libmemcachedutil API of omcache (all of it, whichever real sub-header is named). */
+#include "../omcache_libmemcachedutil.h"
