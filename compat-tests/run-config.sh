@@ -11,8 +11,9 @@
 # vectors/lmc-servers.txt, which the unit tests of src/ffi/libmemcached replay against ours
 # (`cargo test --lib ffi::libmemcached`; they print the number of differing cases).
 #
-# Corpus lines use the escapes \n \t \r \\ \xHH. Paths named by INCLUDE / --CONFIGURE-FILE in
-# the corpus must not exist (the Rust side models a missing file). Keep DEBUG cases: the bison
+# Corpus lines use the escapes \n \t \r \\ \xHH. INCLUDE / --CONFIGURE-FILE name either the
+# fixtures in config-files/ (relative to the repository; the Rust side includes them) or files
+# that must not exist. Keep DEBUG cases: the bison
 # trace goes to stderr, which is discarded.
 #
 # Environment: BUILDDIR (default <repo>/build/compat-tests), CC, CARGO.
@@ -35,7 +36,8 @@ $CC $CFLAGS $(pkg-config --cflags libmemcached) "$here/lmc_config.c" -o "$BUILDD
     $(pkg-config --libs libmemcached) || die "cannot build lmc_config"
 
 status=0
-"$BUILDDIR/lmc_config" config <"$here/config-corpus.txt" 2>/dev/null |
+# From the repository: the corpus names compat-tests/config-files/* by relative paths.
+(cd "$repo" && "$BUILDDIR/lmc_config" config <"$here/config-corpus.txt" 2>/dev/null) |
     sed -E 's/\(0x[0-9a-f]+\)/(PTR)/g' >"$BUILDDIR/out/lmc-config.txt" || die "lmc_config config failed"
 "$BUILDDIR/lmc_config" servers <"$here/servers-corpus.txt" >"$BUILDDIR/out/lmc-servers.txt" ||
     die "lmc_config servers failed"

@@ -226,7 +226,12 @@ impl ConfigError {
 
     /// The real `memcached_last_error_message()` text, with `ptr` as `%p` prints it (e.g.
     /// "0x55d0c0a0b2a0").
+    /// A `ConfigError` without a location is not a recorded error: its text is what the
+    /// real library shows verbatim ("" for an empty string, "SUCCESS" for an empty file).
     pub fn message(&self, ptr: &str) -> Vec<u8> {
+        if self.at.is_empty() {
+            return self.text.clone();
+        }
         let mut out = format!("({ptr}) ").into_bytes();
         let mark = PTR_MARK.as_bytes();
         let mut i = 0;
@@ -1339,9 +1344,11 @@ impl Model {
                 });
             }
         };
+        // No line at all: MEMCACHED_INVALID_ARGUMENTS with no error recorded, which
+        // memcached_last_error_message shows as "SUCCESS".
         let mut result = Err(ConfigError {
             rc: MEMCACHED_INVALID_ARGUMENTS,
-            text: Vec::new(),
+            text: b"SUCCESS".to_vec(),
             at: "",
         });
         for line in data
