@@ -3,6 +3,8 @@
  *
  *   lmc_config config  < corpus   memcached() + libmemcached_check_configuration()
  *   lmc_config servers < corpus   memcached_servers_parse()
+ *   lmc_config add < corpus       memcached_server_add_with_weight(), lines "host\tport\tweight"
+ *                                 (host "NULL" passes NULL)
  *
  * Input lines use escapes: \n \t \r \\ \xHH (so a case may hold newlines). Output values are
  * escaped the same way. No I/O beyond stdin/stdout: servers are added, never contacted
@@ -102,12 +104,38 @@ static void servers_case(const char *list) {
     memcached_server_list_free(s);
 }
 
+static void add_case(char *line) {
+    char *port = strchr(line, '\t'), *weight = port ? strchr(port + 1, '\t') : NULL;
+    if (!weight) { puts("bad case"); return; }
+    *port++ = 0;
+    *weight++ = 0;
+    memcached_st *memc = memcached_create(NULL);
+    const char *host = strcmp(line, "NULL") ? line : NULL;
+    memcached_return_t rc = memcached_server_add_with_weight(
+        memc, host, (in_port_t)strtoul(port, NULL, 10), (uint32_t)strtoul(weight, NULL, 10));
+    uint32_t n = memcached_server_count(memc);
+    printf("add %d servers=%u\n", (int)rc, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const memcached_instance_st *in = memcached_server_instance_by_position(memc, i);
+        const char *name = memcached_server_name(in);
+        uint32_t w;
+        int type;
+        memcpy(&w, (const char *)in + 64, sizeof w);
+        memcpy(&type, (const char *)in + 108, sizeof type);
+        printf("server ");
+        put_escaped(name, strlen(name));
+        printf(" %u %u %d\n", (unsigned)memcached_server_port(in), w, type);
+    }
+    memcached_free(memc);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2 || (strcmp(argv[1], "config") && strcmp(argv[1], "servers"))) {
-        fprintf(stderr, "usage: lmc_config config|servers < corpus\n");
+    if (argc != 2 || (strcmp(argv[1], "config") && strcmp(argv[1], "servers") &&
+                      strcmp(argv[1], "add"))) {
+        fprintf(stderr, "usage: lmc_config config|servers|add < corpus\n");
         return 2;
     }
-    int config = strcmp(argv[1], "config") == 0;
+    int config = strcmp(argv[1], "config") == 0, add = strcmp(argv[1], "add") == 0;
     static char line[1 << 20], buf[1 << 20];
     unsetenv("LIBMEMCACHED");
     while (fgets(line, sizeof line, stdin)) {
@@ -117,7 +145,8 @@ int main(int argc, char **argv) {
         put_escaped(line, l);
         putchar('\n');
         size_t len = unescape(line, buf);
-        if (config) config_case(buf, len);
+        if (add) add_case(buf);
+        else if (config) config_case(buf, len);
         else servers_case(buf);
     }
     return 0;

@@ -6,7 +6,8 @@
 # config-corpus.txt: libmemcached_check_configuration's rc and error text, whether memcached()
 # returns NULL, and for accepted strings the servers in order (name, port, weight, type), every
 # behavior value, the is_fetching_version flag, the pool sizes and the namespace; for each line
-# of servers-corpus.txt the list memcached_servers_parse returns. The `(0x…)` pointer in error
+# of servers-corpus.txt the list memcached_servers_parse returns; for each line of add-corpus.txt
+# what memcached_server_add_with_weight adds. The `(0x…)` pointer in error
 # texts is replaced by `(PTR)`. The result must equal the committed vectors/lmc-config.txt and
 # vectors/lmc-servers.txt, which the unit tests of src/ffi/libmemcached replay against ours
 # (`cargo test --lib ffi::libmemcached`; they print the number of differing cases).
@@ -41,7 +42,9 @@ status=0
     sed -E 's/\(0x[0-9a-f]+\)/(PTR)/g' >"$BUILDDIR/out/lmc-config.txt" || die "lmc_config config failed"
 "$BUILDDIR/lmc_config" servers <"$here/servers-corpus.txt" >"$BUILDDIR/out/lmc-servers.txt" ||
     die "lmc_config servers failed"
-for v in lmc-config lmc-servers; do
+"$BUILDDIR/lmc_config" add <"$here/add-corpus.txt" >"$BUILDDIR/out/lmc-add.txt" ||
+    die "lmc_config add failed"
+for v in lmc-config lmc-servers lmc-add; do
     if ! diff -u "$here/vectors/$v.txt" "$BUILDDIR/out/$v.txt" >"$BUILDDIR/out/$v.diff"; then
         echo "run-config: the real library no longer gives vectors/$v.txt (see $BUILDDIR/out/$v.diff;" \
             "regenerate with: cp $BUILDDIR/out/$v.txt $here/vectors/)"
@@ -49,7 +52,8 @@ for v in lmc-config lmc-servers; do
     fi
 done
 echo "real libmemcached: $(grep -c '^case ' "$BUILDDIR/out/lmc-config.txt") configuration strings," \
-    "$(grep -c '^case ' "$BUILDDIR/out/lmc-servers.txt") server lists"
+    "$(grep -c '^case ' "$BUILDDIR/out/lmc-servers.txt") server lists," \
+    "$(grep -c '^case ' "$BUILDDIR/out/lmc-add.txt") server_add calls"
 out=$(cd "$repo" && $CARGO test -q --lib ffi::libmemcached -- --nocapture 2>&1)
 rc=$?
 grep -E 'differing of|test result|panicked' <<<"$out" | sed 's/^\.*//'

@@ -292,3 +292,37 @@ fn end_ignores_the_rest() {
     let m = check("--SERVER=abc END !!garbage").unwrap();
     assert_eq!(m.servers.len(), 1);
 }
+
+/// What `compat-tests/lmc_config.c add` prints for one "host\tport\tweight" case.
+fn add_case(line: &str) -> String {
+    use crate::ffi::libmemcached::server_list::server_add_args;
+    let raw = unescape(line);
+    let mut out = format!("case {}\n", escape(line.as_bytes()));
+    let f: Vec<&[u8]> = raw.split(|&b| b == b'\t').collect();
+    let num = |b: &[u8]| String::from_utf8_lossy(b).parse::<u64>().unwrap_or(0);
+    let host = if f[0] == b"NULL" { None } else { Some(f[0]) };
+    match server_add_args(host, num(f[1]) as u16, num(f[2]) as u32) {
+        Ok(s) => {
+            out.push_str("add 0 servers=1\n");
+            out.push_str(&format!(
+                "server {} {} {} {}\n",
+                escape(&s.hostname),
+                s.port,
+                s.weight,
+                s.kind as u32
+            ));
+        }
+        Err(_) => out.push_str("add 38 servers=0\n"),
+    }
+    out
+}
+
+#[test]
+fn server_add_corpus_matches_real_libmemcached() {
+    differential(
+        include_str!("../../../compat-tests/add-corpus.txt"),
+        include_str!("../../../compat-tests/vectors/lmc-add.txt"),
+        add_case,
+        "server_add",
+    );
+}

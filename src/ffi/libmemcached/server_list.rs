@@ -17,16 +17,19 @@
 //!   is none, after the first ':' following it (`"h1:1 3"` → 3, `"h4:6:7"` → 7), truncated
 //!   to 32 bits; ERANGE → NULL. Without a ':' there is no weight and the whole entry is the
 //!   hostname (`"h5 0"` → "h5 0").
-//! * hostname starting with '/' → unix socket, port 0; else port 0 → 11211. Weight 0 → 1
-//!   (the list stores 0; `memcached_server_push` and the instance make it 1 — what the
-//!   `memcached_server_st` array holds is reported here as the real struct holds it, see
-//!   [`ParsedServer::weight`]).
+//! * hostname starting with '/' → unix socket, port 0; else port 0 → 11211. Weight 0 (or
+//!   none) → 1 in the returned `memcached_server_st` (measured).
+//! * a hostname of 1025 bytes or more without a ':' crashes the real library (stack buffer
+//!   overflow); here it is cut to 1024 bytes.
 //!
 //! `memcached_server_add_with_weight(memc, host, port, weight)` ([`server_add_args`]):
 //! port 0 → 11211; NULL or "" host → "localhost"; a hostname of 1025 bytes or more
 //! (`NI_MAXHOST`) fails with MEMCACHED_INVALID_ARGUMENTS "Invalid hostname provided"; a
-//! leading '/' makes it a unix socket (port kept as given); weight 0 → 1; a weight above 1
-//! makes the ring weighted only if the distribution is consistent at that moment.
+//! leading '/' makes it a unix socket, with the port as given (so 11211 for port 0: the real
+//! instance of `memcached_server_add(memc, "/tmp/s", 0)` reports port 11211, type
+//! UNIX_SOCKET); weight 0 → 1; a weight above 1 makes the ring weighted only if the
+//! distribution is consistent at that moment. Nothing else about the name is checked
+//! (`"h:1"`, `"h 1"`, `"::1"` are all accepted as given).
 #![forbid(unsafe_code)]
 
 /// `MEMCACHED_DEFAULT_PORT`.
@@ -50,8 +53,7 @@ pub struct ParsedServer {
     pub hostname: Vec<u8>,
     /// `in_port_t` as stored: 11211 for a TCP entry given port 0, 0 for a unix socket.
     pub port: u16,
-    /// As stored in the list: 1 when the text gave 0 or nothing (the real list's instances
-    /// are created through the same path as `memcached_server_add`, which makes 0 into 1).
+    /// As stored in the list: 1 when the text gave 0 or nothing.
     pub weight: u32,
     pub kind: ConnectionType,
 }
