@@ -32,8 +32,12 @@
 //! * `--TCP-KEEPIDLE` is a boolean option (sets TCP_KEEPIDLE to 1); `--TCP-KEEPIDLE=5` fails.
 //! * statements are separated by exactly one space: two spaces, a leading or a trailing space
 //!   are syntax errors; a tab or newline between options joins them (error).
-//! * `--SERVER` takes no IPv6 (`[::1]` is an error) and a host of 1 or 2 characters fails
-//!   unless it is a number-free IPv4 (`--SERVER=ab` fails, `--SERVER=abc` passes).
+//! * `--SERVER` takes no IPv6 (`[::1]` is an error); a host name needs 3 characters or more
+//!   (`--SERVER=ab` fails) and may not be a reserved word (`md5`, `end`, `consistent`, …);
+//!   `--SERVER=1.2.3.4.5` and `--SERVER=a"b"c` are accepted as host names.
+//! * a `--CONFIGURE-FILE` that exists but is empty makes the check return
+//!   MEMCACHED_INVALID_ARGUMENTS with the error text "SUCCESS" (and `memcached()` NULL).
+//! * `RESET` also forgets a `--CONFIGURE-FILE` given before it.
 //! * `--HASH=HSIEH` fails with "--HASH can only be set once" (Debian has no HSIEH), and
 //!   `--DISTRIBUTION=x,HSIEH` with "Unable to set the hash for the DISTRIBUTION requested".
 //! * `--HASH` "once" is per parse: `RESET` does not re-allow it.
