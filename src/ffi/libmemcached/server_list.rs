@@ -8,7 +8,7 @@
 //!   but `"a,  b"` gives "a" and " b". A trailing ',' adds nothing; an empty string gives no
 //!   list at all (NULL); an empty entry (`",a"`, `"a,,b"`) is a server named "".
 //! * the port separator is the first ':' after a `[...]` pair if the entry has one (the
-//!   stored hostname keeps the brackets: `"[::1]:11212"` → "[::1]"), else the first ':'.
+//!   stored hostname keeps the brackets: `"[::1]:11212"` → `"[::1]"`), else the first ':'.
 //! * the port is C `strtoul(…, 10)` of the text after that ':' (leading white space and a
 //!   sign allowed, stops at the first non-digit: "asdf" → 0, "-1" → 65535), truncated to
 //!   16 bits ("99999" → 34463); a value beyond `ULONG_MAX` (ERANGE) makes the whole call
