@@ -7,5 +7,7 @@
 
 /// Shared by the faces: panic guard, pointer helpers, handle lock with deferred callbacks.
 pub(crate) mod common;
+/// libmemcached 1.1.4's C API (in progress: pure parsing parts).
+pub mod libmemcached;
 /// OMcache 0.3's C API.
 pub mod omcache;
