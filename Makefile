@@ -25,6 +25,7 @@
 #   make check-pinning   values stay valid through resets and big multi-gets,
 #                        also under valgrind (tests-c/pinning.c)
 #   make check-probes    ../shared/probes/run.sh when it is there
+#   make check-lmc-header the libmemcached C face's headers vs Debian's
 #   make memcheck        the C examples, keymap programs and threads test
 #                        under valgrind memcheck: no errors, no leaks
 #   make failover-report kill -9 one of 4 servers under load: time until its
@@ -82,7 +83,7 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 STEP = @printf '\n==> %s\n' 
 
 .PHONY: all cargo-build install uninstall check test check-memcached check-header check-symbols \
-	check-install check-threads check-fork check-pinning check-probes memcheck failover-report fuzz-smoke demo \
+	check-install check-threads check-fork check-pinning check-probes check-lmc-header memcheck failover-report fuzz-smoke demo \
 	bench clean \
 	cbindgen FORCE
 
@@ -168,6 +169,12 @@ check-fork: all
 	$(STEP)"check-fork: a handle across fork() (tests-c/fork.sh)"
 	CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" tests-c/fork.sh
 
+# The libmemcached 1.1.4 C face's public headers against Debian's: layouts, enum values,
+# prototypes, C and C++ compiles (needs libmemcached-dev; LMC_STRICT: a skipped check fails).
+check-lmc-header:
+	$(STEP)"check-lmc-header: include/omcache_libmemcached.h vs Debian's libmemcached headers"
+	CC="$(CC)" CXX="$(CXX)" LMC_STRICT=1 tests-c/lmc-header-check.sh
+
 check-pinning: all
 	$(STEP)"check-pinning: values survive resets, big multi-gets, INVALID counts (tests-c/pinning.sh)"
 	CC="$(CC)" tests-c/pinning.sh
@@ -212,6 +219,9 @@ test: check-memcached all
 	@$(MAKE) --no-print-directory check-install
 	$(STEP)"compat-tests/run-keymap.sh"
 	compat-tests/run-keymap.sh
+	$(STEP)"compat-tests/run-config.sh (libmemcached configuration strings and server lists vs the real library)"
+	compat-tests/run-config.sh
+	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork
 	@$(MAKE) --no-print-directory check-pinning
