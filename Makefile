@@ -71,6 +71,7 @@ BUILD := build
 CARGO_TARGET_DIR ?= target
 STATICLIB := $(CARGO_TARGET_DIR)/release/libomcache.a
 SHLIB := $(BUILD)/lib/$(SONAME)
+LMC_SHLIB := $(BUILD)/libmemcached/libmemcached.so.11
 HEADERS := include/omcache.h include/omcache_cdef.h
 
 # What the Rust staticlib needs from the system (rustc --print
@@ -87,7 +88,7 @@ STEP = @printf '\n==> %s\n'
 	bench clean \
 	cbindgen FORCE
 
-all: $(SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
+all: $(SHLIB) $(LMC_SHLIB) $(BUILD)/lib/libomcache.so $(BUILD)/lib/libomcache.a \
 	$(BUILD)/include/omcache.h $(BUILD)/include/omcache_cdef.h
 
 # cargo decides whether anything needs rebuilding; the archive's timestamp
@@ -98,6 +99,16 @@ $(STATICLIB): FORCE
 $(SHLIB): $(STATICLIB) omcache.map
 	@mkdir -p $(@D)
 	$(CC) $(SHLIB_LDFLAGS) $(CFLAGS) $(LDFLAGS) -o $@.tmp \
+		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS)
+	mv -f $@.tmp $@
+
+# libmemcached.so.11 from the same archive, with libmemcached's (unversioned) exports only.
+# Kept in a directory of its own so that it never shadows the system's libmemcached unless a
+# program is pointed at it (LD_LIBRARY_PATH / LD_PRELOAD).
+$(LMC_SHLIB): $(STATICLIB) libmemcached.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmemcached.so.11 -Wl,--version-script=libmemcached.map \
+		-Wl,--no-undefined -Wl,--gc-sections -Wl,--as-needed $(CFLAGS) $(LDFLAGS) -o $@.tmp \
 		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS)
 	mv -f $@.tmp $@
 
@@ -153,8 +164,9 @@ check-header: cbindgen
 		tests-c/header-check.sh
 
 check-symbols: all
-	$(STEP)"check-symbols: exports and versions of $(SHLIB)"
+	$(STEP)"check-symbols: exports and versions of $(SHLIB) and $(LMC_SHLIB)"
 	tests-c/check-symbols.sh $(SHLIB)
+	tests-c/check-lmc-exports.sh $(LMC_SHLIB)
 
 check-install: all
 	$(STEP)"check-install: install to a temporary prefix, build via pkg-config, run"
@@ -221,6 +233,8 @@ test: check-memcached all
 	compat-tests/run-keymap.sh
 	$(STEP)"compat-tests/run-config.sh (libmemcached configuration strings and server lists vs the real library)"
 	compat-tests/run-config.sh
+	$(STEP)"compat-tests/run-tools.sh (Debian's libmemcached-tools on the real library and on ours)"
+	compat-tests/run-tools.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork

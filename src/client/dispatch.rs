@@ -212,7 +212,8 @@ impl Client {
         let conn = &mut self.conns[server];
         if !others_idle
             || conn.state() != State::Connected
-            || conn.inflight_len() != 1
+            // The request, and in text its get line's END marker.
+            || conn.inflight_len() > 2
             || conn.ends_quiet()
             || conn.is_discarding()
         {

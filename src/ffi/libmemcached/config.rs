@@ -1092,6 +1092,36 @@ impl Model {
             k::RANDOMIZE_REPLICA_READ => self.randomize_replica_read = on,
             k::DISTRIBUTION => return self.set_distribution(v),
             k::HASH => return self.set_hash(v),
+            k::NO_BLOCK => self.no_block = on,
+            // KETAMA=1: consistent ketama (unweighted; hashes unchanged); 0: modula.
+            k::KETAMA => {
+                let d = if on {
+                    distribution::CONSISTENT_KETAMA
+                } else {
+                    distribution::MODULA
+                };
+                return self.set_distribution(u64::from(d));
+            }
+            // KETAMA_WEIGHTED=1: MD5 keys and points, weighted; 0 means KETAMA=1.
+            k::KETAMA_WEIGHTED => {
+                if on {
+                    self.set_hash(1)?;
+                    self.set_distribution_hash(1)?;
+                    return self.set_distribution(u64::from(distribution::CONSISTENT_WEIGHTED));
+                }
+                return self.set_distribution(u64::from(distribution::CONSISTENT_KETAMA));
+            }
+            k::KETAMA_HASH => {
+                return self.set_distribution_hash(u32::try_from(v).map_err(|_| Refused)?)
+            }
+            k::SERVER_FAILURE_LIMIT => {
+                if v == 0 {
+                    return Err(Refused);
+                }
+                self.server_failure_limit = v as u32;
+            }
+            k::DEAD_TIMEOUT => self.dead_timeout = v as i32,
+            k::SERVER_TIMEOUT_LIMIT => self.server_timeout_limit = v as u32,
             _ => return Err(Refused),
         }
         Ok(())

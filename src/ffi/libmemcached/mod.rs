@@ -1,5 +1,18 @@
-//! libmemcached 1.1.4's C face: the pure parts (server lists, configuration strings).
-#![forbid(unsafe_code)]
+//! libmemcached 1.1.4's C face (`libmemcached.so.11`, `omcache_libmemcached.h`): the
+//! `memcached_*` functions over the engine. The pure parts (server lists, configuration
+//! strings) forbid unsafe code; the rest keeps it to converting C arguments.
+#![allow(
+    non_camel_case_types,
+    clippy::too_many_arguments,
+    clippy::not_unsafe_ptr_arg_deref
+)]
+
+mod api;
+mod memc;
+mod rc;
+pub mod types;
+
+pub use api::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;

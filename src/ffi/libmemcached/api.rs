@@ -1,0 +1,714 @@
+//! The `memcached_*` functions: each converts its C arguments, runs the engine through the
+//! handle (`memc::with_memc`) and converts back. Behaviour lives in the engine and in the
+//! configuration model; nothing here blocks without the handle's wait.
+
+use std::ffi::{c_char, c_int, CStr};
+
+use super::config::{behavior, ModelServer};
+use super::memc::{self, Lmc};
+use super::rc::{self, memcached_return_t};
+use super::server_list::{self, ConnectionType};
+use super::types::{memcached_server_st, memcached_st};
+use crate::client::{valid_key, Request, Requests, Response, ResponseSink, Route, Status, Wait};
+use crate::ffi::common::{c_bytes, guard};
+use crate::hash::HashAlgorithm;
+use crate::protocol::{extras, opcode, RequestParts};
+
+/// Collects the one answer of a single request; a value is copied into malloc'd memory (the
+/// caller frees it with free(), as libmemcached's callers do).
+struct One {
+    status: Option<Status>,
+    message: [u8; 64],
+    message_len: usize,
+    flags: u32,
+    cas: u64,
+    value: Option<(*mut c_char, usize)>,
+    keep_value: bool,
+}
+
+impl One {
+    fn new(keep_value: bool) -> One {
+        One {
+            status: None,
+            message: [0; 64],
+            message_len: 0,
+            flags: 0,
+            cas: 0,
+            value: None,
+            keep_value,
+        }
+    }
+}
+
+impl ResponseSink for One {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if batch_index.is_none() {
+            return false;
+        }
+        self.status = Some(resp.status);
+        self.flags = resp.flags;
+        self.cas = resp.cas;
+        self.message_len = resp.message.len().min(self.message.len());
+        self.message[..self.message_len].copy_from_slice(&resp.message[..self.message_len]);
+        if self.keep_value && resp.status == Status::Ok && !resp.data.is_empty() {
+            let len = resp.data.len();
+            // SAFETY: plain malloc of len + 1 bytes, checked for NULL; the copy stays inside it.
+            let p = unsafe { libc::malloc(len + 1) }.cast::<c_char>();
+            if !p.is_null() {
+                // SAFETY: `p` holds len + 1 bytes; `resp.data` is len readable bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(resp.data.as_ptr().cast(), p, len);
+                    *p.add(len) = 0;
+                }
+                if let Some((old, _)) = self.value.replace((p, len)) {
+                    // SAFETY: allocated above by an earlier answer, not handed out.
+                    unsafe { libc::free(old.cast()) };
+                }
+            }
+        }
+        false
+    }
+}
+
+impl Lmc {
+    /// Runs one keyed request; returns its outcome as a libmemcached code (recorded as the
+    /// last error) and the answer.
+    fn run_keyed(
+        &mut self,
+        memc: *const memcached_st,
+        op: u8,
+        key: &[u8],
+        extras: &[u8],
+        value: &[u8],
+        cas: u64,
+        keep_value: bool,
+    ) -> (c_int, One) {
+        let mut sink = One::new(keep_value);
+        if !valid_key(key) {
+            return (self.record(rc::BAD_KEY_PROVIDED, memc, None), sink);
+        }
+        if self.client.server_count() == 0 {
+            return (self.record(rc::NO_SERVERS, memc, None), sink);
+        }
+        let server = self.client.server_index_for_key(key);
+        let noreply = !self.model.reply && !keep_value;
+        let buffered = self.model.buffer_requests && !keep_value;
+        let quiet = noreply || buffered;
+        let op = if quiet {
+            crate::protocol::quiet_variant(op)
+        } else {
+            op
+        };
+        let mut reqs = [Request {
+            route: Route::Key,
+            parts: RequestParts {
+                opcode: op,
+                key,
+                extras,
+                value,
+                cas,
+                ..Default::default()
+            },
+        }];
+        let wait = if quiet { Wait::NoWait } else { self.wait() };
+        let status = self
+            .client
+            .command(&mut Requests(&mut reqs), &mut sink, wait);
+        let (code, failure) = match (status, sink.status) {
+            (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
+            (Status::Buffered, None) => (rc::SUCCESS, None),
+            (_, Some(answer)) => (
+                rc::from_status(answer, &sink.message[..sink.message_len]),
+                answer.failure(),
+            ),
+            (Status::Ok, None) => (rc::SUCCESS, None),
+            (other, None) => (rc::from_status(other, &[]), other.failure()),
+        };
+        let text_get = !self.model.binary_protocol && keep_value;
+        self.quiet_errno(text_get);
+        (self.record_failure(code, failure, memc, server), sink)
+    }
+}
+
+/// A key argument: NULL or too long gives an empty slice (refused as a bad key).
+///
+/// # Safety
+/// A non-NULL `key` must be valid for `len` bytes.
+unsafe fn key_arg<'a>(key: *const c_char, len: usize) -> &'a [u8] {
+    // SAFETY: guaranteed by the caller.
+    unsafe { c_bytes(key.cast(), len) }
+}
+
+fn storage(
+    memc: *mut memcached_st,
+    op: u8,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        if value.is_null() && value_length > 0 {
+            return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
+        }
+        // SAFETY: the C API's contract: key and value valid for their lengths.
+        let (key, value) = unsafe {
+            (
+                key_arg(key, key_length),
+                c_bytes(value.cast(), value_length),
+            )
+        };
+        let extras = extras::storage(flags, expiration as u32);
+        lmc.run_keyed(memc, op, key, &extras, value, cas, false).0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_create(ptr: *mut memcached_st) -> *mut memcached_st {
+    memc::create(ptr)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_free(ptr: *mut memcached_st) {
+    memc::free(ptr)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_lib_version() -> *const c_char {
+    c"1.1.4".as_ptr()
+}
+
+/// Safe with a NULL handle (memcerror passes one): the handle is never read.
+#[no_mangle]
+pub extern "C" fn memcached_strerror(
+    _ptr: *const memcached_st,
+    rc: memcached_return_t,
+) -> *const c_char {
+    rc::message(rc).as_ptr().cast()
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_last_error(memc: *const memcached_st) -> memcached_return_t {
+    memc::with_memc(memc.cast_mut(), rc::INVALID_ARGUMENTS, |lmc| lmc.last_rc)
+}
+
+/// The text of the last error, valid until the next call on the handle.
+#[no_mangle]
+pub extern "C" fn memcached_last_error_message(memc: *const memcached_st) -> *const c_char {
+    memc::with_memc(memc.cast_mut(), std::ptr::null(), |lmc| {
+        lmc.last_message.as_ptr().cast()
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_behavior_set(
+    memc: *mut memcached_st,
+    flag: c_int,
+    data: u64,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        let Ok(flag) = u32::try_from(flag) else {
+            return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
+        };
+        if matches!(
+            flag,
+            behavior::CACHE_LOOKUPS | behavior::USER_DATA | behavior::CORK
+        ) {
+            return lmc.record(rc::DEPRECATED, memc, None);
+        }
+        match lmc.model.behavior_set(flag, data) {
+            Ok(()) => {
+                lmc.apply_settings();
+                lmc.record(rc::SUCCESS, memc, None)
+            }
+            Err(_) => lmc.record(rc::INVALID_ARGUMENTS, memc, None),
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_behavior_get(memc: *mut memcached_st, flag: c_int) -> u64 {
+    memc::with_memc(memc, 0, |lmc| {
+        let Ok(flag) = u32::try_from(flag) else {
+            return 0;
+        };
+        match flag {
+            // The real library asks the first server's socket; unset and unconnected: 0.
+            behavior::SOCKET_SEND_SIZE | behavior::SOCKET_RECV_SIZE => {
+                let v = lmc.model.behavior_get(flag) as i64;
+                v.max(0) as u64
+            }
+            _ => lmc.model.behavior_get(flag),
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_behavior_set_key_hash(
+    memc: *mut memcached_st,
+    hash: c_int,
+) -> memcached_return_t {
+    memcached_behavior_set(memc, behavior::HASH as c_int, hash as u64)
+}
+
+/// `libmemcached_string_hash(key, length, algorithm)`: the key hash libmemcached would use.
+#[no_mangle]
+pub extern "C" fn libmemcached_string_hash(
+    key: *const c_char,
+    key_length: usize,
+    hash: c_int,
+) -> u32 {
+    guard(0, || {
+        // SAFETY: the C API's contract: key valid for key_length bytes.
+        let key = unsafe { key_arg(key, key_length) };
+        u32::try_from(hash)
+            .ok()
+            .and_then(HashAlgorithm::from_c)
+            .and_then(|h| h.hash(key))
+            .unwrap_or(0)
+    })
+}
+
+/// `memcached_servers_parse("h1:p1 w1,h2:p2,...")`: a list allocated with libc realloc (freed
+/// with free() or memcached_server_list_free), the count in element 0; NULL for an empty or
+/// invalid list.
+#[no_mangle]
+pub extern "C" fn memcached_servers_parse(list: *const c_char) -> *mut memcached_server_st {
+    guard(std::ptr::null_mut(), || {
+        if list.is_null() {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: a NUL-terminated string (the C API's contract).
+        let text = unsafe { CStr::from_ptr(list) }.to_bytes();
+        let Some(parsed) = server_list::servers_parse(text) else {
+            return std::ptr::null_mut();
+        };
+        let entries: Vec<memcached_server_st> = parsed
+            .iter()
+            .map(|s| memcached_server_st::entry(&s.hostname, s.port, s.weight, s.kind as u32))
+            .collect();
+        new_server_list(entries)
+    })
+}
+
+/// A libc-allocated list of `entries` with the count in element 0.
+fn new_server_list(mut entries: Vec<memcached_server_st>) -> *mut memcached_server_st {
+    if entries.is_empty() {
+        return std::ptr::null_mut();
+    }
+    entries[0].number_of_hosts = entries.len() as u32;
+    let bytes = entries.len() * std::mem::size_of::<memcached_server_st>();
+    // SAFETY: plain realloc(NULL, n) = malloc, checked for NULL.
+    let p = unsafe { libc::realloc(std::ptr::null_mut(), bytes) }.cast::<memcached_server_st>();
+    if p.is_null() {
+        return p;
+    }
+    // SAFETY: `p` holds `entries.len()` elements; the source is a distinct Vec.
+    unsafe { std::ptr::copy_nonoverlapping(entries.as_ptr(), p, entries.len()) };
+    p
+}
+
+/// The entries of a caller's list.
+///
+/// # Safety
+/// `list` is NULL or a list from memcached_servers_parse / memcached_server_list_append.
+unsafe fn server_list_entries<'a>(list: *const memcached_server_st) -> &'a [memcached_server_st] {
+    // SAFETY: guaranteed by the caller: element 0 exists and holds the count.
+    let Some(first) = (unsafe { list.as_ref() }) else {
+        return &[];
+    };
+    // SAFETY: the list has number_of_hosts elements.
+    unsafe { std::slice::from_raw_parts(list, first.number_of_hosts as usize) }
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_server_list_count(list: *const memcached_server_st) -> u32 {
+    guard(0, || {
+        // SAFETY: NULL or a list from memcached_servers_parse (the C API's contract).
+        unsafe { list.as_ref() }.map_or(0, |f| f.number_of_hosts)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_server_list_free(list: *mut memcached_server_st) {
+    guard((), || {
+        if !list.is_null() {
+            // SAFETY: allocated with libc realloc by memcached_servers_parse.
+            unsafe { libc::free(list.cast()) };
+        }
+    })
+}
+
+/// Appends copies of a list's servers (the list stays the caller's).
+#[no_mangle]
+pub extern "C" fn memcached_server_push(
+    memc: *mut memcached_st,
+    list: *const memcached_server_st,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: the C API's contract.
+        let entries = unsafe { server_list_entries(list) };
+        for e in entries {
+            let name: Vec<u8> = e
+                .hostname
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            let kind = match e.kind {
+                2 => ConnectionType::UnixSocket,
+                1 => ConnectionType::Udp,
+                _ => ConnectionType::Tcp,
+            };
+            if e.weight > 1 {
+                lmc.model.weighted = true;
+            }
+            lmc.model.servers.push(ModelServer {
+                hostname: name,
+                port: e.port,
+                weight: e.weight.max(1),
+                kind,
+            });
+        }
+        lmc.apply_settings();
+        lmc.apply_servers();
+        lmc.record(rc::SUCCESS, memc, None)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_server_count(memc: *const memcached_st) -> u32 {
+    memc::with_memc(memc.cast_mut(), 0, |lmc| lmc.client.server_count() as u32)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_server_add_with_weight(
+    memc: *mut memcached_st,
+    hostname: *const c_char,
+    port: libc::in_port_t,
+    weight: u32,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: a NULL or NUL-terminated hostname (the C API's contract).
+        let host = unsafe {
+            hostname
+                .as_ref()
+                .map(|_| CStr::from_ptr(hostname).to_bytes())
+        };
+        let Ok(add) = server_list::server_add_args(host, port, weight) else {
+            return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
+        };
+        if add.weight > 1 {
+            lmc.model.weighted = true;
+        }
+        lmc.model.servers.push(ModelServer {
+            hostname: add.hostname,
+            port: add.port,
+            weight: add.weight,
+            kind: add.kind,
+        });
+        lmc.apply_settings();
+        lmc.apply_servers();
+        lmc.record(rc::SUCCESS, memc, None)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_server_add(
+    memc: *mut memcached_st,
+    hostname: *const c_char,
+    port: libc::in_port_t,
+) -> memcached_return_t {
+    memcached_server_add_with_weight(memc, hostname, port, 0)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_set(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    storage(
+        memc,
+        opcode::SET,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_add(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    storage(
+        memc,
+        opcode::ADD,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_replace(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    storage(
+        memc,
+        opcode::REPLACE,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_append(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    storage(
+        memc,
+        opcode::APPEND,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_prepend(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    storage(
+        memc,
+        opcode::PREPEND,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_cas(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+) -> memcached_return_t {
+    storage(
+        memc,
+        opcode::SET,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        cas,
+    )
+}
+
+/// The value of a key, malloc'd and NUL-terminated (the caller frees it with free()); NULL with
+/// NOTFOUND on a miss, NULL with SUCCESS for an empty value.
+#[no_mangle]
+pub extern "C" fn memcached_get(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    value_length: *mut usize,
+    flags: *mut u32,
+    error: *mut memcached_return_t,
+) -> *mut c_char {
+    let (code, value, len, item_flags) = memc::with_memc(
+        memc,
+        (rc::INVALID_ARGUMENTS, std::ptr::null_mut(), 0usize, 0u32),
+        |lmc| {
+            // SAFETY: the C API's contract: key valid for key_length bytes.
+            let key = unsafe { key_arg(key, key_length) };
+            let (code, sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
+            match sink.value {
+                Some((p, len)) if code == rc::SUCCESS => (code, p, len, sink.flags),
+                Some((p, _)) => {
+                    // SAFETY: malloc'd by the sink, not handed out.
+                    unsafe { libc::free(p.cast()) };
+                    (code, std::ptr::null_mut(), 0, 0)
+                }
+                None => (code, std::ptr::null_mut(), 0, sink.flags),
+            }
+        },
+    );
+    // SAFETY: non-NULL outputs are writable (the C API's contract).
+    unsafe {
+        if let Some(l) = value_length.as_mut() {
+            *l = len;
+        }
+        if let Some(f) = flags.as_mut() {
+            *f = item_flags;
+        }
+        if let Some(e) = error.as_mut() {
+            *e = code;
+        }
+    }
+    value
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_delete(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    _expiration: libc::time_t,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: the C API's contract: key valid for key_length bytes.
+        let key = unsafe { key_arg(key, key_length) };
+        lmc.run_keyed(memc, opcode::DELETE, key, &[], &[], 0, false)
+            .0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_exist(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: the C API's contract: key valid for key_length bytes.
+        let key = unsafe { key_arg(key, key_length) };
+        lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, false).0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_touch(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    expiration: libc::time_t,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: the C API's contract: key valid for key_length bytes.
+        let key = unsafe { key_arg(key, key_length) };
+        let extras = extras::expiration(expiration as u32);
+        lmc.run_keyed(memc, opcode::TOUCH, key, &extras, &[], 0, false)
+            .0
+    })
+}
+
+/// flush_all on every server; the first failure is the result.
+#[no_mangle]
+pub extern "C" fn memcached_flush(
+    memc: *mut memcached_st,
+    expiration: libc::time_t,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        let n = lmc.client.server_count();
+        if n == 0 {
+            return lmc.record(rc::NO_SERVERS, memc, None);
+        }
+        let extras = extras::expiration(expiration as u32);
+        let mut result = rc::SUCCESS;
+        for server in 0..n {
+            let mut reqs = [Request::to_server(
+                server,
+                RequestParts {
+                    opcode: opcode::FLUSH,
+                    extras: &extras,
+                    ..Default::default()
+                },
+            )];
+            let mut sink = One::new(false);
+            let wait = lmc.wait();
+            let status = lmc
+                .client
+                .command(&mut Requests(&mut reqs), &mut sink, wait);
+            let outcome = sink.status.unwrap_or(status);
+            let code = rc::from_status(outcome, &sink.message[..sink.message_len]);
+            if code != rc::SUCCESS && result == rc::SUCCESS {
+                result = lmc.record_failure(code, outcome.failure(), memc, Some(server));
+            }
+        }
+        if result == rc::SUCCESS {
+            lmc.record(rc::SUCCESS, memc, None);
+        }
+        result
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_flush_buffers(memc: *mut memcached_st) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        let wait = lmc.wait();
+        let status = lmc.client.flush_buffers(wait);
+        lmc.record_status(status, &[], memc, None)
+    })
+}
+
+/// SASL comes with the rest of the libmemcached face; until then it is refused clearly.
+#[no_mangle]
+pub extern "C" fn memcached_set_sasl_auth_data(
+    memc: *mut memcached_st,
+    _username: *const c_char,
+    _password: *const c_char,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        lmc.record(rc::NOT_SUPPORTED, memc, None)
+    })
+}

@@ -1,0 +1,282 @@
+//! The state behind a `memcached_st`: the engine, libmemcached's settings (the configuration
+//! model, with the real library's side effects), the last error; and keeping the engine and the
+//! fields real programs read in step with the settings.
+
+use std::ffi::{c_int, c_void};
+use std::time::Duration;
+
+use super::config::{distribution, Model};
+use super::rc;
+use super::types::memcached_st;
+use crate::address::ServerAddr;
+use crate::client::{Client, FailoverPolicy, Failure, Server, Status, Wait};
+use crate::ffi::common::{guard, new_handle_lock, with_locked, HandleLock};
+use crate::hash::HashAlgorithm;
+use crate::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
+use crate::protocol::Protocol;
+
+/// What a `memcached_st` owns (behind its `engine` pointer).
+pub(super) struct Lmc {
+    pub client: Client,
+    pub model: Model,
+    pub last_rc: c_int,
+    /// `memcached_last_error_message`'s text, NUL-terminated.
+    pub last_message: Vec<u8>,
+    /// The failure being recorded is a text-protocol get's (no system words in its message).
+    quiet_errno: bool,
+}
+
+pub(super) type LmcHandle = HandleLock<Lmc>;
+
+impl Lmc {
+    pub fn new() -> Lmc {
+        let mut lmc = Lmc {
+            client: Client::new(),
+            model: Model::default(),
+            last_rc: rc::SUCCESS,
+            last_message: b"SUCCESS\0".to_vec(),
+            quiet_errno: false,
+        };
+        lmc.apply_settings();
+        lmc
+    }
+
+    /// The engine configured as the model says.
+    pub fn apply_settings(&mut self) {
+        let m = &self.model;
+        let protocol = if m.binary_protocol {
+            Protocol::Binary
+        } else {
+            Protocol::Text
+        };
+        self.client.set_protocol(protocol);
+        let layout =
+            LibmemcachedLayout::from_c(m.distribution).unwrap_or(LibmemcachedLayout::Modula);
+        let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
+        let weighted = m.weighted || m.distribution == distribution::CONSISTENT_WEIGHTED;
+        self.client.set_distribution(Distribution::Libmemcached(
+            LibmemcachedConfig::new(layout, hash).weighted(weighted),
+        ));
+        let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
+        let s = self.client.settings_mut();
+        s.connect_timeout = ms(m.connect_timeout, 4000);
+        // libmemcached waits for an answer up to POLL_TIMEOUT; a server that makes no progress
+        // for that long has failed.
+        s.dead_timeout = ms(m.poll_timeout, 5000).max(Duration::from_millis(1));
+        s.reconnect_timeout = Duration::from_secs(u64::try_from(m.retry_timeout).unwrap_or(2));
+        let dead = u64::try_from(m.dead_timeout).unwrap_or(0);
+        s.failover = FailoverPolicy::libmemcached(
+            m.auto_eject_hosts,
+            m.server_failure_limit,
+            (dead > 0).then(|| Duration::from_secs(dead)),
+        );
+        s.buffering = m.buffer_requests;
+    }
+
+    /// The engine's server list as the model's (in order, with weights).
+    pub fn apply_servers(&mut self) {
+        let servers: Vec<Server> = self
+            .model
+            .servers
+            .iter()
+            .map(|s| {
+                Server::weighted(
+                    ServerAddr {
+                        host: String::from_utf8_lossy(&s.hostname).into_owned(),
+                        port: s.port,
+                        defect: None,
+                    },
+                    s.weight.max(1),
+                )
+            })
+            .collect();
+        self.client.replace_servers(servers);
+    }
+
+    /// How long one call may wait for the network.
+    pub fn wait(&self) -> Wait {
+        let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
+        Wait::after(Duration::from_millis(ms))
+    }
+
+    /// Whether the next recorded failure leaves out the system's words (see `record_failure`).
+    pub fn quiet_errno(&mut self, quiet: bool) {
+        self.quiet_errno = quiet;
+    }
+
+    /// Records a call's outcome for `memcached_last_error*`, and returns its code.
+    pub fn record(
+        &mut self,
+        code: c_int,
+        memc: *const memcached_st,
+        server: Option<usize>,
+    ) -> c_int {
+        self.record_failure(code, None, memc, server)
+    }
+
+    /// As `record`, with the failure behind the code: libmemcached adds the system's words
+    /// for a refused or timed-out connect ("CONNECTION FAILURE(Connection refused)").
+    pub fn record_failure(
+        &mut self,
+        code: c_int,
+        failure: Option<Failure>,
+        memc: *const memcached_st,
+        server: Option<usize>,
+    ) -> c_int {
+        self.last_rc = code;
+        self.last_message.clear();
+        let text = rc::text(code);
+        let server_failure = matches!(
+            code,
+            rc::CONNECTION_FAILURE
+                | rc::HOST_LOOKUP_FAILURE
+                | rc::TIMEOUT
+                | rc::SERVER_MARKED_DEAD
+                | rc::SERVER_TEMPORARILY_DISABLED
+                | rc::READ_FAILURE
+                | rc::WRITE_FAILURE
+                | rc::PROTOCOL_ERROR
+        );
+        match server.and_then(|i| self.client.server_addr(i)) {
+            Some(addr) if server_failure => {
+                let port = if addr.is_unix() { 0 } else { addr.port };
+                // libmemcached 1.1.4 adds the system's words, except for a get over text
+                // (measured with its tools).
+                let errno = match failure {
+                    _ if std::mem::take(&mut self.quiet_errno) => "",
+                    Some(Failure::ConnectRefused) => "(Connection refused)",
+                    Some(Failure::ConnectTimeout) => "(Connection timed out)",
+                    Some(Failure::ConnectionReset) => "(Connection reset by peer)",
+                    _ => "",
+                };
+                self.last_message.extend_from_slice(
+                    format!(
+                        "({memc:p}) {text}{errno},  host: {}:{port} -> omcache-rs",
+                        addr.hostname()
+                    )
+                    .as_bytes(),
+                );
+            }
+            _ => self.last_message.extend_from_slice(text.as_bytes()),
+        }
+        self.last_message.push(0);
+        code
+    }
+
+    /// An engine outcome recorded as the call's result.
+    pub fn record_status(
+        &mut self,
+        status: Status,
+        message: &[u8],
+        memc: *const memcached_st,
+        server: Option<usize>,
+    ) -> c_int {
+        let code = rc::from_status(status, message);
+        self.record_failure(code, status.failure(), memc, server)
+    }
+}
+
+/// The flag bytes real programs read at offset 1 (memcslap tests the binary-protocol bit).
+pub(super) fn flag_bytes(m: &Model) -> [u8; 2] {
+    let bit = |on: bool, n: u8| u8::from(on) << n;
+    [
+        bit(m.auto_eject_hosts, 0)
+            | bit(m.binary_protocol, 1)
+            | bit(m.buffer_requests, 2)
+            | bit(m.hash_with_namespace, 3)
+            | bit(m.no_block, 4)
+            | bit(m.reply, 5)
+            | bit(m.randomize_replica_read, 6)
+            | bit(m.support_cas, 7),
+        bit(m.tcp_nodelay, 0)
+            | bit(m.sort_hosts, 1)
+            | bit(m.use_udp, 2)
+            | bit(m.verify_key, 3)
+            | bit(m.tcp_keepalive, 4),
+    ]
+}
+
+/// The handle behind a `memcached_st`, or None for NULL or memory `memcached_create` did not
+/// initialise.
+///
+/// # Safety
+/// A non-NULL `memc` must point to a `memcached_st` (696 readable bytes).
+unsafe fn handle<'a>(memc: *const memcached_st) -> Option<&'a LmcHandle> {
+    // SAFETY: guaranteed by the caller; only the engine pointer is read.
+    let engine = unsafe { memc.as_ref()? }.engine;
+    // SAFETY: a non-NULL engine pointer was set by memcached_create to a leaked Box that lives
+    // until memcached_free.
+    unsafe { engine.cast::<LmcHandle>().as_ref() }
+}
+
+/// Runs `f` with the state of `memc` locked; `on_error` for a NULL or uninitialised handle, a
+/// panic, or a re-entry while it is borrowed. After `f`, the flag bytes and host count real
+/// programs read are brought in step.
+pub(super) fn with_memc<T>(memc: *mut memcached_st, on_error: T, f: impl FnOnce(&mut Lmc) -> T) -> T
+where
+    T: Copy,
+{
+    guard(on_error, || {
+        // SAFETY: the C API's contract: a memcached_st created by memcached_create.
+        let Some(lock) = (unsafe { handle(memc) }) else {
+            return on_error;
+        };
+        with_locked(lock, on_error, |lmc| {
+            let out = f(lmc);
+            let flags = flag_bytes(&lmc.model);
+            let hosts = lmc.client.server_count() as u32;
+            // SAFETY: `memc` is a valid memcached_st (checked above); these fields are plain
+            // bytes the face owns.
+            unsafe {
+                (*memc).flags = flags;
+                (*memc).number_of_hosts = hosts;
+            }
+            (out, None::<fn()>)
+        })
+    })
+}
+
+/// A new handle in `memc` (caller memory) or in memory of our own (NULL).
+pub(super) fn create(memc: *mut memcached_st) -> *mut memcached_st {
+    guard(std::ptr::null_mut(), || {
+        let allocated = memc.is_null();
+        let memc = if allocated {
+            // SAFETY: plain calloc; checked for NULL below.
+            unsafe { libc::calloc(1, std::mem::size_of::<memcached_st>()) }.cast::<memcached_st>()
+        } else {
+            memc
+        };
+        if memc.is_null() {
+            return memc;
+        }
+        let lmc = Lmc::new();
+        let mut st = memcached_st::initial(allocated);
+        st.flags = flag_bytes(&lmc.model);
+        st.engine = Box::into_raw(Box::new(new_handle_lock(lmc))).cast::<c_void>();
+        // SAFETY: `memc` is valid for writing a memcached_st (the caller's memory per the C
+        // API, or ours); every byte is written, whatever the memory held.
+        unsafe { memc.write(st) };
+        memc
+    })
+}
+
+/// Frees the handle's state, and the struct itself when `memcached_create` allocated it.
+pub(super) fn free(memc: *mut memcached_st) {
+    guard((), || {
+        if memc.is_null() {
+            return;
+        }
+        // SAFETY: a memcached_st created by memcached_create (the C API's contract).
+        let st = unsafe { &mut *memc };
+        let engine = std::mem::replace(&mut st.engine, std::ptr::null_mut());
+        if !engine.is_null() {
+            // SAFETY: the pointer came from Box::into_raw in `create` and is released once
+            // (it was just cleared).
+            drop(unsafe { Box::from_raw(engine.cast::<LmcHandle>()) });
+        }
+        if st.options & 1 != 0 {
+            // SAFETY: allocated with calloc in `create`.
+            unsafe { libc::free(memc.cast()) };
+        }
+    })
+}

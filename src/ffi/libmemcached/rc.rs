@@ -1,0 +1,155 @@
+//! `memcached_return_t`: libmemcached 1.1.4's return codes, their `memcached_strerror` texts,
+//! and the engine's neutral outcomes in those terms.
+
+use std::ffi::c_int;
+
+use crate::client::{Failure, Status};
+
+pub type memcached_return_t = c_int;
+
+pub const SUCCESS: c_int = 0;
+pub const HOST_LOOKUP_FAILURE: c_int = 2;
+pub const CONNECTION_FAILURE: c_int = 3;
+pub const WRITE_FAILURE: c_int = 5;
+pub const READ_FAILURE: c_int = 6;
+pub const PROTOCOL_ERROR: c_int = 8;
+pub const CLIENT_ERROR: c_int = 9;
+pub const SERVER_ERROR: c_int = 10;
+pub const ERROR: c_int = 11;
+pub const DATA_EXISTS: c_int = 12;
+pub const NOTSTORED: c_int = 14;
+pub const NOTFOUND: c_int = 16;
+pub const NO_SERVERS: c_int = 20;
+pub const NOT_SUPPORTED: c_int = 28;
+pub const TIMEOUT: c_int = 31;
+pub const BUFFERED: c_int = 32;
+pub const BAD_KEY_PROVIDED: c_int = 33;
+pub const SERVER_MARKED_DEAD: c_int = 35;
+pub const E2BIG: c_int = 37;
+pub const INVALID_ARGUMENTS: c_int = 38;
+pub const DEPRECATED: c_int = 45;
+pub const SERVER_TEMPORARILY_DISABLED: c_int = 47;
+pub const SERVER_MEMORY_ALLOCATION_FAILURE: c_int = 48;
+
+/// `memcached_strerror`'s texts (observable output of every libmemcached tool), by code.
+const MESSAGES: [&[u8]; 50] = [
+    b"SUCCESS\0",
+    b"FAILURE\0",
+    b"getaddrinfo() or getnameinfo() HOSTNAME LOOKUP FAILURE\0",
+    b"CONNECTION FAILURE\0",
+    b"CONNECTION BIND FAILURE\0",
+    b"WRITE FAILURE\0",
+    b"READ FAILURE\0",
+    b"UNKNOWN READ FAILURE\0",
+    b"PROTOCOL ERROR\0",
+    b"CLIENT ERROR\0",
+    b"SERVER ERROR\0",
+    b"ERROR was returned by server\0",
+    b"CONNECTION DATA EXISTS\0",
+    b"CONNECTION DATA DOES NOT EXIST\0",
+    b"NOT STORED\0",
+    b"STORED\0",
+    b"NOT FOUND\0",
+    b"MEMORY ALLOCATION FAILURE\0",
+    b"PARTIAL READ\0",
+    b"SOME ERRORS WERE REPORTED\0",
+    b"NO SERVERS DEFINED\0",
+    b"SERVER END\0",
+    b"SERVER DELETE\0",
+    b"SERVER VALUE\0",
+    b"STAT VALUE\0",
+    b"ITEM VALUE\0",
+    b"SYSTEM ERROR\0",
+    b"COULD NOT OPEN UNIX SOCKET\0",
+    b"ACTION NOT SUPPORTED\0",
+    b"A KEY LENGTH OF ZERO WAS PROVIDED\0",
+    b"FETCH WAS NOT COMPLETED\0",
+    b"A TIMEOUT OCCURRED\0",
+    b"ACTION QUEUED\0",
+    b"A BAD KEY WAS PROVIDED/CHARACTERS OUT OF RANGE\0",
+    b"THE HOST TRANSPORT PROTOCOL DOES NOT MATCH THAT OF THE CLIENT\0",
+    b"SERVER IS MARKED DEAD\0",
+    b"ENCOUNTERED AN UNKNOWN STAT KEY\0",
+    b"ITEM TOO BIG\0",
+    b"INVALID ARGUMENTS\0",
+    b"KEY RETURNED FROM SERVER WAS TOO LARGE\0",
+    b"FAILED TO SEND AUTHENTICATION TO SERVER\0",
+    b"AUTHENTICATION FAILURE\0",
+    b"CONTINUE AUTHENTICATION\0",
+    b"ERROR OCCURED WHILE PARSING\0",
+    b"USER INITIATED ERROR OCCURED WHILE PARSING\0",
+    b"DEPRECATED\0",
+    b"OPERATION IN PROCESS\0",
+    b"SERVER HAS FAILED AND IS DISABLED UNTIL TIMED RETRY\0",
+    b"SERVER FAILED TO ALLOCATE OBJECT\0",
+    b"INVALID memcached_return_t\0",
+];
+
+/// The NUL-terminated text of a code (out-of-range codes give the last entry, as libmemcached).
+pub fn message(rc: c_int) -> &'static [u8] {
+    usize::try_from(rc)
+        .ok()
+        .and_then(|i| MESSAGES.get(i))
+        .copied()
+        .unwrap_or(MESSAGES[49])
+}
+
+/// The text without its NUL.
+pub fn text(rc: c_int) -> &'static str {
+    let m = message(rc);
+    std::str::from_utf8(&m[..m.len() - 1]).unwrap_or("")
+}
+
+/// An engine outcome in libmemcached's terms, `server_message` being the text of a text or
+/// meta error line (libmemcached maps `SERVER_ERROR out of memory` and friends by text).
+pub fn from_status(status: Status, server_message: &[u8]) -> c_int {
+    match status {
+        Status::Ok => SUCCESS,
+        Status::NotFound => NOTFOUND,
+        Status::KeyExists => DATA_EXISTS,
+        Status::NotStored => NOTSTORED,
+        Status::TooLargeValue => E2BIG,
+        Status::DeltaBadValue => CLIENT_ERROR,
+        Status::InvalidArguments => CLIENT_ERROR,
+        Status::ServerError(0x81) => ERROR,
+        Status::ServerError(0x82) => SERVER_MEMORY_ALLOCATION_FAILURE,
+        Status::ServerError(0x83) => NOT_SUPPORTED,
+        Status::ServerError(_) if server_message.is_empty() => SERVER_ERROR,
+        Status::ServerError(_) => SERVER_ERROR,
+        Status::Buffered => BUFFERED,
+        Status::Again => TIMEOUT,
+        Status::Failed(f) => match f {
+            Failure::InvalidRequest => BAD_KEY_PROVIDED,
+            Failure::NoServers => NO_SERVERS,
+            Failure::SendBufferFull => WRITE_FAILURE,
+            Failure::ValueTooLarge => E2BIG,
+            Failure::ConnectRefused | Failure::ConnectTimeout => CONNECTION_FAILURE,
+            Failure::NameNotResolved => HOST_LOOKUP_FAILURE,
+            Failure::ConnectionReset => CONNECTION_FAILURE,
+            Failure::ProtocolError => PROTOCOL_ERROR,
+            Failure::Timeout => TIMEOUT,
+            Failure::ServerDead => SERVER_MARKED_DEAD,
+            Failure::ServerTemporarilyDisabled => SERVER_TEMPORARILY_DISABLED,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_text() {
+        assert_eq!(text(SUCCESS), "SUCCESS");
+        assert_eq!(text(NOTFOUND), "NOT FOUND");
+        assert_eq!(
+            text(SERVER_TEMPORARILY_DISABLED),
+            "SERVER HAS FAILED AND IS DISABLED UNTIL TIMED RETRY"
+        );
+        assert_eq!(text(-1), "INVALID memcached_return_t");
+        assert_eq!(text(1000), "INVALID memcached_return_t");
+        for rc in 0..=49 {
+            assert!(message(rc).ends_with(b"\0"));
+        }
+    }
+}
