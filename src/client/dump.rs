@@ -147,6 +147,9 @@ pub struct ServerDump {
     /// disabled`, `ERROR metadump not allowed`, `BUSY ...`); None when it was used or not
     /// tried.
     pub metadump_unavailable: Option<String>,
+    /// Times metadump was asked again because the server's LRU crawler was busy (with an
+    /// `lru_crawler crawl` or another client's metadump).
+    pub busy_retries: u32,
     /// Why the listing is missing or was cut short; None when it ran to its end.
     pub error: Option<DumpError>,
 }
@@ -158,6 +161,7 @@ impl ServerDump {
             method: None,
             keys: 0,
             metadump_unavailable: None,
+            busy_retries: 0,
             error: None,
         }
     }
@@ -367,7 +371,6 @@ fn metadump(conn: &mut Conn, out: &mut ServerDump, f: &mut KeyFn<'_>) -> Result<
     text::encode_metadump_all(&mut cmd);
     let mut key = Vec::new();
     let mut sleep = BUSY_SLEEP;
-    let mut attempt = 0;
     'ask: loop {
         conn.send(&cmd)?;
         loop {
@@ -400,11 +403,10 @@ fn metadump(conn: &mut Conn, out: &mut ServerDump, f: &mut KeyFn<'_>) -> Result<
                 Reply::Busy(_) if out.method.is_none() => {
                     let why = reply_text(&reply);
                     conn.consume(len);
-                    attempt += 1;
-                    let now = Instant::now();
-                    if attempt > BUSY_RETRIES || now + sleep >= conn.deadline {
+                    if out.busy_retries >= BUSY_RETRIES || Instant::now() + sleep >= conn.deadline {
                         return Ok(Step::Unavailable(why));
                     }
+                    out.busy_retries += 1;
                     std::thread::sleep(sleep);
                     sleep = (sleep * 2).min(Duration::from_millis(500));
                     continue 'ask;
