@@ -244,6 +244,14 @@ impl Client {
     /// `opts.timeout` for its listing), closed before the next server; the client's own
     /// connections are not used. A server that fails is recorded in the report and the dump
     /// goes on: check [`DumpReport::failures`].
+    ///
+    /// Keep `f` quick: the server's crawler writes only as fast as keys are taken, and while
+    /// it waits every other `lru_crawler` command to that server waits too (memcached 1.6.18
+    /// holds the worker thread that received it, and with it that thread's other clients).
+    /// For the same reason a dump started while another client's metadump is stalled gets no
+    /// answer and ends in [`Failure::Timeout`] for that server; a crawler merely busy (an
+    /// `lru_crawler crawl`) answers `BUSY` and is asked again a few times
+    /// ([`ServerDump::busy_retries`]) before the server is walked with `stats cachedump`.
     pub fn dump<F>(&self, opts: &DumpOptions, mut f: F) -> DumpReport
     where
         F: FnMut(usize, DumpedKey<'_>) -> ControlFlow<()>,
