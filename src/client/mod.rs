@@ -14,6 +14,7 @@
 mod batch;
 mod deliver;
 mod dispatch;
+mod dump;
 mod failover;
 mod io;
 mod safe;
@@ -31,6 +32,10 @@ use crate::sys;
 
 use batch::Batch;
 use deliver::Report;
+pub use dump::{
+    DumpError, DumpMethod, DumpOptions, DumpReport, DumpedKey, DumpedKeys, OwnedDumpedKey,
+    ServerDump,
+};
 pub use safe::{Item, Request as OwnedRequest, Response as OwnedResponse};
 pub use servers::Server;
 pub use settings::FailoverPolicy;
