@@ -1,11 +1,13 @@
 /*
  * bench_libmemcached.c - the benchmark workloads with libmemcached
  *
- *     bench_libmemcached populate|get|set|multiget|buffered SERVERS N
+ *     [BENCH_PROTOCOL=binary|text] bench_libmemcached populate|get|set|multiget|buffered SERVERS N
  *
  * Configured the way speed-minded libmemcached users do: the binary
  * protocol, ketama distribution (MEMCACHED_BEHAVIOR_KETAMA=1, which is also
- * OMcache's default distribution) and TCP_NODELAY.  The buffered workload
+ * OMcache's default distribution) and TCP_NODELAY.  BENCH_PROTOCOL=text
+ * keeps libmemcached's default protocol, the text one (BINARY_PROTOCOL 0),
+ * with everything else the same.  The buffered workload
  * uses MEMCACHED_BEHAVIOR_BUFFER_REQUESTS and memcached_flush_buffers() in
  * batches of $BENCH_BATCH sets (default 100).  Debian's libmemcached 1.1.4
  * is fragile here: about 7,000 buffered binary sets flushed at once to four
@@ -126,6 +128,18 @@ __attribute__((noinline)) void run_workload(void)
         workload_buffered(n_ops);
 }
 
+/* BENCH_PROTOCOL: "binary" (the default) or "text". */
+static int use_binary(void)
+{
+    const char *env = getenv("BENCH_PROTOCOL");
+    if (env == NULL || *env == '\0' || strcmp(env, "binary") == 0)
+        return 1;
+    if (strcmp(env, "text") == 0)
+        return 0;
+    fprintf(stderr, "bench_libmemcached: BENCH_PROTOCOL=%s: binary or text\n", env);
+    exit(2);
+}
+
 static memcached_st *new_handle(const char *servers)
 {
     memcached_st *m = memcached_create(NULL);
@@ -135,7 +149,7 @@ static memcached_st *new_handle(const char *servers)
         exit(1);
     }
     memcached_server_list_free(list);
-    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) use_binary());
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA, 1);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
     return m;
