@@ -123,11 +123,11 @@ impl Bench {
         let storage = extras::storage(0, 0);
         let value = self.value;
         let keys = std::mem::take(&mut self.keys);
-        for i in 0..KEYS {
+        for (i, key) in keys.iter().enumerate() {
             let status = self.one(
                 RequestParts {
                     opcode: opcode::SET,
-                    key: &keys[i],
+                    key,
                     extras: &storage,
                     value: &value,
                     ..Default::default()
