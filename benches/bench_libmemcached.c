@@ -13,7 +13,12 @@
  * is fragile here: about 7,000 buffered binary sets flushed at once to four
  * local servers abort it (an assertion in io.cc), and on some machines
  * batches of 200-2,000 already fail part-way with WRITE/CONNECTION FAILURE
- * or SYSTEM ERROR; batches of 100 have been reliable.
+ * or SYSTEM ERROR; batches of 100 have been reliable.  Over text it is the
+ * same: buffered sets are plain "set" lines (noreply only comes with
+ * MEMCACHED_BEHAVIOR_NOREPLY, which we do not set), their STORED answers
+ * are read when libmemcached purges its pending answers and at
+ * memcached_free(); batches of 1,000 and more abort it in io.cc (fd !=
+ * INVALID_SOCKET), batches of 100 work (all 500,000 sets stored).
  *
  * Part of omcache-rs.  Licensed under the Apache License, Version 2.0.
  */
