@@ -102,6 +102,15 @@ static void workload_buffered(long n, long batch)
         size_t key_len = bench_set_key(key, i % 1000000);
         int rc = omcache_set(mc, (const unsigned char *) key, key_len,
                              (const unsigned char *) bench_value, VALUE_SIZE, 0, 0, 0, 0);
+        if (rc == OMCACHE_BUFFER_FULL) {
+            /* The servers fell behind (a loaded machine) and the send buffer limit is
+             * reached: wait until they have taken what is queued, then queue it again. */
+            rc = omcache_io(mc, NULL, NULL, NULL, NULL, -1);
+            if (rc != OMCACHE_OK)
+                fail("flush on a full buffer", i, rc);
+            rc = omcache_set(mc, (const unsigned char *) key, key_len,
+                             (const unsigned char *) bench_value, VALUE_SIZE, 0, 0, 0, 0);
+        }
         if (rc != OMCACHE_BUFFERED)
             fail("buffered set", i, rc);
         if ((i + 1) % batch == 0 && i + 1 < n) {
