@@ -10,7 +10,7 @@
 //! commands without a meta form (version, stats, flush_all, verbosity) go as text commands,
 //! which a meta connection answers in text, in order.
 
-use super::text::{self as text_match, OP_TEXT_END};
+use super::text::{self as text_match, Spans, OP_TEXT_END};
 use super::{Answer, Connection, Corruption, Event, InFlight, Origin, QueueError};
 use crate::protocol::binary::status as wire;
 use crate::protocol::meta::{
@@ -276,17 +276,18 @@ impl Connection {
                     self.inflight.push_front(entry);
                     return Event::Corrupt(Corruption::Unexpected);
                 }
-                self.answered(entry);
+                // Field by field (the answer still borrows the receive buffer): the server
+                // is alive, and a probe has succeeded.
+                self.failures = 0;
+                if entry.origin == Origin::Probe {
+                    self.probing = false;
+                    self.ejected = false;
+                }
+                // One parse per answer: its parts as offsets, then slices of the taken bytes.
+                let spans = Spans::of(&answer_of(entry.opcode, &meta), pending.as_ptr() as usize);
                 let buf = self.recv.take(len);
-                let Ok(meta::Parsed::Reply {
-                    reply: meta::Reply::Meta(m),
-                    ..
-                }) = meta::parse_reply(buf)
-                else {
-                    return Event::Corrupt(Corruption::Unexpected);
-                };
                 Event::Answer {
-                    answer: answer_of(entry.opcode, &m),
+                    answer: spans.answer(buf),
                     entry,
                     last: true,
                 }

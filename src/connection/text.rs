@@ -90,8 +90,9 @@ impl Connection {
                     line_len: self.out.len() - start,
                 });
             }
-            // Cannot fail: the key was checked.
-            let _ = text::push_get_key(&mut self.out, key);
+            // The key was checked above: append it without checking it again.
+            self.out.push(b' ');
+            self.out.extend_from_slice(key);
             if let Some(run) = self.text_run.as_mut() {
                 run.line_len += 1 + key.len();
             }
@@ -271,12 +272,13 @@ impl Connection {
             self.probing = false;
             self.ejected = false;
         }
+        // The answer's parts as offsets into the reply (its borrow ends here), then as slices
+        // of the consumed bytes: one parse per answer.
+        let base = pending.as_ptr() as usize;
+        let spans = Spans::of(&answer_of(entry.opcode, status, &reply), base);
         let buf = self.recv.take(len);
-        let Ok(Parsed::Reply { reply, .. }) = text::parse_reply(buf) else {
-            return Event::Corrupt(Corruption::Unexpected);
-        };
         Event::Answer {
-            answer: answer_of(entry.opcode, status, &reply),
+            answer: spans.answer(buf),
             entry,
             last,
         }
@@ -294,6 +296,48 @@ impl Connection {
             }
         }
         Err(Corruption::KeyMismatch)
+    }
+}
+
+/// An answer's parts as offsets from the start of its reply (no borrow), so that the bytes can
+/// be consumed and the answer rebuilt from them without parsing them again.
+pub(super) struct Spans {
+    answer: Answer<'static>,
+    key: (usize, usize),
+    value: (usize, usize),
+    message: (usize, usize),
+}
+
+impl Spans {
+    pub(super) fn of(a: &Answer<'_>, base: usize) -> Spans {
+        let span = |s: &[u8]| ((s.as_ptr() as usize).wrapping_sub(base), s.len());
+        Spans {
+            answer: Answer {
+                key: &[],
+                value: &[],
+                message: &[],
+                ..*a
+            },
+            key: span(a.key),
+            value: span(a.value),
+            message: span(a.message),
+        }
+    }
+
+    pub(super) fn answer(self, buf: &[u8]) -> Answer<'_> {
+        let part = |(at, len): (usize, usize)| {
+            if len == 0 {
+                &[][..]
+            } else {
+                &buf[at..at + len]
+            }
+        };
+        Answer {
+            key: part(self.key),
+            value: part(self.value),
+            message: part(self.message),
+            ..self.answer
+        }
     }
 }
 

@@ -502,10 +502,6 @@ fn parse_u64(s: &[u8]) -> Result<u64, ParseError> {
     Ok(n)
 }
 
-fn parse_u32(s: &[u8]) -> Result<u32, ParseError> {
-    u32::try_from(parse_u64(s)?).map_err(|_| ParseError::BadNumber)
-}
-
 /// A decimal i64 with an optional leading `-` (metadump's `exp=-1`).
 fn parse_i64(s: &[u8]) -> Result<i64, ParseError> {
     match s.split_first() {
@@ -540,21 +536,50 @@ fn message<'a>(line: &'a [u8], word: &[u8]) -> Option<&'a [u8]> {
 
 /// Parses a VALUE header line's body (without `\r\n`); `line_len` is the line's length with it.
 fn value_fields(body: &[u8], line_len: usize) -> Result<ValueHeader<'_>, ParseError> {
+    // One pass over "VALUE <key> <flags> <bytes>[ <cas>]": this line is parsed once per value
+    // of every multi-get, so it avoids iterator adaptors and per-digit checked arithmetic
+    // (20 digits always fit a u128).
     let rest = body.strip_prefix(b"VALUE ").ok_or(ParseError::Unexpected)?;
-    let mut words = rest.split(|&b| b == b' ');
-    let key = words.next().unwrap_or(&[]);
+    let key_end = rest
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(ParseError::Unexpected)?;
+    let key = &rest[..key_end];
     if key.is_empty() {
         return Err(ParseError::Unexpected);
     }
-    let flags = parse_u32(words.next().ok_or(ParseError::Unexpected)?)?;
-    let bytes = parse_u64(words.next().ok_or(ParseError::Unexpected)?)?;
-    let cas = match words.next() {
-        Some(c) => Some(parse_u64(c)?),
-        None => None,
+    let mut pos = key_end + 1;
+    let mut number = |last: bool| -> Result<Option<u64>, ParseError> {
+        if pos > rest.len() {
+            return Ok(None);
+        }
+        let start = pos;
+        let mut n: u128 = 0;
+        while pos < rest.len() && rest[pos].is_ascii_digit() {
+            n = n * 10 + u128::from(rest[pos] - b'0');
+            pos += 1;
+            if pos - start > 20 {
+                return Err(ParseError::BadNumber);
+            }
+        }
+        let digits = pos - start;
+        let end_ok = pos == rest.len() || (!last && rest[pos] == b' ');
+        if digits > 0 && last && rest.get(pos) == Some(&b' ') {
+            // A word after the CAS: not a VALUE line memcached sends.
+            return Err(ParseError::Unexpected);
+        }
+        if digits == 0 || !end_ok {
+            return Err(ParseError::BadNumber);
+        }
+        pos += 1; // the space (or one past the end)
+        u64::try_from(n)
+            .map(Some)
+            .map_err(|_| ParseError::BadNumber)
     };
-    if words.next().is_some() {
-        return Err(ParseError::Unexpected);
-    }
+    let flags = number(false)?.ok_or(ParseError::Unexpected)?;
+    let flags = u32::try_from(flags).map_err(|_| ParseError::BadNumber)?;
+    let bytes = number(false)?.ok_or(ParseError::Unexpected)?;
+    let cas = number(true)?;
     if bytes > u64::from(MAX_SANE_BODY) {
         return Err(ParseError::ValueTooLarge(bytes));
     }
