@@ -16,18 +16,18 @@ use crate::protocol::{extras, opcode, RequestParts};
 
 /// Collects the one answer of a single request; a value is copied into malloc'd memory (the
 /// caller frees it with free(), as libmemcached's callers do).
-struct One {
-    status: Option<Status>,
-    message: [u8; 64],
-    message_len: usize,
-    flags: u32,
-    cas: u64,
-    value: Option<(*mut c_char, usize)>,
-    keep_value: bool,
+pub(super) struct One {
+    pub(super) status: Option<Status>,
+    pub(super) message: [u8; 64],
+    pub(super) message_len: usize,
+    pub(super) flags: u32,
+    pub(super) cas: u64,
+    pub(super) value: Option<(*mut c_char, usize)>,
+    pub(super) keep_value: bool,
 }
 
 impl One {
-    fn new(keep_value: bool) -> One {
+    pub(super) fn new(keep_value: bool) -> One {
         One {
             status: None,
             message: [0; 64],
@@ -73,7 +73,7 @@ impl ResponseSink for One {
 impl Lmc {
     /// Runs one keyed request; returns its outcome as a libmemcached code (recorded as the
     /// last error) and the answer.
-    fn run_keyed(
+    pub(super) fn run_keyed(
         &mut self,
         memc: *const memcached_st,
         op: u8,
@@ -134,7 +134,7 @@ impl Lmc {
 ///
 /// # Safety
 /// A non-NULL `key` must be valid for `len` bytes.
-unsafe fn key_arg<'a>(key: *const c_char, len: usize) -> &'a [u8] {
+pub(super) unsafe fn key_arg<'a>(key: *const c_char, len: usize) -> &'a [u8] {
     // SAFETY: guaranteed by the caller.
     unsafe { c_bytes(key.cast(), len) }
 }
