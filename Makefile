@@ -235,6 +235,8 @@ test: check-memcached all
 	compat-tests/run-config.sh
 	$(STEP)"compat-tests/run-tools.sh (Debian's libmemcached-tools on the real library and on ours)"
 	compat-tests/run-tools.sh
+	$(STEP)"compat-tests/run-dump.sh (memcdump lists every key with ours)"
+	compat-tests/run-dump.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork

@@ -83,6 +83,6 @@ for mode in text binary; do
         failed=$((failed + 1))
     fi
 done
-echo "pending (imports not provided yet): memcdump memcparse memcping memcslap memcstat memcaslap"
+echo "pending (imports not provided yet): memcparse memcping memcslap memcstat memcaslap (memcdump: compat-tests/run-dump.sh)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
