@@ -8,11 +8,13 @@
 )]
 
 mod api;
+mod fetch;
 mod memc;
 mod rc;
 pub mod types;
 
 pub use api::*;
+pub use fetch::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;
