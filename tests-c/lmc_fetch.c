@@ -78,7 +78,10 @@ static void fetch_loop(memcached_st *m, const char *tag) {
         show_value(v, vlen);
         printf("\n");
         free(v);
-        if (v == NULL && rc != MEMCACHED_SUCCESS) break;
+        if (v == NULL && rc != MEMCACHED_SUCCESS) {
+            printf("%s last_error: %s\n", tag, rcname(memcached_last_error(m)));
+            break;
+        }
         if (n > 20) break;
     }
 }
@@ -91,7 +94,8 @@ static void fetch_result_stack(memcached_st *m, const char *tag) {
     for (int n = 0; n < 20; n++) {
         memcached_return_t rc;
         memcached_result_st *got = memcached_fetch_result(m, &res, &rc);
-        printf("%s fetch_result %d: %s %s\n", tag, n, rcname(rc), where(got, &res));
+        printf("%s fetch_result %d: %s %s last_error=%s\n", tag, n, rcname(rc), where(got, &res),
+               rcname(memcached_last_error(m)));
         if (got == NULL) break;
         show_result(tag, got, 0);
     }

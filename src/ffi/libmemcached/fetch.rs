@@ -243,6 +243,18 @@ impl ResponseSink for FetchSink<'_> {
     }
 }
 
+/// Notes the first request of an mget that could not be sent.
+struct FirstFailure(Option<usize>);
+
+impl ResponseSink for FirstFailure {
+    fn response(&mut self, _resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if self.0.is_none() {
+            self.0 = batch_index;
+        }
+        false
+    }
+}
+
 impl Lmc {
     /// One result of the pending fetch into `result`: SUCCESS, or the end of the fetch (END
     /// when this result took answers, NOTFOUND when it took none, as libmemcached), after
@@ -272,9 +284,10 @@ impl Lmc {
             self.client.io(Some(&Pending), &mut sink, wait)
         };
         let failure = sink.failure;
+        // Like libmemcached, a fetch leaves the last error alone unless it fails.
         if sink.got {
             r.count += 1;
-            return self.record(rc::SUCCESS, memc, None);
+            return rc::SUCCESS;
         }
         let code = match (failure, outcome) {
             (Some(status), _) if r.count == 0 => rc::from_status(status, &[]),
@@ -290,7 +303,14 @@ impl Lmc {
             r.count = 0;
             r.free_value();
         }
-        self.record(code, memc, None)
+        if matches!(code, END | rc::NOTFOUND) {
+            code
+        } else {
+            // The failed request's server is not known here (its key is not kept); with one
+            // server it can only be that one.
+            let server = (self.client.server_count() == 1).then_some(0);
+            self.record_failure(code, failure.and_then(Status::failure), memc, server)
+        }
     }
 
     /// Queues the gets of an mget; nothing is sent for a bad key.
@@ -346,13 +366,19 @@ impl Lmc {
                 },
             })
             .collect();
-        let mut sink = crate::client::Discard;
+        let mut sink = FirstFailure(None);
         let status = self
             .client
             .command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
-        match status {
-            Status::Buffered | Status::Ok => self.record(rc::SUCCESS, memc, None),
-            other => self.record_status(other, &[], memc, None),
+        match (status, sink.0) {
+            (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
+            (other, failed) => {
+                let server = failed.and_then(|i| {
+                    let key = group.unwrap_or(keys[i]);
+                    self.client.server_index_for_key(key)
+                });
+                self.record_status(other, &[], memc, server)
+            }
         }
     }
 }
@@ -607,6 +633,7 @@ pub extern "C" fn memcached_fetch_execute(
                 let ret = unsafe { f(ptr, r, context) };
                 if !is_success(ret) {
                     some_errors = true;
+                    memc::with_memc(ptr, 0, |lmc| lmc.record(ret, ptr, None));
                     break;
                 }
             }
