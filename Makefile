@@ -235,6 +235,8 @@ test: check-memcached all
 	compat-tests/run-config.sh
 	$(STEP)"compat-tests/run-tools.sh (Debian's libmemcached-tools on the real library and on ours)"
 	compat-tests/run-tools.sh
+	$(STEP)"tests-c/lmc-fetch.sh (libmemcached's retrieval family on the real library and on ours, and under valgrind)"
+	tests-c/lmc-fetch.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork

@@ -7,6 +7,19 @@
 //! encoded when queued, so later calls pass a key-less view of them), and the per-result
 //! counters libmemcached keeps (`count`, which turns the end of a fetch into END or
 //! NOTFOUND) live in the result structs themselves, as in the real library.
+//!
+//! Measured against Debian's libmemcached 1.1.4 (tests-c/lmc-fetch.sh compares whole
+//! transcripts). Where we differ, on purpose or for now:
+//! - A key the text protocol cannot carry (space, control byte) fails the whole mget with
+//!   BAD_KEY_PROVIDED and nothing is sent; the real library sends `get c a b`, and the server
+//!   answers for `a` and `b` as two keys (with VERIFY_KEY=1 it refuses as we do).
+//! - The mget does not connect: a dead server's mget returns SUCCESS and the fetch then
+//!   returns its failure (CONNECTION_FAILURE); the real library connects within the mget and
+//!   returns SERVER_TEMPORARILY_DISABLED there. Later mgets agree (47).
+//! - A clone has its own engine: it does not inherit the servers' failure state (the real
+//!   clone's first mget to a server that failed on the source gives 47 without trying).
+//! - memcached_quit closes every connection and forgets the servers' failure state.
+//! - Results' values are NUL-terminated (the real library's are not always).
 
 use std::ffi::{c_char, c_int, c_void};
 
