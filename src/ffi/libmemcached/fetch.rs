@@ -277,11 +277,14 @@ impl Lmc {
         memc: *const memcached_st,
         result: *mut memcached_result_st,
     ) -> memcached_return_t {
-        if self.model.use_udp {
-            return self.record(rc::NOT_SUPPORTED, memc, None);
-        }
         // SAFETY: a result made by memcached_result_create or our own (the callers').
         let r = unsafe { &mut *result };
+        if self.model.use_udp {
+            if r.options & ALLOCATED != 0 {
+                result_free(result);
+            }
+            return self.record(rc::NOT_SUPPORTED, memc, None);
+        }
         let with_cas = self.model.binary_protocol || self.model.support_cas;
         let mut sink = FetchSink {
             result: r,
