@@ -237,6 +237,8 @@ test: check-memcached all
 	compat-tests/run-tools.sh
 	$(STEP)"compat-tests/run-dump.sh (memcdump lists every key with ours)"
 	compat-tests/run-dump.sh
+	$(STEP)"tests-c/lmc-fetch.sh (libmemcached's retrieval family on the real library and on ours, and under valgrind)"
+	tests-c/lmc-fetch.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork

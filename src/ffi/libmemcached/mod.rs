@@ -9,12 +9,14 @@
 
 mod api;
 mod dump;
+mod fetch;
 mod memc;
 mod rc;
 pub mod types;
 
 pub use api::*;
 pub use dump::*;
+pub use fetch::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;

@@ -1,0 +1,993 @@
+//! The retrieval family: `memcached_mget*` queue quiet gets (GETKQ: one multi-get per server,
+//! the engine closes the batch), `memcached_fetch*` take the answers one at a time (a sink
+//! that pauses after each one), the `memcached_result_*` accessors over caller memory, and
+//! `memcached_clone` / `memcached_quit`.
+//!
+//! No state of its own: a pending fetch is the engine's current batch (the requests were
+//! encoded when queued, so later calls pass a key-less view of them), and the per-result
+//! counters libmemcached keeps (`count`, which turns the end of a fetch into END or
+//! NOTFOUND) live in the result structs themselves, as in the real library.
+//!
+//! Measured against Debian's libmemcached 1.1.4 (tests-c/lmc-fetch.sh compares whole
+//! transcripts). Where we differ, on purpose or for now:
+//! - A key the text protocol cannot carry (space, control byte) fails the whole mget with
+//!   BAD_KEY_PROVIDED and nothing is sent; the real library sends `get c a b`, and the server
+//!   answers for `a` and `b` as two keys (with VERIFY_KEY=1 it refuses as we do).
+//! - The mget does not connect: a dead server's mget returns SUCCESS and the fetch then
+//!   returns its failure (CONNECTION_FAILURE); the real library connects within the mget and
+//!   returns SERVER_TEMPORARILY_DISABLED there. Later mgets agree (47).
+//! - A clone has its own engine: it does not inherit the servers' failure state (the real
+//!   clone's first mget to a server that failed on the source gives 47 without trying).
+//! - memcached_quit closes every connection and forgets the servers' failure state.
+//! - Results' values are NUL-terminated (the real library's are not always).
+
+use std::ffi::{c_char, c_int, c_void};
+
+use super::memc::{self, Lmc};
+use super::rc::{self, memcached_return_t};
+use super::types::memcached_st;
+use crate::client::{valid_key, Request, RequestSet, Requests, Response, ResponseSink, Route};
+use crate::client::{IoOutcome, Status, Wait};
+use crate::ffi::common::{c_bytes, guard};
+use crate::protocol::{opcode, RequestParts};
+
+use super::api::{key_arg, One};
+
+const MAX_KEY: usize = 251;
+
+/// Codes of `memcached_return_t` only this family returns.
+const MEMORY_ALLOCATION_FAILURE: c_int = 17;
+const SOME_ERRORS: c_int = 19;
+const END: c_int = 21;
+
+/// libmemcached's `memcached_success()` (an inline function compiled into clients).
+fn is_success(code: c_int) -> bool {
+    matches!(code, 0 | 15 | 21 | 22 | 23 | 24 | 25 | 32)
+}
+
+/// `memcached_string_st`: 40 bytes. The buffer is libc memory; `current_size` its capacity.
+#[repr(C)]
+pub struct memcached_string_st {
+    pub end: *mut c_char,
+    pub string: *mut c_char,
+    pub current_size: usize,
+    pub root: *const memcached_st,
+    pub options: u8,
+    _pad: [u8; 7],
+}
+
+/// `memcached_result_st`: 352 bytes, often in caller memory (on the stack, or pylibmc's
+/// arrays of stride 352). Byte 347 holds `is_allocated` (bit 0) and `is_initialized` (bit 1).
+#[repr(C)]
+pub struct memcached_result_st {
+    pub item_flags: u32,
+    _pad0: u32,
+    pub item_expiration: libc::time_t,
+    pub key_length: usize,
+    pub item_cas: u64,
+    pub root: *const memcached_st,
+    pub value: memcached_string_st,
+    pub numeric_value: u64,
+    pub count: u64,
+    pub item_key: [u8; MAX_KEY],
+    pub options: u8,
+    _pad1: [u8; 4],
+}
+
+const ALLOCATED: u8 = 1;
+const INITIALIZED: u8 = 2;
+/// Where libmemcached's own result sits in a `memcached_st` (memcached_fetch's buffer).
+const EMBEDDED_RESULT: usize = 160;
+
+type memcached_execute_fn = Option<
+    unsafe extern "C" fn(*const memcached_st, *mut memcached_result_st, *mut c_void) -> c_int,
+>;
+
+impl memcached_result_st {
+    fn fresh(memc: *const memcached_st, options: u8) -> memcached_result_st {
+        memcached_result_st {
+            item_flags: 0,
+            _pad0: 0,
+            item_expiration: 0,
+            key_length: 0,
+            item_cas: 0,
+            root: memc,
+            value: memcached_string_st {
+                end: std::ptr::null_mut(),
+                string: std::ptr::null_mut(),
+                current_size: 0,
+                root: memc,
+                options: 0,
+                _pad: [0; 7],
+            },
+            numeric_value: 0,
+            count: 0,
+            item_key: [0; MAX_KEY],
+            options,
+            _pad1: [0; 4],
+        }
+    }
+
+    fn len(&self) -> usize {
+        if self.value.string.is_null() {
+            0
+        } else {
+            self.value.end as usize - self.value.string as usize
+        }
+    }
+
+    /// Replaces the value with `data` (NUL-terminated), reusing the buffer when it is large
+    /// enough. False when memory ran out.
+    fn store_value(&mut self, data: &[u8]) -> bool {
+        self.value.end = self.value.string;
+        self.append_value(data)
+    }
+
+    fn append_value(&mut self, data: &[u8]) -> bool {
+        let old = self.len();
+        let need = old + data.len() + 1;
+        if self.value.string.is_null() || self.value.current_size < need {
+            // SAFETY: realloc of our own libc buffer (or NULL); checked for NULL.
+            let p = unsafe { libc::realloc(self.value.string.cast(), need) }.cast::<c_char>();
+            if p.is_null() {
+                return false;
+            }
+            self.value.string = p;
+            self.value.current_size = need;
+        }
+        // SAFETY: the buffer holds `need` bytes; `data` is a distinct slice.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr().cast(),
+                self.value.string.add(old),
+                data.len(),
+            );
+            self.value.end = self.value.string.add(old + data.len());
+            *self.value.end = 0;
+        }
+        true
+    }
+
+    fn free_value(&mut self) {
+        if !self.value.string.is_null() {
+            // SAFETY: our own libc buffer, released once (the pointer is cleared).
+            unsafe { libc::free(self.value.string.cast()) };
+        }
+        self.value.string = std::ptr::null_mut();
+        self.value.end = std::ptr::null_mut();
+        self.value.current_size = 0;
+    }
+}
+
+/// A new result in `result` (caller memory: every byte written) or in libc memory (NULL).
+fn result_create(
+    memc: *const memcached_st,
+    result: *mut memcached_result_st,
+) -> *mut memcached_result_st {
+    let (p, options) = if result.is_null() {
+        // SAFETY: plain calloc, checked for NULL below.
+        let p = unsafe { libc::calloc(1, std::mem::size_of::<memcached_result_st>()) };
+        (p.cast::<memcached_result_st>(), ALLOCATED | INITIALIZED)
+    } else {
+        (result, INITIALIZED)
+    };
+    if !p.is_null() {
+        // SAFETY: `p` is valid for writing a result (ours, or the caller's per the C API).
+        unsafe { p.write(memcached_result_st::fresh(memc, options)) };
+    }
+    p
+}
+
+fn result_free(result: *mut memcached_result_st) {
+    // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+    let Some(r) = (unsafe { result.as_mut() }) else {
+        return;
+    };
+    r.free_value();
+    r.numeric_value = u64::MAX;
+    if r.options & ALLOCATED != 0 {
+        // SAFETY: allocated with calloc by result_create; freed once.
+        unsafe { libc::free(result.cast()) };
+    } else {
+        r.options &= !INITIALIZED;
+    }
+}
+
+/// The requests of the pending fetch, without their keys: they were encoded when queued;
+/// the engine only needs a request again to reroute it, and a key-less one then fails
+/// (libmemcached does not reroute the keys of a pending fetch either).
+struct Pending;
+
+impl RequestSet for Pending {
+    fn len(&self) -> usize {
+        usize::MAX
+    }
+
+    fn request(&self, _i: usize) -> Request<'_> {
+        Request::keyed(RequestParts {
+            opcode: opcode::GETKQ,
+            ..Default::default()
+        })
+    }
+
+    fn assigned(&mut self, _i: usize, _server: Option<usize>, _opaque: u32) {}
+}
+
+/// Copies one hit into a result and pauses the engine.
+struct FetchSink<'r> {
+    result: &'r mut memcached_result_st,
+    with_cas: bool,
+    got: bool,
+    failure: Option<Status>,
+}
+
+impl ResponseSink for FetchSink<'_> {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if batch_index.is_none() || self.got {
+            return false;
+        }
+        match resp.status {
+            Status::Ok if matches!(resp.opcode, opcode::GETKQ | opcode::GETK) => {
+                let r = &mut *self.result;
+                let klen = resp.key.len().min(MAX_KEY - 1);
+                r.item_key[..klen].copy_from_slice(&resp.key[..klen]);
+                r.item_key[klen] = 0;
+                r.key_length = klen;
+                r.item_flags = resp.flags;
+                r.item_cas = if self.with_cas { resp.cas } else { 0 };
+                r.item_expiration = 0;
+                if r.store_value(resp.data) {
+                    self.got = true;
+                } else {
+                    self.failure
+                        .get_or_insert(Status::Failed(crate::client::Failure::SendBufferFull));
+                }
+            }
+            Status::Ok | Status::NotFound => {}
+            other => {
+                self.failure.get_or_insert(other);
+            }
+        }
+        false
+    }
+
+    fn paused(&self) -> bool {
+        self.got
+    }
+}
+
+/// Notes the first request of an mget that could not be sent.
+struct FirstFailure(Option<usize>);
+
+impl ResponseSink for FirstFailure {
+    fn response(&mut self, _resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if self.0.is_none() {
+            self.0 = batch_index;
+        }
+        false
+    }
+}
+
+impl Lmc {
+    /// One result of the pending fetch into `result`: SUCCESS, or the end of the fetch (END
+    /// when this result took answers, NOTFOUND when it took none, as libmemcached), after
+    /// which an allocated result is freed and a caller's is emptied.
+    fn fetch_one(
+        &mut self,
+        memc: *const memcached_st,
+        result: *mut memcached_result_st,
+    ) -> memcached_return_t {
+        // SAFETY: a result made by memcached_result_create or our own (the callers').
+        let r = unsafe { &mut *result };
+        if self.model.use_udp {
+            if r.options & ALLOCATED != 0 {
+                result_free(result);
+            }
+            return self.record(rc::NOT_SUPPORTED, memc, None);
+        }
+        let with_cas = self.model.binary_protocol || self.model.support_cas;
+        let mut sink = FetchSink {
+            result: r,
+            with_cas,
+            got: false,
+            failure: None,
+        };
+        let outcome = if self.client.batch_remaining() == 0 {
+            // Answers already in the buffers are taken first, even when the batch is done.
+            self.client.io(Some(&Pending), &mut sink, Wait::NoWait)
+        } else {
+            let wait = self.wait();
+            self.client.io(Some(&Pending), &mut sink, wait)
+        };
+        let failure = sink.failure;
+        // Like libmemcached, a fetch leaves the last error alone unless it fails.
+        if sink.got {
+            r.count += 1;
+            return rc::SUCCESS;
+        }
+        let code = match (failure, outcome) {
+            (Some(status), _) if r.count == 0 => rc::from_status(status, &[]),
+            (None, IoOutcome::Again) if r.count == 0 && self.client.batch_remaining() > 0 => {
+                rc::TIMEOUT
+            }
+            _ if r.count > 0 => END,
+            _ => rc::NOTFOUND,
+        };
+        if r.options & ALLOCATED != 0 {
+            result_free(result);
+        } else {
+            r.count = 0;
+            r.free_value();
+        }
+        if matches!(code, END | rc::NOTFOUND) {
+            code
+        } else {
+            // The failed request's server is not known here (its key is not kept); with one
+            // server it can only be that one.
+            let server = (self.client.server_count() == 1).then_some(0);
+            self.record_failure(code, failure.and_then(Status::failure), memc, server)
+        }
+    }
+
+    /// Queues the gets of an mget; nothing is sent for a bad key.
+    fn mget(
+        &mut self,
+        memc: *const memcached_st,
+        group: Option<&[u8]>,
+        keys: *const *const c_char,
+        key_length: *const usize,
+        n: usize,
+    ) -> memcached_return_t {
+        if n == 0 {
+            return self.record(rc::INVALID_ARGUMENTS, memc, None);
+        }
+        if keys.is_null() || key_length.is_null() {
+            return self.record(rc::BAD_KEY_PROVIDED, memc, None);
+        }
+        if self.model.use_udp {
+            return self.record(rc::NOT_SUPPORTED, memc, None);
+        }
+        // SAFETY: the C API's contract: `n` keys and lengths.
+        let (ptrs, lens) = unsafe {
+            (
+                std::slice::from_raw_parts(keys, n),
+                std::slice::from_raw_parts(key_length, n),
+            )
+        };
+        // SAFETY: each key valid for its length (the C API's contract).
+        let keys: Vec<&[u8]> = ptrs
+            .iter()
+            .zip(lens)
+            .map(|(&p, &l)| unsafe { key_arg(p, l) })
+            .collect();
+        let text = !self.model.binary_protocol;
+        // The text protocol cannot carry spaces or control bytes in a key: refused before
+        // anything is sent (the real library sends them unless VERIFY_KEY is on).
+        let bad = |k: &[u8]| !valid_key(k) || (text && k.iter().any(|&b| b <= b' ' || b == 0x7f));
+        if keys.iter().any(|k| bad(k)) || group.is_some_and(|g| !valid_key(g)) {
+            return self.record(rc::BAD_KEY_PROVIDED, memc, None);
+        }
+        if self.client.server_count() == 0 {
+            return self.record(rc::NO_SERVERS, memc, None);
+        }
+        let route = group.map_or(Route::Key, Route::ByKey);
+        let mut reqs: Vec<Request<'_>> = keys
+            .iter()
+            .map(|k| Request {
+                route,
+                parts: RequestParts {
+                    opcode: opcode::GETKQ,
+                    key: k,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let mut sink = FirstFailure(None);
+        let status = self
+            .client
+            .command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
+        match (status, sink.0) {
+            (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
+            (other, failed) => {
+                let server = failed.and_then(|i| {
+                    let key = group.unwrap_or(keys[i]);
+                    self.client.server_index_for_key(key)
+                });
+                self.record_status(other, &[], memc, server)
+            }
+        }
+    }
+}
+
+/// The group key of a `*_by_key` call: None (route by each key) when empty.
+///
+/// # Safety
+/// A non-NULL `group` must be valid for `len` bytes.
+unsafe fn group_arg<'a>(group: *const c_char, len: usize) -> Option<&'a [u8]> {
+    // SAFETY: guaranteed by the caller.
+    let g = unsafe { c_bytes(group.cast(), len) };
+    (!g.is_empty()).then_some(g)
+}
+
+fn embedded_result(memc: *mut memcached_st) -> *mut memcached_result_st {
+    memc.cast::<u8>()
+        .wrapping_add(EMBEDDED_RESULT)
+        .cast::<memcached_result_st>()
+}
+
+/// The handle's own result, made ready (memcached_create leaves it zeroed).
+///
+/// # Safety
+/// `memc` is a valid memcached_st.
+unsafe fn handle_result(memc: *mut memcached_st) -> *mut memcached_result_st {
+    let r = embedded_result(memc);
+    // SAFETY: bytes 160..512 of the handle are libmemcached's result, ours to use.
+    if unsafe { (*r).options } & INITIALIZED == 0 {
+        result_create(memc, r);
+    }
+    r
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_mget(
+    ptr: *mut memcached_st,
+    keys: *const *const c_char,
+    key_length: *const usize,
+    number_of_keys: usize,
+) -> memcached_return_t {
+    memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+        lmc.mget(ptr, None, keys, key_length, number_of_keys)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_mget_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    keys: *const *const c_char,
+    key_length: *const usize,
+    number_of_keys: usize,
+) -> memcached_return_t {
+    memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: the C API's contract: group key valid for its length.
+        let group = unsafe { group_arg(group_key, group_key_length) };
+        lmc.mget(ptr, group, keys, key_length, number_of_keys)
+    })
+}
+
+/// libmemcached 1.1.4: binary protocol only (NOT_SUPPORTED over text); the callbacks are not
+/// called by the mget itself (they are memcached_fetch_execute's).
+#[no_mangle]
+pub extern "C" fn memcached_mget_execute_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    keys: *const *const c_char,
+    key_length: *const usize,
+    number_of_keys: usize,
+    _callback: *const memcached_execute_fn,
+    _context: *mut c_void,
+    _number_of_callbacks: u32,
+) -> memcached_return_t {
+    memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+        if lmc.model.use_udp || !lmc.model.binary_protocol {
+            return lmc.record(rc::NOT_SUPPORTED, ptr, None);
+        }
+        // SAFETY: the C API's contract: group key valid for its length.
+        let group = unsafe { group_arg(group_key, group_key_length) };
+        lmc.mget(ptr, group, keys, key_length, number_of_keys)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_mget_execute(
+    ptr: *mut memcached_st,
+    keys: *const *const c_char,
+    key_length: *const usize,
+    number_of_keys: usize,
+    callback: *const memcached_execute_fn,
+    context: *mut c_void,
+    number_of_callbacks: u32,
+) -> memcached_return_t {
+    memcached_mget_execute_by_key(
+        ptr,
+        std::ptr::null(),
+        0,
+        keys,
+        key_length,
+        number_of_keys,
+        callback,
+        context,
+        number_of_callbacks,
+    )
+}
+
+/// The next result of the fetch into `result`, or into a new libc-allocated result (NULL);
+/// NULL at the end (END or NOTFOUND in `error`).
+#[no_mangle]
+pub extern "C" fn memcached_fetch_result(
+    ptr: *mut memcached_st,
+    result: *mut memcached_result_st,
+    error: *mut memcached_return_t,
+) -> *mut memcached_result_st {
+    let (code, out) = memc::with_memc(ptr, (rc::INVALID_ARGUMENTS, std::ptr::null_mut()), |lmc| {
+        let r = if result.is_null() {
+            // libmemcached's own result is always in use: a new one each call.
+            let r = result_create(ptr, std::ptr::null_mut());
+            if r.is_null() {
+                return (
+                    lmc.record(MEMORY_ALLOCATION_FAILURE, ptr, None),
+                    std::ptr::null_mut(),
+                );
+            }
+            r
+        } else {
+            result
+        };
+        let code = lmc.fetch_one(ptr, r);
+        (
+            code,
+            if code == rc::SUCCESS {
+                r
+            } else {
+                std::ptr::null_mut()
+            },
+        )
+    });
+    // SAFETY: a non-NULL `error` is writable (the C API's contract).
+    if let Some(e) = unsafe { error.as_mut() } {
+        *e = code;
+    }
+    out
+}
+
+/// The next value of the fetch, malloc'd and NUL-terminated (NULL for an empty value, with
+/// SUCCESS); its key copied into `key` (exactly key_length bytes, no terminator). At the end:
+/// NULL, END or NOTFOUND, and `*key = 0`.
+#[no_mangle]
+pub extern "C" fn memcached_fetch(
+    ptr: *mut memcached_st,
+    key: *mut c_char,
+    key_length: *mut usize,
+    value_length: *mut usize,
+    flags: *mut u32,
+    error: *mut memcached_return_t,
+) -> *mut c_char {
+    let mut klen = 0usize;
+    let mut vlen = 0usize;
+    let mut item_flags = 0u32;
+    let (code, value) =
+        memc::with_memc(ptr, (rc::INVALID_ARGUMENTS, std::ptr::null_mut()), |lmc| {
+            // SAFETY: `ptr` is a valid handle (with_memc checked it).
+            let r = unsafe { handle_result(ptr) };
+            let code = lmc.fetch_one(ptr, r);
+            if code != rc::SUCCESS {
+                return (code, std::ptr::null_mut());
+            }
+            // SAFETY: the handle's result, just filled.
+            let r = unsafe { &mut *r };
+            klen = r.key_length;
+            vlen = r.len();
+            item_flags = r.item_flags;
+            if !key.is_null() {
+                // SAFETY: the caller's buffer holds the key (the C API's contract: at least
+                // as long as the keys asked for); exactly key_length bytes are written.
+                unsafe { std::ptr::copy_nonoverlapping(r.item_key.as_ptr().cast(), key, klen) };
+            }
+            let value = if vlen > 0 {
+                std::mem::replace(&mut r.value.string, std::ptr::null_mut())
+            } else {
+                std::ptr::null_mut()
+            };
+            if vlen > 0 {
+                r.value.end = std::ptr::null_mut();
+                r.value.current_size = 0;
+            }
+            (code, value)
+        });
+    // SAFETY: non-NULL outputs are writable (the C API's contract).
+    unsafe {
+        if let Some(v) = value_length.as_mut() {
+            *v = vlen;
+        }
+        if !key.is_null() {
+            if let Some(k) = key_length.as_mut() {
+                *k = klen;
+            }
+            if code != rc::SUCCESS {
+                *key = 0;
+            }
+        } else if code != rc::SUCCESS {
+            if let Some(k) = key_length.as_mut() {
+                *k = 0;
+            }
+        }
+        if let Some(f) = flags.as_mut() {
+            *f = item_flags;
+        }
+        if let Some(e) = error.as_mut() {
+            *e = code;
+        }
+    }
+    value
+}
+
+/// Calls the callbacks for every result of the fetch (outside the handle's lock: they may
+/// call back into the handle). A failing callback skips the rest for that result and the
+/// call returns SOME_ERRORS.
+#[no_mangle]
+pub extern "C" fn memcached_fetch_execute(
+    ptr: *mut memcached_st,
+    callback: *const memcached_execute_fn,
+    context: *mut c_void,
+    number_of_callbacks: u32,
+) -> memcached_return_t {
+    guard(rc::INVALID_ARGUMENTS, || {
+        let callbacks: &[memcached_execute_fn] = if callback.is_null() {
+            &[]
+        } else {
+            // SAFETY: the C API's contract: an array of number_of_callbacks functions.
+            unsafe { std::slice::from_raw_parts(callback, number_of_callbacks as usize) }
+        };
+        let mut some_errors = false;
+        loop {
+            let code = memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+                // SAFETY: `ptr` is a valid handle (with_memc checked it).
+                let r = unsafe { handle_result(ptr) };
+                lmc.fetch_one(ptr, r)
+            });
+            if code != rc::SUCCESS {
+                if some_errors {
+                    return SOME_ERRORS;
+                }
+                return if code == END { rc::SUCCESS } else { code };
+            }
+            let r = embedded_result(ptr);
+            for f in callbacks.iter().flatten() {
+                // SAFETY: the caller's callback, with the handle and its result.
+                let ret = unsafe { f(ptr, r, context) };
+                if !is_success(ret) {
+                    some_errors = true;
+                    memc::with_memc(ptr, 0, |lmc| lmc.record(ret, ptr, None));
+                    break;
+                }
+            }
+        }
+    })
+}
+
+/// `memcached_get` routed by a group key.
+#[no_mangle]
+pub extern "C" fn memcached_get_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value_length: *mut usize,
+    flags: *mut u32,
+    error: *mut memcached_return_t,
+) -> *mut c_char {
+    let (code, value, len, item_flags) = memc::with_memc(
+        ptr,
+        (rc::INVALID_ARGUMENTS, std::ptr::null_mut(), 0usize, 0u32),
+        |lmc| {
+            // SAFETY: the C API's contract: keys valid for their lengths.
+            let (group, key) = unsafe {
+                (
+                    group_arg(group_key, group_key_length),
+                    key_arg(key, key_length),
+                )
+            };
+            let (code, sink) = get_routed(lmc, ptr, group, key);
+            match sink.value {
+                Some((p, len)) if code == rc::SUCCESS => (code, p, len, sink.flags),
+                Some((p, _)) => {
+                    // SAFETY: malloc'd by the sink, not handed out.
+                    unsafe { libc::free(p.cast()) };
+                    (code, std::ptr::null_mut(), 0, 0)
+                }
+                None => (code, std::ptr::null_mut(), 0, sink.flags),
+            }
+        },
+    );
+    // SAFETY: non-NULL outputs are writable (the C API's contract).
+    unsafe {
+        if let Some(l) = value_length.as_mut() {
+            *l = len;
+        }
+        if let Some(f) = flags.as_mut() {
+            *f = item_flags;
+        }
+        if let Some(e) = error.as_mut() {
+            *e = code;
+        }
+    }
+    value
+}
+
+/// One get, routed by `group` (or its own key).
+fn get_routed(
+    lmc: &mut Lmc,
+    memc: *const memcached_st,
+    group: Option<&[u8]>,
+    key: &[u8],
+) -> (c_int, One) {
+    let Some(group) = group else {
+        return lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
+    };
+    let mut sink = One::new(true);
+    if !valid_key(key) || !valid_key(group) {
+        return (lmc.record(rc::BAD_KEY_PROVIDED, memc, None), sink);
+    }
+    if lmc.client.server_count() == 0 {
+        return (lmc.record(rc::NO_SERVERS, memc, None), sink);
+    }
+    let server = lmc.client.server_index_for_key(group);
+    let mut reqs = [Request {
+        route: Route::ByKey(group),
+        parts: RequestParts {
+            opcode: opcode::GETK,
+            key,
+            ..Default::default()
+        },
+    }];
+    let wait = lmc.wait();
+    let status = lmc
+        .client
+        .command(&mut Requests(&mut reqs), &mut sink, wait);
+    let answer = sink.status.unwrap_or(status);
+    let code = rc::from_status(answer, &sink.message[..sink.message_len]);
+    lmc.quiet_errno(!lmc.model.binary_protocol);
+    (
+        lmc.record_failure(code, answer.failure(), memc, server),
+        sink,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_create(
+    ptr: *const memcached_st,
+    result: *mut memcached_result_st,
+) -> *mut memcached_result_st {
+    guard(std::ptr::null_mut(), || result_create(ptr, result))
+}
+
+/// Frees the value, and the result itself when memcached_result_create allocated it.
+#[no_mangle]
+pub extern "C" fn memcached_result_free(result: *mut memcached_result_st) {
+    guard((), || result_free(result))
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_reset(result: *mut memcached_result_st) {
+    guard((), || {
+        // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+        if let Some(r) = unsafe { result.as_mut() } {
+            r.key_length = 0;
+            r.item_key[0] = 0;
+            r.value.end = r.value.string;
+            r.item_flags = 0;
+            r.item_cas = 0;
+            r.item_expiration = 0;
+            r.numeric_value = u64::MAX;
+        }
+    })
+}
+
+/// Runs `f` on a result from the caller, `on_null` for NULL.
+fn with_result<T: Copy>(
+    result: *const memcached_result_st,
+    on_null: T,
+    f: impl FnOnce(&memcached_result_st) -> T,
+) -> T {
+    guard(on_null, || {
+        // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+        unsafe { result.as_ref() }.map_or(on_null, f)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_key_value(result: *const memcached_result_st) -> *const c_char {
+    with_result(result, std::ptr::null(), |r| {
+        if r.key_length == 0 {
+            std::ptr::null()
+        } else {
+            r.item_key.as_ptr().cast()
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_key_length(result: *const memcached_result_st) -> usize {
+    with_result(result, 0, |r| r.key_length)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_value(result: *const memcached_result_st) -> *const c_char {
+    with_result(result, std::ptr::null(), |r| r.value.string)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_length(result: *const memcached_result_st) -> usize {
+    with_result(result, 0, |r| r.len())
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_flags(result: *const memcached_result_st) -> u32 {
+    with_result(result, 0, |r| r.item_flags)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_cas(result: *const memcached_result_st) -> u64 {
+    with_result(result, 0, |r| r.item_cas)
+}
+
+/// The value's buffer handed to the caller (free() it); NULL for an empty value.
+#[no_mangle]
+pub extern "C" fn memcached_result_take_value(result: *mut memcached_result_st) -> *mut c_char {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+        let Some(r) = (unsafe { result.as_mut() }) else {
+            return std::ptr::null_mut();
+        };
+        if r.len() == 0 {
+            return std::ptr::null_mut();
+        }
+        let p = r.value.string;
+        r.value.string = std::ptr::null_mut();
+        r.value.end = std::ptr::null_mut();
+        r.value.current_size = 0;
+        p
+    })
+}
+
+/// Appends to the value (as libmemcached's string append).
+#[no_mangle]
+pub extern "C" fn memcached_result_set_value(
+    result: *mut memcached_result_st,
+    value: *const c_char,
+    length: usize,
+) -> memcached_return_t {
+    guard(rc::INVALID_ARGUMENTS, || {
+        // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+        let Some(r) = (unsafe { result.as_mut() }) else {
+            return rc::INVALID_ARGUMENTS;
+        };
+        if value.is_null() && length > 0 {
+            return rc::INVALID_ARGUMENTS;
+        }
+        // SAFETY: the C API's contract: value valid for length bytes.
+        let data = unsafe { c_bytes(value.cast(), length) };
+        if r.append_value(data) {
+            rc::SUCCESS
+        } else {
+            MEMORY_ALLOCATION_FAILURE
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_set_flags(result: *mut memcached_result_st, flags: u32) {
+    guard((), || {
+        // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+        if let Some(r) = unsafe { result.as_mut() } {
+            r.item_flags = flags;
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_result_set_expiration(
+    result: *mut memcached_result_st,
+    expiration: libc::time_t,
+) {
+    guard((), || {
+        // SAFETY: NULL or a result made by memcached_result_create (the C API's contract).
+        if let Some(r) = unsafe { result.as_mut() } {
+            r.item_expiration = expiration;
+        }
+    })
+}
+
+/// A new handle with the settings, servers and behaviours of `source` (its own engine: no
+/// connection is shared). NULL `source`: a fresh handle; a `clone` that memcached_create
+/// allocated (or garbage with that bit set): NULL, as libmemcached.
+#[no_mangle]
+pub extern "C" fn memcached_clone(
+    clone: *mut memcached_st,
+    source: *const memcached_st,
+) -> *mut memcached_st {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: NULL or caller memory of a memcached_st's size (the C API's contract).
+        if let Some(c) = unsafe { clone.as_ref() } {
+            if c.options & 1 != 0 {
+                return std::ptr::null_mut();
+            }
+        }
+        if source.is_null() {
+            return memc::create(clone);
+        }
+        let mut copied = None;
+        memc::with_memc(source.cast_mut(), (), |lmc| {
+            // SAFETY: `source` is a valid handle (with_memc checked it).
+            let user_data = unsafe { (*source).user_data };
+            copied = Some((lmc.model.clone(), user_data));
+        });
+        let Some((model, user_data)) = copied else {
+            return std::ptr::null_mut();
+        };
+        let new = memc::create(clone);
+        if new.is_null() {
+            return new;
+        }
+        let mut model = Some(model);
+        let ok = memc::with_memc(new, false, |lmc| {
+            lmc.model = model.take().unwrap_or_default();
+            lmc.apply_settings();
+            lmc.apply_servers();
+            true
+        });
+        if !ok {
+            memc::free(new);
+            return std::ptr::null_mut();
+        }
+        // SAFETY: `new` is the handle just created.
+        unsafe { (*new).user_data = user_data };
+        new
+    })
+}
+
+/// Closes every connection (a pending fetch ends); the next operation connects again.
+#[no_mangle]
+pub extern "C" fn memcached_quit(ptr: *mut memcached_st) {
+    memc::with_memc(ptr, (), |lmc| {
+        lmc.client.replace_servers(std::iter::empty());
+        lmc.apply_servers();
+    })
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn result_layout_matches_libmemcached() {
+        assert_eq!(size_of::<memcached_string_st>(), 40);
+        assert_eq!(size_of::<memcached_result_st>(), 352);
+        assert_eq!(offset_of!(memcached_result_st, item_expiration), 8);
+        assert_eq!(offset_of!(memcached_result_st, key_length), 16);
+        assert_eq!(offset_of!(memcached_result_st, item_cas), 24);
+        assert_eq!(offset_of!(memcached_result_st, value), 40);
+        assert_eq!(offset_of!(memcached_result_st, numeric_value), 80);
+        assert_eq!(offset_of!(memcached_result_st, count), 88);
+        assert_eq!(offset_of!(memcached_result_st, item_key), 96);
+        assert_eq!(offset_of!(memcached_result_st, options), 347);
+    }
+
+    #[test]
+    fn result_values_append_and_are_taken() {
+        let r = result_create(std::ptr::null(), std::ptr::null_mut());
+        assert!(!r.is_null());
+        assert_eq!(
+            memcached_result_set_value(r, c"abc".as_ptr(), 3),
+            rc::SUCCESS
+        );
+        assert_eq!(
+            memcached_result_set_value(r, c"defg".as_ptr(), 4),
+            rc::SUCCESS
+        );
+        assert_eq!(memcached_result_length(r), 7);
+        let v = memcached_result_take_value(r);
+        // SAFETY: a NUL-terminated libc buffer handed to us.
+        let taken = unsafe { std::ffi::CStr::from_ptr(v) };
+        assert_eq!(taken.to_bytes(), b"abcdefg");
+        // SAFETY: ours to free.
+        unsafe { libc::free(v.cast()) };
+        assert!(memcached_result_take_value(r).is_null());
+        assert_eq!(memcached_result_length(r), 0);
+        memcached_result_free(r);
+    }
+}
