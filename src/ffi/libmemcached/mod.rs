@@ -8,11 +8,20 @@
 )]
 
 mod api;
+mod bykey;
+mod callbacks;
+mod construct;
+mod counters;
+mod keys;
 mod memc;
 mod rc;
 pub mod types;
 
 pub use api::*;
+pub use bykey::*;
+pub use callbacks::*;
+pub use construct::*;
+pub use counters::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;
