@@ -4,7 +4,7 @@
 # import must resolve). Standard output, standard error and exit codes must be the same;
 # pointers and libmemcached's source locations in error messages are compared as fields.
 # Tools covered so far: the ones whose imports our libmemcached.so.11 provides (memccat,
-# memccp, memcrm, memcexist, memctouch, memcflush, memcerror); others are listed as pending.
+# memccp, memcrm, memcexist, memctouch, memcflush, memcerror, memcparse); others are listed as pending.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}
@@ -52,6 +52,14 @@ memcerror 0
 memcerror 16
 memcerror 47
 memcerror 49
+memcparse --SERVER=localhost:11211
+memcparse --SERVER=127.0.0.1:11211/?3 --DISTRIBUTION=consistent --HASH=MD5
+memcparse --SERVER=a
+memcparse --FOO
+memcparse --NAMESPACE=cfg:
+memcparse --NAMESPACE=x --NAMESPACE=y
+memcparse --BINARY-PROTOCOL --VERIFY-KEY
+memcparse --CONFIGURE-FILE=/nonexistent/omcache.cfg
 S
 }
 normalize() { sed -E 's/\(0x[0-9a-f]+\)/(PTR)/g; s/ -> [^ ]+$/ -> LOCATION/; s/ -> [^ ]+ *$/ -> LOCATION/'; }
@@ -83,6 +91,6 @@ for mode in text binary; do
         failed=$((failed + 1))
     fi
 done
-echo "pending (imports not provided yet): memcdump memcparse memcping memcslap memcstat memcaslap"
+echo "pending (imports not provided yet): memcdump memcping memcslap memcstat memcaslap"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
