@@ -239,6 +239,10 @@ test: check-memcached all
 	compat-tests/run-dump.sh
 	$(STEP)"tests-c/lmc-fetch.sh (libmemcached's retrieval family on the real library and on ours, and under valgrind)"
 	tests-c/lmc-fetch.sh
+	$(STEP)"tests-c/lmc-counters.sh (counters, *_by_key, namespaces, callbacks, allocators on the real library and on ours, and under valgrind)"
+	VALGRIND=1 tests-c/lmc-counters.sh
+	$(STEP)"compat-tests/run-pylibmc.sh (Debian's python3-pylibmc on the real library and on ours; SKIP while imports are missing)"
+	compat-tests/run-pylibmc.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork

@@ -9,7 +9,7 @@ use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
 use super::server_list::{self, ConnectionType};
 use super::types::{memcached_server_st, memcached_st};
-use crate::client::{valid_key, Request, Requests, Response, ResponseSink, Route, Status, Wait};
+use crate::client::{Request, Requests, Response, ResponseSink, Status};
 use crate::ffi::common::{c_bytes, guard};
 use crate::hash::HashAlgorithm;
 use crate::protocol::{extras, opcode, RequestParts};
@@ -71,8 +71,8 @@ impl ResponseSink for One {
 }
 
 impl Lmc {
-    /// Runs one keyed request; returns its outcome as a libmemcached code (recorded as the
-    /// last error) and the answer.
+    /// Runs one keyed request (the namespace applied, see `keys.rs`); returns its outcome as
+    /// a libmemcached code (recorded as the last error) and the answer.
     pub(super) fn run_keyed(
         &mut self,
         memc: *const memcached_st,
@@ -83,50 +83,8 @@ impl Lmc {
         cas: u64,
         keep_value: bool,
     ) -> (c_int, One) {
-        let mut sink = One::new(keep_value);
-        if !valid_key(key) {
-            return (self.record(rc::BAD_KEY_PROVIDED, memc, None), sink);
-        }
-        if self.client.server_count() == 0 {
-            return (self.record(rc::NO_SERVERS, memc, None), sink);
-        }
-        let server = self.client.server_index_for_key(key);
-        let noreply = !self.model.reply && !keep_value;
-        let buffered = self.model.buffer_requests && !keep_value;
-        let quiet = noreply || buffered;
-        let op = if quiet {
-            crate::protocol::quiet_variant(op)
-        } else {
-            op
-        };
-        let mut reqs = [Request {
-            route: Route::Key,
-            parts: RequestParts {
-                opcode: op,
-                key,
-                extras,
-                value,
-                cas,
-                ..Default::default()
-            },
-        }];
-        let wait = if quiet { Wait::NoWait } else { self.wait() };
-        let status = self
-            .client
-            .command(&mut Requests(&mut reqs), &mut sink, wait);
-        let (code, failure) = match (status, sink.status) {
-            (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
-            (Status::Buffered, None) => (rc::SUCCESS, None),
-            (_, Some(answer)) => (
-                rc::from_status(answer, &sink.message[..sink.message_len]),
-                answer.failure(),
-            ),
-            (Status::Ok, None) => (rc::SUCCESS, None),
-            (other, None) => (rc::from_status(other, &[]), other.failure()),
-        };
-        let text_get = !self.model.binary_protocol && keep_value;
-        self.quiet_errno(text_get);
-        (self.record_failure(code, failure, memc, server), sink)
+        let (code, sink) = self.run_routed(memc, op, None, key, extras, value, cas, keep_value);
+        (code, sink.one)
     }
 }
 
@@ -161,8 +119,14 @@ fn storage(
                 c_bytes(value.cast(), value_length),
             )
         };
+        // Binary append/prepend carry no extras (the server refuses them).
         let extras = extras::storage(flags, expiration as u32);
-        lmc.run_keyed(memc, op, key, &extras, value, cas, false).0
+        let extras: &[u8] = if matches!(op, opcode::APPEND | opcode::PREPEND) {
+            &[]
+        } else {
+            &extras
+        };
+        lmc.run_keyed(memc, op, key, extras, value, cas, false).0
     })
 }
 
@@ -575,24 +539,37 @@ pub extern "C" fn memcached_get(
     flags: *mut u32,
     error: *mut memcached_return_t,
 ) -> *mut c_char {
-    let (code, value, len, item_flags) = memc::with_memc(
+    let (code, value, len, item_flags, allocators) = memc::with_memc(
         memc,
-        (rc::INVALID_ARGUMENTS, std::ptr::null_mut(), 0usize, 0u32),
+        (
+            rc::INVALID_ARGUMENTS,
+            std::ptr::null_mut(),
+            0usize,
+            0u32,
+            None,
+        ),
         |lmc| {
             // SAFETY: the C API's contract: key valid for key_length bytes.
             let key = unsafe { key_arg(key, key_length) };
             let (code, sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
             match sink.value {
-                Some((p, len)) if code == rc::SUCCESS => (code, p, len, sink.flags),
+                Some((p, len)) if code == rc::SUCCESS => (code, p, len, sink.flags, lmc.alloc()),
                 Some((p, _)) => {
                     // SAFETY: malloc'd by the sink, not handed out.
                     unsafe { libc::free(p.cast()) };
-                    (code, std::ptr::null_mut(), 0, 0)
+                    (code, std::ptr::null_mut(), 0, 0, None)
                 }
-                None => (code, std::ptr::null_mut(), 0, sink.flags),
+                None => (code, std::ptr::null_mut(), 0, sink.flags, None),
             }
         },
     );
+    // The user's allocators run with the handle unlocked (they may call back into it).
+    let value = super::callbacks::hand_out(memc, allocators, value, len);
+    let code = if value.is_null() && len > 0 {
+        super::callbacks::MEMORY_ALLOCATION_FAILURE
+    } else {
+        code
+    };
     // SAFETY: non-NULL outputs are writable (the C API's contract).
     unsafe {
         if let Some(l) = value_length.as_mut() {

@@ -22,6 +22,8 @@ pub(super) struct Lmc {
     pub last_rc: c_int,
     /// `memcached_last_error_message`'s text, NUL-terminated.
     pub last_message: Vec<u8>,
+    /// Callbacks and the user's allocators (`callbacks.rs`).
+    pub hooks: super::callbacks::Hooks,
     /// The failure being recorded is a text-protocol get's (no system words in its message).
     quiet_errno: bool,
 }
@@ -36,6 +38,7 @@ impl Lmc {
             last_rc: rc::SUCCESS,
             last_message: b"SUCCESS\0".to_vec(),
             quiet_errno: false,
+            hooks: Default::default(),
         };
         lmc.apply_settings();
         lmc

@@ -8,13 +8,22 @@
 )]
 
 mod api;
+mod bykey;
+mod callbacks;
+mod construct;
+mod counters;
 mod dump;
 mod fetch;
+mod keys;
 mod memc;
 mod rc;
 pub mod types;
 
 pub use api::*;
+pub use bykey::*;
+pub use callbacks::*;
+pub use construct::*;
+pub use counters::*;
 pub use dump::*;
 pub use fetch::*;
 

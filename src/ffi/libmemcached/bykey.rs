@@ -1,0 +1,256 @@
+//! The `*_by_key` storage, delete, touch and exist functions: the request carries the key
+//! (with the namespace) and goes to the server of the group key (NULL or empty: the empty
+//! key, as libmemcached 1.1.4 hashes it).
+
+use std::ffi::c_char;
+
+use super::api::key_arg;
+use super::counters::group_arg;
+use super::memc;
+use super::rc::{self, memcached_return_t};
+use super::types::memcached_st;
+use crate::ffi::common::c_bytes;
+use crate::protocol::{extras, opcode};
+
+fn storage_by_key(
+    memc: *mut memcached_st,
+    op: u8,
+    group: *const c_char,
+    group_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        if value.is_null() && value_length > 0 {
+            return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
+        }
+        // SAFETY: the C API's contract: group key, key and value valid for their lengths.
+        let (group, key, value) = unsafe {
+            (
+                group_arg(group, group_length),
+                key_arg(key, key_length),
+                c_bytes(value.cast(), value_length),
+            )
+        };
+        // Binary append/prepend carry no extras (the server refuses them).
+        let ex = extras::storage(flags, expiration as u32);
+        let ex: &[u8] = if matches!(op, opcode::APPEND | opcode::PREPEND) {
+            &[]
+        } else {
+            &ex
+        };
+        lmc.run_routed(memc, op, Some(group), key, ex, value, cas, false)
+            .0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_set_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    let (v, vl) = (value, value_length);
+    storage_by_key(ptr, opcode::SET, g, gl, k, kl, v, vl, expiration, flags, 0)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_add_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    let (v, vl) = (value, value_length);
+    storage_by_key(ptr, opcode::ADD, g, gl, k, kl, v, vl, expiration, flags, 0)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_replace_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    let (v, vl) = (value, value_length);
+    storage_by_key(
+        ptr,
+        opcode::REPLACE,
+        g,
+        gl,
+        k,
+        kl,
+        v,
+        vl,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_append_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    let (v, vl) = (value, value_length);
+    storage_by_key(
+        ptr,
+        opcode::APPEND,
+        g,
+        gl,
+        k,
+        kl,
+        v,
+        vl,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_prepend_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    let (v, vl) = (value, value_length);
+    storage_by_key(
+        ptr,
+        opcode::PREPEND,
+        g,
+        gl,
+        k,
+        kl,
+        v,
+        vl,
+        expiration,
+        flags,
+        0,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_cas_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+) -> memcached_return_t {
+    storage_by_key(
+        ptr,
+        opcode::SET,
+        group_key,
+        group_key_length,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        cas,
+    )
+}
+
+/// delete, touch and exist by group key.
+fn keyed_by_key(
+    memc: *mut memcached_st,
+    op: u8,
+    group: *const c_char,
+    group_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    ex: &[u8],
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        // SAFETY: the C API's contract: group key and key valid for their lengths.
+        let (group, key) = unsafe { (group_arg(group, group_length), key_arg(key, key_length)) };
+        lmc.run_routed(memc, op, Some(group), key, ex, &[], 0, false)
+            .0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_delete_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    _expiration: libc::time_t,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    keyed_by_key(ptr, opcode::DELETE, g, gl, k, kl, &[])
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_touch_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    expiration: libc::time_t,
+) -> memcached_return_t {
+    let ex = extras::expiration(expiration as u32);
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    keyed_by_key(ptr, opcode::TOUCH, g, gl, k, kl, &ex)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_exist_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+) -> memcached_return_t {
+    let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
+    keyed_by_key(ptr, opcode::GETK, g, gl, k, kl, &[])
+}

@@ -1,0 +1,259 @@
+//! `memcached_increment` / `memcached_decrement`, their `_with_initial` and `*_by_key` forms.
+//! As libmemcached 1.1.4: the new value goes to `*value`, UINT64_MAX on any failure after the
+//! key was accepted; `_with_initial` creates a missing key over binary only (text:
+//! INVALID_ARGUMENTS, nothing sent); a non-numeric value is CLIENT_ERROR over text and
+//! UNKNOWN_READ_FAILURE over binary.
+
+use std::ffi::{c_char, c_int};
+
+use super::api::key_arg;
+use super::memc;
+use super::rc::{self, memcached_return_t};
+use super::types::memcached_st;
+use crate::client::valid_key;
+use crate::protocol::{extras, opcode};
+
+/// MEMCACHED_EXPIRATION_NOT_ADD: do not create a missing key.
+const NOT_ADD: u32 = 0xffff_ffff;
+
+/// MEMCACHED_UNKNOWN_READ_FAILURE (the binary "non-numeric value" answer).
+const UNKNOWN_READ_FAILURE: c_int = 7;
+
+/// The group key of a `*_by_key` call (NULL: the empty key).
+///
+/// # Safety
+/// A non-NULL `group` must be valid for `len` bytes.
+pub(super) unsafe fn group_arg<'a>(group: *const c_char, len: usize) -> &'a [u8] {
+    if group.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::slice::from_raw_parts(group.cast(), len) }
+}
+
+fn delta(
+    memc: *mut memcached_st,
+    op: u8,
+    group: Option<(*const c_char, usize)>,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    initial: Option<(u64, libc::time_t)>,
+    value: *mut u64,
+) -> memcached_return_t {
+    let (code, out) = memc::with_memc(memc, (rc::INVALID_ARGUMENTS, None), |lmc| {
+        // SAFETY: the C API's contract: key and group key valid for their lengths.
+        let (key, group) = unsafe {
+            (
+                key_arg(key, key_length),
+                group.map(|(g, l)| group_arg(g, l)),
+            )
+        };
+        if !valid_key(key) {
+            return (lmc.record(rc::BAD_KEY_PROVIDED, memc, None), None);
+        }
+        let expiration = match initial {
+            Some((_, exp)) if !lmc.model.binary_protocol => {
+                let _ = exp;
+                return (
+                    lmc.record(rc::INVALID_ARGUMENTS, memc, None),
+                    Some(u64::MAX),
+                );
+            }
+            Some((_, exp)) => exp as u32,
+            None => NOT_ADD,
+        };
+        let init = initial.map_or(0, |(i, _)| i);
+        let ex = extras::delta(offset, init, expiration);
+        let (code, sink) = lmc.run_routed(memc, op, group, key, &ex, &[], 0, false);
+        let code = if code == rc::CLIENT_ERROR
+            && lmc.model.binary_protocol
+            && sink.one.status == Some(crate::client::Status::DeltaBadValue)
+        {
+            lmc.record(UNKNOWN_READ_FAILURE, memc, None)
+        } else {
+            code
+        };
+        let v = if code == rc::SUCCESS {
+            sink.delta_value
+        } else {
+            u64::MAX
+        };
+        (code, Some(v))
+    });
+    if let Some(v) = out {
+        // SAFETY: a non-NULL output is writable (the C API's contract).
+        if let Some(out) = unsafe { value.as_mut() } {
+            *out = v;
+        }
+    }
+    code
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_increment(
+    ptr: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    offset: u32,
+    value: *mut u64,
+) -> memcached_return_t {
+    let op = opcode::INCREMENT;
+    delta(ptr, op, None, key, key_length, offset.into(), None, value)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_decrement(
+    ptr: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    offset: u32,
+    value: *mut u64,
+) -> memcached_return_t {
+    let op = opcode::DECREMENT;
+    delta(ptr, op, None, key, key_length, offset.into(), None, value)
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_increment_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    value: *mut u64,
+) -> memcached_return_t {
+    let group = Some((group_key, group_key_length));
+    delta(
+        ptr,
+        opcode::INCREMENT,
+        group,
+        key,
+        key_length,
+        offset,
+        None,
+        value,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_decrement_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    value: *mut u64,
+) -> memcached_return_t {
+    let group = Some((group_key, group_key_length));
+    delta(
+        ptr,
+        opcode::DECREMENT,
+        group,
+        key,
+        key_length,
+        offset,
+        None,
+        value,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_increment_with_initial(
+    ptr: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+) -> memcached_return_t {
+    let init = Some((initial, expiration));
+    delta(
+        ptr,
+        opcode::INCREMENT,
+        None,
+        key,
+        key_length,
+        offset,
+        init,
+        value,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_decrement_with_initial(
+    ptr: *mut memcached_st,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+) -> memcached_return_t {
+    let init = Some((initial, expiration));
+    delta(
+        ptr,
+        opcode::DECREMENT,
+        None,
+        key,
+        key_length,
+        offset,
+        init,
+        value,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_increment_with_initial_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+) -> memcached_return_t {
+    let group = Some((group_key, group_key_length));
+    let init = Some((initial, expiration));
+    delta(
+        ptr,
+        opcode::INCREMENT,
+        group,
+        key,
+        key_length,
+        offset,
+        init,
+        value,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_decrement_with_initial_by_key(
+    ptr: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    offset: u64,
+    initial: u64,
+    expiration: libc::time_t,
+    value: *mut u64,
+) -> memcached_return_t {
+    let group = Some((group_key, group_key_length));
+    let init = Some((initial, expiration));
+    delta(
+        ptr,
+        opcode::DECREMENT,
+        group,
+        key,
+        key_length,
+        offset,
+        init,
+        value,
+    )
+}
