@@ -24,6 +24,8 @@ pub(super) struct Lmc {
     pub last_message: Vec<u8>,
     /// The failure being recorded is a text-protocol get's (no system words in its message).
     quiet_errno: bool,
+    /// The servers' `memcached_instance_st`s (instance.rs).
+    pub instances: super::instance::Instances,
 }
 
 pub(super) type LmcHandle = HandleLock<Lmc>;
@@ -36,6 +38,7 @@ impl Lmc {
             last_rc: rc::SUCCESS,
             last_message: b"SUCCESS\0".to_vec(),
             quiet_errno: false,
+            instances: Default::default(),
         };
         lmc.apply_settings();
         lmc
@@ -160,6 +163,9 @@ impl Lmc {
             _ => self.last_message.extend_from_slice(text.as_bytes()),
         }
         self.last_message.push(0);
+        if let Some(i) = server.filter(|_| server_failure) {
+            self.instances.note_error(i, code, &self.last_message);
+        }
         code
     }
 

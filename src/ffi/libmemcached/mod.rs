@@ -8,11 +8,15 @@
 )]
 
 mod api;
+mod instance;
 mod memc;
 mod rc;
+mod stats;
 pub mod types;
 
 pub use api::*;
+pub use instance::*;
+pub use stats::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;
