@@ -105,11 +105,19 @@ $(SHLIB): $(STATICLIB) omcache.map
 # libmemcached.so.11 from the same archive, with libmemcached's (unversioned) exports only.
 # Kept in a directory of its own so that it never shadows the system's libmemcached unless a
 # program is pointed at it (LD_LIBRARY_PATH / LD_PRELOAD).
+# Debian's libmemcached.so.11 needs libsasl2.so.2, and programs lean on that: python3-pylibmc's
+# _pylibmc calls sasl_client_init/sasl_done without linking libsasl2 itself. Ours names it
+# too (when the system has it), so such programs still load with ours substituted.
+SASL2_SO := $(shell $(CC) -print-file-name=libsasl2.so.2)
+ifneq ($(wildcard $(SASL2_SO)),)
+LMC_COMPAT_LIBS := -Wl,--no-as-needed -l:libsasl2.so.2 -Wl,--as-needed
+endif
+
 $(LMC_SHLIB): $(STATICLIB) libmemcached.map
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,libmemcached.so.11 -Wl,--version-script=libmemcached.map \
 		-Wl,--no-undefined -Wl,--gc-sections -Wl,--as-needed $(CFLAGS) $(LDFLAGS) -o $@.tmp \
-		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS)
+		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS) $(LMC_COMPAT_LIBS)
 	mv -f $@.tmp $@
 
 $(BUILD)/lib/libomcache.so: $(SHLIB)
@@ -243,6 +251,8 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-counters.sh
 	$(STEP)"compat-tests/run-pylibmc.sh (Debian's python3-pylibmc on the real library and on ours; SKIP while imports are missing)"
 	compat-tests/run-pylibmc.sh
+	$(STEP)"tests-c/lmc-instances.sh (server instances, cursor, stats, version on the real library and on ours, and under valgrind)"
+	tests-c/lmc-instances.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork

@@ -26,6 +26,8 @@ pub(super) struct Lmc {
     pub hooks: super::callbacks::Hooks,
     /// The failure being recorded is a text-protocol get's (no system words in its message).
     quiet_errno: bool,
+    /// The servers' `memcached_instance_st`s (instance.rs).
+    pub instances: super::instance::Instances,
 }
 
 pub(super) type LmcHandle = HandleLock<Lmc>;
@@ -39,6 +41,7 @@ impl Lmc {
             last_message: b"SUCCESS\0".to_vec(),
             quiet_errno: false,
             hooks: Default::default(),
+            instances: Default::default(),
         };
         lmc.apply_settings();
         lmc
@@ -163,6 +166,9 @@ impl Lmc {
             _ => self.last_message.extend_from_slice(text.as_bytes()),
         }
         self.last_message.push(0);
+        if let Some(i) = server.filter(|_| server_failure) {
+            self.instances.note_error(i, code, &self.last_message);
+        }
         code
     }
 

@@ -14,9 +14,11 @@ mod construct;
 mod counters;
 mod dump;
 mod fetch;
+mod instance;
 mod keys;
 mod memc;
 mod rc;
+mod stats;
 pub mod types;
 
 pub use api::*;
@@ -26,6 +28,8 @@ pub use construct::*;
 pub use counters::*;
 pub use dump::*;
 pub use fetch::*;
+pub use instance::*;
+pub use stats::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;
