@@ -22,6 +22,8 @@ pub(super) struct Lmc {
     pub last_rc: c_int,
     /// `memcached_last_error_errno`: the system error behind the last failure, 0 without one.
     pub last_errno: c_int,
+    /// `memcached_set_encoding_key`'s key: values are encrypted on store, decrypted on get.
+    pub encoding_key: Option<super::encoding::EncodingKey>,
     /// `memcached_last_error_message`'s text, NUL-terminated.
     pub last_message: Vec<u8>,
     /// Callbacks and the user's allocators (`callbacks.rs`).
@@ -41,6 +43,7 @@ impl Lmc {
             model: Model::default(),
             last_rc: rc::SUCCESS,
             last_errno: 0,
+            encoding_key: None,
             last_message: b"SUCCESS\0".to_vec(),
             quiet_errno: false,
             hooks: Default::default(),

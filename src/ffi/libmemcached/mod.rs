@@ -13,6 +13,7 @@ mod callbacks;
 mod construct;
 mod counters;
 mod dump;
+mod encoding;
 mod fetch;
 mod instance;
 mod keys;

@@ -1,14 +1,19 @@
 //! The libmemcached 1.1.4 calls PHP's memcached extension imports beyond the common ones:
-//! the distribution setters, `memcached_last_error_errno` and `memcached_bucket_set`
+//! the distribution setters, `memcached_last_error_errno`, `memcached_bucket_set` and
+//! `memcached_set_encoding_key`
 //! (behaviour measured against Debian's libmemcached.so.11).
 
-use std::ffi::c_int;
+use std::ffi::{c_char, c_int};
 
+use super::api::One;
 use super::config::behavior;
-use super::memc;
+use super::encoding::EncodingKey;
+use super::memc::{self, Lmc};
 use super::memcached_behavior_set;
 use super::rc::{self, memcached_return_t};
 use super::types::memcached_st;
+use crate::ffi::common::c_bytes;
+use crate::protocol::opcode;
 
 /// `memcached_server_distribution_t`'s MEMCACHED_DISTRIBUTION_VIRTUAL_BUCKET.
 const VIRTUAL_BUCKET: u64 = 6;
@@ -78,4 +83,104 @@ pub extern "C" fn memcached_bucket_set(
         lmc.apply_settings();
         lmc.record(rc::SUCCESS, memc, None)
     })
+}
+
+/// `memcached_set_encoding_key(memc, key, length)`: values stored from now on are encrypted
+/// (AES-256-CBC, see encoding.rs) and values got over the text protocol decrypted, as
+/// libmemcached 1.1.4. Its AES key is the first 32 bytes at `key`; the real library reads 32
+/// bytes whatever `length` says, so a key shorter than 32 bytes is refused here with
+/// INVALID_ARGUMENTS (no key set, the previous one kept) instead of reading past its end. A
+/// NULL key is INVALID_ARGUMENTS too.
+#[no_mangle]
+pub extern "C" fn memcached_set_encoding_key(
+    memc: *mut memcached_st,
+    key: *const c_char,
+    length: usize,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        if key.is_null() {
+            return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
+        }
+        // SAFETY: the C API's contract: key valid for length bytes (checked non-NULL).
+        let bytes = unsafe { c_bytes(key.cast(), length) };
+        match EncodingKey::new(bytes) {
+            Some(k) => {
+                lmc.encoding_key = Some(k);
+                lmc.record(rc::SUCCESS, memc, None)
+            }
+            None => lmc.record(rc::INVALID_ARGUMENTS, memc, None),
+        }
+    })
+}
+
+impl Lmc {
+    /// The value a store sends: encrypted while an encoding key is set (None: as given);
+    /// append and prepend are NOT_SUPPORTED then (recorded).
+    pub(super) fn encrypt_for_store(
+        &mut self,
+        memc: *const memcached_st,
+        op: u8,
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, memcached_return_t> {
+        let Some(k) = &self.encoding_key else {
+            return Ok(None);
+        };
+        if matches!(op, opcode::APPEND | opcode::PREPEND) {
+            let code = self.record(rc::NOT_SUPPORTED, memc, None);
+            // 1.1.4's text, its source location replaced by ours as elsewhere.
+            self.last_message = format!(
+                "({memc:p}) ACTION NOT SUPPORTED, Operation not allowed while encyrption is \
+                 enabled -> omcache-rs\0"
+            )
+            .into_bytes();
+            return Err(code);
+        }
+        Ok(Some(k.encrypt(value)))
+    }
+
+    /// A single get's value decrypted in place (text protocol only, empty values left alone,
+    /// as 1.1.4); a value that does not decrypt is dropped: FAILURE when it is not whole
+    /// blocks, NOTFOUND when its padding is wrong (measured).
+    pub(super) fn decrypt_got(
+        &mut self,
+        memc: *const memcached_st,
+        code: memcached_return_t,
+        one: &mut One,
+    ) -> memcached_return_t {
+        if code != rc::SUCCESS || self.model.binary_protocol {
+            return code;
+        }
+        let (Some(k), Some((p, len))) = (&self.encoding_key, one.value) else {
+            return code;
+        };
+        // SAFETY: the sink's own malloc'd buffer of len (+1) bytes, not handed out yet.
+        let plain = k.decrypt(unsafe { c_bytes(p.cast(), len) });
+        // SAFETY: as above; replaced below, never used again.
+        unsafe { libc::free(p.cast()) };
+        one.value = None;
+        let Some(plain) = plain else {
+            // Measured on 1.1.4: a value that is not whole AES blocks fails the get with
+            // FAILURE, one with bad padding reads as a miss.
+            let code = if len % 16 != 0 {
+                rc::FAILURE
+            } else {
+                rc::NOTFOUND
+            };
+            return self.record(code, memc, None);
+        };
+        if !plain.is_empty() {
+            // SAFETY: plain malloc of len + 1 bytes, checked for NULL; the copy stays inside.
+            let q = unsafe { libc::malloc(plain.len() + 1) }.cast::<c_char>();
+            if q.is_null() {
+                return self.record(super::callbacks::MEMORY_ALLOCATION_FAILURE, memc, None);
+            }
+            // SAFETY: `q` holds plain.len() + 1 bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(plain.as_ptr().cast(), q, plain.len());
+                *q.add(plain.len()) = 0;
+            }
+            one.value = Some((q, plain.len()));
+        }
+        code
+    }
 }
