@@ -300,7 +300,7 @@ impl Lmc {
             }
             return self.record(rc::NOT_SUPPORTED, memc, None);
         }
-        let with_cas = self.model.binary_protocol || self.model.support_cas;
+        let with_cas = self.fetch_with_cas;
         let mut sink = FetchSink {
             result: r,
             with_cas,
@@ -402,6 +402,7 @@ impl Lmc {
         if self.client.server_count() == 0 {
             return self.record(rc::NO_SERVERS, memc, None);
         }
+        self.fetch_with_cas = self.model.binary_protocol || self.model.support_cas;
         let route = group.map_or(Route::Key, Route::ByKey);
         let mut reqs: Vec<Request<'_>> = keys
             .iter()

@@ -24,6 +24,9 @@ pub(super) struct Lmc {
     pub last_errno: c_int,
     /// `memcached_set_encoding_key`'s key: values are encrypted on store, decrypted on get.
     pub encoding_key: Option<super::encoding::EncodingKey>,
+    /// The pending fetch hands out CAS values: the mget asked for them (binary protocol or
+    /// SUPPORT_CAS when it was queued; PHP turns SUPPORT_CAS on for the mget only).
+    pub fetch_with_cas: bool,
     /// `memcached_last_error_message`'s text, NUL-terminated.
     pub last_message: Vec<u8>,
     /// Callbacks and the user's allocators (`callbacks.rs`).
@@ -44,6 +47,7 @@ impl Lmc {
             last_rc: rc::SUCCESS,
             last_errno: 0,
             encoding_key: None,
+            fetch_with_cas: false,
             last_message: b"SUCCESS\0".to_vec(),
             quiet_errno: false,
             hooks: Default::default(),
