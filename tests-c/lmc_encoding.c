@@ -2,7 +2,8 @@
  * Debian's libmemcached with ours. Usage: lmc_encoding PORT write|read|all
  *   write: stores values with the key (text and binary protocol);
  *   read:  reads them back with the key, and raw without it (hex);
- *   all:   the rest: append/prepend, a value that does not decrypt, empty values, mget. */
+ *   all:   the rest: append/prepend, a value that does not decrypt, empty values, mget,
+ *          a clone (it keeps the key). */
 #include <libmemcached/memcached.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,14 @@ int main(int argc, char **argv) {
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
     show_get(m, "bin", "x:1", 1);
     show_fetch(m, "bin", keys, 1);
+    {
+        memcached_st *c = memcached_clone(NULL, m);
+        memcached_behavior_set(c, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0);
+        printf("clone set rc=%d\n", memcached_set(c, "x:clone", 7, "from the clone", 14, 0, 0));
+        show_get(c, "clone", "x:clone", 0);
+        show_get(raw, "raw", "x:clone", 1);
+        memcached_free(c);
+    }
     printf("short key rc-ok=%d\n", memcached_set_encoding_key(m, "0123456789abcdefghijklmnopqrstuv", 32) == MEMCACHED_SUCCESS);
     memcached_free(m);
     memcached_free(raw);
