@@ -119,6 +119,11 @@ fn storage(
                 c_bytes(value.cast(), value_length),
             )
         };
+        let encrypted = match lmc.encrypt_for_store(memc, op, value) {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
+        let value = encrypted.as_deref().unwrap_or(value);
         // Binary append/prepend carry no extras (the server refuses them).
         let extras = extras::storage(flags, expiration as u32);
         let extras: &[u8] = if matches!(op, opcode::APPEND | opcode::PREPEND) {
@@ -551,7 +556,8 @@ pub extern "C" fn memcached_get(
         |lmc| {
             // SAFETY: the C API's contract: key valid for key_length bytes.
             let key = unsafe { key_arg(key, key_length) };
-            let (code, sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
+            let (code, mut sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
+            let code = lmc.decrypt_got(memc, code, &mut sink);
             match sink.value {
                 Some((p, len)) if code == rc::SUCCESS => (code, p, len, sink.flags, lmc.alloc()),
                 Some((p, _)) => {

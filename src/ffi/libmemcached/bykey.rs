@@ -37,6 +37,11 @@ fn storage_by_key(
                 c_bytes(value.cast(), value_length),
             )
         };
+        let encrypted = match lmc.encrypt_for_store(memc, op, value) {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
+        let value = encrypted.as_deref().unwrap_or(value);
         // Binary append/prepend carry no extras (the server refuses them).
         let ex = extras::storage(flags, expiration as u32);
         let ex: &[u8] = if matches!(op, opcode::APPEND | opcode::PREPEND) {

@@ -964,6 +964,8 @@ pub struct Model {
     pub pool_max: u32,
     pub configure_file: Option<Vec<u8>>,
     pub debug: bool,
+    /// `memcached_bucket_set`'s host map (server index per virtual bucket); empty without one.
+    pub buckets: Vec<u32>,
 }
 
 impl Default for Model {
@@ -1008,6 +1010,7 @@ impl Default for Model {
             pool_max: 1,
             configure_file: None,
             debug: false,
+            buckets: Vec::new(),
         }
     }
 }

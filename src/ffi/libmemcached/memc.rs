@@ -20,6 +20,13 @@ pub(super) struct Lmc {
     pub client: Client,
     pub model: Model,
     pub last_rc: c_int,
+    /// `memcached_last_error_errno`: the system error behind the last failure, 0 without one.
+    pub last_errno: c_int,
+    /// `memcached_set_encoding_key`'s key: values are encrypted on store, decrypted on get.
+    pub encoding_key: Option<super::encoding::EncodingKey>,
+    /// The pending fetch hands out CAS values: the mget asked for them (binary protocol or
+    /// SUPPORT_CAS when it was queued; PHP turns SUPPORT_CAS on for the mget only).
+    pub fetch_with_cas: bool,
     /// `memcached_last_error_message`'s text, NUL-terminated.
     pub last_message: Vec<u8>,
     /// Callbacks and the user's allocators (`callbacks.rs`).
@@ -38,6 +45,9 @@ impl Lmc {
             client: Client::new(),
             model: Model::default(),
             last_rc: rc::SUCCESS,
+            last_errno: 0,
+            encoding_key: None,
+            fetch_with_cas: false,
             last_message: b"SUCCESS\0".to_vec(),
             quiet_errno: false,
             hooks: Default::default(),
@@ -61,7 +71,9 @@ impl Lmc {
         let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
         let weighted = m.weighted || m.distribution == distribution::CONSISTENT_WEIGHTED;
         self.client.set_distribution(Distribution::Libmemcached(
-            LibmemcachedConfig::new(layout, hash).weighted(weighted),
+            LibmemcachedConfig::new(layout, hash)
+                .weighted(weighted)
+                .with_buckets(&m.buckets),
         ));
         let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.client.settings_mut();
@@ -130,6 +142,12 @@ impl Lmc {
         server: Option<usize>,
     ) -> c_int {
         self.last_rc = code;
+        self.last_errno = match failure {
+            Some(Failure::ConnectRefused) => libc::ECONNREFUSED,
+            Some(Failure::ConnectTimeout) => libc::ETIMEDOUT,
+            Some(Failure::ConnectionReset) => libc::ECONNRESET,
+            _ => 0,
+        };
         self.last_message.clear();
         let text = rc::text(code);
         let server_failure = matches!(

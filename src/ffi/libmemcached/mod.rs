@@ -13,10 +13,12 @@ mod callbacks;
 mod construct;
 mod counters;
 mod dump;
+mod encoding;
 mod fetch;
 mod instance;
 mod keys;
 mod memc;
+mod php;
 mod rc;
 mod stats;
 pub mod types;
@@ -29,6 +31,7 @@ pub use counters::*;
 pub use dump::*;
 pub use fetch::*;
 pub use instance::*;
+pub use php::*;
 pub use stats::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.

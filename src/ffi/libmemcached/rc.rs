@@ -10,6 +10,8 @@ pub type memcached_return_t = c_int;
 pub const SUCCESS: c_int = 0;
 /// MEMCACHED_FAILURE, for a callback that panicked.
 pub const FAILURE_CALLBACK: c_int = 1;
+/// MEMCACHED_FAILURE (a value that does not decrypt).
+pub const FAILURE: c_int = 1;
 pub const HOST_LOOKUP_FAILURE: c_int = 2;
 pub const CONNECTION_FAILURE: c_int = 3;
 pub const WRITE_FAILURE: c_int = 5;
