@@ -253,6 +253,11 @@ test: check-memcached all
 	compat-tests/run-pylibmc.sh
 	$(STEP)"tests-c/lmc-instances.sh (server instances, cursor, stats, version on the real library and on ours, and under valgrind)"
 	tests-c/lmc-instances.sh
+	$(STEP)"tests-c/lmc-php-calls.sh and lmc-encoding.sh (distribution/bucket/errno calls; AES encoding key, values crossing between the real library and ours)"
+	VALGRIND=1 tests-c/lmc-php-calls.sh
+	VALGRIND=1 tests-c/lmc-encoding.sh
+	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
+	compat-tests/run-php.sh
 	@$(MAKE) --no-print-directory check-lmc-header
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork
