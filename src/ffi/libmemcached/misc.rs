@@ -3,11 +3,15 @@
 //! libmemcached.so.11).
 
 use std::ffi::{c_char, c_int, CStr};
+use std::io::Write;
 
 use super::config::behavior;
+use super::instance::{is_fatal, memcached_instance_st, with_instance};
+use super::memc::{self, Lmc};
 use super::memcached_behavior_get;
+use super::rc::{self, memcached_return_t};
 use super::stats::memcached_analysis_st;
-use super::types::memcached_st;
+use super::types::{memcached_server_st, memcached_st};
 use crate::ffi::common::guard;
 
 /// MEMCACHED_DISTRIBUTION_CONSISTENT_MAX: what 1.1.4 returns for a NULL handle.
@@ -120,4 +124,149 @@ pub extern "C" fn memcached_analyze_free(ptr: *mut memcached_analysis_st) {
         // SAFETY: NULL or the calloc'd result of memcached_analyze (the C API's contract).
         unsafe { libc::free(ptr.cast()) }
     })
+}
+
+/// `memcached_server_add_udp*`: DEPRECATED in 1.1.4 whatever USE_UDP says (measured), the
+/// list unchanged; INVALID_ARGUMENTS for a NULL handle.
+#[no_mangle]
+pub extern "C" fn memcached_server_add_udp_with_weight(
+    memc: *mut memcached_st,
+    _hostname: *const c_char,
+    _port: libc::in_port_t,
+    _weight: u32,
+) -> memcached_return_t {
+    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        lmc.record(rc::DEPRECATED, memc, None)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_server_add_udp(
+    memc: *mut memcached_st,
+    hostname: *const c_char,
+    port: libc::in_port_t,
+) -> memcached_return_t {
+    memcached_server_add_udp_with_weight(memc, hostname, port, 0)
+}
+
+/// Forgets the last disconnected server (`memcached_server_get_last_disconnect` gives NULL).
+#[no_mangle]
+pub extern "C" fn memcached_reset_last_disconnected_server(memc: *mut memcached_st) {
+    memc::with_memc(memc, (), |lmc| {
+        lmc.instances.last_disconnected = None;
+    })
+}
+
+/// The handle as `memcached_create` leaves it: no servers, default behaviours, no error
+/// (measured). Instances handed out to a running cursor stay alive until it returns.
+#[no_mangle]
+pub extern "C" fn memcached_reset(memc: *mut memcached_st) {
+    memc::with_memc(memc, (), |lmc| {
+        let mut instances = std::mem::take(&mut lmc.instances);
+        *lmc = Lmc::new();
+        instances.reset();
+        std::mem::swap(&mut lmc.instances, &mut instances);
+        lmc.apply_settings();
+        lmc.apply_servers();
+        lmc.instances(memc);
+    })
+}
+
+/// Appends `source`'s servers to `destination`'s; the behaviours stay `destination`'s
+/// (measured). INVALID_ARGUMENTS for a NULL handle (the real library crashes).
+#[no_mangle]
+pub extern "C" fn memcached_push(
+    destination: *mut memcached_st,
+    source: *const memcached_st,
+) -> memcached_return_t {
+    let servers = memc::with_memc(source.cast_mut(), None, |lmc| {
+        Some(Box::into_raw(Box::new(lmc.model.servers.clone())))
+    });
+    let Some(servers) = servers else {
+        return rc::INVALID_ARGUMENTS;
+    };
+    // SAFETY: the Box leaked just above, taken back once.
+    let servers = unsafe { Box::from_raw(servers) };
+    memc::with_memc(destination, rc::INVALID_ARGUMENTS, |lmc| {
+        for s in servers.iter() {
+            if s.weight > 1 {
+                lmc.model.weighted = true;
+            }
+            lmc.model.servers.push(s.clone());
+        }
+        lmc.apply_settings();
+        lmc.apply_servers();
+        rc::SUCCESS
+    })
+}
+
+/// `memcached_last_error_message`'s text; "INVALID ARGUMENTS" for a NULL handle.
+#[no_mangle]
+pub extern "C" fn memcached_error(memc: *const memcached_st) -> *const c_char {
+    memc::with_memc(
+        memc.cast_mut(),
+        rc::message(rc::INVALID_ARGUMENTS).as_ptr().cast(),
+        |lmc| lmc.last_message.as_ptr().cast(),
+    )
+}
+
+/// Prints the handle's error, then each server's, to stderr as 1.1.4 does
+/// ("\t<strerror> <message>"); nothing without errors or for a NULL handle.
+#[no_mangle]
+pub extern "C" fn memcached_error_print(memc: *const memcached_st) {
+    let mut out = Vec::new();
+    memc::with_memc(memc.cast_mut(), (), |lmc| {
+        let mut line = |code: c_int, text: &[u8]| {
+            let text = text.strip_suffix(b"\0").unwrap_or(text);
+            out.push(format!(
+                "\t{} {}\n",
+                rc::text(code),
+                String::from_utf8_lossy(text)
+            ));
+        };
+        if is_fatal(lmc.last_rc) {
+            line(lmc.last_rc, &lmc.last_message);
+        }
+        let n = lmc.model.servers.len();
+        for i in 0..n {
+            let p = lmc.instance_ptr(memc, i);
+            // SAFETY: an instance of the handle's array, just synced (not NULL for i < n).
+            if let Some(inst) = unsafe { p.as_ref() } {
+                let (code, text) = inst.error();
+                if code != rc::SUCCESS {
+                    line(code, text);
+                }
+            }
+        }
+    });
+    let _ = std::io::stderr().write_all(out.concat().as_bytes());
+}
+
+/// Re-runs the distribution (1.1.4 crashes here; measured); the face keeps its key routing
+/// up to date by itself, so nothing is left to do.
+#[no_mangle]
+pub extern "C" fn memcached_autoeject(memc: *mut memcached_st) {
+    memc::with_memc(memc, (), |_| ())
+}
+
+/// The requests the instance waits answers for: none outside a call (the face reads every
+/// answer before it returns); 0 for NULL.
+#[no_mangle]
+pub extern "C" fn memcached_server_response_count(instance: *const memcached_instance_st) -> u32 {
+    with_instance(instance, 0, |i| i.cursor_active)
+}
+
+/// Frees a server list entry's error messages: the face keeps none there, so a no-op (as 1.1.4
+/// is on an instance: it reads the field at the list entry's offset; measured, the instance's
+/// error stays).
+#[no_mangle]
+pub extern "C" fn memcached_server_error_reset(_server: *mut memcached_server_st) {}
+
+/// Sets a UDP instance's retry time in 1.1.4; UDP servers cannot be added (DEPRECATED), so a
+/// no-op (measured: a disabled server stays disabled after `next_retry(instance, 0)`).
+#[no_mangle]
+pub extern "C" fn memcached_instance_next_retry(
+    _instance: *const memcached_instance_st,
+    _absolute_time: libc::time_t,
+) {
 }
