@@ -2,7 +2,8 @@
  * ours: the distribution / hash getters, the enum names, memcached_analyze_free,
  * memcached_server_add_udp*, memcached_reset, memcached_push, memcached_error /
  * memcached_error_print, memcached_reset_last_disconnected_server,
- * memcached_server_response_count, memcached_server_error_reset, memcached_instance_next_retry.
+ * memcached_server_response_count, memcached_server_error_reset, memcached_instance_next_retry,
+ * memcached_query_id.
  * Usage: lmc_misc PORT1 PORT2 (two running memcached servers). Calls the real library crashes
  * on (memcached_autoeject, memcached_push with NULL) are left out, and so is pushing a handle onto itself (1.1.4 reads
  * the list it is growing: the copy of the first server came out as 127.0.0.1:0). */
@@ -24,6 +25,56 @@ static void servers(const char *what, memcached_st *m)
         printf(" %s:%u", memcached_server_name(x), (unsigned)memcached_server_port(x));
     }
     printf("\n");
+}
+
+#define Q(what)                                                                             \
+    printf("query_id %-24s rc %2d id %llu\n", what, rc, (unsigned long long)memcached_query_id(m))
+/* memcached_query_id: which calls count as an operation. Left out: a key with a space over
+ * text (1.1.4 sends it and the stream goes out of step) and an empty-key get followed by a
+ * set_by_key (1.1.4 fails an assertion in memcached_send_ascii). */
+static void query_ids(in_port_t port)
+{
+    memcached_st *m = memcached_create(NULL); memcached_return_t rc = 0; size_t l; uint32_t f; uint64_t v;
+    Q("new");
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0); Q("set no servers");
+    rc = memcached_flush(m, 0); Q("flush no servers");
+    rc = memcached_version(m); Q("version no servers");
+    memcached_server_add(m, "127.0.0.1", port);
+    rc = MEMCACHED_SUCCESS; Q("server_add");
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0); Q("set");
+    rc = memcached_add(m, "a", 1, "b", 1, 0, 0); Q("add");
+    rc = memcached_append(m, "a", 1, "b", 1, 0, 0); Q("append");
+    free(memcached_get(m, "a", 1, &l, &f, &rc)); Q("get");
+    free(memcached_get(m, "zz", 2, &l, &f, &rc)); Q("get miss");
+    free(memcached_get_by_key(m, "g", 1, "a", 1, &l, &f, &rc)); Q("get_by_key");
+    const char *ks[2]={"a","b"}; size_t kl[2]={1,1};
+    rc = memcached_mget(m, ks, kl, 2); Q("mget");
+    memcached_result_st *r; while((r=memcached_fetch_result(m,NULL,&rc))) memcached_result_free(r);
+    Q("fetch");
+    rc = memcached_mget(m, ks, kl, 0); Q("mget 0 keys");
+    rc = memcached_delete(m, "a", 1, 0); Q("delete");
+    rc = memcached_increment(m, "n", 1, 1, &v); Q("incr miss");
+    rc = memcached_increment_with_initial(m, "n", 1, 1, 5, 0, &v); Q("incr with initial");
+    rc = memcached_decrement(m, "n", 1, 1, &v); Q("decr");
+    rc = memcached_touch(m, "n", 1, 10); Q("touch");
+    rc = memcached_exist(m, "n", 1); Q("exist");
+    rc = memcached_flush(m, 0); Q("flush");
+    rc = memcached_version(m); Q("version");
+    rc = memcached_version(m); Q("version again");
+    rc = memcached_verbosity(m, 0); Q("verbosity");
+    memcached_stat_st *st = memcached_stat(m, NULL, &rc); Q("stat");
+    memcached_stat_free(m, st);
+    rc = memcached_flush_buffers(m); Q("flush_buffers");
+    rc = memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1); Q("behavior_set binary");
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0); Q("binary set");
+    free(memcached_get(m, "a", 1, &l, &f, &rc)); Q("binary get");
+    rc = memcached_mget(m, ks, kl, 2); Q("binary mget");
+    while((r=memcached_fetch_result(m,NULL,&rc))) memcached_result_free(r);
+    Q("binary fetch");
+    memcached_st *c = memcached_clone(NULL, m); printf("clone qid %llu\n", (unsigned long long)memcached_query_id(c)); memcached_free(c);
+    memcached_reset(m); Q("reset");
+    printf("NULL qid %llu\n", (unsigned long long)memcached_query_id(NULL));
+    memcached_free(m);
 }
 
 int main(int argc, char **argv)
@@ -176,5 +227,7 @@ int main(int argc, char **argv)
     memcached_stat_free(d, st);
     memcached_free(d);
     memcached_free(s);
+
+    query_ids(p2);
     return 0;
 }

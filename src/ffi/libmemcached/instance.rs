@@ -339,6 +339,7 @@ impl Lmc {
 
     /// `memcached_version`: asks every server whose version is unknown.
     pub(super) fn version(&mut self, memc: *const memcached_st) -> c_int {
+        self.query_id += 1;
         let n = self.client.server_count();
         if n == 0 {
             return self.record(rc::NO_SERVERS, memc, None);

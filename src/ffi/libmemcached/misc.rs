@@ -158,12 +158,14 @@ pub extern "C" fn memcached_reset_last_disconnected_server(memc: *mut memcached_
 }
 
 /// The handle as `memcached_create` leaves it: no servers, default behaviours, no error
-/// (measured). Instances handed out to a running cursor stay alive until it returns.
+/// (measured); the query id carries on, as in 1.1.4. Instances handed out to a running cursor stay alive until it returns.
 #[no_mangle]
 pub extern "C" fn memcached_reset(memc: *mut memcached_st) {
     memc::with_memc(memc, (), |lmc| {
         let mut instances = std::mem::take(&mut lmc.instances);
+        let query_id = lmc.query_id;
         *lmc = Lmc::new();
+        lmc.query_id = query_id;
         instances.reset();
         std::mem::swap(&mut lmc.instances, &mut instances);
         lmc.apply_settings();
@@ -269,4 +271,11 @@ pub extern "C" fn memcached_instance_next_retry(
     _instance: *const memcached_instance_st,
     _absolute_time: libc::time_t,
 ) {
+}
+
+/// The handle's operation counter: 1 on a new handle, one more per operation (set, get,
+/// delete, incr, mget, flush, version, ...; not fetch); 0 for NULL (measured).
+#[no_mangle]
+pub extern "C" fn memcached_query_id(memc: *const memcached_st) -> u64 {
+    memc::with_memc(memc.cast_mut(), 0, |lmc| lmc.query_id)
 }
