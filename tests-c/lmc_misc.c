@@ -3,7 +3,7 @@
  * memcached_server_add_udp*, memcached_reset, memcached_push, memcached_error /
  * memcached_error_print, memcached_reset_last_disconnected_server,
  * memcached_server_response_count, memcached_server_error_reset, memcached_instance_next_retry,
- * memcached_query_id.
+ * memcached_query_id, memcached_server_srcport.
  * Usage: lmc_misc PORT1 PORT2 (two running memcached servers). Calls the real library crashes
  * on (memcached_autoeject, memcached_push with NULL) are left out, and so is pushing a handle onto itself (1.1.4 reads
  * the list it is growing: the copy of the first server came out as 127.0.0.1:0). */
@@ -141,11 +141,15 @@ int main(int argc, char **argv)
     printf("printed (nothing)\n");
     memcached_server_add(m, "127.0.0.1", p1);
     memcached_server_add(m, "127.0.0.1", 1);
+    printf("srcport before a call %u\n",
+           (unsigned)memcached_server_srcport(memcached_server_instance_by_position(m, 0)));
     rc = memcached_set(m, "a", 1, "b", 1, 0, 0);
     printf("set on the live server %d\n", rc);
     const memcached_instance_st *live = memcached_server_instance_by_position(m, 0);
     printf("response_count %u NULL %u\n", memcached_server_response_count(live),
            memcached_server_response_count(NULL));
+    printf("srcport > 0: %d NULL %u\n", memcached_server_srcport(live) > 0,
+           (unsigned)memcached_server_srcport(NULL));
     memcached_server_st *list = memcached_servers_parse("127.0.0.1:1");
     memcached_server_error_reset(list);
     memcached_server_list_free(list);
@@ -164,6 +168,7 @@ int main(int argc, char **argv)
     printf("printed\n");
     const memcached_instance_st *dead = memcached_server_instance_by_position(m, 1);
     printf("server error %d %s\n", memcached_server_error_return(dead), memcached_server_error(dead));
+    printf("srcport of the dead server %u\n", (unsigned)memcached_server_srcport(dead));
     memcached_server_error_reset((memcached_server_st *)dead);
     printf("after error_reset %d %s\n", memcached_server_error_return(dead),
            memcached_server_error(dead));

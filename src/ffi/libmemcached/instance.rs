@@ -193,6 +193,13 @@ impl Instances {
         }
     }
 
+    /// The position of an instance of the current array.
+    pub(super) fn position(&self, p: *const memcached_instance_st) -> Option<usize> {
+        self.array
+            .as_ref()
+            .and_then(|a| a.iter().position(|i| std::ptr::eq(i, p)))
+    }
+
     fn get_mut(&mut self, i: usize) -> Option<&mut memcached_instance_st> {
         self.array.as_mut().and_then(|a| a.get_mut(i))
     }

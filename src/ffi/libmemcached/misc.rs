@@ -279,3 +279,44 @@ pub extern "C" fn memcached_instance_next_retry(
 pub extern "C" fn memcached_query_id(memc: *const memcached_st) -> u64 {
     memc::with_memc(memc.cast_mut(), 0, |lmc| lmc.query_id)
 }
+
+/// The local port of the instance's TCP connection; 0 for NULL, a unix socket, an instance
+/// without a connection (not connected yet, or closed) or one no longer in its handle's list.
+#[no_mangle]
+pub extern "C" fn memcached_server_srcport(instance: *const memcached_instance_st) -> u16 {
+    let root = with_instance(instance, None, |i| (i.kind <= 1).then_some(i.root));
+    let Some(root) = root.filter(|r| !r.is_null()) else {
+        return 0;
+    };
+    memc::with_memc(root.cast_mut(), 0, |lmc| {
+        let Some(fd) = lmc
+            .instances(root)
+            .position(instance)
+            .and_then(|i| lmc.client.server_fd(i))
+        else {
+            return 0;
+        };
+        // SAFETY: all-zero bytes are a valid sockaddr_storage.
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `fd` is the connection's open socket; `addr` and `len` are valid for writing
+        // and `len` is the size of `addr`.
+        let r = unsafe { libc::getsockname(fd, std::ptr::addr_of_mut!(addr).cast(), &mut len) };
+        if r != 0 {
+            return 0;
+        }
+        match c_int::from(addr.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the family says the storage holds a sockaddr_in.
+                let sin = unsafe { &*std::ptr::addr_of!(addr).cast::<libc::sockaddr_in>() };
+                u16::from_be(sin.sin_port)
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the family says the storage holds a sockaddr_in6.
+                let sin6 = unsafe { &*std::ptr::addr_of!(addr).cast::<libc::sockaddr_in6>() };
+                u16::from_be(sin6.sin6_port)
+            }
+            _ => 0,
+        }
+    })
+}
