@@ -124,6 +124,7 @@ int main(int argc, char **argv)
     printf("add_udp_with_weight %d last %d servers %u\n",
            memcached_server_add_udp_with_weight(m, "127.0.0.1", p1, 3), memcached_last_error(m),
            memcached_server_count(m));
+    printf("add_udp message: %s\n", memcached_last_error_message(m));
     printf("add_udp NULL handle %d\n", memcached_server_add_udp(NULL, "127.0.0.1", p1));
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_USE_UDP, 1);
     printf("USE_UDP add_udp %d add_udp_with_weight %d NULL host %d servers %u\n",

@@ -136,7 +136,10 @@ pub extern "C" fn memcached_server_add_udp_with_weight(
     _weight: u32,
 ) -> memcached_return_t {
     memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
-        lmc.record(rc::DEPRECATED, memc, None)
+        let code = lmc.record(rc::DEPRECATED, memc, None);
+        // 1.1.4's message names the handle and where it was set: "(0x…) DEPRECATED -> …".
+        lmc.last_message = format!("({memc:p}) DEPRECATED -> omcache-rs\0").into_bytes();
+        code
     })
 }
 
