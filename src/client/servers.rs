@@ -158,6 +158,11 @@ impl Client {
         self.conns.get(index).map(|c| c.addr())
     }
 
+    /// The socket of the server's connection, while it has one.
+    pub fn server_fd(&self, index: usize) -> Option<std::os::fd::RawFd> {
+        self.conns.get(index).and_then(|c| c.fd())
+    }
+
     pub fn server_weight(&self, index: usize) -> Option<u32> {
         self.weights.get(index).copied()
     }

@@ -642,6 +642,7 @@ pub extern "C" fn memcached_flush(
     expiration: libc::time_t,
 ) -> memcached_return_t {
     memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        lmc.query_id += 1;
         let n = lmc.client.server_count();
         if n == 0 {
             return lmc.record(rc::NO_SERVERS, memc, None);

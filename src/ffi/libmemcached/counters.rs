@@ -50,11 +50,13 @@ fn delta(
             )
         };
         if !valid_key(key) {
+            lmc.query_id += 1;
             return (lmc.record(rc::BAD_KEY_PROVIDED, memc, None), None);
         }
         let expiration = match initial {
             Some((_, exp)) if !lmc.model.binary_protocol => {
                 let _ = exp;
+                lmc.query_id += 1;
                 return (
                     lmc.record(rc::INVALID_ARGUMENTS, memc, None),
                     Some(u64::MAX),

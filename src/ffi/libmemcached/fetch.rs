@@ -370,6 +370,7 @@ impl Lmc {
         key_length: *const usize,
         n: usize,
     ) -> memcached_return_t {
+        self.query_id += 1;
         if n == 0 {
             return self.record(rc::INVALID_ARGUMENTS, memc, None);
         }
@@ -751,6 +752,7 @@ fn get_routed(
     let Some(group) = group else {
         return lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
     };
+    lmc.query_id += 1;
     let mut sink = One::new(true);
     if !valid_key(key) || !valid_key(group) {
         return (lmc.record(rc::BAD_KEY_PROVIDED, memc, None), sink);

@@ -91,6 +91,11 @@ impl memcached_instance_st {
         self.set_error(rc::SUCCESS, b"SUCCESS");
     }
 
+    /// The last error: its code and text (without the NUL).
+    pub(super) fn error(&self) -> (c_int, &[u8]) {
+        (self.error_rc, &self.error_text[..self.error_len as usize])
+    }
+
     fn set_error(&mut self, code: c_int, text: &[u8]) {
         let text = text.strip_suffix(b"\0").unwrap_or(text);
         let n = text.len().min(ERROR_TEXT - 1);
@@ -130,7 +135,7 @@ pub(super) struct Instances {
     retired: Vec<Box<[memcached_instance_st]>>,
     cursors: u32,
     /// `memcached_server_get_last_disconnect`'s server, by position.
-    last_disconnected: Option<usize>,
+    pub(super) last_disconnected: Option<usize>,
     /// Errors reported before the array was (re)built, applied when it is.
     pending_errors: Vec<(usize, c_int, Vec<u8>)>,
 }
@@ -188,6 +193,13 @@ impl Instances {
         }
     }
 
+    /// The position of an instance of the current array.
+    pub(super) fn position(&self, p: *const memcached_instance_st) -> Option<usize> {
+        self.array
+            .as_ref()
+            .and_then(|a| a.iter().position(|i| std::ptr::eq(i, p)))
+    }
+
     fn get_mut(&mut self, i: usize) -> Option<&mut memcached_instance_st> {
         self.array.as_mut().and_then(|a| a.get_mut(i))
     }
@@ -227,7 +239,7 @@ impl Instances {
     }
 
     /// `memcached_servers_reset`.
-    fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.last_disconnected = None;
         self.pending_errors.clear();
     }
@@ -334,6 +346,7 @@ impl Lmc {
 
     /// `memcached_version`: asks every server whose version is unknown.
     pub(super) fn version(&mut self, memc: *const memcached_st) -> c_int {
+        self.query_id += 1;
         let n = self.client.server_count();
         if n == 0 {
             return self.record(rc::NO_SERVERS, memc, None);
@@ -548,7 +561,7 @@ pub extern "C" fn memcached_server_get_last_disconnect(
 }
 
 /// Runs `f` on an instance handed out by this library (NULL gives `none`).
-fn with_instance<T>(
+pub(super) fn with_instance<T>(
     instance: *const memcached_instance_st,
     none: T,
     f: impl FnOnce(&memcached_instance_st) -> T,

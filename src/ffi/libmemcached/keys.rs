@@ -93,6 +93,7 @@ impl Lmc {
         cas: u64,
         keep_value: bool,
     ) -> (c_int, Counted) {
+        self.query_id += 1;
         let mut sink = Counted {
             one: One::new(keep_value),
             delta_value: 0,

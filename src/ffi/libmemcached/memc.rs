@@ -35,6 +35,9 @@ pub(super) struct Lmc {
     quiet_errno: bool,
     /// The servers' `memcached_instance_st`s (instance.rs).
     pub instances: super::instance::Instances,
+    /// `memcached_query_id`: 1 on a new handle, one more for each operation (a fetch is
+    /// part of its mget).
+    pub query_id: u64,
 }
 
 pub(super) type LmcHandle = HandleLock<Lmc>;
@@ -49,6 +52,7 @@ impl Lmc {
             encoding_key: None,
             fetch_with_cas: false,
             last_message: b"SUCCESS\0".to_vec(),
+            query_id: 1,
             quiet_errno: false,
             hooks: Default::default(),
             instances: Default::default(),

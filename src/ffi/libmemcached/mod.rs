@@ -18,6 +18,7 @@ mod fetch;
 mod instance;
 mod keys;
 mod memc;
+mod misc;
 mod php;
 mod rc;
 mod stats;
@@ -31,6 +32,7 @@ pub use counters::*;
 pub use dump::*;
 pub use fetch::*;
 pub use instance::*;
+pub use misc::*;
 pub use php::*;
 pub use stats::*;
 

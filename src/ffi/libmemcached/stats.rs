@@ -322,6 +322,7 @@ pub extern "C" fn memcached_stat(
     let (out, code) = memc::with_memc(ptr, (std::ptr::null_mut(), rc::INVALID_ARGUMENTS), |lmc| {
         // SAFETY: NULL or a NUL-terminated string (the C API's contract).
         let args = unsafe { c_str(args) }.map(CStr::to_bytes);
+        lmc.query_id += 1;
         if let Err(code) = lmc.stat_args(ptr, args) {
             return (std::ptr::null_mut(), code);
         }

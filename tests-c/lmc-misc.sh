@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# lmc-misc.sh - tests-c/lmc_misc.c built against Debian's libmemcached headers and run
+# twice on two throwaway memcached servers: with Debian's libmemcached.so.11 and with ours
+# (LD_LIBRARY_PATH=build/libmemcached, LD_BIND_NOW=1); the transcripts must be the same
+# (pointers and source locations in error texts compared as fields). VALGRIND=1 also runs ours under valgrind
+# (no errors, no definite leaks).
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}
+[ -e "$lib/libmemcached.so.11" ] || { echo "lmc-misc: $lib/libmemcached.so.11 missing (make)"; exit 2; }
+tmp=$(mktemp -d); pids=""
+trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
+cc -O1 -g -Wall -Wextra -Werror -o "$tmp/lmc_misc" "$root/tests-c/lmc_misc.c" -lmemcached \
+    || { echo "lmc-misc: lmc_misc.c does not compile (libmemcached-dev?)"; exit 2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() {
+    local args=(-l 127.0.0.1 -p "$1" -U 0 -t 1)
+    [ "$(id -u)" = 0 ] && args+=(-u nobody)
+    memcached "${args[@]}" & pids="$pids $!"
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
+    echo "lmc-misc: memcached on $1 did not start"; exit 2
+}
+p1=$(free_port); p2=$(free_port)
+start "$p1"; start "$p2"
+norm() { sed -E 's/\(0x[0-9a-f]+\)/(PTR)/g; s/ -> [^ ]+$/ -> (LOCATION)/'; }
+LD_BIND_NOW=1 "$tmp/lmc_misc" "$p1" "$p2" 2>&1 | norm > "$tmp/real.txt"
+LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 "$tmp/lmc_misc" "$p1" "$p2" 2>&1 | norm > "$tmp/ours.txt"
+n=$(wc -l < "$tmp/real.txt")
+fail=0
+if diff -u "$tmp/real.txt" "$tmp/ours.txt" > "$tmp/diff.txt"; then
+    echo "PASS  lmc_misc: $n lines, same transcript on the real library and on ours"
+else
+    echo "FAIL  lmc_misc:"; head -60 "$tmp/diff.txt"; fail=1
+fi
+if [ "${VALGRIND:-0}" = 1 ]; then
+    if LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 valgrind -q --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite "$tmp/lmc_misc" "$p1" "$p2" > /dev/null 2> "$tmp/vg.txt"; then
+        echo "PASS  lmc_misc under valgrind: no errors, no definite leaks"
+    else
+        echo "FAIL  lmc_misc under valgrind:"; head -40 "$tmp/vg.txt"; fail=1
+    fi
+fi
+exit $fail

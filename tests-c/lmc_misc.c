@@ -1,0 +1,239 @@
+/* lmc_misc.c - small libmemcached 1.1.4 calls, run by lmc-misc.sh on Debian's library and on
+ * ours: the distribution / hash getters, the enum names, memcached_analyze_free,
+ * memcached_server_add_udp*, memcached_reset, memcached_push, memcached_error /
+ * memcached_error_print, memcached_reset_last_disconnected_server,
+ * memcached_server_response_count, memcached_server_error_reset, memcached_instance_next_retry,
+ * memcached_query_id, memcached_server_srcport.
+ * Usage: lmc_misc PORT1 PORT2 (two running memcached servers). Calls the real library crashes
+ * on (memcached_autoeject, memcached_push with NULL) are left out, and so is pushing a handle onto itself (1.1.4 reads
+ * the list it is growing: the copy of the first server came out as 127.0.0.1:0). */
+#include <libmemcached/memcached.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void getters(const char *what, memcached_st *m)
+{
+    printf("%s: dist %d dist_hash %d key_hash %d\n", what, memcached_behavior_get_distribution(m),
+           memcached_behavior_get_distribution_hash(m), memcached_behavior_get_key_hash(m));
+}
+
+static void servers(const char *what, memcached_st *m)
+{
+    printf("%s: %u servers", what, memcached_server_count(m));
+    for (uint32_t i = 0; i < memcached_server_count(m); i++) {
+        const memcached_instance_st *x = memcached_server_instance_by_position(m, i);
+        printf(" %s:%u", memcached_server_name(x), (unsigned)memcached_server_port(x));
+    }
+    printf("\n");
+}
+
+#define Q(what)                                                                             \
+    printf("query_id %-24s rc %2d id %llu\n", what, rc, (unsigned long long)memcached_query_id(m))
+/* memcached_query_id: which calls count as an operation. Left out: a key with a space over
+ * text (1.1.4 sends it and the stream goes out of step) and an empty-key get followed by a
+ * set_by_key (1.1.4 fails an assertion in memcached_send_ascii). */
+static void query_ids(in_port_t port)
+{
+    memcached_st *m = memcached_create(NULL); memcached_return_t rc = 0; size_t l; uint32_t f; uint64_t v;
+    Q("new");
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0); Q("set no servers");
+    rc = memcached_flush(m, 0); Q("flush no servers");
+    rc = memcached_version(m); Q("version no servers");
+    memcached_server_add(m, "127.0.0.1", port);
+    rc = MEMCACHED_SUCCESS; Q("server_add");
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0); Q("set");
+    rc = memcached_add(m, "a", 1, "b", 1, 0, 0); Q("add");
+    rc = memcached_append(m, "a", 1, "b", 1, 0, 0); Q("append");
+    free(memcached_get(m, "a", 1, &l, &f, &rc)); Q("get");
+    free(memcached_get(m, "zz", 2, &l, &f, &rc)); Q("get miss");
+    free(memcached_get_by_key(m, "g", 1, "a", 1, &l, &f, &rc)); Q("get_by_key");
+    const char *ks[2]={"a","b"}; size_t kl[2]={1,1};
+    rc = memcached_mget(m, ks, kl, 2); Q("mget");
+    memcached_result_st *r; while((r=memcached_fetch_result(m,NULL,&rc))) memcached_result_free(r);
+    Q("fetch");
+    rc = memcached_mget(m, ks, kl, 0); Q("mget 0 keys");
+    rc = memcached_delete(m, "a", 1, 0); Q("delete");
+    rc = memcached_increment(m, "n", 1, 1, &v); Q("incr miss");
+    rc = memcached_increment_with_initial(m, "n", 1, 1, 5, 0, &v); Q("incr with initial");
+    rc = memcached_decrement(m, "n", 1, 1, &v); Q("decr");
+    rc = memcached_touch(m, "n", 1, 10); Q("touch");
+    rc = memcached_exist(m, "n", 1); Q("exist");
+    rc = memcached_flush(m, 0); Q("flush");
+    rc = memcached_version(m); Q("version");
+    rc = memcached_version(m); Q("version again");
+    rc = memcached_verbosity(m, 0); Q("verbosity");
+    memcached_stat_st *st = memcached_stat(m, NULL, &rc); Q("stat");
+    memcached_stat_free(m, st);
+    rc = memcached_flush_buffers(m); Q("flush_buffers");
+    rc = memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1); Q("behavior_set binary");
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0); Q("binary set");
+    free(memcached_get(m, "a", 1, &l, &f, &rc)); Q("binary get");
+    rc = memcached_mget(m, ks, kl, 2); Q("binary mget");
+    while((r=memcached_fetch_result(m,NULL,&rc))) memcached_result_free(r);
+    Q("binary fetch");
+    memcached_st *c = memcached_clone(NULL, m); printf("clone qid %llu\n", (unsigned long long)memcached_query_id(c)); memcached_free(c);
+    memcached_reset(m); Q("reset");
+    printf("NULL qid %llu\n", (unsigned long long)memcached_query_id(NULL));
+    memcached_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: lmc_misc PORT1 PORT2\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    in_port_t p1 = (in_port_t)atoi(argv[1]), p2 = (in_port_t)atoi(argv[2]);
+    memcached_return_t rc;
+
+    /* getters */
+    memcached_st *m = memcached_create(NULL);
+    getters("new", m);
+    memcached_behavior_set_distribution(m, MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+    getters("ketama", m);
+    memcached_behavior_set_distribution_hash(m, MEMCACHED_HASH_CRC);
+    getters("ketama crc", m);
+    printf("ketama_hash behaviour %llu\n",
+           (unsigned long long)memcached_behavior_get(m, MEMCACHED_BEHAVIOR_KETAMA_HASH));
+    memcached_behavior_set_key_hash(m, MEMCACHED_HASH_FNV1_32);
+    getters("key fnv1_32", m);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    getters("weighted", m);
+    for (int h = 0; h <= MEMCACHED_HASH_MAX; h++) {
+        memcached_st *n = memcached_create(NULL);
+        int a = memcached_behavior_set_key_hash(n, (memcached_hash_t)h);
+        int b = memcached_behavior_set_distribution_hash(n, (memcached_hash_t)h);
+        printf("hash %d: set %d %d ", h, a, b);
+        getters("get", n);
+        memcached_free(n);
+    }
+    getters("NULL", NULL);
+    memcached_free(m);
+
+    /* names */
+    for (int i = -1; i <= MEMCACHED_BEHAVIOR_MAX + 1; i++)
+        printf("behavior %d %s\n", i, libmemcached_string_behavior((memcached_behavior_t)i));
+    for (int i = -1; i <= MEMCACHED_DISTRIBUTION_CONSISTENT_MAX + 1; i++)
+        printf("distribution %d %s\n", i,
+               libmemcached_string_distribution((memcached_server_distribution_t)i));
+
+    /* UDP servers */
+    m = memcached_create(NULL);
+    printf("add_udp %d\n", memcached_server_add_udp(m, "127.0.0.1", p1));
+    printf("add_udp_with_weight %d last %d servers %u\n",
+           memcached_server_add_udp_with_weight(m, "127.0.0.1", p1, 3), memcached_last_error(m),
+           memcached_server_count(m));
+    printf("add_udp message: %s\n", memcached_last_error_message(m));
+    printf("add_udp NULL handle %d\n", memcached_server_add_udp(NULL, "127.0.0.1", p1));
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_USE_UDP, 1);
+    printf("USE_UDP add_udp %d add_udp_with_weight %d NULL host %d servers %u\n",
+           memcached_server_add_udp(m, "127.0.0.1", p1),
+           memcached_server_add_udp_with_weight(m, "127.0.0.1", p1, 2),
+           memcached_server_add_udp(m, NULL, p1), memcached_server_count(m));
+    memcached_free(m);
+
+    /* errors */
+    m = memcached_create(NULL);
+    printf("error new: %s\n", memcached_error(m));
+    printf("error NULL: %s\n", memcached_error(NULL));
+    memcached_error_print(m);
+    memcached_error_print(NULL);
+    printf("printed (nothing)\n");
+    memcached_server_add(m, "127.0.0.1", p1);
+    memcached_server_add(m, "127.0.0.1", 1);
+    printf("srcport before a call %u\n",
+           (unsigned)memcached_server_srcport(memcached_server_instance_by_position(m, 0)));
+    rc = memcached_set(m, "a", 1, "b", 1, 0, 0);
+    printf("set on the live server %d\n", rc);
+    const memcached_instance_st *live = memcached_server_instance_by_position(m, 0);
+    printf("response_count %u NULL %u\n", memcached_server_response_count(live),
+           memcached_server_response_count(NULL));
+    printf("srcport > 0: %d NULL %u\n", memcached_server_srcport(live) > 0,
+           (unsigned)memcached_server_srcport(NULL));
+    memcached_server_st *list = memcached_servers_parse("127.0.0.1:1");
+    memcached_server_error_reset(list);
+    memcached_server_list_free(list);
+    memcached_server_error_reset(NULL);
+    char key[2] = "a";
+    for (char c = 'a'; c <= 'z'; c++) {
+        key[0] = c;
+        const memcached_instance_st *x = memcached_server_by_key(m, key, 1, &rc);
+        if (memcached_server_port(x) == 1)
+            break;
+    }
+    rc = memcached_set(m, key, 1, "b", 1, 0, 0);
+    printf("set on the dead server %d\n", rc);
+    printf("error: %s\n", memcached_error(m));
+    memcached_error_print(m);
+    printf("printed\n");
+    const memcached_instance_st *dead = memcached_server_instance_by_position(m, 1);
+    printf("server error %d %s\n", memcached_server_error_return(dead), memcached_server_error(dead));
+    printf("srcport of the dead server %u\n", (unsigned)memcached_server_srcport(dead));
+    memcached_server_error_reset((memcached_server_st *)dead);
+    printf("after error_reset %d %s\n", memcached_server_error_return(dead),
+           memcached_server_error(dead));
+    memcached_instance_next_retry(dead, 0);
+    memcached_instance_next_retry(NULL, 5);
+    rc = memcached_set(m, key, 1, "b", 1, 0, 0);
+    printf("set after next_retry(0) %d\n", rc);
+    printf("last disconnect %s\n", memcached_server_get_last_disconnect(m) ? "set" : "NULL");
+    memcached_reset_last_disconnected_server(m);
+    memcached_reset_last_disconnected_server(NULL);
+    printf("after reset_last_disconnected_server %s\n",
+           memcached_server_get_last_disconnect(m) ? "set" : "NULL");
+
+    /* reset */
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NO_BLOCK, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set_distribution(m, MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+    memcached_reset(m);
+    memcached_reset(NULL);
+    printf("after reset: no_block %llu binary %llu last %d error %s\n",
+           (unsigned long long)memcached_behavior_get(m, MEMCACHED_BEHAVIOR_NO_BLOCK),
+           (unsigned long long)memcached_behavior_get(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL),
+           memcached_last_error(m), memcached_error(m));
+    getters("after reset", m);
+    servers("after reset", m);
+    memcached_server_add(m, "127.0.0.1", p2);
+    rc = memcached_set(m, "r", 1, "v", 1, 0, 0);
+    printf("set after reset %d\n", rc);
+    memcached_free(m);
+
+    /* push */
+    memcached_st *s = memcached_create(NULL);
+    memcached_server_add(s, "127.0.0.1", p1);
+    memcached_server_add_with_weight(s, "127.0.0.1", p2, 2);
+    memcached_behavior_set(s, MEMCACHED_BEHAVIOR_KETAMA, 1);
+    memcached_behavior_set(s, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_st *d = memcached_create(NULL);
+    memcached_server_add(d, "localhost", p2);
+    printf("push %d\n", memcached_push(d, s));
+    printf("after push: ketama %llu binary %llu\n",
+           (unsigned long long)memcached_behavior_get(d, MEMCACHED_BEHAVIOR_KETAMA),
+           (unsigned long long)memcached_behavior_get(d, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL));
+    getters("after push", d);
+    servers("after push", d);
+    for (char c = 'a'; c <= 'h'; c++) {
+        key[0] = c;
+        rc = memcached_set(d, key, 1, "p", 1, 0, 0);
+        size_t len = 0;
+        uint32_t flags = 0;
+        char *v = memcached_get(s, key, 1, &len, &flags, &rc);
+        printf("push %c: set, get on the source %d\n", c, rc);
+        free(v);
+    }
+
+    /* analyze */
+    memcached_stat_st *st = memcached_stat(d, NULL, &rc);
+    printf("stat %d\n", rc);
+    memcached_analysis_st *an = memcached_analyze(d, st, &rc);
+    printf("analyze %d %s\n", rc, an ? "result" : "NULL");
+    memcached_analyze_free(an);
+    memcached_stat_free(d, st);
+    memcached_free(d);
+    memcached_free(s);
+
+    query_ids(p2);
+    return 0;
+}
