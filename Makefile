@@ -256,6 +256,8 @@ test: check-memcached all
 	$(STEP)"tests-c/lmc-php-calls.sh and lmc-encoding.sh (distribution/bucket/errno calls; AES encoding key, values crossing between the real library and ours)"
 	VALGRIND=1 tests-c/lmc-php-calls.sh
 	VALGRIND=1 tests-c/lmc-encoding.sh
+	$(STEP)"tests-c/lmc-misc.sh (behavior getters, reset, push, error printing, query ids, UDP adds, retry and srcport on the real library and on ours, and under valgrind)"
+	VALGRIND=1 tests-c/lmc-misc.sh
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh
 	@$(MAKE) --no-print-directory check-lmc-header
