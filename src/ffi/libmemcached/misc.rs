@@ -216,7 +216,7 @@ pub extern "C" fn memcached_error(memc: *const memcached_st) -> *const c_char {
 }
 
 /// Prints the handle's error, then each server's, to stderr as 1.1.4 does
-/// ("\t<strerror> <message>"); nothing without errors or for a NULL handle.
+/// (`"\t<strerror> <message>"`); nothing without errors or for a NULL handle.
 #[no_mangle]
 pub extern "C" fn memcached_error_print(memc: *const memcached_st) {
     let mut out = Vec::new();
