@@ -108,13 +108,41 @@ fn storage(
     flags: u32,
     cas: u64,
 ) -> memcached_return_t {
+    store(
+        memc,
+        op,
+        None,
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        cas,
+    )
+}
+
+/// The storage family, plain and `*_by_key` (`group`: the group key and its length).
+pub(super) fn store(
+    memc: *mut memcached_st,
+    op: u8,
+    group: Option<(*const c_char, usize)>,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+) -> memcached_return_t {
     memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
         if value.is_null() && value_length > 0 {
             return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
         }
-        // SAFETY: the C API's contract: key and value valid for their lengths.
-        let (key, value) = unsafe {
+        // SAFETY: the C API's contract: group key, key and value valid for their lengths.
+        let (group, key, value) = unsafe {
             (
+                group.map(|(g, len)| super::counters::group_arg(g, len)),
                 key_arg(key, key_length),
                 c_bytes(value.cast(), value_length),
             )
@@ -131,7 +159,8 @@ fn storage(
         } else {
             &extras
         };
-        lmc.run_keyed(memc, op, key, extras, value, cas, false).0
+        lmc.run_routed(memc, op, group, key, extras, value, cas, false)
+            .0
     })
 }
 

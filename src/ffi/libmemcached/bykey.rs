@@ -9,7 +9,6 @@ use super::counters::group_arg;
 use super::memc;
 use super::rc::{self, memcached_return_t};
 use super::types::memcached_st;
-use crate::ffi::common::c_bytes;
 use crate::protocol::{extras, opcode};
 
 fn storage_by_key(
@@ -25,33 +24,18 @@ fn storage_by_key(
     flags: u32,
     cas: u64,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
-        if value.is_null() && value_length > 0 {
-            return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
-        }
-        // SAFETY: the C API's contract: group key, key and value valid for their lengths.
-        let (group, key, value) = unsafe {
-            (
-                group_arg(group, group_length),
-                key_arg(key, key_length),
-                c_bytes(value.cast(), value_length),
-            )
-        };
-        let encrypted = match lmc.encrypt_for_store(memc, op, value) {
-            Ok(e) => e,
-            Err(code) => return code,
-        };
-        let value = encrypted.as_deref().unwrap_or(value);
-        // Binary append/prepend carry no extras (the server refuses them).
-        let ex = extras::storage(flags, expiration as u32);
-        let ex: &[u8] = if matches!(op, opcode::APPEND | opcode::PREPEND) {
-            &[]
-        } else {
-            &ex
-        };
-        lmc.run_routed(memc, op, Some(group), key, ex, value, cas, false)
-            .0
-    })
+    super::api::store(
+        memc,
+        op,
+        Some((group, group_length)),
+        key,
+        key_length,
+        value,
+        value_length,
+        expiration,
+        flags,
+        cas,
+    )
 }
 
 #[no_mangle]
