@@ -27,14 +27,9 @@ if [ -e "$ext" ]; then
 fi
 tmp=$(mktemp -d); pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # start PORT: a throwaway memcached on 127.0.0.1; its pid in $last_pid
-    local args=(-l 127.0.0.1 -p "$1" -U 0 -t 1)
-    [ "$(id -u)" = 0 ] && args+=(-u nobody)
-    memcached "${args[@]}" & last_pid=$!; pids="$pids $last_pid"
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
-    echo "run-php: memcached on $1 did not start"; exit 1
-}
+# shellcheck source=compat-tests/servers.sh
+. "$root/compat-tests/servers.sh"
+start() { start_memcached "$1" || { echo "run-php: memcached on $1 did not start"; exit 1; }; }
 real() { LD_BIND_NOW=1 "$@" 2>&1; }
 ours() { LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 "$@" 2>&1; }
 fail=0

@@ -20,14 +20,9 @@ if [ -n "$missing" ]; then
 fi
 tmp=$(mktemp -d); pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {
-    local args=(-l 127.0.0.1 -p "$1" -U 0 -t 1)
-    [ "$(id -u)" = 0 ] && args+=(-u nobody)
-    memcached "${args[@]}" & pids="$pids $!"
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
-    echo "run-pylibmc: memcached on $1 did not start"; exit 1
-}
+# shellcheck source=compat-tests/servers.sh
+. "$root/compat-tests/servers.sh"
+start() { start_memcached "$1" || { echo "run-pylibmc: memcached on $1 did not start"; exit 1; }; }
 p1=$(free_port); p2=$(free_port); dead=$(free_port)
 start "$p1"; start "$p2"
 cat > "$tmp/scenario.py" <<'PY'

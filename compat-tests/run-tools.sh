@@ -15,14 +15,9 @@ lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}
 command -v memccat >/dev/null || { echo "run-tools: libmemcached-tools is not installed"; exit 1; }
 tmp=$(mktemp -d); pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # start PORT: a throwaway memcached on 127.0.0.1
-    local args=(-l 127.0.0.1 -p "$1" -U 0 -t 1)
-    [ "$(id -u)" = 0 ] && args+=(-u nobody)
-    memcached "${args[@]}" & pids="$pids $!"
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
-    echo "run-tools: memcached on $1 did not start"; exit 1
-}
+# shellcheck source=compat-tests/servers.sh
+. "$root/compat-tests/servers.sh"
+start() { start_memcached "$1" || { echo "run-tools: memcached on $1 did not start"; exit 1; }; }
 p1=$(free_port); p2=$(free_port); dead=$(free_port)
 start "$p1"; start "$p2"
 servers="127.0.0.1:$p1,127.0.0.1:$p2"

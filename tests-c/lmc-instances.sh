@@ -15,14 +15,9 @@ cc=${CC:-cc}
 tmp=$(mktemp -d); pids=""
 stop_all() { for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; pids=""; }
 trap 'stop_all; rm -rf "$tmp"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # start PORT
-    local args=(-l 127.0.0.1 -p "$1" -U 0 -t 2)
-    [ "$(id -u)" = 0 ] && args+=(-u nobody)
-    memcached "${args[@]}" >/dev/null 2>&1 & pids="$pids $!"
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
-    echo "lmc-instances: memcached on $1 did not start"; exit 1
-}
+# shellcheck source=compat-tests/servers.sh
+. "$root/compat-tests/servers.sh"
+start() { start_memcached "$1" -t 2 || { echo "lmc-instances: memcached on $1 did not start"; exit 1; }; }
 p1=$(free_port); p2=$(free_port); p3=$(free_port); dead=$(free_port)
 src=$root/tests-c/lmc_instances.c
 # Against Debian's library, and against ours (linked by name from our directory).
