@@ -33,6 +33,11 @@
 #   make fuzz-smoke      every cargo-fuzz target for 10 s (needs cargo-fuzz;
 #                        not part of test: installing and building it takes
 #                        minutes; see fuzz/README.md for the long runs)
+#   make python          the Python package: a venv in build/pyenv (Debian's
+#                        python3 with its site packages, so python3-pylibmc
+#                        is importable beside ours), maturin and pytest from
+#                        PyPI, the abi3 wheel in build/wheels, installed
+#   make check-python    pytest python/tests against real memcached servers
 #   make demo | bench | clean
 #
 # Packaging: every cargo build and test runs with --locked (Cargo.lock is
@@ -84,7 +89,7 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 STEP = @printf '\n==> %s\n' 
 
 .PHONY: all cargo-build install uninstall check test check-memcached check-header check-symbols \
-	check-install check-threads check-fork check-pinning check-probes check-lmc-header memcheck failover-report fuzz-smoke demo \
+	check-install check-threads check-fork python check-python check-pinning check-probes check-lmc-header memcheck failover-report fuzz-smoke demo \
 	bench clean \
 	cbindgen FORCE
 
@@ -281,6 +286,27 @@ demo: all
 bench: all
 	$(STEP)"benches/run.sh"
 	benches/run.sh
+
+# The Python package (python/, a second crate of the cargo workspace, built
+# by maturin).  Debian's python3 is used for the venv because its
+# python3-pylibmc (the reference in tests and benchmarks) imports only there.
+PYTHON ?= /usr/bin/python3
+PYENV := $(BUILD)/pyenv
+
+$(PYENV)/bin/maturin:
+	$(PYTHON) -m venv --system-site-packages $(PYENV)
+	$(PYENV)/bin/pip install -q --disable-pip-version-check 'maturin>=1.5,<2' pytest
+
+python: $(PYENV)/bin/maturin
+	rm -f $(BUILD)/wheels/omcache-*.whl
+	cd python && CARGO_TARGET_DIR=$(abspath $(CARGO_TARGET_DIR)) \
+		../$(PYENV)/bin/maturin build --locked --release -q -o ../$(BUILD)/wheels
+	$(PYENV)/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps \
+		$(BUILD)/wheels/omcache-*.whl
+
+check-python: check-memcached python
+	$(STEP)"pytest python/tests (the omcache package against real memcached, and Debian's python3-pylibmc beside it)"
+	cd python && ../$(PYENV)/bin/python -m pytest -q tests
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,1 @@
+"""omcache.pylibmc: pylibmc 1.6's API on the omcache-rs engine (placeholder)."""
