@@ -67,6 +67,11 @@ LDFLAGS ?=
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+# The libmemcached face installs into directories of its own, never over the
+# system's libmemcached (README: "libmemcached programs" says how to make it
+# the system's).
+LMC_LIBDIR ?= $(LIBDIR)/omcache-libmemcached
+LMC_INCLUDEDIR ?= $(INCLUDEDIR)/omcache-libmemcached
 DESTDIR ?=
 
 VERSION := 0.3.0
@@ -142,18 +147,46 @@ $(BUILD)/omcache.pc: omcache.pc.in Makefile FORCE
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		-e 's|@LIBS_PRIVATE@|$(filter-out -lc,$(NATIVE_LIBS))|g' $< >$@
 
-install: all $(BUILD)/omcache.pc
+LMC_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LMC_LIBDIR@|$(LMC_LIBDIR)|g' \
+	-e 's|@LMC_INCLUDEDIR@|$(LMC_INCLUDEDIR)|g'
+
+$(BUILD)/omcache-libmemcached.pc: omcache-libmemcached.pc.in Makefile FORCE
+	@mkdir -p $(@D)
+	$(LMC_PC_SED) -e 's|@NAME@|omcache-libmemcached|' -e 's|@PC_VERSION@|$(VERSION)|' $< >$@
+
+$(BUILD)/libmemcached.pc: omcache-libmemcached.pc.in Makefile FORCE
+	@mkdir -p $(@D)
+	$(LMC_PC_SED) -e 's|@NAME@|libmemcached|' -e 's|@PC_VERSION@|1.1.4|' $< >$@
+
+LMC_HEADER_DIRS := libmemcached libmemcached-1.0 libmemcached-1.0/struct libmemcached-1.0/types \
+	libmemcachedutil-1.0 libhashkit libhashkit-1.0
+
+install: all $(BUILD)/omcache.pc $(BUILD)/omcache-libmemcached.pc $(BUILD)/libmemcached.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0644 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libomcache.so
 	install -m 0644 $(BUILD)/lib/libomcache.a $(DESTDIR)$(LIBDIR)/libomcache.a
 	install -m 0644 $(BUILD)/omcache.pc $(DESTDIR)$(LIBDIR)/pkgconfig/omcache.pc
 	install -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -d $(DESTDIR)$(LMC_LIBDIR)/pkgconfig
+	install -m 0644 $(LMC_SHLIB) $(DESTDIR)$(LMC_LIBDIR)/libmemcached.so.11
+	ln -sf libmemcached.so.11 $(DESTDIR)$(LMC_LIBDIR)/libmemcached.so
+	install -m 0644 $(BUILD)/libmemcached.pc $(DESTDIR)$(LMC_LIBDIR)/pkgconfig/libmemcached.pc
+	install -m 0644 $(BUILD)/omcache-libmemcached.pc \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/omcache-libmemcached.pc
+	for d in $(LMC_HEADER_DIRS); do \
+		install -d $(DESTDIR)$(LMC_INCLUDEDIR)/$$d && \
+		install -m 0644 include/$$d/*.h $(DESTDIR)$(LMC_INCLUDEDIR)/$$d/ || exit 1; \
+	done
+	install -m 0644 include/omcache_libmemcached.h include/omcache_libmemcachedutil.h \
+		include/omcache_libhashkit.h $(DESTDIR)$(LMC_INCLUDEDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libomcache.so \
 		$(DESTDIR)$(LIBDIR)/libomcache.a $(DESTDIR)$(LIBDIR)/pkgconfig/omcache.pc \
-		$(DESTDIR)$(INCLUDEDIR)/omcache.h $(DESTDIR)$(INCLUDEDIR)/omcache_cdef.h
+		$(DESTDIR)$(INCLUDEDIR)/omcache.h $(DESTDIR)$(INCLUDEDIR)/omcache_cdef.h \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/omcache-libmemcached.pc
+	rm -rf $(DESTDIR)$(LMC_LIBDIR) $(DESTDIR)$(LMC_INCLUDEDIR)
 
 # The pinned cbindgen used by the drift check; installed when missing or when
 # another version is on PATH (its output format is what the check parses).

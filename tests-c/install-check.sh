@@ -63,6 +63,34 @@ if objdump -p "$tmp/prog-static" | grep -q 'NEEDED *libomcache'; then
 fi
 "$tmp/prog-static" || fail "program linked with libomcache.a failed"
 
+# The libmemcached face: in its own directories, never over the system's.
+lmc_lib=$prefix/lib/omcache-libmemcached
+for f in lib/omcache-libmemcached/libmemcached.so.11 lib/omcache-libmemcached/pkgconfig/libmemcached.pc \
+         lib/pkgconfig/omcache-libmemcached.pc include/omcache-libmemcached/libmemcached/memcached.h \
+         include/omcache-libmemcached/libmemcached/util.h include/omcache-libmemcached/omcache_libmemcached.h \
+         include/omcache-libmemcached/libmemcached-1.0/struct/memcached.h; do
+    [ -f "$prefix/$f" ] || fail "$f not installed"
+done
+[ ! -e "$prefix/lib/libmemcached.so.11" ] && [ ! -e "$prefix/lib/libmemcached.so" ] ||
+    fail "the libmemcached face was installed into the main library directory"
+# Recompiled: once through omcache-libmemcached.pc, once through the private libmemcached.pc
+# (what an unchanged build that asks pkg-config for libmemcached gets).
+for how in omcache-libmemcached private-libmemcached; do
+    if [ "$how" = omcache-libmemcached ]; then
+        flags=$("$pkg_config" --cflags --libs omcache-libmemcached) || fail "pkg-config omcache-libmemcached"
+    else
+        flags=$(PKG_CONFIG_PATH=$lmc_lib/pkgconfig "$pkg_config" --cflags --libs libmemcached) ||
+            fail "pkg-config libmemcached (private directory)"
+        case $flags in *"$lmc_lib"*) ;; *) fail "private libmemcached.pc does not name ours: $flags" ;; esac
+    fi
+    # shellcheck disable=SC2086
+    "$cc" -Wall -Wextra -Werror "${user_cflags[@]}" "${user_ldflags[@]}" -o "$tmp/lmc-$how" \
+        "$root/tests-c/install_check_lmc.c" $flags || fail "cannot build a libmemcached program ($how)"
+    ldd "$tmp/lmc-$how" | grep -q "libmemcached.so.11 => $lmc_lib/libmemcached.so.11" ||
+        fail "$how: program does not load the installed libmemcached.so.11: $(ldd "$tmp/lmc-$how" | grep memcached)"
+    "$tmp/lmc-$how" >"$tmp/lmc-$how.out" || fail "libmemcached program ($how) failed"
+done
+
 # DESTDIR staging puts the same tree under DESTDIR.
 "$make" -C "$root" --no-print-directory install PREFIX=/usr/local DESTDIR="$tmp/stage" \
     >"$tmp/install-destdir.log" 2>&1 ||
@@ -73,4 +101,4 @@ done
 grep -qx 'prefix=/usr/local' "$tmp/stage/usr/local/lib/pkgconfig/omcache.pc" ||
     fail "DESTDIR leaked into omcache.pc"
 
-echo "install-check: OK (shared and static builds via pkg-config ran)"
+echo "install-check: OK (shared and static builds via pkg-config ran; a libmemcached program recompiled onto the private libmemcached.so.11 ran: $(cat "$tmp/lmc-omcache-libmemcached.out"))"
