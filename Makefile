@@ -299,6 +299,8 @@ test: check-memcached all
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh
 	@$(MAKE) --no-print-directory check-lmc-header
+	$(STEP)"c-examples/libmemcached/run.sh (a libmemcached program recompiled onto ours, C and C++, vs Debian's build; under valgrind)"
+	VALGRIND=1 c-examples/libmemcached/run.sh
 	@$(MAKE) --no-print-directory check-threads
 	@$(MAKE) --no-print-directory check-fork
 	@$(MAKE) --no-print-directory check-pinning
