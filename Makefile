@@ -321,6 +321,8 @@ demo: all
 bench: all
 	$(STEP)"benches/run.sh"
 	benches/run.sh
+	$(STEP)"benches/routing.sh"
+	benches/routing.sh
 
 # The Python package (python/, a second crate of the cargo workspace, built
 # by maturin).  Debian's python3 is used for the venv because its

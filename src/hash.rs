@@ -19,12 +19,24 @@ fn signed_byte(b: u8) -> u32 {
 /// Bob Jenkins' one-at-a-time hash: libmemcached's DEFAULT hash and the point hash of its
 /// unweighted ketama. Bytes are sign-extended (libhashkit reads them through `const char *`).
 pub fn one_at_a_time(key: &[u8]) -> u32 {
-    let mut h: u32 = 0;
-    for &b in key {
+    one_at_a_time_finish(one_at_a_time_update(0, key))
+}
+
+/// One-at-a-time is a stream: the state after a common prefix can be kept and continued
+/// (a ketama ring hashes "host:port-0" … "host:port-99" for every server).
+#[inline]
+pub fn one_at_a_time_update(mut h: u32, bytes: &[u8]) -> u32 {
+    for &b in bytes {
         h = h.wrapping_add(signed_byte(b));
         h = h.wrapping_add(h << 10);
         h ^= h >> 6;
     }
+    h
+}
+
+/// The final mix of one-at-a-time, after `one_at_a_time_update`.
+#[inline]
+pub fn one_at_a_time_finish(mut h: u32) -> u32 {
     h = h.wrapping_add(h << 3);
     h ^= h >> 11;
     h.wrapping_add(h << 15)
