@@ -30,10 +30,19 @@ class Memcached(object):
 
     def __init__(self, *args):
         self.port = free_port()
+        self.args = args
+        self._start()
+
+    def restart(self):
+        """A new memcached on the same port (after kill)."""
+        self.kill()
+        self._start()
+
+    def _start(self):
         cmd = ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-t", "1"]
         if os.getuid() == 0:
             cmd += ["-u", "nobody"]
-        cmd += list(args)
+        cmd += list(self.args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 5
         while True:
@@ -61,8 +70,19 @@ class Memcached(object):
         self.proc.wait()
 
     def stop(self):
-        """SIGSTOP: connections are accepted by the kernel, nothing is answered."""
+        """SIGSTOP: connections are accepted by the kernel, nothing is answered.  Returns
+        once the process is stopped (the signal is delivered asynchronously)."""
         self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while self._state() != "T":
+            if time.monotonic() > deadline:
+                raise RuntimeError("memcached did not stop")
+            time.sleep(0.001)
+
+    def _state(self):
+        with open("/proc/{0}/stat".format(self.proc.pid)) as f:
+            # pid (comm) state ...: comm may hold spaces, the state follows its ")"
+            return f.read().rsplit(")", 1)[1].split()[0]
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
