@@ -73,5 +73,7 @@ from ._omcache import (  # noqa: F401
     OMcache,
     OMcacheValue,
     TooLargeValueError,
+    _select_errno,
+    select_select,
     strerror,
 )

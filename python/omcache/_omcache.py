@@ -2,8 +2,31 @@
 
 The class, its methods, return values and exceptions are OMcache 0.3's, so code written for
 the original runs unchanged; the work is done by ``omcache._native.OMcacheCore`` (Rust), which
-waits for the network without the GIL.  Where this module does something else than the
-original, the docstring of the method says so.
+waits for the network without the GIL.
+
+Where this module differs from OMcache 0.3's ``omcache.py`` (each a case where the original
+misbehaved or had no answer):
+
+- ``timeout`` is honoured by set, add, replace, append and prepend (the original always waited
+  ``io_timeout`` there).
+- With a ``select`` function, every call returns and raises exactly what it does without one
+  (the original's select path reported OMCACHE_FAIL for commands that timed out or had
+  timeout 0).  The select function is used whenever it is not the C ``select.select`` itself,
+  so after gevent's monkey-patching the default is green too.
+- Keys and values that are neither str nor bytes(-like) raise TypeError; integers out of the
+  protocol's range raise OverflowError (the original passed some of them to cffi, which made
+  a zero-filled key of that length out of an int).
+- Keys that memcached cannot take (empty, over 250 bytes) raise CommandError with
+  OMCACHE_INVALID before anything is sent (the original sent them and reported OMCACHE_FAIL);
+  ``get_multi`` leaves them out of its answer.
+- ``set_distribution_method`` works (the original raised NotImplementedError under a modern
+  cffi); ``stat`` returns every row (the original kept at most 100 per I/O pass); ``noop`` and
+  ``stat`` with a negative server index raise OMCACHE_NO_SERVERS.
+- Calls after ``free()`` raise Error (the original crashed).
+- The key -> server mapping is libmemcached 1.1.4's (this project's rule; OMcache 0.3 differed
+  from it for IPv6 servers and in the weighted methods).
+- Additions: ``strerror``, the ``OMCACHE_*`` return codes, ``server_index_for_key`` and
+  ``dump`` (a debugging aid listing every key with its expiry).
 """
 
 import errno
@@ -12,14 +35,30 @@ import math
 import select as _select_module
 import struct
 import threading
+import types
 from collections import namedtuple
 from time import monotonic
 
 from . import _native
 
-# The select the original used by default; any other function given as ``select=`` (a
-# green-thread select, say) makes every call wait through it instead of blocking in Rust.
+# The default select function, as the original took it (``select.select`` when this module
+# was imported).  When the function in use is the C select itself, calls wait in Rust without
+# the GIL; any other function (a green-thread select given as ``select=``, or select.select
+# monkey-patched by gevent before this import) makes every call wait through it.
 select_select = _select_module.select
+
+
+def _is_c_select(function):
+    return (
+        isinstance(function, types.BuiltinFunctionType)
+        and getattr(function, "__module__", None) == "select"
+        and getattr(function, "__name__", None) == "select"
+    )
+
+
+def _select_errno(ex):
+    """The errno of an exception raised by a select function (an OMcache 0.3 helper)."""
+    return ex.errno if getattr(ex, "errno", None) is not None else (ex.args[0] if ex.args else None)
 
 DELTA_NO_ADD = 0xFFFFFFFF
 
@@ -407,8 +446,7 @@ class OMcache(object):
         return -1 if timeout < 0 else min(timeout, _TIMEOUT_MAX)
 
     def _uses_select(self):
-        select = self.select
-        return select is not select_select and select != select_select
+        return not _is_c_select(self.select)
 
     def _run(self, requests, timeout):
         """Runs a batch; returns (code, responses) where code is OK (all answered), BUFFERED
@@ -458,7 +496,7 @@ class OMcache(object):
         try:
             self.select(rlist, wlist, [], max(wait_ms, 0) / 1000.0)
         except (OSError, _select_module.error) as ex:
-            if getattr(ex, "errno", None) != errno.EINTR:
+            if _select_errno(ex) != errno.EINTR:
                 raise
         return not rlist and not wlist
 

@@ -199,11 +199,14 @@ impl OMcacheCore {
     /// Closes every connection and forgets the servers (OMcache's `omcache_free`; the object
     /// stays usable as a client without servers).
     fn close(&self, py: Python<'_>) {
+        // First: a close from a finaliser (or at interpreter exit) must not call into Python
+        // logging for messages about the connections it drops.
+        *lock(&self.log_target) = None;
         self.with_engine(py, |e| {
             e.client = Client::new();
             e.forget_pending();
         });
-        *lock(&self.log_target) = None;
+        lock(&self.logs).clear();
     }
 
     /// Replaces the server list: a comma-separated string, ordered as OMcache 0.3 ordered it

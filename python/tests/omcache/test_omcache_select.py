@@ -188,3 +188,23 @@ def test_reentrant_call_from_select_is_refused_not_mixed_up(server):
     assert e.value.status == omcache.OMCACHE_INVALID
     assert state["inner"] == b"i"
     assert oc.get("outer") == b"o"
+
+
+def test_internal_utils():
+    # OMcache 0.3's own test of its helper
+    err = select.error(errno.EINTR, "interrupted")
+    assert omcache._select_errno(err) == errno.EINTR
+    assert omcache.select_select is select.select
+
+
+def test_only_the_c_select_waits_in_rust(server, monkeypatch):
+    oc = omcache.OMcache(server.address, select=select.select)
+    assert not oc._uses_select()
+    # a select.select replaced before the client is made (gevent's monkey-patching) is used
+    sel = RecordingSelect()
+    monkeypatch.setattr(omcache._omcache, "select_select", sel)
+    patched = omcache.OMcache(server.address)
+    assert patched.select is sel and patched._uses_select()
+    patched.set("k", "v")
+    assert patched.get("k") == b"v"
+    assert sel.calls
