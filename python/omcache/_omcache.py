@@ -29,11 +29,13 @@ misbehaved or had no answer):
   ``dump`` (a debugging aid listing every key with its expiry).
 """
 
+import contextlib
 import errno
 import logging
 import math
 import select as _select_module
 import struct
+import sys
 import threading
 import types
 from collections import namedtuple
@@ -248,6 +250,56 @@ def _unsigned(value, limit, what):
     return value
 
 
+def _current_task():
+    """Who is calling: the current greenlet when greenlets are in use (green threads share an
+    OS thread), else the OS thread."""
+    greenlet = sys.modules.get("greenlet")
+    if greenlet is not None:
+        try:
+            return greenlet.getcurrent()
+        except Exception:  # noqa: BLE001 - a greenlet module without getcurrent: use threads
+            pass
+    return threading.get_ident()
+
+
+class _CallLock(object):
+    """Serialises the calls on one client among OS threads and green threads.
+
+    A call that waits through a select function spans several native calls (the engine runs
+    one batch at a time), so the next caller must wait until it ends: an OS thread waits on a
+    condition, a caller that has a green select waits through that select (so the green thread
+    holding the client runs meanwhile, even without gevent's patched locks).  Re-entry by the
+    holder itself (a log handler or select function calling the client) is let through; the
+    engine then refuses the interrupted batch (OMCACHE_INVALID) instead of mixing answers."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._owner = None
+        self._depth = 0
+
+    def acquire(self, green_wait=None):
+        me = _current_task()
+        with self._cond:
+            while self._depth and self._owner != me:
+                if green_wait is None:
+                    self._cond.wait()
+                else:
+                    self._cond.release()
+                    try:
+                        green_wait()
+                    finally:
+                        self._cond.acquire()
+            self._owner = me
+            self._depth += 1
+
+    def release(self):
+        with self._cond:
+            self._depth -= 1
+            if not self._depth:
+                self._owner = None
+                self._cond.notify_all()
+
+
 class OMcache(object):
     """A memcached client with OMcache 0.3's Python API.
 
@@ -267,9 +319,7 @@ class OMcache(object):
 
     def __init__(self, server_list, log=None, select=None):
         self.omc = _native.OMcacheCore()
-        # Serialises calls of threads sharing this object: a batch driven through a select
-        # function spans several native calls.
-        self._lock = threading.RLock()
+        self._calls = _CallLock()
         self._log = None
         self.log = log
         self.select = select or select_select
@@ -426,7 +476,7 @@ class OMcache(object):
     def reset_buffers(self):
         """Drops everything queued and not yet sent, and answers not yet read."""
         omc = self._handle()
-        with self._lock:
+        with self._serialised():
             omc.reset_buffers()
         return OMCACHE_OK
 
@@ -448,12 +498,31 @@ class OMcache(object):
     def _uses_select(self):
         return not _is_c_select(self.select)
 
+    @contextlib.contextmanager
+    def _serialised(self):
+        green_wait = None
+        if self._uses_select():
+            select = self.select
+
+            def green_wait():
+                try:
+                    select([], [], [], 0.001)
+                except (OSError, _select_module.error) as ex:
+                    if _select_errno(ex) != errno.EINTR:
+                        raise
+
+        self._calls.acquire(green_wait)
+        try:
+            yield
+        finally:
+            self._calls.release()
+
     def _run(self, requests, timeout):
         """Runs a batch; returns (code, responses) where code is OK (all answered), BUFFERED
         (timeout 0), AGAIN (time ran out) or the failure of a request that could not be sent."""
         omc = self._handle()
         timeout = self._timeout_ms(timeout)
-        with self._lock:
+        with self._serialised():
             if not self._uses_select():
                 code, responses, _ = omc.execute(requests, timeout)
                 return code, responses
@@ -505,7 +574,7 @@ class OMcache(object):
         OMCACHE_AGAIN when time ran out first."""
         omc = self._handle()
         timeout = self._timeout_ms(timeout)
-        with self._lock:
+        with self._serialised():
             if not self._uses_select():
                 ret = omc.flush(timeout)
             else:
