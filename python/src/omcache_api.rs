@@ -1,5 +1,5 @@
 //! The native half of `omcache.OMcache` (OMcache 0.3's Python class): `OMcacheCore`, one
-//! engine client behind a mutex, driven by `omcache/__init__.py`.
+//! engine client behind a mutex, driven by `omcache/_omcache.py`.
 //!
 //! The Python layer builds each request as a tuple `(opcode, key, value, extras, cas,
 //! server_index)` (extras packed big-endian as on the wire, server_index -1 = by key), as the
@@ -124,8 +124,8 @@ struct Outcome {
 type LogQueue = Arc<Mutex<Vec<(i32, String)>>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic inside a call (turned into a Python exception by PyO3) leaves the engine in a
-    // consistent state between calls: keep using it.
+    // After a panic in one call (which PyO3 raises as a Python exception) the client stays
+    // usable, rather than every later call failing on the poisoned lock.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -256,14 +256,6 @@ impl OMcacheCore {
 
     fn set_buffering(&self, py: Python<'_>, enabled: bool) {
         self.with_engine(py, |e| e.client.settings_mut().buffering = enabled);
-    }
-
-    fn set_send_buffer_max_size(&self, py: Python<'_>, size: usize) {
-        self.with_engine(py, |e| e.client.settings_mut().send_buffer_max = size);
-    }
-
-    fn set_recv_buffer_max_size(&self, py: Python<'_>, size: usize) {
-        self.with_engine(py, |e| e.client.settings_mut().recv_buffer_max = size);
     }
 
     /// Sends log messages of syslog priority <= `level` (0: everything but debug) to
