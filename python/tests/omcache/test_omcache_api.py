@@ -190,6 +190,9 @@ def test_incr_decr(mc):
     with pytest.raises(omcache.Error):
         mc.increment("n_e", 2, expiration=42, initial=None)
     assert mc.decrement("d", 1, initial=10, expiration=100) == 10
+    # DELTA_NO_ADD as the expiration: never created, whatever the initial value
+    with pytest.raises(omcache.NotFoundError):
+        mc.increment("nd", 1, initial=5, expiration=omcache.DELTA_NO_ADD)
     # 64-bit wrap-around, as memcached does it
     mc.set("w", str(2**64 - 1))
     assert mc.increment("w", 2) == 1
