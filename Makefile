@@ -266,10 +266,10 @@ check: check-memcached all
 	$(STEP)"make check: all steps passed"
 
 test: check-memcached all
-	$(STEP)"cargo fmt --check"
-	$(CARGO) fmt --check
-	$(STEP)"cargo clippy --locked --all-targets -- -D warnings"
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(STEP)"cargo fmt --all --check"
+	$(CARGO) fmt --all --check
+	$(STEP)"cargo clippy --locked --workspace --all-targets -- -D warnings"
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(STEP)"cargo doc (the Rust API's documentation builds without warnings)"
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps
 	@$(MAKE) --no-print-directory check
@@ -296,6 +296,7 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-encoding.sh
 	$(STEP)"tests-c/lmc-misc.sh (behavior getters, reset, push, error printing, query ids, UDP adds, retry and srcport on the real library and on ours, and under valgrind)"
 	VALGRIND=1 tests-c/lmc-misc.sh
+	@$(MAKE) --no-print-directory check-python
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh
 	@$(MAKE) --no-print-directory check-lmc-header
@@ -343,7 +344,7 @@ python: $(PYENV)/bin/maturin
 
 check-python: check-memcached python
 	$(STEP)"pytest python/tests (the omcache package against real memcached, and Debian's python3-pylibmc beside it)"
-	cd python && ../$(PYENV)/bin/python -m pytest -q tests
+	cd python && ../$(PYENV)/bin/python -P -m pytest -q tests
 
 clean:
 	$(CARGO) clean
