@@ -204,12 +204,19 @@ def populate(impl):
             raise RuntimeError(f"cannot store {key} with {impl.label}")
 
 
-def median_or_none(values):
-    return statistics.median(values) if values else None
+def median_of(values):
+    """The median of the values that are not None (failed runs), or None."""
+    kept = [v for v in values if v is not None]
+    return statistics.median(kept) if kept else None
 
 
-def fmt(value, spec, width):
-    return f"{value:{width}{spec}}" if value is not None else f"{'-':>{width}}"
+def median_ratio(values, references):
+    """The median of the per-round ratios values / references, or None."""
+    return median_of([v / r if v is not None and r else None for v, r in zip(values, references)])
+
+
+def cell(value, spec, suffix=""):
+    return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
 def report(protocol, server, impls, rounds, threads, ops, cpu):
@@ -222,32 +229,25 @@ def report(protocol, server, impls, rounds, threads, ops, cpu):
     columns += [f"{impl.label} CPU us/op" for impl in impls]
     columns += [f"CPU {label} / {ref}" for label in others]
     widths = [max(len(c), 9) for c in columns]
+
+    def line(first, cells):
+        return " | ".join([f"{first:<10}"] + [f"{c:>{w}}" for c, w in zip(cells, widths)])
+
     print()
     print(f"Python, {protocol} protocol, one memcached ({server}), median of {rounds} rounds "
           f"(ratio = per round, against {ref}; CPU = this process, user + sys):")
-    print(" | ".join([f"{'workload':<10}"] + [f"{c:>{w}}" for c, w in zip(columns, widths)]))
+    print(line("workload", columns))
     print("-+-".join(["-" * 10] + ["-" * w for w in widths]))
     for workload in WORKLOADS:
-        cells = []
-        for impl in impls:
-            cells.append(fmt(median_or_none([v for v in ops[impl.label][workload] if v is not None]), ".0f", 0))
-        for label in others:
-            ratios = [o / r for o, r in zip(ops[label][workload], ops[ref][workload]) if o is not None and r is not None]
-            cells.append(fmt(median_or_none(ratios), ".2f", 0) + "x" if ratios else "-")
-        for impl in impls:
-            cells.append(fmt(median_or_none([v for v in cpu[impl.label][workload] if v is not None]), ".2f", 0))
-        for label in others:
-            ratios = [o / r for o, r in zip(cpu[label][workload], cpu[ref][workload]) if o is not None and r]
-            cells.append(fmt(median_or_none(ratios), ".2f", 0) + "x" if ratios else "-")
-        print(" | ".join([f"{names.get(workload, workload):<10}"] + [f"{c:>{w}}" for c, w in zip(cells, widths)]))
-    scaling = []
-    for impl in impls:
-        ratios = [
-            p / s
-            for p, s in zip(ops[impl.label]["pool-N"], ops[impl.label]["pool-1"])
-            if p is not None and s is not None
-        ]
-        scaling.append(f"{impl.label} {median_or_none(ratios):.2f}x" if ratios else f"{impl.label} -")
+        cells = [cell(median_of(ops[impl.label][workload]), ".0f") for impl in impls]
+        cells += [cell(median_ratio(ops[label][workload], ops[ref][workload]), ".2f", "x") for label in others]
+        cells += [cell(median_of(cpu[impl.label][workload]), ".2f") for impl in impls]
+        cells += [cell(median_ratio(cpu[label][workload], cpu[ref][workload]), ".2f", "x") for label in others]
+        print(line(names.get(workload, workload), cells))
+    scaling = [
+        f"{impl.label} " + cell(median_ratio(ops[impl.label]["pool-N"], ops[impl.label]["pool-1"]), ".2f", "x")
+        for impl in impls
+    ]
     print(f"{threads} threads / 1 thread (pool-{threads} / pool-1, per round): " + ", ".join(scaling))
     print(f"(get_multi: one op = one call of {MULTI_KEYS} keys, keys/s = {MULTI_KEYS} x ops/s; "
           f"pool-{threads}: {threads} threads, each with its client from a ThreadMappedPool)")
@@ -275,8 +275,8 @@ def bench_protocol(args, protocol, modules):
                 try:
                     rate, per_op = runs[workload](impl)
                 except Exception as e:  # one failed run must not end the benchmark
-                    print(f"  round {r + 1}: {impl.label} {protocol} {workload} FAILED: {type(e).__name__}: {e}",
-                          file=sys.stderr)
+                    what = f"round {r + 1}: {impl.label} {protocol} {workload}"
+                    print(f"  {what} FAILED: {type(e).__name__}: {e}", file=sys.stderr)
                     failures += 1
                     rate = per_op = None
                 ops[impl.label][workload].append(rate)
@@ -360,7 +360,7 @@ def main():
     if args.server is None:
         own, args.server = start_memcached()
     try:
-        print(f"implementations: " + ", ".join(f"{label} ({module.__file__})" for label, module in modules))
+        print("implementations: " + ", ".join(f"{label} ({module.__file__})" for label, module in modules))
         failures = sum(bench_protocol(args, protocol, modules) for protocol in protocols)
     finally:
         if own is not None:
