@@ -40,7 +40,7 @@
 #   BENCH_N_MULTIGET [3000] (calls of 100 keys)    BENCH_N_BUFFERED [500000]
 #   BENCH_BATCH [100]      sets per buffered batch, for both clients (see
 #                          benches/bench_libmemcached.c for why it is small)
-#   BENCH_CALLGRIND [1]    0 skips part 2 (and the instruction counts of 4, 5)
+#   BENCH_CALLGRIND [1]    0 skips part 2 (and the instruction counts of 4, 5, 6)
 #   BENCH_MILLION [1000000], 0 skips part 3
 #   BENCH_PROTOCOLS [1]    0 skips parts 4 and 5 (and the cargo build they need)
 #   BENCH_LMC_FACE [1]     0 skips parts 6 and 7
