@@ -19,15 +19,40 @@
 #    BENCH_PROTOCOL=meta / binary), and the engine over binary against the C
 #    API (bench_omcache), the three alternating in the same rounds, as in 1
 #    and 2.
+# 6. The libmemcached face: the same bench_libmemcached binary with Debian's
+#    libmemcached.so.11 and with ours substituted (LD_LIBRARY_PATH=
+#    build/libmemcached, LD_BIND_NOW=1, which the real library's runs get too),
+#    binary and text protocol, the four alternating in the same rounds, as in
+#    1 and 2; the buffered runs also count the sets the servers stored (sum
+#    of total_items before and after each run, once the servers are idle).
+# 7. Buffered requests in large batches (BENCH_BIG_BATCHES sets per
+#    memcached_flush_buffers()), both libraries, both protocols: sets
+#    attempted, issued before the library gave up or aborted, and stored.
+#    Ours must store every set (a lost one counts as a failure).
+# 8. Python (python/bench/bench_pylibmc.py): get, set, 100-key get_multi and
+#    4 threads on a ThreadMappedPool against one thread, each implementation
+#    of BENCH_PYTHON_IMPLS against the first, one local memcached.  Runs when
+#    the interpreter exists and every implementation imports (the default
+#    needs `make python`).
 #
 # Environment (defaults in brackets):
 #   BENCH_ROUNDS [7]       BENCH_N_GET [30000]     BENCH_N_SET [30000]
 #   BENCH_N_MULTIGET [3000] (calls of 100 keys)    BENCH_N_BUFFERED [500000]
 #   BENCH_BATCH [100]      sets per buffered batch, for both clients (see
 #                          benches/bench_libmemcached.c for why it is small)
-#   BENCH_CALLGRIND [1]    0 skips part 2 (and the instruction counts of 4, 5)
+#   BENCH_CALLGRIND [1]    0 skips part 2 (and the instruction counts of 4, 5, 6)
 #   BENCH_MILLION [1000000], 0 skips part 3
 #   BENCH_PROTOCOLS [1]    0 skips parts 4 and 5 (and the cargo build they need)
+#   BENCH_LMC_FACE [1]     0 skips parts 6 and 7
+#   BENCH_BIG_BATCHES [1000 10000]   BENCH_N_BIG [100000] (sets per library,
+#                          protocol and batch size in part 7)
+#   BENCH_PYTHON [1]       0 skips part 8
+#   BENCH_PYTHON_BIN [<build>/pyenv/bin/python]
+#   BENCH_PYTHON_IMPLS [pylibmc,omcache.pylibmc] (the first is the reference)
+#   BENCH_PYTHON_PROTOCOLS [text,binary]
+#   BENCH_PYTHON_ARGS []   more options for bench_pylibmc.py (e.g. --n-get 5000)
+#   BENCH_PARTS [1 2 3 4 5 6 7 8]  the parts to run (the knobs above still
+#                          apply), e.g. BENCH_PARTS="6 7 8"
 #   CC [cc]                OMCACHE_BUILD [<repo>/build]
 #   CARGO [cargo]          CARGO_TARGET_DIR [<repo>/target]
 # Every run is logged to build/bench/runs-<date>.log (and runs-latest.log).
@@ -49,6 +74,21 @@ export BENCH_BATCH=${BENCH_BATCH:-100}
 do_callgrind=${BENCH_CALLGRIND:-1}
 million=${BENCH_MILLION:-1000000}
 do_protocols=${BENCH_PROTOCOLS:-1}
+do_lmc_face=${BENCH_LMC_FACE:-1}
+big_batches=${BENCH_BIG_BATCHES:-1000 10000}
+n_big=${BENCH_N_BIG:-100000}
+do_python=${BENCH_PYTHON:-1}
+python_bin=${BENCH_PYTHON_BIN:-$build/pyenv/bin/python}
+python_impls=${BENCH_PYTHON_IMPLS:-pylibmc,omcache.pylibmc}
+python_protocols=${BENCH_PYTHON_PROTOCOLS:-text,binary}
+read -r -a python_args <<<"${BENCH_PYTHON_ARGS:-}"
+parts=" ${BENCH_PARTS:-1 2 3 4 5 6 7 8} "
+# want N: part N is selected by BENCH_PARTS
+want() { [[ $parts == *" $1 "* ]]; }
+[ "$do_callgrind" = 0 ] || { want 2 || want 4 || want 5 || want 6; } || do_callgrind=0
+{ want 4 || want 5; } || do_protocols=0
+{ want 6 || want 7; } || do_lmc_face=0
+want 8 || do_python=0
 
 workloads="get set multiget buffered"
 clients="omcache libmemcached"
@@ -74,6 +114,8 @@ need_pkg "pkg-config --exists libmemcached" libmemcached-dev
 
 [ -e "$build/lib/libomcache.so" ] && [ -e "$build/include/omcache.h" ] ||
     die "$build/lib/libomcache.so is missing; run make first"
+[ "$do_lmc_face" = 0 ] || [ -e "$build/libmemcached/libmemcached.so.11" ] ||
+    die "$build/libmemcached/libmemcached.so.11 is missing; run make first"
 
 # --- build ----------------------------------------------------------------------
 mkdir -p "$out"
@@ -93,6 +135,14 @@ if [ "$do_protocols" != 0 ]; then
         die "cannot copy bench_engine"
 fi
 
+if [ "$do_lmc_face" != 0 ]; then
+    # The substitution must really load ours (bench_libmemcached links
+    # libmemcached.so.11 by its SONAME, as Debian's programs do).
+    LD_LIBRARY_PATH=$build/libmemcached${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$out/bench_libmemcached" |
+        grep -q "libmemcached.so.11 => $build/libmemcached/libmemcached.so.11" ||
+        die "LD_LIBRARY_PATH=$build/libmemcached does not substitute libmemcached.so.11"
+fi
+
 stamp=$(date +%Y%m%d-%H%M%S)
 log=$out/runs-$stamp.log
 ln -sf "runs-$stamp.log" "$out/runs-latest.log"
@@ -100,6 +150,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/omcache-bench.XXXXXX")
 cleanup() {
     "$servers_sh" stop "$tmp/servers"
     "$servers_sh" stop "$tmp/million"
+    "$servers_sh" stop "$tmp/python"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -123,88 +174,140 @@ n_of() {
     case $1 in get) echo "$n_get" ;; set) echo "$n_set" ;; multiget) echo "$n_multi" ;; buffered) echo "$n_buf" ;; esac
 }
 
-# client_cmd CLIENT -> sets prog (the program), proto (its BENCH_PROTOCOL) and
-# toggle (its measured function, for callgrind)
+# The environment of part 6's runs: ours substituted for Debian's
+# libmemcached.so.11, and immediate binding for both (every import resolved
+# at start-up, as issue 8 asks, outside the timed part anyway).
+lmc_ours_env=(LD_LIBRARY_PATH="$build/libmemcached${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" LD_BIND_NOW=1)
+lmc_real_env=(LD_BIND_NOW=1)
+
+# client_cmd CLIENT -> sets prog (the program), proto (its BENCH_PROTOCOL),
+# toggle (its measured function, for callgrind) and envs (more environment)
 client_cmd() {
+    envs=()
     case $1 in
         omcache | omcache-capi) prog=$out/bench_omcache proto=binary toggle=run_workload ;;
         libmemcached) prog=$out/bench_libmemcached proto=binary toggle=run_workload ;;
         libmemcached-text) prog=$out/bench_libmemcached proto=text toggle=run_workload ;;
         engine-*) prog=$out/bench_engine proto=${1#engine-} toggle=run_workload_engine ;;
+        lmc-ours | lmc-ours-text | lmc-real | lmc-real-text)
+            prog=$out/bench_libmemcached toggle=run_workload
+            case $1 in *-text) proto=text ;; *) proto=binary ;; esac
+            case $1 in lmc-ours*) envs=("${lmc_ours_env[@]}") ;; *) envs=("${lmc_real_env[@]}") ;; esac
+            ;;
         *) die "unknown client $1" ;;
     esac
 }
 
-# run ROUND CLIENT WORKLOAD N  -> appends one line to the log
+# total_items SERVERS -> the sum of the servers' total_items (items ever
+# stored), once two readings 0.2 s apart agree: a client that has exited may
+# have left requests the servers are still reading.
+server_total_items() {   # HOST:PORT
+    local host=${1%:*} port=${1##*:} fd line
+    host=${host#[}
+    host=${host%]}
+    exec {fd}<>"/dev/tcp/$host/$port" || return 1
+    printf 'stats\r\n' >&"$fd"
+    while IFS= read -r -t 10 line <&"$fd"; do
+        line=${line%$'\r'}
+        case $line in
+            "STAT total_items "*) echo "${line##* }" ;;
+            END) break ;;
+        esac
+    done
+    exec {fd}>&-
+}
+total_items() {
+    local list prev=-1 now s tries=0
+    IFS=, read -r -a list <<<"$1"
+    while :; do
+        now=0
+        for s in "${list[@]}"; do
+            now=$((now + $(server_total_items "$s")))
+        done
+        [ "$now" = "$prev" ] && break
+        tries=$((tries + 1))
+        [ "$tries" -ge 50 ] && break
+        prev=$now
+        sleep 0.2
+    done
+    echo "$now"
+}
+
+# run ROUND CLIENT WORKLOAD N  -> appends one line to the log (and, for
+# part 6's buffered runs, a "stored ROUND CLIENT N STORED" line)
 failures=0
 run() {
-    local r=$1 c=$2 w=$3 n=$4 line cpu prog proto toggle
+    local r=$1 c=$2 w=$3 n=$4 line cpu prog proto toggle envs before=
     client_cmd "$c"
-    if ! line=$(BENCH_PROTOCOL=$proto /usr/bin/time -f "%U %S" -o "$tmp/time" "$prog" "$w" "$servers" "$n" 2>"$tmp/err"); then
+    case $c/$w in lmc-*/buffered) before=$(total_items "$servers") ;; esac
+    if ! line=$(env "${envs[@]}" BENCH_PROTOCOL="$proto" /usr/bin/time -f "%U %S" -o "$tmp/time" "$prog" "$w" "$servers" "$n" 2>"$tmp/err"); then
         echo "  round $r: $c $w FAILED:" >&2
         sed 's/^/    /' "$tmp/err" | head -8 >&2
         echo "# round $r $c $w failed: $(tr '\n' ' ' <"$tmp/err")" >>"$log"
         failures=$((failures + 1))
-        return
+    else
+        cpu=$(tail -1 "$tmp/time")
+        echo "$r $c $line $cpu" >>"$log"
     fi
-    cpu=$(tail -1 "$tmp/time")
-    echo "$r $c $line $cpu" >>"$log"
+    [ -z "$before" ] || echo "stored $r $c $n $(($(total_items "$servers") - before))" >>"$log"
 }
 
-start_s=$(date +%s)
-for r in $(seq 1 "$rounds"); do
-    if [ $((r % 2)) -eq 1 ]; then order="omcache libmemcached"; else order="libmemcached omcache"; fi
-    for w in $workloads; do
-        for c in $order; do
-            run "$r" "$c" "$w" "$(n_of "$w")"
+# --- part 1: omcache against libmemcached, and the table -----------------------
+if want 1; then
+    start_s=$(date +%s)
+    for r in $(seq 1 "$rounds"); do
+        if [ $((r % 2)) -eq 1 ]; then order="omcache libmemcached"; else order="libmemcached omcache"; fi
+        for w in $workloads; do
+            for c in $order; do
+                run "$r" "$c" "$w" "$(n_of "$w")"
+            done
         done
+        printf '\r  round %d/%d done (%ds)' "$r" "$rounds" $(($(date +%s) - start_s)) >&2
     done
-    printf '\r  round %d/%d done (%ds)' "$r" "$rounds" $(($(date +%s) - start_s)) >&2
-done
-echo >&2
+    echo >&2
 
-# --- part 1: the table ---------------------------------------------------------
-echo
-echo "Throughput and client CPU, median of $rounds rounds (ratio = ours / libmemcached, per round):"
-awk -v workloads="$workloads" '
-function median(list,    a, n, i, j, t) {
-    n = split(list, a, " ")
-    if (n == 0) return -1
-    for (i = 2; i <= n; i++)            # insertion sort, numeric
-        for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-    return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-}
-/^#/ { next }
-{
-    r = $1; c = $2; w = $3; n = $4; ops = $6; cpu = $7 + $8
-    key = r SUBSEP w
-    if (c == "omcache") { o_ops[key] = ops; o_cpu[key] = cpu * 1e6 / n }
-    else                { l_ops[key] = ops; l_cpu[key] = cpu * 1e6 / n }
-    seen_round[r] = 1
-}
-END {
-    printf "%-10s | %14s | %17s | %11s | %14s | %14s | %9s\n", "workload", "ours ops/s", "libmemcached ops/s", "ratio", "ours CPU us/op", "libm CPU us/op", "CPU ratio"
-    printf "%-10s-+-%14s-+-%17s-+-%11s-+-%14s-+-%14s-+-%9s\n", "----------", "--------------", "-----------------", "-----------", "--------------", "--------------", "---------"
-    nw = split(workloads, ws, " ")
-    for (i = 1; i <= nw; i++) {
-        w = ws[i]; lo = ""; ll = ""; lr = ""; co = ""; cl = ""; cr = ""
-        for (r in seen_round) {
-            key = r SUBSEP w
-            if (key in o_ops) { lo = lo " " o_ops[key]; co = co " " o_cpu[key] }
-            if (key in l_ops) { ll = ll " " l_ops[key]; cl = cl " " l_cpu[key] }
-            if ((key in o_ops) && (key in l_ops) && l_ops[key] > 0) {
-                lr = lr " " o_ops[key] / l_ops[key]
-                if (l_cpu[key] > 0) cr = cr " " o_cpu[key] / l_cpu[key]
-            }
-        }
-        unit = (w == "multiget") ? " (x100 keys)" : ""
-        printf "%-10s | %14.0f | %17.0f | %10.2fx | %14.2f | %14.2f | %8.2fx\n", w, median(lo), median(ll), median(lr), median(co), median(cl), median(cr)
+    echo
+    echo "Throughput and client CPU, median of $rounds rounds (ratio = ours / libmemcached, per round):"
+    awk -v workloads="$workloads" '
+    function median(list,    a, n, i, j, t) {
+        n = split(list, a, " ")
+        if (n == 0) return -1
+        for (i = 2; i <= n; i++)            # insertion sort, numeric
+            for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+        return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
     }
-    print "(multiget: one op = one call fetching 100 keys from 4 servers; CPU = the client process, user + sys, /usr/bin/time)"
-}' "$log" | tee "$out/summary-$stamp.txt"
+    /^#/ { next }
+    {
+        r = $1; c = $2; w = $3; n = $4; ops = $6; cpu = $7 + $8
+        key = r SUBSEP w
+        if (c == "omcache") { o_ops[key] = ops; o_cpu[key] = cpu * 1e6 / n }
+        else                { l_ops[key] = ops; l_cpu[key] = cpu * 1e6 / n }
+        seen_round[r] = 1
+    }
+    END {
+        printf "%-10s | %14s | %17s | %11s | %14s | %14s | %9s\n", "workload", "ours ops/s", "libmemcached ops/s", "ratio", "ours CPU us/op", "libm CPU us/op", "CPU ratio"
+        printf "%-10s-+-%14s-+-%17s-+-%11s-+-%14s-+-%14s-+-%9s\n", "----------", "--------------", "-----------------", "-----------", "--------------", "--------------", "---------"
+        nw = split(workloads, ws, " ")
+        for (i = 1; i <= nw; i++) {
+            w = ws[i]; lo = ""; ll = ""; lr = ""; co = ""; cl = ""; cr = ""
+            for (r in seen_round) {
+                key = r SUBSEP w
+                if (key in o_ops) { lo = lo " " o_ops[key]; co = co " " o_cpu[key] }
+                if (key in l_ops) { ll = ll " " l_ops[key]; cl = cl " " l_cpu[key] }
+                if ((key in o_ops) && (key in l_ops) && l_ops[key] > 0) {
+                    lr = lr " " o_ops[key] / l_ops[key]
+                    if (l_cpu[key] > 0) cr = cr " " o_cpu[key] / l_cpu[key]
+                }
+            }
+            unit = (w == "multiget") ? " (x100 keys)" : ""
+            printf "%-10s | %14.0f | %17.0f | %10.2fx | %14.2f | %14.2f | %8.2fx\n", w, median(lo), median(ll), median(lr), median(co), median(cl), median(cr)
+        }
+        print "(multiget: one op = one call fetching 100 keys from 4 servers; CPU = the client process, user + sys, /usr/bin/time)"
+    }' "$log" | tee "$out/summary-$stamp.txt"
+fi
 
 # --- part 2: instructions per operation ----------------------------------------
-if [ "$do_callgrind" != 0 ]; then
+if [ "$do_callgrind" != 0 ] && want 2; then
     echo
     echo "Instructions per operation (valgrind --tool=callgrind --toggle-collect=run_workload):"
     printf '%-10s | %14s | %17s | %9s\n' workload "ours instr/op" "libmemcached" ratio | tee -a "$out/summary-$stamp.txt"
@@ -233,7 +336,7 @@ if [ "$do_callgrind" != 0 ]; then
 fi
 
 # --- part 3: a million buffered sets --------------------------------------------
-if [ "$million" != 0 ]; then
+if [ "$million" != 0 ] && want 3; then
     echo
     echo "OMcache: $million buffered sets (100-byte values) flushed with one omcache_io() over 4 fresh servers:"
     mservers=$("$servers_sh" start "$tmp/million" 4 -m 1024) || die "cannot start memcached"
@@ -319,13 +422,13 @@ END {
 # client and workload, into ir[CLIENT,WORKLOAD] (0: failed) and the log
 declare -A ir=()
 instructions() {
-    local c w n cg total prog proto toggle
+    local c w n cg total prog proto toggle envs
     for w in $workloads; do
         case $w in get | set) n=2000 ;; multiget) n=200 ;; buffered) n=20000 ;; esac
         for c in $1; do
             client_cmd "$c"
             cg=$tmp/callgrind.$c.$w
-            if BENCH_PROTOCOL=$proto valgrind --tool=callgrind --toggle-collect="$toggle" \
+            if env "${envs[@]}" BENCH_PROTOCOL="$proto" valgrind --tool=callgrind --toggle-collect="$toggle" \
                     --callgrind-out-file="$cg" "$prog" "$w" "$servers" "$n" >/dev/null 2>"$tmp/vg.err"; then
                 total=$(awk '/^(summary|totals):/ { print $2; exit }' "$cg")
                 ir[$c,$w]=$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }')
@@ -351,7 +454,7 @@ instruction_table() {
     done
 }
 
-if [ "$do_protocols" != 0 ]; then
+if [ "$do_protocols" != 0 ] && want 4; then
     # Both clients can do every workload over text (libmemcached's buffered
     # text sets are plain "set" lines whose STORED answers it reads later, ours
     # are "set ... noreply").
@@ -367,7 +470,9 @@ if [ "$do_protocols" != 0 ]; then
             tee -a "$out/summary-$stamp.txt"
         instruction_table engine-text libmemcached-text "ours instr/op" "libmemcached"
     fi
+fi
 
+if [ "$do_protocols" != 0 ] && want 5; then
     echo
     echo "Meta vs binary, both the engine; and the engine vs the C API, both binary; median of $rounds rounds (per-round ratios):" |
         tee -a "$out/summary-$stamp.txt"
@@ -383,6 +488,121 @@ if [ "$do_protocols" != 0 ]; then
         instruction_table engine-meta engine-binary "meta instr/op" "binary instr/op"
         echo "Instructions per operation, the engine vs the C API, binary (callgrind):" | tee -a "$out/summary-$stamp.txt"
         instruction_table engine-binary omcache-capi "engine instr/op" "C API instr/op"
+    fi
+fi
+
+# --- parts 6 and 7: the libmemcached face ---------------------------------------
+# stored_summary OURS REAL -> the buffered sets each client's runs stored,
+# from the "stored" lines of the log; a set of ours lost is a failure
+stored_summary() {
+    local summary
+    summary=$(awk -v a="$1" -v b="$2" '
+$1 == "stored" && $3 == a { an += $4; as += $5 }
+$1 == "stored" && $3 == b { bn += $4; bs += $5 }
+END {
+    printf "buffered sets stored (the servers\047 total_items, all rounds): ours %d of %d, libmemcached %d of %d\n", as, an, bs, bn
+    if (as != an) print "LOST"
+}' "$log")
+    echo "${summary%$'\n'LOST}" | tee -a "$out/summary-$stamp.txt"
+    case $summary in
+        *LOST) echo "  ours lost buffered sets" >&2; failures=$((failures + 1)) ;;
+    esac
+}
+
+if [ "$do_lmc_face" != 0 ] && want 6; then
+    echo
+    echo "The libmemcached face: bench_libmemcached with Debian's libmemcached.so.11 and with ours substituted (LD_LIBRARY_PATH=$build/libmemcached, LD_BIND_NOW=1 for both), median of $rounds rounds (ratio = ours / libmemcached, per round):" |
+        tee -a "$out/summary-$stamp.txt"
+    echo "# lmc-face: lmc-ours lmc-real lmc-ours-text lmc-real-text" >>"$log"
+    rounds "lmc-ours lmc-real lmc-ours-text lmc-real-text"
+    echo "binary protocol:" | tee -a "$out/summary-$stamp.txt"
+    table lmc-ours lmc-real "ours ops/s" "libmemcached ops/s" "ours CPU us/op" "libm CPU us/op"
+    stored_summary lmc-ours lmc-real
+    echo "text protocol:" | tee -a "$out/summary-$stamp.txt"
+    table lmc-ours-text lmc-real-text "ours ops/s" "libmemcached ops/s" "ours CPU us/op" "libm CPU us/op"
+    stored_summary lmc-ours-text lmc-real-text
+    echo "(multiget: one op = one call fetching 100 keys from 4 servers; buffered: batches of $BENCH_BATCH)" |
+        tee -a "$out/summary-$stamp.txt"
+    if [ "$do_callgrind" != 0 ]; then
+        instructions "lmc-ours lmc-real lmc-ours-text lmc-real-text"
+        echo "Instructions per operation, the libmemcached face, binary (callgrind, --toggle-collect=run_workload):" |
+            tee -a "$out/summary-$stamp.txt"
+        instruction_table lmc-ours lmc-real "ours instr/op" "libmemcached"
+        echo "Instructions per operation, the libmemcached face, text:" | tee -a "$out/summary-$stamp.txt"
+        instruction_table lmc-ours-text lmc-real-text "ours instr/op" "libmemcached"
+    fi
+fi
+
+if [ "$do_lmc_face" != 0 ] && want 7; then
+    echo
+    echo "Buffered requests in large batches: $n_big buffered sets (100-byte values) per run, memcached_flush_buffers() every BATCH sets, 4 servers; issued = sets handed to memcached_set() before the end or an abort; stored = the servers' total_items:" |
+        tee -a "$out/summary-$stamp.txt"
+    printf '%-8s | %6s | %-12s | %9s | %9s | %9s | %s\n' protocol batch library attempted issued stored outcome |
+        tee -a "$out/summary-$stamp.txt"
+    for proto in binary text; do
+        for batch in $big_batches; do
+            for lib in ours real; do
+                c=lmc-$lib
+                [ "$proto" = text ] && c=$c-text
+                client_cmd "$c"
+                before=$(total_items "$servers")
+                # (the braces take bash's own "Aborted" notice: the table says it)
+                {
+                    env "${envs[@]}" BENCH_BATCH="$batch" BENCH_PROTOCOL="$proto" timeout 300 \
+                        "$prog" buffered "$servers" "$n_big" >"$tmp/big.out" 2>"$tmp/big.err"
+                } 2>/dev/null
+                status=$?
+                stored=$(($(total_items "$servers") - before))
+                issued=$(sed -n 's/.*SIGABRT after \([0-9]*\) buffered sets issued.*/\1/p' "$tmp/big.err")
+                case $status in
+                    0) outcome=ok ;;
+                    1) outcome="$(sed -n 's/^bench_libmemcached: \([0-9]*\) errors$/\1 errors/p' "$tmp/big.err"), first: $(head -1 "$tmp/big.err" | sed 's/^bench_libmemcached: //')" ;;
+                    124) outcome="timed out after 300 s" ;;
+                    *)
+                        if [ "$status" -gt 128 ]; then
+                            outcome="killed by SIG$(kill -l $((status - 128)))"
+                            why=$(grep -o 'Assertion .* failed' "$tmp/big.err" | head -1)
+                            [ -z "$why" ] || outcome="$outcome ($(grep -o '[a-z/]*\.cc:[0-9]*' "$tmp/big.err" | head -1): $why)"
+                        else
+                            outcome="exit status $status"
+                        fi
+                        ;;
+                esac
+                if [ "$lib" = ours ] && [ "$stored" != "$n_big" ]; then
+                    outcome="$outcome; LOST $((n_big - stored))"
+                    failures=$((failures + 1))
+                fi
+                library=$([ "$lib" = ours ] && echo ours || echo libmemcached)
+                printf '%-8s | %6d | %-12s | %9d | %9d | %9d | %s\n' "$proto" "$batch" "$library" \
+                    "$n_big" "${issued:-$n_big}" "$stored" "$outcome" | tee -a "$out/summary-$stamp.txt"
+                echo "big-batch $proto $batch $c n=$n_big issued=${issued:-$n_big} stored=$stored status=$status $(head -3 "$tmp/big.err" | tr '\n' ' ')" >>"$log"
+            done
+        done
+    done
+fi
+
+# --- part 8: Python ---------------------------------------------------------------
+if [ "$do_python" != 0 ]; then
+    echo
+    if [ ! -x "$python_bin" ]; then
+        echo "Python (part 8) skipped: no $python_bin (make python builds it)" | tee -a "$out/summary-$stamp.txt"
+    elif ! "$python_bin" -c 'import importlib, sys
+for name in sys.argv[1].split(","):
+    importlib.import_module(name)' "$python_impls" 2>"$tmp/py.err"; then
+        echo "Python (part 8) skipped: $python_bin cannot import one of $python_impls: $(tail -1 "$tmp/py.err")" |
+            tee -a "$out/summary-$stamp.txt"
+    else
+        pserver=$("$servers_sh" start "$tmp/python" 1 -m 256) || die "cannot start memcached"
+        echo "# python: $python_impls on $pserver" >>"$log"
+        "$python_bin" "$root/python/bench/bench_pylibmc.py" --server "$pserver" --impl "$python_impls" \
+            --protocols "$python_protocols" --rounds "$rounds" "${python_args[@]}" 2> >(tee "$tmp/py.err" >&2) |
+            tee -a "$out/summary-$stamp.txt"
+        if [ "${PIPESTATUS[0]}" != 0 ]; then
+            echo "  python/bench/bench_pylibmc.py FAILED:" >&2
+            tail -8 "$tmp/py.err" | sed 's/^/    /' >&2
+            failures=$((failures + 1))
+        fi
+        "$servers_sh" stop "$tmp/python"
     fi
 fi
 
