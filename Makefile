@@ -327,7 +327,8 @@ FORCE:
 HASHKIT_SHLIB := $(BUILD)/libmemcached/libhashkit.so.2
 LMCUTIL_SHLIB := $(BUILD)/libmemcached/libmemcachedutil.so.2
 LMCUTIL_STATICLIB := $(CARGO_TARGET_DIR)/release/libomcache_libmemcachedutil.a
-LMC_FAMILY_LIBDIR ?= $(LIBDIR)/omcache-libmemcached
+# Where libmemcached.so.11 is installed (LMC_LIBDIR when the Makefile defines it).
+LMC_FAMILY_LIBDIR ?= $(or $(LMC_LIBDIR),$(LIBDIR)/omcache-libmemcached)
 
 .PHONY: install-lmc-family uninstall-lmc-family check-lmc-family
 
@@ -373,6 +374,7 @@ uninstall-lmc-family:
 
 # Exports of the two libraries; libhashkit and libmemcachedutil against Debian's (same C
 # programs, outputs compared), also under valgrind; memcping over the whole family.
+test: check-lmc-family
 check-lmc-family: all
 	$(STEP)"check-lmc-family: exports, tests-c/lmc-hashkit.sh, tests-c/lmc-util.sh"
 	tests-c/check-family-exports.sh

@@ -261,6 +261,11 @@ static int api(const in_port_t ports[3]) {
            memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_CUSTOM),
            memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_HSIEH));
     where_keys_are("modula-jenkins", memc, ports, 300);
+    /* the embedded kit changed directly is the handle's hash (libmemcached hashes with it) */
+    hashkit_set_function((hashkit_st *)memcached_get_hashkit(memc), HASHKIT_HASH_MURMUR);
+    printf("kit changed directly: HASH %llu\n",
+           (unsigned long long)memcached_behavior_get(memc, MEMCACHED_BEHAVIOR_HASH));
+    where_keys_are("modula-murmur-direct", memc, ports, 300);
     printf("get_hashkit NULL %s\n", memcached_get_hashkit(NULL) ? "pointer" : "NULL");
     memcached_free(memc);
     hashkit_free(&md5kit);

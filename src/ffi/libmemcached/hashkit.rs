@@ -1,15 +1,17 @@
 //! `memcached_get_hashkit` / `memcached_set_hashkit`: the handle's embedded `hashkit_st`
-//! (offset 8 of `memcached_st`, kept in step with the HASH and KETAMA_HASH settings after
-//! every call, see `memc::with_memc`), and replacing it.
+//! (offset 8 of `memcached_st`), and replacing it. As in libmemcached the embedded kit is the
+//! handle's hash: `memc::with_memc` adopts a change made to it directly (through
+//! `memcached_get_hashkit`'s pointer) before each call, and writes the HASH / KETAMA_HASH
+//! settings back into it after each call.
 
-use super::memc;
+use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
 use super::types::memcached_st;
-use crate::ffi::libhashkit::{hashkit_st, slot_algorithm, HASHKIT_HASH_CUSTOM};
+use crate::ffi::libhashkit::{hashkit_st, slot_algorithm, HashFunction, HASHKIT_HASH_CUSTOM};
 
 /// The handle's hashkit (NULL for a NULL or uninitialised handle). libhashkit.so.2's
-/// functions work on it; changing it through this pointer does not change the server
-/// choice (use `memcached_set_hashkit` or the HASH behavior).
+/// functions work on it; a change made through it is the handle's key hash from the next
+/// call on.
 #[no_mangle]
 pub extern "C" fn memcached_get_hashkit(ptr: *const memcached_st) -> *const hashkit_st {
     memc::with_memc(ptr.cast_mut(), std::ptr::null(), |_| {
@@ -38,14 +40,36 @@ pub extern "C" fn memcached_set_hashkit(
             ),
             None => ((0, None), (0, None)),
         };
-        let m = &mut lmc.model;
-        m.hash = base.0;
-        m.custom_hash = base.1.filter(|_| base.0 == HASHKIT_HASH_CUSTOM);
-        m.distribution_hash = distribution.0;
-        m.custom_distribution_hash = distribution
-            .1
-            .filter(|_| distribution.0 == HASHKIT_HASH_CUSTOM);
-        lmc.apply_settings();
+        lmc.set_hashes(base, distribution);
         lmc.record(rc::SUCCESS, ptr, None)
     })
+}
+
+impl Lmc {
+    /// The key hash and distribution hash as (algorithm, the function when CUSTOM).
+    fn set_hashes(
+        &mut self,
+        base: (u32, Option<HashFunction>),
+        distribution: (u32, Option<HashFunction>),
+    ) {
+        let custom = |(a, f): (u32, Option<HashFunction>)| f.filter(|_| a == HASHKIT_HASH_CUSTOM);
+        let m = &mut self.model;
+        m.hash = base.0;
+        m.custom_hash = custom(base);
+        m.distribution_hash = distribution.0;
+        m.custom_distribution_hash = custom(distribution);
+        self.apply_settings();
+    }
+
+    /// Takes the embedded kit's functions when they are not the settings' (changed directly).
+    pub(super) fn adopt_hashkit(&mut self, kit: &hashkit_st) {
+        let base = slot_algorithm(&kit.base_hash);
+        let distribution = slot_algorithm(&kit.distribution_hash);
+        let m = &self.model;
+        if base != (m.hash, m.custom_hash)
+            || distribution != (m.distribution_hash, m.custom_distribution_hash)
+        {
+            self.set_hashes(base, distribution);
+        }
+    }
 }

@@ -258,6 +258,9 @@ where
             return on_error;
         };
         with_locked(lock, on_error, |lmc| {
+            // SAFETY: `memc` is a valid memcached_st (checked above); its hashkit is plain data
+            // the caller may have changed through memcached_get_hashkit's pointer.
+            lmc.adopt_hashkit(unsafe { &(*memc).hashkit });
             let out = f(lmc);
             let flags = flag_bytes(&lmc.model);
             let hosts = lmc.client.server_count() as u32;
