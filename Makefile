@@ -351,3 +351,71 @@ clean:
 	rm -rf $(BUILD)
 
 FORCE:
+
+# ---- libmemcached family: libhashkit.so.2 and libmemcachedutil.so.2 (begin) ----
+# Both beside libmemcached.so.11 in build/libmemcached, so LD_LIBRARY_PATH=build/libmemcached
+# substitutes the whole family.
+#  - libhashkit.so.2: another link of the Rust staticlib (src/ffi/libhashkit) with its 33
+#    unversioned exports. libmemcached.so.11 needs it, as Debian's does: a hashkit_st names its
+#    algorithm by function pointer, and the handle's embedded one must hold the pointers of the
+#    libhashkit the program calls (src/ffi/libhashkit/mod.rs). RUNPATH $ORIGIN finds the
+#    sibling when libmemcached.so.11 is loaded by path or LD_PRELOAD.
+#  - libmemcachedutil.so.2: the libmemcachedutil/ crate, linked against libmemcached.so.11
+#    (NEEDED, as Debian's): it calls the public libmemcached functions, owns no engine.
+HASHKIT_SHLIB := $(BUILD)/libmemcached/libhashkit.so.2
+LMCUTIL_SHLIB := $(BUILD)/libmemcached/libmemcachedutil.so.2
+LMCUTIL_STATICLIB := $(CARGO_TARGET_DIR)/release/libomcache_libmemcachedutil.a
+# Where libmemcached.so.11 is installed (LMC_LIBDIR when the Makefile defines it).
+LMC_FAMILY_LIBDIR ?= $(or $(LMC_LIBDIR),$(LIBDIR)/omcache-libmemcached)
+
+.PHONY: install-lmc-family uninstall-lmc-family check-lmc-family
+
+all: $(HASHKIT_SHLIB) $(LMCUTIL_SHLIB)
+
+$(HASHKIT_SHLIB): $(STATICLIB) libhashkit.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libhashkit.so.2 -Wl,--version-script=libhashkit.map \
+		-Wl,--no-undefined -Wl,--gc-sections -Wl,--as-needed $(CFLAGS) $(LDFLAGS) -o $@.tmp \
+		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive $(NATIVE_LIBS)
+	mv -f $@.tmp $@
+
+$(LMC_SHLIB): $(HASHKIT_SHLIB)
+LMC_COMPAT_LIBS += -L$(BUILD)/libmemcached -Wl,--no-as-needed -l:libhashkit.so.2 \
+	-Wl,--as-needed -Wl,-rpath,'$$ORIGIN'
+
+$(LMCUTIL_STATICLIB): FORCE
+	$(CARGO) build --locked --release -p omcache-libmemcachedutil
+
+$(LMCUTIL_SHLIB): $(LMCUTIL_STATICLIB) $(LMC_SHLIB) libmemcachedutil.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmemcachedutil.so.2 -Wl,--version-script=libmemcachedutil.map \
+		-Wl,--no-undefined -Wl,--gc-sections -Wl,--as-needed $(CFLAGS) $(LDFLAGS) -o $@.tmp \
+		-Wl,--whole-archive $(LMCUTIL_STATICLIB) -Wl,--no-whole-archive \
+		-L$(BUILD)/libmemcached -Wl,-rpath-link,$(BUILD)/libmemcached -l:libmemcached.so.11 \
+		-Wl,-rpath,'$$ORIGIN' $(NATIVE_LIBS)
+	mv -f $@.tmp $@
+
+# Installed with libmemcached.so.11, in the face's private directory (never the system's).
+install: install-lmc-family
+install-lmc-family: all
+	install -d $(DESTDIR)$(LMC_FAMILY_LIBDIR)
+	install -m 0644 $(HASHKIT_SHLIB) $(DESTDIR)$(LMC_FAMILY_LIBDIR)/libhashkit.so.2
+	install -m 0644 $(LMCUTIL_SHLIB) $(DESTDIR)$(LMC_FAMILY_LIBDIR)/libmemcachedutil.so.2
+	ln -sf libhashkit.so.2 $(DESTDIR)$(LMC_FAMILY_LIBDIR)/libhashkit.so
+	ln -sf libmemcachedutil.so.2 $(DESTDIR)$(LMC_FAMILY_LIBDIR)/libmemcachedutil.so
+
+uninstall: uninstall-lmc-family
+uninstall-lmc-family:
+	rm -f $(DESTDIR)$(LMC_FAMILY_LIBDIR)/libhashkit.so.2 $(DESTDIR)$(LMC_FAMILY_LIBDIR)/libhashkit.so \
+		$(DESTDIR)$(LMC_FAMILY_LIBDIR)/libmemcachedutil.so.2 \
+		$(DESTDIR)$(LMC_FAMILY_LIBDIR)/libmemcachedutil.so
+
+# Exports of the two libraries; libhashkit and libmemcachedutil against Debian's (same C
+# programs, outputs compared), also under valgrind; memcping over the whole family.
+test: check-lmc-family
+check-lmc-family: all
+	$(STEP)"check-lmc-family: exports, tests-c/lmc-hashkit.sh, tests-c/lmc-util.sh"
+	tests-c/check-family-exports.sh
+	VALGRIND=1 tests-c/lmc-hashkit.sh
+	VALGRIND=1 tests-c/lmc-util.sh
+# ---- libmemcached family (end) ----

@@ -7,6 +7,8 @@
 
 /// Shared by the faces: panic guard, pointer helpers, handle lock with deferred callbacks.
 pub(crate) mod common;
+/// libhashkit 1.1.4's C API (libhashkit.so.2): hashkit_st objects over the engine's hashes.
+pub mod libhashkit;
 /// libmemcached 1.1.4's C API (in progress: pure parsing parts).
 pub mod libmemcached;
 /// OMcache 0.3's C API.

@@ -700,8 +700,11 @@ pub extern "C" fn memcached_flush(
         }
         if result == rc::SUCCESS {
             lmc.record(rc::SUCCESS, memc, None);
+            return result;
         }
-        result
+        // libmemcached 1.1.4 answers SOME_ERRORS for a failed server (in both protocols) and
+        // keeps the server's own code as the last error (libmemcachedutil's flush passes it on).
+        rc::SOME_ERRORS
     })
 }
 

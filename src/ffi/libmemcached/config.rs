@@ -930,6 +930,10 @@ pub struct Model {
     pub weighted: bool,
     pub hash: u32,
     pub distribution_hash: u32,
+    /// The caller's functions behind `hash` / `distribution_hash` = CUSTOM (11), given with
+    /// `memcached_set_hashkit`.
+    pub custom_hash: Option<crate::ffi::libhashkit::HashFunction>,
+    pub custom_distribution_hash: Option<crate::ffi::libhashkit::HashFunction>,
     pub binary_protocol: bool,
     pub buffer_requests: bool,
     pub hash_with_namespace: bool,
@@ -976,6 +980,8 @@ impl Default for Model {
             weighted: false,
             hash: 0,
             distribution_hash: 0,
+            custom_hash: None,
+            custom_distribution_hash: None,
             binary_protocol: false,
             buffer_requests: false,
             hash_with_namespace: false,

@@ -11,8 +11,9 @@ use super::types::memcached_st;
 use crate::address::ServerAddr;
 use crate::client::{Client, FailoverPolicy, Failure, Server, Status, Wait};
 use crate::ffi::common::{guard, new_handle_lock, with_locked, HandleLock};
+use crate::ffi::libhashkit::HASHKIT_HASH_CUSTOM;
 use crate::hash::HashAlgorithm;
-use crate::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
+use crate::ketama::{Distribution, KeyHash, LibmemcachedConfig, LibmemcachedLayout};
 use crate::protocol::Protocol;
 
 /// What a `memcached_st` owns (behind its `engine` pointer).
@@ -74,11 +75,15 @@ impl Lmc {
             LibmemcachedLayout::from_c(m.distribution).unwrap_or(LibmemcachedLayout::Modula);
         let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
         let weighted = m.weighted || m.distribution == distribution::CONSISTENT_WEIGHTED;
-        self.client.set_distribution(Distribution::Libmemcached(
-            LibmemcachedConfig::new(layout, hash)
-                .weighted(weighted)
-                .with_buckets(&m.buckets),
-        ));
+        let mut config = LibmemcachedConfig::new(layout, hash)
+            .weighted(weighted)
+            .with_buckets(&m.buckets);
+        // A caller's key hash (memcached_set_hashkit) replaces the algorithm.
+        if let Some(custom) = m.custom_hash.filter(|_| m.hash == HASHKIT_HASH_CUSTOM) {
+            config.hash = KeyHash::Custom(std::sync::Arc::new(move |key: &[u8]| custom.call(key)));
+        }
+        self.client
+            .set_distribution(Distribution::Libmemcached(config));
         let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.client.settings_mut();
         s.connect_timeout = ms(m.connect_timeout, 4000);
@@ -253,14 +258,23 @@ where
             return on_error;
         };
         with_locked(lock, on_error, |lmc| {
+            // SAFETY: `memc` is a valid memcached_st (checked above); its hashkit is plain data
+            // the caller may have changed through memcached_get_hashkit's pointer.
+            lmc.adopt_hashkit(unsafe { &(*memc).hashkit });
             let out = f(lmc);
             let flags = flag_bytes(&lmc.model);
             let hosts = lmc.client.server_count() as u32;
+            let m = &lmc.model;
+            let hashes = (
+                (m.hash, m.custom_hash),
+                (m.distribution_hash, m.custom_distribution_hash),
+            );
             // SAFETY: `memc` is a valid memcached_st (checked above); these fields are plain
             // bytes the face owns.
             unsafe {
                 (*memc).flags = flags;
                 (*memc).number_of_hosts = hosts;
+                (*memc).hashkit.set_algorithms(hashes.0, hashes.1);
             }
             (out, None::<fn()>)
         })

@@ -23,6 +23,7 @@ pub const ERROR: c_int = 11;
 pub const DATA_EXISTS: c_int = 12;
 pub const NOTSTORED: c_int = 14;
 pub const NOTFOUND: c_int = 16;
+pub const SOME_ERRORS: c_int = 19;
 pub const NO_SERVERS: c_int = 20;
 pub const NOT_SUPPORTED: c_int = 28;
 pub const TIMEOUT: c_int = 31;

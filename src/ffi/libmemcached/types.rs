@@ -6,6 +6,8 @@
 
 use std::ffi::{c_char, c_void};
 
+use crate::ffi::libhashkit::hashkit_st;
+
 /// `memcached_st`: 696 bytes, possibly in caller memory. The face keeps its engine behind
 /// `engine` (libmemcached's private continuum pointer, which it does not use); Debian binaries
 /// read `flags` (the binary-protocol bit) and `configure` (libmemcachedutil's pool sizes)
@@ -17,7 +19,8 @@ pub struct memcached_st {
     pub flags: [u8; 2],
     _pad0: u8,
     pub distribution: u32,
-    _hashkit: [u8; 48],
+    /// The handle's `hashkit_st` (libhashkit's layout): `memcached_get_hashkit` points here.
+    pub hashkit: hashkit_st,
     _server_info_version: u32,
     pub number_of_hosts: u32,
     _servers: *mut c_void,
@@ -62,7 +65,7 @@ impl memcached_st {
             flags: [0x20, 0],
             _pad0: 0,
             distribution: 0,
-            _hashkit: [0; 48],
+            hashkit: hashkit_st::initial(),
             _server_info_version: 0,
             number_of_hosts: 0,
             _servers: std::ptr::null_mut(),
@@ -171,6 +174,7 @@ mod tests {
         assert_eq!(size_of::<memcached_st>(), 696);
         assert_eq!(offset_of!(memcached_st, flags), 1);
         assert_eq!(offset_of!(memcached_st, distribution), 4);
+        assert_eq!(offset_of!(memcached_st, hashkit), 8);
         assert_eq!(offset_of!(memcached_st, number_of_hosts), 60);
         assert_eq!(offset_of!(memcached_st, user_data), 136);
         assert_eq!(offset_of!(memcached_st, _result), 160);
