@@ -116,6 +116,13 @@ impl Client {
         if bad_key || protocol::check_request(&req.parts).is_err() {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
+        if let Some(creds) = &self.settings.sasl {
+            // memcached authenticates only over the binary protocol: sending unauthenticated
+            // instead would bypass the credentials the caller asked for.
+            if self.protocol != protocol::Protocol::Binary || !creds.is_valid() {
+                return Err(Status::Failed(Failure::SaslConfig));
+            }
+        }
         let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
         if let State::Dead { retry_at } = self.conns[server].state() {
             // Out of service, its keys not moved (the failover policy does not eject): fail at
@@ -167,7 +174,7 @@ impl Client {
         if conn.state() == State::Idle {
             let timeout = self.settings.connect_timeout;
             match conn.start_connect(now, timeout) {
-                Ok(ConnectStart::Connected) => self.log_connected(server),
+                Ok(ConnectStart::Connected) => self.connected(server),
                 Ok(_) => {}
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
@@ -185,10 +192,17 @@ impl Client {
         }
     }
 
-    pub(super) fn log_connected(&mut self, server: usize) {
+    /// A connection has just been established: with SASL credentials, its authentication
+    /// goes ahead of everything queued on it, due within the connect timeout.
+    pub(super) fn connected(&mut self, server: usize) {
         if self.log_enabled(log_level::INFO) {
             let addr = self.conns[server].addr().to_string();
             self.log(log_level::INFO, format_args!("[{addr}] connected"));
+        }
+        if let Some(creds) = &self.settings.sasl {
+            let deadline = Instant::now() + self.settings.connect_timeout;
+            let message = creds.plain_message();
+            self.conns[server].queue_auth_first(super::sasl::MECHANISM, &message, deadline);
         }
     }
 
