@@ -10,7 +10,8 @@ have_sasl_memcached() {
 
 # start_sasl_memcached PORT USER PASSWORD DIR: memcached on 127.0.0.1:PORT that accepts only
 # USER/PASSWORD, mechanism PLAIN only (else libmemcached negotiates SCRAM), its sasldb and
-# configuration in DIR. Its pid is added to `pids` and left in `last_pid`. Fails after 5 s.
+# configuration in DIR (as root, memcached runs as nobody: DIR's parents must let it through).
+# Its pid is added to `pids` and left in `last_pid`. Fails after 5 s.
 start_sasl_memcached() {
     local port=$1 user=$2 pass=$3 dir=$4
     mkdir -p "$dir"

@@ -114,6 +114,7 @@ impl Client {
             let mut probe_answered = false;
             let mut auth_refused: Option<(String, Failure)> = None;
             let mut auth_answered = false;
+            let mut refused_unauthenticated = false;
             let corrupt: Option<Corruption> = match conn.next_event(recv_max) {
                 Event::NeedMore => return,
                 Event::Unanswered(f) => {
@@ -172,6 +173,8 @@ impl Client {
                                     resp.key = r.request(i).parts.key;
                                 }
                             }
+                            refused_unauthenticated =
+                                answer.status == crate::protocol::status::AUTH_ERROR;
                             pin = sink.response(&resp, index.filter(|_| reqs.is_some()));
                         }
                         Origin::TrailingNoop => pin = sink.response(&resp, None),
@@ -238,6 +241,13 @@ impl Client {
             // behind it count as never sent.
             if auth_answered && auth_refused.is_none() {
                 self.conns[server].auth_answered();
+            }
+            if refused_unauthenticated && !self.conns[server].has_work() {
+                // memcached -S closes a connection after refusing a request made without
+                // authentication: close it now, so that the next request connects afresh
+                // instead of failing on the dead socket.
+                self.conns[server].close_quietly();
+                return;
             }
             if let Some((why, failure)) = auth_refused {
                 // The requests held back behind the authentication were never sent: they

@@ -65,23 +65,6 @@ impl Drop for SaslCredentials {
 /// The SASL mechanism the engine speaks.
 pub const MECHANISM: &[u8] = b"PLAIN";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_message_and_hidden_password() {
-        let c = SaslCredentials::new("user", "s3cret");
-        assert_eq!(c.plain_message(), b"\0user\0s3cret");
-        let shown = format!("{c:?}");
-        assert!(shown.contains("user"), "{shown}");
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(c.is_valid());
-        assert!(!SaslCredentials::new("us\0er", "p").is_valid());
-        assert!(!SaslCredentials::new("user", "p\0").is_valid());
-    }
-}
-
 impl super::Client {
     /// Sets (or with None removes) the SASL credentials, like assigning
     /// [`Settings::sasl`](super::Settings::sasl), and lets servers that were put out of
@@ -100,5 +83,22 @@ impl super::Client {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_message_and_hidden_password() {
+        let c = SaslCredentials::new("user", "s3cret");
+        assert_eq!(c.plain_message(), b"\0user\0s3cret");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("user"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(c.is_valid());
+        assert!(!SaslCredentials::new("us\0er", "p").is_valid());
+        assert!(!SaslCredentials::new("user", "p\0").is_valid());
     }
 }

@@ -687,6 +687,14 @@ impl Connection {
         self.auth_end = 0;
     }
 
+    /// Closes a connection with nothing queued or in flight (the server is known to close
+    /// it); the next request connects again. Not a failure.
+    pub fn close_quietly(&mut self) {
+        if !self.has_work() {
+            self.reset();
+        }
+    }
+
     /// Forgets every queued request and received byte (the caller abandons them). A
     /// connection with bytes in either direction is closed: answers to requests already sent
     /// would arrive unexpected.

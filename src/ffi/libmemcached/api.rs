@@ -713,15 +713,3 @@ pub extern "C" fn memcached_flush_buffers(memc: *mut memcached_st) -> memcached_
         lmc.record_status(status, &[], memc, None)
     })
 }
-
-/// SASL comes with the rest of the libmemcached face; until then it is refused clearly.
-#[no_mangle]
-pub extern "C" fn memcached_set_sasl_auth_data(
-    memc: *mut memcached_st,
-    _username: *const c_char,
-    _password: *const c_char,
-) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
-        lmc.record(rc::NOT_SUPPORTED, memc, None)
-    })
-}

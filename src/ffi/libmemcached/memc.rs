@@ -35,6 +35,8 @@ pub(super) struct Lmc {
     quiet_errno: bool,
     /// The servers' `memcached_instance_st`s (instance.rs).
     pub instances: super::instance::Instances,
+    /// SASL credentials and the callback array `sasl.callbacks` points at (sasl.rs).
+    pub sasl: Option<Box<super::sasl::SaslData>>,
     /// `memcached_query_id`: 1 on a new handle, one more for each operation (a fetch is
     /// part of its mget).
     pub query_id: u64,
@@ -53,6 +55,7 @@ impl Lmc {
             fetch_with_cas: false,
             last_message: b"SUCCESS\0".to_vec(),
             query_id: 1,
+            sasl: None,
             quiet_errno: false,
             hooks: Default::default(),
             instances: Default::default(),
@@ -164,7 +167,9 @@ impl Lmc {
                 | rc::READ_FAILURE
                 | rc::WRITE_FAILURE
                 | rc::PROTOCOL_ERROR
-        );
+                | rc::AUTH_FAILURE
+                | rc::UNKNOWN_READ_FAILURE
+        ) || failure == Some(Failure::SaslConfig);
         match server.and_then(|i| self.client.server_addr(i)) {
             Some(addr) if server_failure => {
                 let port = if addr.is_unix() { 0 } else { addr.port };
@@ -175,6 +180,7 @@ impl Lmc {
                     Some(Failure::ConnectRefused) => "(Connection refused)",
                     Some(Failure::ConnectTimeout) => "(Connection timed out)",
                     Some(Failure::ConnectionReset) => "(Connection reset by peer)",
+                    Some(Failure::SaslConfig) => ", SASL credentials need the binary protocol",
                     _ => "",
                 };
                 self.last_message.extend_from_slice(

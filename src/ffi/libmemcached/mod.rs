@@ -21,6 +21,7 @@ mod memc;
 mod misc;
 mod php;
 mod rc;
+mod sasl;
 mod stats;
 pub mod types;
 
