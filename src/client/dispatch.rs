@@ -116,13 +116,6 @@ impl Client {
         if bad_key || protocol::check_request(&req.parts).is_err() {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
-        if let Some(creds) = &self.settings.sasl {
-            // memcached authenticates only over the binary protocol: sending unauthenticated
-            // instead would bypass the credentials the caller asked for.
-            if self.protocol != protocol::Protocol::Binary || !creds.is_valid() {
-                return Err(Status::Failed(Failure::SaslConfig));
-            }
-        }
         let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
         if let State::Dead { retry_at } = self.conns[server].state() {
             // Out of service, its keys not moved (the failover policy does not eject): fail at
@@ -131,6 +124,21 @@ impl Client {
                 return Err(Status::Failed(Failure::ServerTemporarilyDisabled));
             }
             self.conns[server].revive();
+        }
+        if let Some(creds) = &self.settings.sasl {
+            // memcached authenticates only over the binary protocol: sending unauthenticated
+            // instead would bypass the credentials the caller asked for. Like libmemcached
+            // 1.1.4 (whose tools run into it without --binary), the server is then out of
+            // service until its retry time (or a protocol change); its keys do not move.
+            if self.protocol != protocol::Protocol::Binary || !creds.is_valid() {
+                let retry = self.settings.reconnect_timeout;
+                let conn = &mut self.conns[server];
+                if !conn.has_work() {
+                    conn.reset();
+                    conn.mark_dead(Instant::now() + retry, conn.is_ejected());
+                }
+                return Err(Status::Failed(Failure::SaslConfig));
+            }
         }
         let send_max = self.settings.send_buffer_max;
         let parts = RequestParts {

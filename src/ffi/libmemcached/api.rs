@@ -587,6 +587,14 @@ pub extern "C" fn memcached_get(
             let key = unsafe { key_arg(key, key_length) };
             let (code, mut sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
             let code = lmc.decrypt_got(memc, code, &mut sink);
+            // A get the server refused for want of authentication: 1.1.4 reports a miss (our
+            // own refused handshake stays AUTH_FAILURE; only the server's answer leaves the
+            // last error at SUCCESS, see Lmc::record_failure).
+            let code = if code == rc::AUTH_FAILURE && lmc.last_rc == rc::SUCCESS {
+                rc::NOTFOUND
+            } else {
+                code
+            };
             match sink.value {
                 Some((p, len)) if code == rc::SUCCESS => (code, p, len, sink.flags, lmc.alloc()),
                 Some((p, _)) => {

@@ -148,6 +148,15 @@ impl Lmc {
         memc: *const memcached_st,
         server: Option<usize>,
     ) -> c_int {
+        if code == rc::AUTH_FAILURE && failure.is_none() {
+            // The server's answer to a request sent without credentials: 1.1.4 returns it
+            // without recording an error (the tools print nothing for it).
+            self.last_rc = rc::SUCCESS;
+            self.last_errno = 0;
+            self.last_message.clear();
+            self.last_message.extend_from_slice(b"SUCCESS\0");
+            return code;
+        }
         self.last_rc = code;
         self.last_errno = match failure {
             Some(Failure::ConnectRefused) => libc::ECONNREFUSED,
@@ -180,7 +189,10 @@ impl Lmc {
                     Some(Failure::ConnectRefused) => "(Connection refused)",
                     Some(Failure::ConnectTimeout) => "(Connection timed out)",
                     Some(Failure::ConnectionReset) => "(Connection reset by peer)",
-                    Some(Failure::SaslConfig) => ", SASL credentials need the binary protocol",
+                    // 1.1.4's words (the tools print them).
+                    Some(Failure::SaslConfig) => {
+                        ", memcached_sasl_authenticate_connection() is not supported via the ASCII protocol"
+                    }
                     _ => "",
                 };
                 self.last_message.extend_from_slice(

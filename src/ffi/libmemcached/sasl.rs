@@ -171,6 +171,20 @@ pub(super) fn credentials(lmc: &Lmc) -> Option<SaslCredentials> {
     lmc.sasl.as_ref().map(|d| d.credentials.clone())
 }
 
+/// `memcached_dump` lists keys over the text protocol, where memcached cannot authenticate:
+/// with credentials set it is refused as 1.1.4 refuses it (which has SASL switch the protocol
+/// to binary, where it has no dump): NOT_SUPPORTED, with its words (memcdump prints them).
+pub(super) fn refuse_dump(lmc: &mut Lmc, memc: *mut memcached_st) -> Option<memcached_return_t> {
+    lmc.client.settings().sasl.as_ref()?;
+    lmc.record(rc::NOT_SUPPORTED, memc, None);
+    lmc.last_message = format!(
+        "({memc:p}) {}, Binary protocol is not supported for memcached_dump() -> omcache-rs\0",
+        rc::text(rc::NOT_SUPPORTED)
+    )
+    .into_bytes();
+    Some(rc::NOT_SUPPORTED)
+}
+
 /// Sets the user name and password every connection authenticates with (SASL PLAIN), and
 /// turns the binary protocol on, as libmemcached does. NULL arguments: INVALID_ARGUMENTS,
 /// nothing changed.
