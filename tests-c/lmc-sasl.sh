@@ -8,7 +8,7 @@
 # under valgrind (no errors, no definite leaks). Needs sasl2-bin (saslpasswd2); without it, or
 # without a SASL-enabled memcached, it says SKIP and exits 0.
 #
-# Deliberate difference (README "libmemcached programs"):
+# Deliberate difference (documented in src/ffi/libmemcached/sasl.rs):
 #  - credentials the server refused: 1.1.4 answers SERVER_TEMPORARILY_DISABLED (47) forever
 #    after the first AUTHENTICATION_FAILURE (41), whatever RETRY_TIMEOUT says, until new
 #    credentials are set; ours tries the server again after RETRY_TIMEOUT (41 again).
