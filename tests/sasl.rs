@@ -250,6 +250,7 @@ fn unanswered_auth_times_out_with_the_connect_timeout() {
 fn sasl_needs_the_binary_protocol() {
     let srv = Server::start(|_| vec![sasl_serve()]);
     for protocol in [Protocol::Text, Protocol::Meta] {
+        let before = srv.connections();
         let mut c = sasl_client(&srv.addr(), USER, PASS);
         c.settings_mut().reconnect_timeout = Duration::from_secs(30);
         c.set_protocol(protocol);
@@ -262,7 +263,7 @@ fn sasl_needs_the_binary_protocol() {
             c.get(b"k"),
             Err(Status::Failed(Failure::ServerTemporarilyDisabled))
         );
-        assert_eq!(srv.connections(), 0, "nothing sent");
+        assert_eq!(srv.connections(), before, "nothing sent");
         // Back to binary: tried again at once, and it authenticates.
         c.set_protocol(Protocol::Binary);
         assert_eq!(c.set(b"k", b"v", 0, 0).map(drop), Ok(()));
