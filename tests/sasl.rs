@@ -144,6 +144,47 @@ fn every_reconnect_authenticates_again() {
 }
 
 #[test]
+fn failover_probe_authenticates_before_its_noop() {
+    // Connection 0 authenticates, then the server closes it with a request in flight; the
+    // immediate reconnect (1) is closed during its handshake: the server is ejected. Later
+    // connections are served: the background probe brings it back.
+    let srv = Server::start(|n| match n {
+        0 => vec![
+            Step::ReadRequests(1),
+            scripted::reply(|rs| frame(rs[0].opcode, 0, rs[0].opaque, 0, &[], &[], b"")),
+            Step::ReadRequests(1),
+            Step::Close,
+        ],
+        1 => vec![Step::ReadRequests(1), Step::Close],
+        _ => vec![sasl_serve()],
+    });
+    let mut c = sasl_client(&srv.addr(), USER, PASS);
+    assert!(c.get(b"p").is_err());
+    let start = Instant::now();
+    let mut last = c.get(b"p");
+    while last.is_err() && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(ms(20));
+        last = c.get(b"p");
+    }
+    assert_eq!(last.map(|i| i.map(|i| i.value)), Ok(Some(value_for(b"p"))));
+    let conns = opcodes_by_connection(&srv);
+    assert!(conns.len() >= 3, "{conns:?}");
+    for (n, ops) in conns.iter().enumerate() {
+        assert_eq!(
+            ops.first(),
+            Some(&opcode::SASL_AUTH),
+            "connection {n}: {conns:?}"
+        );
+    }
+    assert!(
+        conns[2..]
+            .iter()
+            .any(|ops| ops.get(1) == Some(&opcode::NOOP)),
+        "a probe NOOP after the handshake: {conns:?}"
+    );
+}
+
+#[test]
 fn refused_credentials_fail_clearly_and_send_nothing_else() {
     let srv = Server::start(|_| vec![sasl_serve()]);
     let mut c = sasl_client(&srv.addr(), USER, "wrong");
