@@ -296,6 +296,8 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-encoding.sh
 	$(STEP)"tests-c/lmc-misc.sh (behavior getters, reset, push, error printing, query ids, UDP adds, retry and srcport on the real library and on ours, and under valgrind)"
 	VALGRIND=1 tests-c/lmc-misc.sh
+	$(STEP)"tests-c/lmc-sasl.sh (SASL PLAIN against a memcached -S on the real library and on ours, and under valgrind; needs sasl2-bin)"
+	VALGRIND=1 tests-c/lmc-sasl.sh
 	@$(MAKE) --no-print-directory check-python
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh

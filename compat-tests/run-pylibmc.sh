@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-pylibmc.sh - Debian's python3-pylibmc (unchanged) runs one scenario twice with
 # /usr/bin/python3: on Debian's libmemcached.so.11 and on ours (LD_LIBRARY_PATH, LD_BIND_NOW=1).
-# The outputs must be the same. While our library lacks some of pylibmc's imports, the script
+# The outputs must be the same; then the same with SASL credentials against a memcached -S.
+# While our library lacks some of pylibmc's imports, the script
 # lists them and exits 0 with a SKIP line; it fails only on a real difference.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,8 +73,83 @@ PY
 /usr/bin/python3 "$tmp/scenario.py" "$p1" "$p2" "$dead" > "$tmp/real.txt" 2>&1
 LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 /usr/bin/python3 "$tmp/scenario.py" "$p1" "$p2" "$dead" > "$tmp/ours.txt" 2>&1
 n=$(grep -c -- '->' "$tmp/real.txt")
+fail=0
 if diff -u "$tmp/real.txt" "$tmp/ours.txt" > "$tmp/diff.txt"; then
     echo "PASS  pylibmc: $n operations, same results on the real library and on ours"
 else
-    echo "FAIL  pylibmc:"; head -60 "$tmp/diff.txt"; exit 1
+    echo "FAIL  pylibmc:"; head -60 "$tmp/diff.txt"; fail=1
 fi
+# SASL: Client(..., binary=True, username=, password=) against a memcached -S (PLAIN, its own
+# sasldb; Debian's sasl2-bin), right and wrong credentials, none, clones and pools.
+# shellcheck source=compat-tests/sasl-server.sh
+. "$root/compat-tests/sasl-server.sh"
+if ! have_sasl_memcached; then
+    echo "SKIP  pylibmc SASL: needs saslpasswd2 (apt-get install sasl2-bin) and memcached with SASL"
+    exit $fail
+fi
+chmod 711 "$tmp"   # memcached -S runs as nobody and reads its sasldb below it
+sp=$(free_port)
+start_sasl_memcached "$sp" omcache-py 'py pa55' "$tmp/sasl" \
+    || { echo "run-pylibmc: memcached -S on $sp did not start"; exit 1; }
+cat > "$tmp/sasl.py" <<'PY'
+import sys, pylibmc
+port, user, password = sys.argv[1:4]
+servers = ["127.0.0.1:" + port]
+def show(what, f):
+    try:
+        print(what, "->", repr(f()))
+    except Exception as e:
+        print(what, "-> raises", type(e).__name__, str(e).split(":")[0])
+mc = pylibmc.Client(servers, binary=True, username=user, password=password, behaviors={"cas": True})
+show("flush", lambda: mc.flush_all())
+show("set", lambda: mc.set("a", "one"))
+show("get", lambda: mc.get("a"))
+show("get miss", lambda: mc.get("nosuch"))
+show("add existing", lambda: mc.add("a", "x"))
+show("append", lambda: mc.append("a", "-end"))
+show("gets", lambda: mc.gets("a")[0])
+show("cas good", lambda: mc.cas("a", "cas", mc.gets("a")[1]))
+show("incr", lambda: (mc.set("n", 5), mc.incr("n", 3))[1])
+show("decr", lambda: mc.decr("n", 10))
+show("touch", lambda: mc.touch("a", 100))
+show("set_multi", lambda: mc.set_multi({"x": 1, "y": "two", "z": [3]}, key_prefix="p:"))
+show("get_multi", lambda: sorted(mc.get_multi(["x", "y", "z", "w"], key_prefix="p:").items()))
+show("delete_multi", lambda: mc.delete_multi(["x", "y"], key_prefix="p:"))
+show("delete", lambda: mc.delete("a"))
+show("stats keys", lambda: "pid" in mc.get_stats()[0][1])
+show("behaviors binary", lambda: mc.behaviors["binary_protocol"] if "binary_protocol" in mc.behaviors else None)
+cl = mc.clone()
+show("clone set", lambda: cl.set("c", "from clone"))
+show("clone get", lambda: mc.get("c"))
+pool = pylibmc.ClientPool(mc, 2)
+def from_pool():
+    with pool.reserve() as c:
+        return c.get("c")
+show("pool get", from_pool)
+tp = pylibmc.ThreadMappedPool(mc)
+def from_thread_pool():
+    with tp.reserve() as c:
+        return c.incr("n", 1)
+show("thread pool incr", from_thread_pool)
+show("text protocol with credentials", lambda: pylibmc.Client(servers, binary=False, username=user, password=password).get("c"))
+bad = pylibmc.Client(servers, binary=True, username=user, password="wrong")
+show("wrong password set", lambda: bad.set("a", "b"))
+show("wrong password get", lambda: bad.get("a"))
+unknown = pylibmc.Client(servers, binary=True, username="nobody-here", password=password)
+show("unknown user get", lambda: unknown.get("c"))
+none = pylibmc.Client(servers, binary=True)
+show("no credentials set", lambda: none.set("a", "b"))
+show("no credentials get", lambda: none.get("c"))
+PY
+/usr/bin/python3 "$tmp/sasl.py" "$sp" omcache-py 'py pa55' > "$tmp/sasl-real.txt" 2>&1
+LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 /usr/bin/python3 "$tmp/sasl.py" "$sp" omcache-py 'py pa55' > "$tmp/sasl-ours.txt" 2>&1
+n=$(grep -c -- '->' "$tmp/sasl-real.txt")
+if ! grep -q "^get -> 'one'" "$tmp/sasl-real.txt"; then
+    # Same output is not enough: the authenticated client must have worked.
+    echo "FAIL  pylibmc SASL: the real library's authenticated get failed:"; head -20 "$tmp/sasl-real.txt"; fail=1
+elif diff -u "$tmp/sasl-real.txt" "$tmp/sasl-ours.txt" > "$tmp/sasl-diff.txt"; then
+    echo "PASS  pylibmc SASL: $n operations, same results on the real library and on ours"
+else
+    echo "FAIL  pylibmc SASL:"; head -60 "$tmp/sasl-diff.txt"; fail=1
+fi
+exit $fail

@@ -5,7 +5,8 @@
 # pointers and libmemcached's source locations in error messages are compared as fields.
 # Tools covered so far: the ones whose imports our libmemcached.so.11 provides (memccat,
 # memccp, memcrm, memcexist, memctouch, memcflush, memcerror, memcslap, memcparse, memcstat,
-# memcping, and memcaslap below; memcdump has compat-tests/run-dump.sh). memcslap's timings are compared as fields; memcslap against a dead server is left
+# memcping, and memcaslap below; memcdump has compat-tests/run-dump.sh), over text, binary,
+# and with --username/--password against a SASL server (sasl2-bin; skipped without it). memcslap's timings are compared as fields; memcslap against a dead server is left
 # out (its keys are random, and our mget connects lazily: SUCCESS, then the fetch fails, where
 # the real one connects within the mget and returns the failure).
 set -u
@@ -74,6 +75,48 @@ memcparse --BINARY-PROTOCOL --VERIFY-KEY
 memcparse --CONFIGURE-FILE=/nonexistent/omcache.cfg
 S
 }
+# Against a server that requires SASL (memcached -S, PLAIN): every tool with --username and
+# --password, right and wrong credentials, none at all. The tools set BINARY_PROTOCOL after
+# the credentials, so they work only with --binary (without, 1.1.4 refuses SASL over ASCII:
+# INVALID_ARGUMENTS, then the server is disabled); memcdump and memcstat fail with them on the
+# real library (NOT_SUPPORTED / INVALID_ARGUMENTS): so must they on ours.
+scenario_sasl() {
+    local s="--servers=127.0.0.1:$sasl_port" u="--username=$sasl_user" p="--password=$sasl_pass"
+    cat <<S
+memcflush $s --binary $u $p
+memccp $s --binary $u $p $tmp/alpha $tmp/beta $tmp/empty
+memccat $s --binary $u $p alpha beta empty
+memccat $s --binary $u $p nosuchkey
+memcexist $s --binary $u $p alpha
+memcexist $s --binary $u $p nosuchkey
+memctouch $s --binary $u $p --expire=100 alpha
+memctouch $s --binary $u $p nosuchkey
+memccp $s --binary $u $p --add $tmp/alpha
+memccp $s --binary $u $p --replace $tmp/beta
+memcrm $s --binary $u $p beta
+memcrm $s --binary $u $p beta
+memccat $s --binary $u $p beta alpha
+memcslap $s --binary $u $p --flush --test=set --concurrency=2 --execute-number=50
+memcslap $s --binary $u $p --test=get --concurrency=2 --execute-number=40
+memcslap $s --binary $u $p --test=mget --concurrency=1 --execute-number=100
+memcping $s $u $p
+memcping $s --binary $u $p
+memcdump $s $u $p
+memcdump $s --binary $u $p
+memcstat $s $u $p
+memcstat $s --binary $u $p
+memccat $s --binary $u --password=wrong alpha
+memccp $s --binary --username=nobody-here $p $tmp/alpha
+memcrm $s --binary $u --password=wrong alpha
+memcping $s $u --password=wrong
+memccat $s --binary alpha
+memccat $s $u $p alpha
+memccp $s $u $p $tmp/alpha $tmp/beta
+memcexist $s $u $p alpha
+memcflush $s $u $p
+memcflush $s --binary $u $p
+S
+}
 # memcslap prints timings: seconds are compared as a field.
 normalize() { sed -E 's/\(0x[0-9a-f]+\)/(PTR)/g; s/ -> [^ ]+$/ -> LOCATION/; s/ -> [^ ]+ *$/ -> LOCATION/; s/[0-9]+\.[0-9]+ seconds/N seconds/g'; }
 run_all() {  # run_all real|ours MODE -> transcript
@@ -81,7 +124,7 @@ run_all() {  # run_all real|ours MODE -> transcript
     (
         cd "$tmp" || exit 1
         if [ "$which" = ours ]; then export LD_LIBRARY_PATH=$lib LD_BIND_NOW=1; else export LD_BIND_NOW=1; fi
-        scenario "$mode" | while IFS= read -r cmd; do
+        if [ "$mode" = sasl ]; then scenario_sasl; else scenario "$mode"; fi | while IFS= read -r cmd; do
             echo "\$ ${cmd//$tmp\//}"
             # shellcheck disable=SC2086
             out=$(timeout 20 $cmd 2>"$tmp/stderr"); rc=$?
@@ -95,15 +138,31 @@ run_all() {  # run_all real|ours MODE -> transcript
     )
 }
 passed=0; failed=0
-for mode in text binary; do
+modes="text binary"
+# shellcheck source=compat-tests/sasl-server.sh
+. "$root/compat-tests/sasl-server.sh"
+if have_sasl_memcached; then
+    chmod 711 "$tmp"   # memcached -S runs as nobody and reads its sasldb below it
+    sasl_port=$(free_port) sasl_user=omcache-tools sasl_pass=tools-pa55
+    start_sasl_memcached "$sasl_port" "$sasl_user" "$sasl_pass" "$tmp/sasl" \
+        || { echo "run-tools: memcached -S on $sasl_port did not start"; exit 1; }
+    modes="$modes sasl"
+else
+    echo "SKIP  tools (SASL): needs saslpasswd2 (apt-get install sasl2-bin) and memcached with SASL"
+fi
+for mode in $modes; do
     run_all real "$mode" > "$tmp/real-$mode.txt"
     run_all ours "$mode" > "$tmp/ours-$mode.txt"
     n=$(grep -c '^\$' "$tmp/real-$mode.txt")
-    if diff -u "$tmp/real-$mode.txt" "$tmp/ours-$mode.txt" > "$tmp/diff-$mode.txt"; then
-        echo "PASS  tools ($mode protocol): $n invocations, same output and exit codes"
+    if [ "$mode" = sasl ] && ! grep -q '^first value' "$tmp/real-$mode.txt"; then
+        # Same output is not enough: the authenticated tools must have worked.
+        echo "FAIL  tools ($mode): the real library's authenticated memccat printed no value:"
+        head -40 "$tmp/real-$mode.txt"; failed=$((failed + 1))
+    elif diff -u "$tmp/real-$mode.txt" "$tmp/ours-$mode.txt" > "$tmp/diff-$mode.txt"; then
+        echo "PASS  tools ($mode): $n invocations, same output and exit codes"
         passed=$((passed + 1))
     else
-        echo "FAIL  tools ($mode protocol):"; head -40 "$tmp/diff-$mode.txt"
+        echo "FAIL  tools ($mode):"; head -40 "$tmp/diff-$mode.txt"
         failed=$((failed + 1))
     fi
 done

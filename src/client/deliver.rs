@@ -37,6 +37,30 @@ pub(super) fn fail_member(
     }
 }
 
+/// What the answer to a SASL AUTH means: None when the server accepted the credentials, else
+/// why the connection may not be used.
+fn auth_outcome(answer: &crate::protocol::Answer<'_>) -> Option<(String, Failure)> {
+    use crate::protocol::status;
+    let text = String::from_utf8_lossy(answer.value);
+    match answer.status {
+        status::NO_ERROR => None,
+        // memcached without -S: libmemcached fails such a server too (UNKNOWN_READ_FAILURE).
+        status::UNKNOWN_COMMAND => Some((
+            format!("SASL credentials set but the server does not support SASL ({text})"),
+            Failure::AuthUnsupported,
+        )),
+        // PLAIN has a single step: a server asking for more is not doing PLAIN.
+        status::AUTH_CONTINUE => Some((
+            format!("SASL PLAIN authentication failed: the server asked for another step ({text})"),
+            Failure::AuthFailed,
+        )),
+        other => Some((
+            format!("SASL PLAIN authentication failed: status 0x{other:04x} ({text})"),
+            Failure::AuthFailed,
+        )),
+    }
+}
+
 impl Client {
     /// Hands over the outcomes decided without the caller's requests (see `Report`).
     pub(super) fn hand_over_reports(&mut self, reqs: &dyn RequestSet, sink: &mut dyn ResponseSink) {
@@ -88,6 +112,9 @@ impl Client {
             let conn = &mut self.conns[server];
             let mut pin = false;
             let mut probe_answered = false;
+            let mut auth_refused: Option<(String, Failure)> = None;
+            let mut auth_answered = false;
+            let mut refused_unauthenticated = false;
             let corrupt: Option<Corruption> = match conn.next_event(recv_max) {
                 Event::NeedMore => return,
                 Event::Unanswered(f) => {
@@ -146,10 +173,16 @@ impl Client {
                                     resp.key = r.request(i).parts.key;
                                 }
                             }
+                            refused_unauthenticated =
+                                answer.status == crate::protocol::status::AUTH_ERROR;
                             pin = sink.response(&resp, index.filter(|_| reqs.is_some()));
                         }
                         Origin::TrailingNoop => pin = sink.response(&resp, None),
                         Origin::Probe => probe_answered = true,
+                        Origin::Auth => {
+                            auth_answered = true;
+                            auth_refused = auth_outcome(&answer);
+                        }
                     }
                     None
                 }
@@ -203,6 +236,25 @@ impl Client {
             };
             if pin {
                 self.conns[server].pin();
+            }
+            // A refused authentication stays pending until the reset: the requests held
+            // behind it count as never sent.
+            if auth_answered && auth_refused.is_none() {
+                self.conns[server].auth_answered();
+            }
+            if refused_unauthenticated && !self.conns[server].has_work() {
+                // memcached -S closes a connection after refusing a request made without
+                // authentication: close it now, so that the next request connects afresh
+                // instead of failing on the dead socket.
+                self.conns[server].close_quietly();
+                return;
+            }
+            if let Some((why, failure)) = auth_refused {
+                // The requests held back behind the authentication were never sent: they
+                // fail with it, and the server is out of service until its retry time. No
+                // retry here: the same credentials would be refused again.
+                self.server_failed(server, &why, failure, reqs, sink);
+                return;
             }
             if let Some(c) = corrupt {
                 let msg = match c {

@@ -125,6 +125,21 @@ impl Client {
             }
             self.conns[server].revive();
         }
+        if let Some(creds) = &self.settings.sasl {
+            // memcached authenticates only over the binary protocol: sending unauthenticated
+            // instead would bypass the credentials the caller asked for. Like libmemcached
+            // 1.1.4 (whose tools run into it without --binary), the server is then out of
+            // service until its retry time (or a protocol change); its keys do not move.
+            if self.protocol != protocol::Protocol::Binary || !creds.is_valid() {
+                let retry = self.settings.reconnect_timeout;
+                let conn = &mut self.conns[server];
+                if !conn.has_work() {
+                    conn.reset();
+                    conn.mark_dead(Instant::now() + retry, conn.is_ejected());
+                }
+                return Err(Status::Failed(Failure::SaslConfig));
+            }
+        }
         let send_max = self.settings.send_buffer_max;
         let parts = RequestParts {
             opaque,
@@ -167,7 +182,7 @@ impl Client {
         if conn.state() == State::Idle {
             let timeout = self.settings.connect_timeout;
             match conn.start_connect(now, timeout) {
-                Ok(ConnectStart::Connected) => self.log_connected(server),
+                Ok(ConnectStart::Connected) => self.connected(server),
                 Ok(_) => {}
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
@@ -185,10 +200,17 @@ impl Client {
         }
     }
 
-    pub(super) fn log_connected(&mut self, server: usize) {
+    /// A connection has just been established: with SASL credentials, its authentication
+    /// goes ahead of everything queued on it, due within the connect timeout.
+    pub(super) fn connected(&mut self, server: usize) {
         if self.log_enabled(log_level::INFO) {
             let addr = self.conns[server].addr().to_string();
             self.log(log_level::INFO, format_args!("[{addr}] connected"));
+        }
+        if let Some(creds) = &self.settings.sasl {
+            let deadline = Instant::now() + self.settings.connect_timeout;
+            let message = creds.plain_message();
+            self.conns[server].queue_auth_first(super::sasl::MECHANISM, &message, deadline);
         }
     }
 

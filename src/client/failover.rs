@@ -45,8 +45,13 @@ impl Client {
             conn.revive();
             match conn.start_connect(now, timeout) {
                 Ok(_) => {
+                    let connected = conn.state() == State::Connected;
+                    if connected {
+                        self.connected(server);
+                    }
+                    let conn = &mut self.conns[server];
                     conn.start_probe(id);
-                    if conn.state() == State::Connected {
+                    if connected {
                         let _ = conn.flush(Some(now));
                     }
                     let addr = conn.addr().to_string();
@@ -111,9 +116,10 @@ impl Client {
                 self.server_failed(server, &msg, connect_failure(&e), None, &mut Discard);
                 return;
             }
+            self.connected(server);
         }
         if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
-            && self.conns[server].has_unsent()
+            && self.conns[server].has_sendable()
         {
             if let Err(e) = self.conns[server].flush(Some(now)) {
                 let msg = format!("write failed: {e}");
@@ -136,7 +142,10 @@ impl Client {
             }
             let expired = match c.state() {
                 State::Connecting { deadline } | State::Resolving { deadline } => now >= deadline,
-                State::Connected => c.dead_deadline(dead_timeout).is_some_and(|d| now >= d),
+                State::Connected => {
+                    c.dead_deadline(dead_timeout).is_some_and(|d| now >= d)
+                        || c.auth_deadline().is_some_and(|d| now >= d)
+                }
                 _ => false,
             };
             if expired {
@@ -166,6 +175,11 @@ impl Client {
                     let failure = Failure::ConnectTimeout;
                     self.server_failed(server, "connect timed out", failure, reqs, sink);
                 }
+                State::Connected if c.auth_deadline().is_some_and(|d| now >= d) => {
+                    // The handshake is bounded by the connect timeout, like the connect.
+                    let why = "SASL authentication not answered within the connect timeout";
+                    self.server_failed(server, why, Failure::Timeout, reqs, sink);
+                }
                 State::Connected if c.dead_deadline(dead_timeout).is_some_and(|d| now >= d) => {
                     // No progress for dead_timeout since the oldest unanswered request: the
                     // server is dead at once (the project's decision; OMcache 0.3 needed a
@@ -193,8 +207,9 @@ impl Client {
         let policy = self.settings.failover;
         let conn = &mut self.conns[server];
         let addr = conn.addr().to_string();
-        // Without an established connection no byte of the queued requests has left.
-        let nothing_sent = conn.state() != State::Connected;
+        // Without an established connection no byte of the queued requests has left, nor
+        // while they are held back behind an unanswered SASL authentication.
+        let nothing_sent = conn.state() != State::Connected || conn.auth_deadline().is_some();
         let was_probing = conn.is_probing();
         let was_ejected = conn.is_ejected();
         conn.reset();
@@ -212,6 +227,7 @@ impl Client {
             };
             conn.mark_dead(now + retry, ejected);
         }
+        let auth_refused = matches!(failure, Failure::AuthFailed | Failure::AuthUnsupported);
         let (mut failed, mut moved) = (0usize, 0usize);
         while let Some(f) = self.conns[server].pop_inflight() {
             if f.origin != Origin::User {
@@ -221,7 +237,9 @@ impl Client {
                 continue;
             };
             let mut status = Status::Failed(failure);
-            if ejected && nothing_sent && f.keyed {
+            // A refused authentication fails its requests with that clear status: the same
+            // credentials go to every server, so moving them would only hide it.
+            if ejected && nothing_sent && f.keyed && !auth_refused {
                 // Never sent, and the key's server is gone: it goes to the key's next server,
                 // exactly as a request made now would. Without the caller's requests at hand,
                 // that happens at the next `io` that continues the batch.

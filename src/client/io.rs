@@ -156,7 +156,7 @@ impl Client {
                         ),
                         None => {}
                         Some(Ok(ConnectStart::Connected)) => {
-                            self.log_connected(server);
+                            self.connected(server);
                             self.kick(server, reqs, sink, now);
                         }
                         Some(Ok(_)) => {}
@@ -226,6 +226,9 @@ impl Client {
                     if let Some(d) = c.dead_deadline(dead_timeout) {
                         cap(d)
                     }
+                    if let Some(d) = c.auth_deadline() {
+                        cap(d)
+                    }
                 }
                 _ => {}
             }
@@ -248,7 +251,7 @@ impl Client {
     ) -> bool {
         if let State::Connecting { .. } = self.conns[server].state() {
             match self.conns[server].finish_connect() {
-                Ok(()) => self.log_connected(server),
+                Ok(()) => self.connected(server),
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
                     self.server_failed(server, &msg, connect_failure(&e), reqs, sink);
@@ -257,7 +260,7 @@ impl Client {
             }
         }
         if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
-            && self.conns[server].has_unsent()
+            && self.conns[server].has_sendable()
         {
             if let Err(e) = self.conns[server].flush(Some(now)) {
                 let msg = format!("write failed: {e}");

@@ -18,6 +18,7 @@ mod dump;
 mod failover;
 mod io;
 mod safe;
+mod sasl;
 mod servers;
 mod settings;
 mod status;
@@ -37,6 +38,7 @@ pub use dump::{
     ServerDump,
 };
 pub use safe::{Item, Request as OwnedRequest, Response as OwnedResponse};
+pub use sasl::SaslCredentials;
 pub use servers::Server;
 pub use settings::FailoverPolicy;
 pub use settings::{Settings, Wait};

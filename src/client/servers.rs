@@ -123,7 +123,8 @@ impl Client {
     }
 
     /// Switches every connection to `protocol`. What was queued or in flight is abandoned
-    /// (like `reset_buffers`); the next request connects afresh.
+    /// (like `reset_buffers`); the next request connects afresh, also to a server that was
+    /// out of service (not ejected).
     pub fn set_protocol(&mut self, protocol: Protocol) {
         if protocol == self.protocol {
             return;
@@ -131,6 +132,12 @@ impl Client {
         self.protocol = protocol;
         for c in &mut self.conns {
             c.set_protocol(protocol);
+            // A fresh start: a server out of service (not ejected) is tried again at once,
+            // as libmemcached 1.1.4 does when BINARY_PROTOCOL changes (a server disabled by
+            // SASL over text comes back when binary is turned on).
+            if !c.is_ejected() {
+                c.revive();
+            }
         }
         self.batch.clear();
         self.reports.clear();

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::sasl::SaslCredentials;
+
 /// Tunables, with OMcache's defaults.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -20,6 +22,11 @@ pub struct Settings {
     pub buffering: bool,
     /// What failures do to a server and its keys.
     pub failover: FailoverPolicy,
+    /// SASL PLAIN credentials: every connection opened from now on authenticates with them
+    /// before anything else is sent (see [`SaslCredentials`]). Needs the binary protocol:
+    /// with another, requests fail with `Failure::SaslConfig`. Connections already open
+    /// keep the identity they authenticated with (as libmemcached's do).
+    pub sasl: Option<SaslCredentials>,
 }
 
 impl Default for Settings {
@@ -32,6 +39,7 @@ impl Default for Settings {
             recv_buffer_max: 1024 * (1024 + 32),
             buffering: false,
             failover: FailoverPolicy::omcache(),
+            sasl: None,
         }
     }
 }

@@ -34,6 +34,14 @@ pub enum Failure {
     ServerDead,
     /// The server is out of service until its retry time, its keys not moved elsewhere.
     ServerTemporarilyDisabled,
+    /// The server refused the SASL credentials (or asked for a step PLAIN does not have).
+    AuthFailed,
+    /// SASL credentials are set but the server does not know SASL (memcached without `-S`
+    /// answers "unknown command"): nothing else was sent to it.
+    AuthUnsupported,
+    /// SASL credentials are set but cannot be used: the protocol is not binary (memcached
+    /// authenticates only there), or a name contains a NUL byte. Nothing was sent.
+    SaslConfig,
 }
 
 impl Failure {
@@ -45,6 +53,7 @@ impl Failure {
                 | Failure::NoServers
                 | Failure::SendBufferFull
                 | Failure::ValueTooLarge
+                | Failure::SaslConfig
         )
     }
 
@@ -62,6 +71,9 @@ impl Failure {
             Failure::Timeout => "server did not answer in time",
             Failure::ServerDead => "server is out of service",
             Failure::ServerTemporarilyDisabled => "server temporarily disabled",
+            Failure::AuthFailed => "SASL authentication failed",
+            Failure::AuthUnsupported => "the server does not support SASL authentication",
+            Failure::SaslConfig => "SASL needs the binary protocol and names without NUL bytes",
         }
     }
 }

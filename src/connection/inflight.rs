@@ -13,6 +13,8 @@ pub enum Origin {
     TrailingNoop,
     /// The NOOP of a background reconnect to a dead server: its answer brings it back.
     Probe,
+    /// The SASL authentication that opens a connection, ahead of everything else on it.
+    Auth,
 }
 
 /// A request queued or sent on this connection whose outcome is not known yet.

@@ -164,6 +164,11 @@ pub struct Connection {
     cached_addrs: Option<(Instant, Vec<SocketAddr>)>,
     /// A resolution under way in a helper thread.
     resolver: Option<mpsc::Receiver<io::Result<Vec<SocketAddr>>>>,
+    /// The SASL authentication opening this connection is unanswered; it must be answered
+    /// by then. Meanwhile only its bytes (`out[..auth_end]`) may be sent: nothing of the
+    /// caller's reaches a server that has not accepted the credentials.
+    auth_deadline: Option<Instant>,
+    auth_end: usize,
 }
 
 impl Connection {
@@ -189,6 +194,8 @@ impl Connection {
             ejected: false,
             cached_addrs: None,
             resolver: None,
+            auth_deadline: None,
+            auth_end: 0,
         }
     }
 
@@ -295,6 +302,70 @@ impl Connection {
             key_tag: 0,
         });
         self.tail_quiet = false;
+    }
+
+    /// Puts a SASL AUTH request (binary protocol) ahead of everything queued on a connection
+    /// that has just connected, so that nothing else leaves before it; its answer is due by
+    /// `deadline`. `mechanism` goes as the key, `message` as the value.
+    pub fn queue_auth_first(&mut self, mechanism: &[u8], message: &[u8], deadline: Instant) {
+        // Nothing has been sent on a connection that has just connected; the check keeps a
+        // misuse from splitting a request in two.
+        if self.out_pos != 0 || self.protocol != Protocol::Binary {
+            return;
+        }
+        // One below the first request queued: ids keep increasing along the queue.
+        let opaque = self
+            .inflight
+            .front()
+            .map_or(0, |f| f.opaque.wrapping_sub(1));
+        let auth = RequestParts {
+            opcode: protocol::opcode::SASL_AUTH,
+            opaque,
+            key: mechanism,
+            value: message,
+            ..Default::default()
+        };
+        let mut bytes = Vec::with_capacity(auth.wire_len() as usize);
+        if protocol::encode_request(&mut bytes, &auth).is_err() {
+            return;
+        }
+        self.auth_end = bytes.len();
+        self.out.splice(0..0, bytes);
+        self.inflight.push_front(InFlight {
+            opaque,
+            opcode: protocol::opcode::SASL_AUTH,
+            quiet: false,
+            origin: Origin::Auth,
+            keyed: false,
+            key_tag: 0,
+        });
+        self.auth_deadline = Some(deadline);
+    }
+
+    /// The SASL authentication opening this connection has been answered: what is queued
+    /// behind it may go.
+    pub fn auth_answered(&mut self) {
+        self.auth_deadline = None;
+        self.auth_end = 0;
+    }
+
+    /// Bytes queued that may be sent now (not held back behind an unanswered SASL
+    /// authentication).
+    pub fn has_sendable(&self) -> bool {
+        self.out_pos < self.send_limit()
+    }
+
+    fn send_limit(&self) -> usize {
+        if self.auth_deadline.is_some() {
+            self.auth_end.min(self.out.len())
+        } else {
+            self.out.len()
+        }
+    }
+
+    /// When the unanswered SASL authentication of this connection times out.
+    pub fn auth_deadline(&self) -> Option<Instant> {
+        self.auth_deadline
     }
 
     /// The last request queued was quiet: its outcome shows only after a NOOP.
@@ -415,7 +486,7 @@ impl Connection {
             State::Connecting { .. } => sys::POLLOUT,
             State::Connected => {
                 let mut ev = 0;
-                if self.has_unsent() {
+                if self.has_sendable() {
                     ev |= sys::POLLOUT;
                 }
                 if self.awaits_response() {
@@ -612,6 +683,16 @@ impl Connection {
         self.tail_quiet = false;
         self.send_blocked = false;
         self.progress_at = None;
+        self.auth_deadline = None;
+        self.auth_end = 0;
+    }
+
+    /// Closes a connection with nothing queued or in flight (the server is known to close
+    /// it); the next request connects again. Not a failure.
+    pub fn close_quietly(&mut self) {
+        if !self.has_work() {
+            self.reset();
+        }
     }
 
     /// Forgets every queued request and received byte (the caller abandons them). A
@@ -665,8 +746,9 @@ impl Connection {
         let Some(fd) = self.fd() else {
             return Ok(!self.has_unsent());
         };
-        while self.out_pos < self.out.len() {
-            match sys::send(fd, &self.out[self.out_pos..], true) {
+        let limit = self.send_limit();
+        while self.out_pos < limit {
+            match sys::send(fd, &self.out[self.out_pos..limit], true) {
                 Ok(n) => {
                     self.out_pos += n;
                     // The timer starts with the first byte sent; a send that had been blocked
@@ -682,6 +764,10 @@ impl Connection {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if limit < self.out.len() {
+            // Held back until the server has accepted the credentials.
+            return Ok(false);
         }
         self.out.clear();
         self.out_pos = 0;

@@ -41,6 +41,9 @@ pub mod opcode {
     pub const TOUCH: u8 = 0x1c;
     pub const GAT: u8 = 0x1d;
     pub const GATQ: u8 = 0x1e;
+    pub const SASL_LIST_MECHS: u8 = 0x20;
+    pub const SASL_AUTH: u8 = 0x21;
+    pub const SASL_STEP: u8 = 0x22;
     pub const GATK: u8 = 0x23;
     pub const GATKQ: u8 = 0x24;
 }
@@ -54,6 +57,11 @@ pub mod status {
     pub const INVALID_ARGUMENTS: u16 = 0x0004;
     pub const ITEM_NOT_STORED: u16 = 0x0005;
     pub const DELTA_BAD_VALUE: u16 = 0x0006;
+    /// SASL: the credentials were refused (also the answer to any request on a connection
+    /// not authenticated yet, when the server requires it).
+    pub const AUTH_ERROR: u16 = 0x0020;
+    /// SASL: the mechanism needs another step (never for PLAIN).
+    pub const AUTH_CONTINUE: u16 = 0x0021;
     pub const UNKNOWN_COMMAND: u16 = 0x0081;
     pub const OUT_OF_MEMORY: u16 = 0x0082;
     pub const NOT_SUPPORTED: u16 = 0x0083;

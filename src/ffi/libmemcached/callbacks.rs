@@ -369,12 +369,3 @@ pub extern "C" fn memcached_generate_hash_value(
             .unwrap_or(1)
     })
 }
-
-/// SASL is not offered by this face: nothing to destroy (SUCCESS, as the real library gives
-/// for a handle without SASL data).
-#[no_mangle]
-pub extern "C" fn memcached_destroy_sasl_auth_data(ptr: *mut memcached_st) -> memcached_return_t {
-    memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
-        lmc.record(rc::SUCCESS, ptr, None)
-    })
-}

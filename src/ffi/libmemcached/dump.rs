@@ -54,6 +54,9 @@ pub extern "C" fn memcached_dump(
         if lmc.client.server_count() == 0 {
             return lmc.record(rc::NO_SERVERS, memc, None);
         }
+        if let Some(code) = super::sasl::refuse_dump(lmc, memc) {
+            return code;
+        }
         // A listing may take a while (it streams every key), but a server that stops
         // answering must not hold the call for long: twice the handle's I/O timeout.
         let poll = u64::try_from(lmc.model.poll_timeout)

@@ -949,9 +949,14 @@ pub extern "C" fn memcached_clone(
         memc::with_memc(source.cast_mut(), (), |lmc| {
             // SAFETY: `source` is a valid handle (with_memc checked it).
             let user_data = unsafe { (*source).user_data };
-            copied = Some((lmc.model.clone(), lmc.encoding_key.clone(), user_data));
+            copied = Some((
+                lmc.model.clone(),
+                lmc.encoding_key.clone(),
+                user_data,
+                super::sasl::credentials(lmc),
+            ));
         });
-        let Some((model, encoding_key, user_data)) = copied else {
+        let Some((model, encoding_key, user_data, sasl)) = copied else {
             return std::ptr::null_mut();
         };
         let new = memc::create(clone);
@@ -960,12 +965,17 @@ pub extern "C" fn memcached_clone(
         }
         let mut model = Some(model);
         let mut encoding_key = Some(encoding_key);
+        let mut sasl = sasl;
         let ok = memc::with_memc(new, false, |lmc| {
             lmc.model = model.take().unwrap_or_default();
             // The encoding key goes with the clone (measured on 1.1.4).
             lmc.encoding_key = encoding_key.take().flatten();
             lmc.apply_settings();
             lmc.apply_servers();
+            // SASL credentials go with the clone (measured on 1.1.4).
+            if let Some(credentials) = sasl.take() {
+                super::sasl::install(lmc, new, credentials);
+            }
             true
         });
         if !ok {

@@ -36,6 +36,8 @@ pub(super) struct Lmc {
     quiet_errno: bool,
     /// The servers' `memcached_instance_st`s (instance.rs).
     pub instances: super::instance::Instances,
+    /// SASL credentials and the callback array `sasl.callbacks` points at (sasl.rs).
+    pub sasl: Option<Box<super::sasl::SaslData>>,
     /// `memcached_query_id`: 1 on a new handle, one more for each operation (a fetch is
     /// part of its mget).
     pub query_id: u64,
@@ -54,6 +56,7 @@ impl Lmc {
             fetch_with_cas: false,
             last_message: b"SUCCESS\0".to_vec(),
             query_id: 1,
+            sasl: None,
             quiet_errno: false,
             hooks: Default::default(),
             instances: Default::default(),
@@ -150,6 +153,15 @@ impl Lmc {
         memc: *const memcached_st,
         server: Option<usize>,
     ) -> c_int {
+        if code == rc::AUTH_FAILURE && failure.is_none() {
+            // The server's answer to a request sent without credentials: 1.1.4 returns it
+            // without recording an error (the tools print nothing for it).
+            self.last_rc = rc::SUCCESS;
+            self.last_errno = 0;
+            self.last_message.clear();
+            self.last_message.extend_from_slice(b"SUCCESS\0");
+            return code;
+        }
         self.last_rc = code;
         self.last_errno = match failure {
             Some(Failure::ConnectRefused) => libc::ECONNREFUSED,
@@ -169,7 +181,9 @@ impl Lmc {
                 | rc::READ_FAILURE
                 | rc::WRITE_FAILURE
                 | rc::PROTOCOL_ERROR
-        );
+                | rc::AUTH_FAILURE
+                | rc::UNKNOWN_READ_FAILURE
+        ) || failure == Some(Failure::SaslConfig);
         match server.and_then(|i| self.client.server_addr(i)) {
             Some(addr) if server_failure => {
                 let port = if addr.is_unix() { 0 } else { addr.port };
@@ -180,6 +194,10 @@ impl Lmc {
                     Some(Failure::ConnectRefused) => "(Connection refused)",
                     Some(Failure::ConnectTimeout) => "(Connection timed out)",
                     Some(Failure::ConnectionReset) => "(Connection reset by peer)",
+                    // 1.1.4's words (the tools print them).
+                    Some(Failure::SaslConfig) => {
+                        ", memcached_sasl_authenticate_connection() is not supported via the ASCII protocol"
+                    }
                     _ => "",
                 };
                 self.last_message.extend_from_slice(

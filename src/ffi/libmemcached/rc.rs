@@ -16,6 +16,7 @@ pub const HOST_LOOKUP_FAILURE: c_int = 2;
 pub const CONNECTION_FAILURE: c_int = 3;
 pub const WRITE_FAILURE: c_int = 5;
 pub const READ_FAILURE: c_int = 6;
+pub const UNKNOWN_READ_FAILURE: c_int = 7;
 pub const PROTOCOL_ERROR: c_int = 8;
 pub const CLIENT_ERROR: c_int = 9;
 pub const SERVER_ERROR: c_int = 10;
@@ -32,6 +33,8 @@ pub const BAD_KEY_PROVIDED: c_int = 33;
 pub const SERVER_MARKED_DEAD: c_int = 35;
 pub const E2BIG: c_int = 37;
 pub const INVALID_ARGUMENTS: c_int = 38;
+pub const AUTH_FAILURE: c_int = 41;
+pub const AUTH_CONTINUE: c_int = 42;
 pub const DEPRECATED: c_int = 45;
 pub const SERVER_TEMPORARILY_DISABLED: c_int = 47;
 pub const SERVER_MEMORY_ALLOCATION_FAILURE: c_int = 48;
@@ -119,6 +122,8 @@ pub fn from_status(status: Status, server_message: &[u8]) -> c_int {
         Status::ServerError(0x81) => ERROR,
         Status::ServerError(0x82) => SERVER_MEMORY_ALLOCATION_FAILURE,
         Status::ServerError(0x83) => NOT_SUPPORTED,
+        Status::ServerError(0x20) => AUTH_FAILURE,
+        Status::ServerError(0x21) => AUTH_CONTINUE,
         Status::ServerError(_) if server_message.is_empty() => SERVER_ERROR,
         Status::ServerError(_) => SERVER_ERROR,
         Status::Buffered => BUFFERED,
@@ -135,6 +140,12 @@ pub fn from_status(status: Status, server_message: &[u8]) -> c_int {
             Failure::Timeout => TIMEOUT,
             Failure::ServerDead => SERVER_MARKED_DEAD,
             Failure::ServerTemporarilyDisabled => SERVER_TEMPORARILY_DISABLED,
+            Failure::AuthFailed => AUTH_FAILURE,
+            // What libmemcached 1.1.4 returns when the server answers its SASL request with
+            // "unknown command" (measured by tests-c/lmc-sasl.sh).
+            Failure::AuthUnsupported => UNKNOWN_READ_FAILURE,
+            // libmemcached refuses SASL over ASCII with INVALID_ARGUMENTS.
+            Failure::SaslConfig => INVALID_ARGUMENTS,
         },
     }
 }

@@ -42,7 +42,9 @@ pub struct memcached_st {
     _virtual_bucket: *mut c_void,
     _allocators: [*mut c_void; 5],
     _callbacks: [*mut c_void; 5],
-    _sasl: [*mut c_void; 2],
+    /// `memcached_sasl_st`: the callbacks array `memcached_get_sasl_callbacks` returns, and
+    /// whether the face allocated it (sasl.rs).
+    pub sasl: [*mut c_void; 2],
     _error_messages: *mut c_void,
     _namespace: *mut c_void,
     pub configure_initial_pool_size: u32,
@@ -86,7 +88,7 @@ impl memcached_st {
             _virtual_bucket: std::ptr::null_mut(),
             _allocators: [std::ptr::null_mut(); 5],
             _callbacks: [std::ptr::null_mut(); 5],
-            _sasl: [std::ptr::null_mut(); 2],
+            sasl: [std::ptr::null_mut(); 2],
             _error_messages: std::ptr::null_mut(),
             _namespace: std::ptr::null_mut(),
             // libmemcachedutil reads these: pool sizes 1/1, no configuration version.
@@ -181,7 +183,7 @@ mod tests {
         assert_eq!(offset_of!(memcached_st, engine), 536);
         assert_eq!(offset_of!(memcached_st, _allocators), 552);
         assert_eq!(offset_of!(memcached_st, _callbacks), 592);
-        assert_eq!(offset_of!(memcached_st, _sasl), 632);
+        assert_eq!(offset_of!(memcached_st, sasl), 632);
         assert_eq!(offset_of!(memcached_st, configure_initial_pool_size), 664);
         assert_eq!(offset_of!(memcached_st, configure_max_pool_size), 668);
         assert_eq!(offset_of!(memcached_st, configure_version), 672);

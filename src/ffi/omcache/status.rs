@@ -78,6 +78,9 @@ mod tests {
             Failure::Timeout,
             Failure::ServerDead,
             Failure::ServerTemporarilyDisabled,
+            Failure::AuthFailed,
+            Failure::AuthUnsupported,
+            Failure::SaslConfig,
         ];
         let mut all = vec![
             Status::Ok,
