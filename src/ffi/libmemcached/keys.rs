@@ -110,12 +110,24 @@ impl Lmc {
             return (self.record(code, memc, None), sink);
         }
         let by = self.routing_key(group, key);
-        let server = self.client.server_index_for_key(&by);
-        let route = match server {
-            _ if group.is_none() && by[..] == wire[..] => Route::Key,
+        let route = if group.is_none() && by[..] == wire[..] {
+            Route::Key
+        } else if !valid_key(&by) {
             // A group key the engine takes for no key (NULL, empty, over 250 bytes): its server.
-            Some(i) if !valid_key(&by) => Route::Server(i),
-            _ => Route::ByKey(&by),
+            self.client
+                .server_index_for_key(&by)
+                .map_or(Route::ByKey(&by), Route::Server)
+        } else {
+            Route::ByKey(&by)
+        };
+        // The engine routes the request itself; the server is looked up here only for an
+        // error that names it. Before the call only under auto-eject, where the call may move
+        // the key away from the server that failed; otherwise the key stays where it was and
+        // the lookup waits for a failure (saving a second hash and search per call).
+        let early_server = match route {
+            Route::Server(i) => Some(Some(i)),
+            _ if self.model.auto_eject_hosts => Some(self.client.server_index_for_key(&by)),
+            _ => None,
         };
         let noreply = !self.model.reply && !keep_value;
         let buffered = self.model.buffer_requests && !keep_value;
@@ -152,6 +164,11 @@ impl Lmc {
         };
         let text_get = !self.model.binary_protocol && keep_value;
         self.quiet_errno(text_get);
+        let server = if rc::names_server(code, failure) {
+            early_server.unwrap_or_else(|| self.client.server_index_for_key(&by))
+        } else {
+            None
+        };
         (self.record_failure(code, failure, memc, server), sink)
     }
 }

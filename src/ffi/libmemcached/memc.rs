@@ -41,6 +41,37 @@ pub(super) struct Lmc {
     /// `memcached_query_id`: 1 on a new handle, one more for each operation (a fetch is
     /// part of its mget).
     pub query_id: u64,
+    /// The embedded hashkit's two slots as last written or adopted, raw: while the caller
+    /// has not touched them and the settings did not change, a call skips the sync (which
+    /// costs a few hundred instructions: slots are compared by looking functions up).
+    kit_synced: Option<KitSync>,
+}
+
+/// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
+#[derive(Clone, Copy, PartialEq)]
+struct KitSync {
+    slots: [usize; 4],
+    hashes: [(u32, Option<usize>, usize); 2],
+}
+
+impl KitSync {
+    fn of(kit: &crate::ffi::libhashkit::hashkit_st, m: &Model) -> KitSync {
+        let word = |f: Option<crate::ffi::libhashkit::hashkit_hash_fn>| f.map_or(0, |f| f as usize);
+        let custom = |c: Option<crate::ffi::libhashkit::HashFunction>| {
+            (c.map(|c| c.function as usize), c.map_or(0, |c| c.context))
+        };
+        let (bf, bc) = custom(m.custom_hash);
+        let (df, dc) = custom(m.custom_distribution_hash);
+        KitSync {
+            slots: [
+                word(kit.base_hash.function),
+                kit.base_hash.context as usize,
+                word(kit.distribution_hash.function),
+                kit.distribution_hash.context as usize,
+            ],
+            hashes: [(m.hash, bf, bc), (m.distribution_hash, df, dc)],
+        }
+    }
 }
 
 pub(super) type LmcHandle = HandleLock<Lmc>;
@@ -58,6 +89,7 @@ impl Lmc {
             query_id: 1,
             sasl: None,
             quiet_errno: false,
+            kit_synced: None,
             hooks: Default::default(),
             instances: Default::default(),
         };
@@ -162,6 +194,16 @@ impl Lmc {
             self.last_message.extend_from_slice(b"SUCCESS\0");
             return code;
         }
+        if code == rc::SUCCESS {
+            // The common case, kept short: no server named, the message is the code's text.
+            self.last_rc = code;
+            self.last_errno = 0;
+            if self.last_message != b"SUCCESS\0" {
+                self.last_message.clear();
+                self.last_message.extend_from_slice(b"SUCCESS\0");
+            }
+            return code;
+        }
         self.last_rc = code;
         self.last_errno = match failure {
             Some(Failure::ConnectRefused) => libc::ECONNREFUSED,
@@ -171,19 +213,7 @@ impl Lmc {
         };
         self.last_message.clear();
         let text = rc::text(code);
-        let server_failure = matches!(
-            code,
-            rc::CONNECTION_FAILURE
-                | rc::HOST_LOOKUP_FAILURE
-                | rc::TIMEOUT
-                | rc::SERVER_MARKED_DEAD
-                | rc::SERVER_TEMPORARILY_DISABLED
-                | rc::READ_FAILURE
-                | rc::WRITE_FAILURE
-                | rc::PROTOCOL_ERROR
-                | rc::AUTH_FAILURE
-                | rc::UNKNOWN_READ_FAILURE
-        ) || failure == Some(Failure::SaslConfig);
+        let server_failure = rc::names_server(code, failure);
         match server.and_then(|i| self.client.server_addr(i)) {
             Some(addr) if server_failure => {
                 let port = if addr.is_unix() { 0 } else { addr.port };
@@ -278,21 +308,27 @@ where
         with_locked(lock, on_error, |lmc| {
             // SAFETY: `memc` is a valid memcached_st (checked above); its hashkit is plain data
             // the caller may have changed through memcached_get_hashkit's pointer.
-            lmc.adopt_hashkit(unsafe { &(*memc).hashkit });
+            let kit = unsafe { &(*memc).hashkit };
+            if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
+                lmc.adopt_hashkit(kit);
+            }
             let out = f(lmc);
             let flags = flag_bytes(&lmc.model);
             let hosts = lmc.client.server_count() as u32;
-            let m = &lmc.model;
-            let hashes = (
-                (m.hash, m.custom_hash),
-                (m.distribution_hash, m.custom_distribution_hash),
-            );
             // SAFETY: `memc` is a valid memcached_st (checked above); these fields are plain
-            // bytes the face owns.
+            // bytes the face owns, the hashkit plain data.
             unsafe {
                 (*memc).flags = flags;
                 (*memc).number_of_hosts = hosts;
-                (*memc).hashkit.set_algorithms(hashes.0, hashes.1);
+                let kit = &mut (*memc).hashkit;
+                if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
+                    let m = &lmc.model;
+                    kit.set_algorithms(
+                        (m.hash, m.custom_hash),
+                        (m.distribution_hash, m.custom_distribution_hash),
+                    );
+                    lmc.kit_synced = Some(KitSync::of(kit, m));
+                }
             }
             (out, None::<fn()>)
         })

@@ -150,6 +150,24 @@ pub fn from_status(status: Status, server_message: &[u8]) -> c_int {
     }
 }
 
+/// Whether an error with this code (and failure behind it) names the server it happened on
+/// (libmemcached's "…,  host: NAME:PORT" messages and the instance's own error).
+pub fn names_server(code: c_int, failure: Option<Failure>) -> bool {
+    matches!(
+        code,
+        CONNECTION_FAILURE
+            | HOST_LOOKUP_FAILURE
+            | TIMEOUT
+            | SERVER_MARKED_DEAD
+            | SERVER_TEMPORARILY_DISABLED
+            | READ_FAILURE
+            | WRITE_FAILURE
+            | PROTOCOL_ERROR
+            | AUTH_FAILURE
+            | UNKNOWN_READ_FAILURE
+    ) || failure == Some(Failure::SaslConfig)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
