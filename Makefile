@@ -275,6 +275,8 @@ test: check-memcached all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check-header
 	@$(MAKE) --no-print-directory check-install
+	$(STEP)"compat-tests/check-imports.sh (every import of the 35 Debian objects that link libmemcached is exported by ours)"
+	compat-tests/check-imports.sh
 	$(STEP)"compat-tests/run-keymap.sh"
 	compat-tests/run-keymap.sh
 	$(STEP)"compat-tests/run-config.sh (libmemcached configuration strings and server lists vs the real library)"
