@@ -1,0 +1,211 @@
+#!/usr/bin/perl
+# perl_scenario.pl - run by compat-tests/run-perl.sh: Debian's Memcached::libmemcached
+# (libmemcached-libmemcached-perl, unchanged) through its own API, functional and OO, on whichever
+# libmemcached.so.11 the dynamic linker gives it. Every call's result and errstr (the
+# memcached_return code and text) is printed; the script compares the output of two runs.
+# Arguments: P1 P2 DEAD (ports on 127.0.0.1; nothing listens on DEAD).
+use strict;
+use warnings;
+use Memcached::libmemcached qw(/^memcached/ /^MEMCACHED_BEHAVIOR/ /^MEMCACHED_CALLBACK/);
+
+my ($p1, $p2, $dead) = @ARGV;
+die "usage: $0 P1 P2 DEAD\n" unless $dead;
+$| = 1;
+
+sub show_value {
+    my ($v) = @_;
+    return 'undef' unless defined $v;
+    return ref $v eq 'HASH' ? '{' . join(',', map { "$_=" . show_value($v->{$_}) } sort keys %$v) . '}'
+         : ref $v eq 'ARRAY' ? '[' . join(',', map { show_value($_) } @$v) . ']'
+         : length($v) > 60 ? sprintf('<%d bytes>', length $v) : "'$v'";
+}
+# show MEMC WHAT CODE: run CODE, print its result and the handle's errstr (number and text).
+sub show {
+    my ($memc, $what, $code) = @_;
+    my @r = eval { $code->() };
+    my $err = $@ ? "dies: " . (split /\n/, $@)[0] =~ s/ at \S+ line \d+\.?//r : '';
+    my $es = $memc ? $memc->errstr : undef;
+    printf "%-28s -> %s%s\n", $what, $err || join(' ', map { show_value($_) } @r),
+        defined $es ? sprintf(' [rc %d %s]', $es + 0, "$es") : '';
+}
+
+for my $binary (0, 1) {
+    print "== binary protocol $binary\n";
+    my $memc = memcached_create();
+    show($memc, 'lib_version', sub { memcached_lib_version() });
+    show($memc, 'behavior_set binary', sub { memcached_behavior_set($memc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary) });
+    show($memc, 'behavior_get binary', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) });
+    show($memc, 'behavior_set support_cas', sub { memcached_behavior_set($memc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1) });
+    show($memc, 'behavior_get tcp_nodelay', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_TCP_NODELAY) });
+    show($memc, 'behavior_get hash', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_HASH) });
+    show($memc, 'behavior_get distribution', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_DISTRIBUTION) });
+    show($memc, 'behavior_get poll_timeout', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT) });
+    show($memc, 'server_count empty', sub { memcached_server_count($memc) });
+    show($memc, 'get without servers', sub { memcached_get($memc, 'a') });
+    show($memc, 'server_add p1', sub { memcached_server_add($memc, '127.0.0.1', $p1) });
+    show($memc, 'server_add_with_weight p2', sub { memcached_server_add_with_weight($memc, '127.0.0.1', $p2, 1) });
+    show($memc, 'server_count', sub { memcached_server_count($memc) });
+    show($memc, 'flush', sub { memcached_flush($memc, 0) });
+    show($memc, 'set a', sub { memcached_set($memc, 'a', 'one') });
+    show($memc, 'get a', sub { memcached_get($memc, 'a') });
+    my ($flags, $rc);
+    show($memc, 'set f flags 42', sub { memcached_set($memc, 'f', 'flagged', 0, 42) });
+    show($memc, 'get f flags rc', sub { my $v = memcached_get($memc, 'f', $flags, $rc); ($v, $flags, $rc + 0) });
+    show($memc, 'get miss', sub { my $v = memcached_get($memc, 'nosuch', $flags, $rc); ($v, $rc + 0) });
+    show($memc, 'set empty', sub { memcached_set($memc, 'empty', '') });
+    show($memc, 'get empty', sub { memcached_get($memc, 'empty') });
+    show($memc, 'add existing', sub { memcached_add($memc, 'a', 'x') });
+    show($memc, 'add new', sub { memcached_add($memc, 'b', 'two') });
+    show($memc, 'replace', sub { memcached_replace($memc, 'a', 'uno') });
+    show($memc, 'replace miss', sub { memcached_replace($memc, 'zz', 'x') });
+    show($memc, 'append', sub { memcached_append($memc, 'a', '-end') });
+    show($memc, 'prepend', sub { memcached_prepend($memc, 'a', 'start-') });
+    show($memc, 'append miss', sub { memcached_append($memc, 'zz', 'x') });
+    show($memc, 'get a after', sub { memcached_get($memc, 'a') });
+    show($memc, 'cas bogus', sub { memcached_cas($memc, 'a', 'cas', 0, 0, 12345) });
+    show($memc, 'cas miss', sub { memcached_cas($memc, 'zz', 'cas', 0, 0, 12345) });
+    show($memc, 'set big', sub { memcached_set($memc, 'big', 'x' x 300_000) });
+    show($memc, 'get big', sub { my $v = memcached_get($memc, 'big'); length $v });
+    show($memc, 'set too big', sub { memcached_set($memc, 'huge', 'x' x 2_000_000) });
+    show($memc, 'set binary value', sub { memcached_set($memc, 'bin', "\0\x01\xff\r\nEND\r\n") });
+    show($memc, 'get binary value', sub { unpack 'H*', memcached_get($memc, 'bin') });
+    show($memc, 'set key too long', sub { memcached_set($memc, 'k' x 251, 'v') });
+    show($memc, 'set key 250', sub { memcached_set($memc, 'k' x 250, 'v') });
+    show($memc, 'get key 250', sub { memcached_get($memc, 'k' x 250) });
+    show($memc, 'get empty key', sub { memcached_get($memc, '') });
+
+    # counters
+    show($memc, 'set n', sub { memcached_set($memc, 'n', '10') });
+    my $val;
+    show($memc, 'increment', sub { my $r = memcached_increment($memc, 'n', 5, $val); ($r, $val) });
+    show($memc, 'decrement', sub { my $r = memcached_decrement($memc, 'n', 3, $val); ($r, $val) });
+    show($memc, 'decrement floor', sub { my $r = memcached_decrement($memc, 'n', 100, $val); ($r, $val) });
+    show($memc, 'increment miss', sub { $val = undef; my $r = memcached_increment($memc, 'nosuch', 1, $val); ($r) });
+    show($memc, 'increment not number', sub { $val = undef; my $r = memcached_increment($memc, 'a', 1, $val); ($r) });
+    show($memc, 'increment_with_initial', sub { $val = undef; my $r = memcached_increment_with_initial($memc, 'ctr', 2, 7, 0, $val); ($r, $binary ? $val : 'n/a') });
+    show($memc, 'increment_with_initial 2', sub { $val = undef; my $r = memcached_increment_with_initial($memc, 'ctr', 2, 7, 0, $val); ($r, $binary ? $val : 'n/a') });
+    show($memc, 'decrement_with_initial', sub { $val = undef; my $r = memcached_decrement_with_initial($memc, 'ctr2', 1, 3, 0, $val); ($r, $binary ? $val : 'n/a') });
+    show($memc, 'increment_by_key', sub { my $r = memcached_increment_by_key($memc, 'master', 'n', 4, $val); ($r, $val) });
+    show($memc, 'decrement_by_key', sub { my $r = memcached_decrement_by_key($memc, 'master', 'n', 1, $val); ($r, $val) });
+    show($memc, 'inc_with_initial_by_key', sub { $val = undef; my $r = memcached_increment_with_initial_by_key($memc, 'm', 'c3', 1, 100, 0, $val); ($r, $binary ? $val : 'n/a') });
+    show($memc, 'dec_with_initial_by_key', sub { $val = undef; my $r = memcached_decrement_with_initial_by_key($memc, 'm', 'c3', 1, 100, 0, $val); ($r, $binary ? $val : 'n/a') });
+
+    # by-key family: the master key picks the server
+    show($memc, 'set_by_key', sub { memcached_set_by_key($memc, 'master', 'bk1', 'v1') });
+    show($memc, 'add_by_key', sub { memcached_add_by_key($memc, 'master', 'bk2', 'v2') });
+    show($memc, 'replace_by_key', sub { memcached_replace_by_key($memc, 'master', 'bk2', 'v2b') });
+    show($memc, 'append_by_key', sub { memcached_append_by_key($memc, 'master', 'bk1', '+') });
+    show($memc, 'prepend_by_key', sub { memcached_prepend_by_key($memc, 'master', 'bk1', '-') });
+    show($memc, 'cas_by_key bogus', sub { memcached_cas_by_key($memc, 'master', 'bk1', 'x', 0, 0, 1) });
+    show($memc, 'get_by_key', sub { memcached_get_by_key($memc, 'master', 'bk1') });
+    show($memc, 'get_by_key bk2', sub { memcached_get_by_key($memc, 'master', 'bk2') });
+    show($memc, 'delete_by_key', sub { memcached_delete_by_key($memc, 'master', 'bk2') });
+    show($memc, 'get_by_key deleted', sub { memcached_get_by_key($memc, 'master', 'bk2') });
+    show($memc, 'OO get [master,key]', sub { $memc->get(['master', 'bk1']) });
+
+    # mget / fetch (pgmemcache-like key buffer handling, 251 bytes in Perl)
+    memcached_set($memc, "m$_", "value$_", 0, $_) for 1 .. 5;
+    show($memc, 'mget array', sub { memcached_mget($memc, [map { "m$_" } 0 .. 6]) });
+    show($memc, 'fetch loop', sub {
+        my (@got, $key, $fl, $r);
+        while (defined(my $v = memcached_fetch($memc, $key, $fl, $r))) { push @got, "$key=$v/$fl"; }
+        ([sort @got], $r + 0);
+    });
+    show($memc, 'mget hash', sub { memcached_mget($memc, { m1 => 1, m2 => 1, zz => 1 }) });
+    show($memc, 'fetch after hash', sub {
+        my (@got, $key);
+        while (defined(my $v = memcached_fetch($memc, $key))) { push @got, "$key=$v"; }
+        [sort @got];
+    });
+    show($memc, 'mget_by_key', sub { memcached_mget_by_key($memc, 'master', ['bk1', 'nosuch']) });
+    show($memc, 'fetch after by_key', sub {
+        my (@got, $key);
+        while (defined(my $v = memcached_fetch($memc, $key))) { push @got, "$key=$v"; }
+        [sort @got];
+    });
+    show($memc, 'mget_into_hashref', sub { my %h = (old => 1); $memc->mget_into_hashref([map { "m$_" } 0 .. 6], \%h); \%h });
+    show($memc, 'get_multi', sub { $memc->get_multi(map { "m$_" } 0 .. 6) });
+    show($memc, 'get_multi none', sub { $memc->get_multi('x1', 'x2') });
+    show($memc, 'get_multi 200', sub {
+        memcached_set($memc, "many$_", "v$_") for 1 .. 200;
+        my $h = $memc->get_multi(map { "many$_" } 1 .. 210);
+        (scalar(keys %$h), scalar(grep { $h->{"many$_"} eq "v$_" } 1 .. 200));
+    });
+
+    # callbacks: set/get coderefs run inside the library's fetch callbacks
+    # (memcached_fetch_execute, which looks the object up through memcached_callback_get)
+    show($memc, 'set_callback_coderefs', sub {
+        $memc->set_callback_coderefs(sub { $_ = "<$_>"; $_[1] = 7; return () },
+                                     sub { $_ = uc $_; return () });
+    });
+    show($memc, 'set through callback', sub { memcached_set($memc, 'cb', 'hello') });
+    show($memc, 'get through callback', sub { my $v = memcached_get($memc, 'cb', $flags); ($v, $flags) });
+    show($memc, 'get_multi through callback', sub { $memc->get_multi('cb', 'm1') });
+    show($memc, 'clear callbacks', sub { $memc->set_callback_coderefs(undef, undef); memcached_get($memc, 'cb') });
+
+    # prefix key (namespace)
+    show($memc, 'callback_set prefix', sub { memcached_callback_set($memc, MEMCACHED_CALLBACK_PREFIX_KEY, 'ns:') });
+    show($memc, 'callback_get prefix', sub { my $r; my $v = memcached_callback_get($memc, MEMCACHED_CALLBACK_PREFIX_KEY, $r); ($v, $r + 0) });
+    show($memc, 'set under prefix', sub { memcached_set($memc, 'p', 'prefixed') });
+    show($memc, 'get_multi under prefix', sub { $memc->get_multi('p', 'a') });
+    show($memc, 'callback_set prefix off', sub { memcached_callback_set($memc, MEMCACHED_CALLBACK_PREFIX_KEY, undef) });
+    show($memc, 'get ns:p without prefix', sub { memcached_get($memc, 'ns:p') });
+    show($memc, 'get p without prefix', sub { memcached_get($memc, 'p') });
+
+    # deletes, stats, misc
+    show($memc, 'delete b', sub { memcached_delete($memc, 'b') });
+    show($memc, 'delete b again', sub { memcached_delete($memc, 'b') });
+    show($memc, 'get_server_for_key', sub { my $s = $memc->get_server_for_key('a'); $s =~ s/\d+$/(port)/r });
+    show($memc, 'server for 20 keys', sub { join '', map { $memc->get_server_for_key("key$_") =~ /:$p1$/ ? 1 : 2 } 1 .. 20 });
+    show($memc, 'walk_stats', sub {
+        my %seen;
+        $memc->walk_stats('', sub { my ($k, $v, $hp) = @_; $seen{$hp =~ /:$p1$/ ? 'p1' : 'p2'}{$k} = 1; return });
+        map { "$_:" . join(',', sort keys %{ $seen{$_} }) } sort keys %seen;
+    });
+    show($memc, 'behavior_get binary after walk_stats', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) });
+    show($memc, 'walk_stats settings', sub {
+        my %n;
+        $memc->walk_stats('settings', sub { my ($k, $v, $hp) = @_; $n{$k}++ if $k =~ /^(maxbytes|tcpport|item_size_max)$/; return });
+        map { "$_=$n{$_}" } sort keys %n;
+    });
+    show($memc, 'walk_stats items', sub { my $n = 0; $memc->walk_stats('items', sub { $n++; return }); $n > 0 ? 'some' : 'none' });
+    show($memc, 'memcached_version', sub { my @v = memcached_version($memc); scalar @v });
+    show($memc, 'verbosity', sub { memcached_verbosity($memc, 0) });
+    show($memc, 'strerror 16', sub { memcached_strerror($memc, 16) });
+    show($memc, 'strerror 47', sub { memcached_strerror($memc, 47) });
+    show($memc, 'trace_level', sub { $memc->trace_level(0) });
+    show($memc, 'quit', sub { memcached_quit($memc) });
+    show($memc, 'get after quit', sub { memcached_get($memc, 'a') });
+    show($memc, 'behavior_set ketama', sub { memcached_behavior_set($memc, MEMCACHED_BEHAVIOR_KETAMA, 1) });
+    show($memc, 'behavior_get ketama', sub { memcached_behavior_get($memc, MEMCACHED_BEHAVIOR_KETAMA) });
+    show($memc, 'server for 20 keys ketama', sub { join '', map { $memc->get_server_for_key("key$_") =~ /:$p1$/ ? 1 : 2 } 1 .. 20 });
+    show($memc, 'set/get under ketama', sub { memcached_set($memc, 'kk', 'vv'); memcached_get($memc, 'kk') });
+
+    my $clone = memcached_clone(undef, $memc);
+    show($clone, 'clone server_count', sub { memcached_server_count($clone) });
+    show($clone, 'clone behavior binary', sub { memcached_behavior_get($clone, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) });
+    show($clone, 'clone get', sub { memcached_get($clone, 'kk') });
+    show($clone, 'clone free', sub { memcached_free($clone); 'freed' });
+    show($memc, 'OO set/get', sub { $memc->memcached_set('oo', 'object'); $memc->get('oo') });
+    show($memc, 'flush end', sub { memcached_flush($memc, 0) });
+    show($memc, 'get after flush', sub { memcached_get($memc, 'a') });
+    show($memc, 'free', sub { memcached_free($memc); 'freed' });
+
+    # a dead server next to a live one, and one alone
+    my $dm = Memcached::libmemcached->new;
+    memcached_behavior_set($dm, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+    show($dm, 'dead server_add', sub { memcached_server_add($dm, '127.0.0.1', $dead) });
+    show($dm, 'dead set', sub { memcached_set($dm, 'a', 'b') });
+    show($dm, 'dead set again', sub { memcached_set($dm, 'a', 'b') });
+    show($dm, 'dead get', sub { memcached_get($dm, 'a') });
+    show($dm, 'dead get_multi', sub { $dm->get_multi('a', 'b') });
+    show($dm, 'dead walk_stats', sub { my $n = 0; $dm->walk_stats('', sub { $n++; return }); $n });
+    my $half = Memcached::libmemcached->new;
+    memcached_behavior_set($half, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+    memcached_server_add($half, '127.0.0.1', $p1);
+    memcached_server_add($half, '127.0.0.1', $dead);
+    show($half, 'half set 20', sub { join '', map { memcached_set($half, "h$_", 'v') ? 1 : 0 } 1 .. 20 });
+    show($half, 'half get_multi', sub { scalar keys %{ $half->get_multi(map { "h$_" } 1 .. 20) } });
+    show($half, 'half walk_stats hosts', sub { my %h; $half->walk_stats('', sub { $h{$_[2] =~ /:$p1$/ ? 'live' : 'dead'} = 1; return }); join ',', sort keys %h });
+}
+print "== end\n";
