@@ -3,13 +3,14 @@
 # (libmemcached-libmemcached-perl, unchanged) through its own API, functional and OO, on whichever
 # libmemcached.so.11 the dynamic linker gives it. Every call's result and errstr (the
 # memcached_return code and text) is printed; the script compares the output of two runs.
-# Arguments: P1 P2 DEAD (ports on 127.0.0.1; nothing listens on DEAD).
+# Arguments: P1 P2 DEAD SOCKET (ports on 127.0.0.1, nothing listens on DEAD; SOCKET: the path of
+# a memcached's unix socket).
 use strict;
 use warnings;
 use Memcached::libmemcached qw(/^memcached/ /^MEMCACHED_BEHAVIOR/ /^MEMCACHED_CALLBACK/);
 
-my ($p1, $p2, $dead) = @ARGV;
-die "usage: $0 P1 P2 DEAD\n" unless $dead;
+my ($p1, $p2, $dead, $socket) = @ARGV;
+die "usage: $0 P1 P2 DEAD SOCKET\n" unless $socket;
 $| = 1;
 
 sub show_value {
@@ -152,6 +153,36 @@ for my $binary (0, 1) {
     show($memc, 'get ns:p without prefix', sub { memcached_get($memc, 'ns:p') });
     show($memc, 'get p without prefix', sub { memcached_get($memc, 'p') });
 
+    # a namespace hashed with the key (HASH_WITH_PREFIX_KEY): where each key lands, read back
+    # through single-server handles without the namespace
+    show($memc, 'hash_with_prefix_key on', sub {
+        memcached_callback_set($memc, MEMCACHED_CALLBACK_PREFIX_KEY, 'hp:');
+        memcached_behavior_set($memc, MEMCACHED_BEHAVIOR_HASH_WITH_PREFIX_KEY, 1);
+    });
+    show($memc, 'set 20 hashed with prefix', sub { join '', map { memcached_set($memc, "hk$_", "v$_") ? 1 : 0 } 1 .. 20 });
+    show($memc, 'get_multi hashed with prefix', sub { my $h = $memc->get_multi(map { "hk$_" } 0 .. 21); scalar keys %$h });
+    show($memc, 'mget_by_key with prefix', sub {
+        memcached_set_by_key($memc, 'grp', "gk$_", "g$_") for 1 .. 5;
+        memcached_mget_by_key($memc, 'grp', [map { "gk$_" } 0 .. 6]);
+        my (@got, $key);
+        while (defined(my $v = memcached_fetch($memc, $key))) { push @got, "$key=$v"; }
+        [sort @got];
+    });
+    show($memc, 'placement with prefix', sub {
+        join ' ', map {
+            my $port = $_;
+            my $one = memcached_create();
+            memcached_behavior_set($one, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+            memcached_server_add($one, '127.0.0.1', $port);
+            my $h = $one->get_multi((map { "hp:hk$_" } 1 .. 20), (map { "hp:gk$_" } 1 .. 5));
+            join(',', sort keys %$h);
+        } $p1, $p2;
+    });
+    show($memc, 'hash_with_prefix_key off', sub {
+        memcached_behavior_set($memc, MEMCACHED_BEHAVIOR_HASH_WITH_PREFIX_KEY, 0);
+        memcached_callback_set($memc, MEMCACHED_CALLBACK_PREFIX_KEY, 'ns:');
+    });
+
     # deletes, stats, misc
     show($memc, 'delete b', sub { memcached_delete($memc, 'b') });
     show($memc, 'delete b again', sub { memcached_delete($memc, 'b') });
@@ -190,6 +221,18 @@ for my $binary (0, 1) {
     show($memc, 'flush end', sub { memcached_flush($memc, 0) });
     show($memc, 'get after flush', sub { memcached_get($memc, 'a') });
     show($memc, 'free', sub { memcached_free($memc); 'freed' });
+
+    # a unix socket server
+    my $us = Memcached::libmemcached->new;
+    memcached_behavior_set($us, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+    show($us, 'server_add_unix_socket', sub { memcached_server_add_unix_socket($us, $socket) });
+    show($us, 'unix set/get', sub { memcached_set($us, 'u', 'over unix'); memcached_get($us, 'u') });
+    show($us, 'unix get_multi', sub { memcached_set($us, 'u2', 'two'); $us->get_multi('u', 'u2', 'u3') });
+    show($us, 'unix server_for_key', sub { $us->get_server_for_key('u') eq "$socket:0" ? 'socket:0' : $us->get_server_for_key('u') });
+    show($us, 'unix walk_stats', sub { my %h; $us->walk_stats('', sub { $h{$_[2] eq "$socket:0" ? 'socket:0' : $_[2]}++; return }); map { "$_ " . ($h{$_} > 10 ? 'many' : $h{$_}) } sort keys %h });
+    show($us, 'unix_socket_with_weight', sub { memcached_server_add_unix_socket_with_weight($us, $socket, 2); memcached_server_count($us) });
+    show($us, 'unix flush', sub { memcached_flush($us, 0) });
+    undef $us;
 
     # a dead server next to a live one, and one alone
     my $dm = Memcached::libmemcached->new;

@@ -6,7 +6,7 @@
 # _by_key), behaviors, PREFIX_KEY, walk_stats (Perl turns the binary flag off on a clone for it),
 # the OO get/get_multi/mget_into_hashref (mget + fetch_execute, whose callbacks call
 # memcached_callback_get), set_callback_coderefs, clone, quit, a dead server - over the text and
-# the binary protocol. Steps, one PASS/FAIL line each:
+# the binary protocol, on TCP and on a unix socket. Steps, one PASS/FAIL line each:
 #  1. the scenario's output on both libraries, compared;
 #  2. regression checks on ours (bugs this scenario found): a namespace holds for mget/fetch
 #     (Perl's get is mget + fetch), and a text mget skips a dead server;
@@ -35,11 +35,16 @@ start() { start_memcached "$1" || { echo "run-perl: memcached on $1 did not star
 fail=0
 # Fresh servers for each run (the output depends on what they hold), on the same ports (ketama's
 # server choice depends on them).
-p1=$(free_port); p2=$(free_port); dead=$(free_port)
+p1=$(free_port); p2=$(free_port); dead=$(free_port); socket=$tmp/sock/memcached.sock
+# memcached runs as nobody under root: its socket directory must be nobody's
+chmod 755 "$tmp"; mkdir "$tmp/sock"; [ "$(id -u)" = 0 ] && chown nobody "$tmp/sock"
 run() {
     local out=$1 pid; shift
     start "$p1"; start "$p2"
-    timeout 120 "$@" perl "$scenario" "$p1" "$p2" "$dead" > "$tmp/$out" 2>&1
+    memcached -s "$socket" -a 0666 -t 1 $([ "$(id -u)" = 0 ] && echo -u nobody) >/dev/null 2>&1 &
+    pids="$pids $!"
+    for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.05; done
+    timeout 120 "$@" perl "$scenario" "$p1" "$p2" "$dead" "$socket" > "$tmp/$out" 2>&1
     echo $? > "$tmp/$out.rc"
     for pid in $pids; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; pids=""
 }
