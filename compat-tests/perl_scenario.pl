@@ -243,6 +243,18 @@ for my $binary (0, 1) {
     show($dm, 'dead get', sub { memcached_get($dm, 'a') });
     show($dm, 'dead get_multi', sub { $dm->get_multi('a', 'b') });
     show($dm, 'dead walk_stats', sub { my $n = 0; $dm->walk_stats('', sub { $n++; return }); $n });
+    show($dm, 'dead flush', sub { memcached_flush($dm, 0) });
+    # a unix socket path nothing is bound to
+    my $du = Memcached::libmemcached->new;
+    memcached_behavior_set($du, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+    memcached_server_add_unix_socket($du, "$socket.missing");
+    show($du, 'dead unix set', sub { memcached_set($du, 'a', 'b') });
+    show($du, 'dead unix set again', sub { memcached_set($du, 'a', 'b') });
+    show($du, 'dead unix flush', sub { memcached_flush($du, 0) });
+    my $du2 = Memcached::libmemcached->new;
+    memcached_behavior_set($du2, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+    memcached_server_add_unix_socket($du2, "$socket.missing");
+    show($du2, 'dead unix walk_stats', sub { my $n = 0; $du2->walk_stats('', sub { $n++; return }); $n });
     my $half = Memcached::libmemcached->new;
     memcached_behavior_set($half, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
     memcached_server_add($half, '127.0.0.1', $p1);

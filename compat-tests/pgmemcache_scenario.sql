@@ -57,3 +57,4 @@ SELECT memcache_server_add('127.0.0.1:' || :'dead') AS server_add_dead;
 SELECT count(*) FILTER (WHERE s) AS sets_ok, count(*) FILTER (WHERE NOT s) AS sets_failed
   FROM (SELECT memcache_set('d' || i, 'v') AS s FROM generate_series(1, 40) i) t;
 SELECT regexp_replace(regexp_replace(memcache_stats(), ': [^\n]*', '', 'g'), '\(\d+\)', '(port)', 'g') AS stats_with_dead;
+SELECT memcache_flush_all() AS flush_all_with_dead;

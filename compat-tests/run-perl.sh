@@ -9,7 +9,8 @@
 # the binary protocol, on TCP and on a unix socket. Steps, one PASS/FAIL line each:
 #  1. the scenario's output on both libraries, compared;
 #  2. regression checks on ours (bugs this scenario found): a namespace holds for mget/fetch
-#     (Perl's get is mget + fetch), and a text mget skips a dead server;
+#     (Perl's get is mget + fetch), a text mget skips a dead server, a missing unix socket is
+#     ERRNO, a flush with a dead server SOME_ERRORS;
 #  3. the scenario on ours under valgrind memcheck (no error; leaks are Perl's own business;
 #     one use-after-free of the Perl module itself is suppressed, see below).
 # SKIP (exit 0) without perl's module or memcached. Exit 1 on a difference.
@@ -71,6 +72,10 @@ check "PREFIX_KEY holds for mget/fetch (Perl's get_multi sends ns:p, hands back 
     "get_multi under prefix       -> {p='prefixed'} [rc 0 SUCCESS]"
 check "PREFIX_KEY holds for Perl's get (mget_by_key + fetch)" \
     "get p without prefix         -> 'prefixed' [rc 0 SUCCESS]"
+check "a unix socket path that does not exist: ERRNO (26) with errno ENOENT, as the real library" \
+    "dead unix set                -> undef [rc 26 SYSTEM ERROR No such file or directory]"
+check "flush with every server dead: SOME_ERRORS (19), not NO_SERVERS" \
+    "dead flush                   -> undef [rc 19 SOME ERRORS WERE REPORTED]"
 if grep -qxF "half get_multi               -> '12' [rc 0 SUCCESS]" "$tmp/ours.txt"; then
     echo "PASS  a text mget skips the dead server: Perl's get_multi gets the 12 keys of the live one"
 else
