@@ -6,9 +6,10 @@
 # protocol on and pushes pgmemcache.default_servers - all before the backends fork. The cluster is
 # started twice: by the real library, then with LD_LIBRARY_PATH pointing at ours (LD_BIND_NOW=1).
 # Each time compat-tests/pgmemcache_scenario.sql runs in two sessions: binary protocol (the
-# default) and text (SET through pgmemcache.default_behavior 'BINARY_PROTOCOL:0'). psql's output,
-# warnings included, must be the same on both libraries; memcache_stats() is compared by field
-# names. A backend crash or a server log line about one fails the run.
+# default) and text (SET through pgmemcache.default_behavior 'BINARY_PROTOCOL:0'), then 60 keys
+# are set under five distributions/hashes given through pgmemcache.default_behavior and read
+# back server by server. psql's output, warnings included, and the placement must be the same on
+# both libraries; memcache_stats() is compared by field names. A backend crash or a server log line about one fails the run.
 # SKIP (exit 0) without PostgreSQL 15, pgmemcache or memcached. Exit 1 on a difference.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +49,23 @@ pgmemcache.default_behavior = 'TCP_NODELAY:1,RETRY_TIMEOUT:30'
 log_min_messages = warning
 EOF
 
+# keys_on PORT: which of place1..place60 a server holds (a get per key, no libmemcached).
+keys_on() {
+    python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+held = []
+for i in range(1, 61):
+    s.sendall(b"get place%d\r\n" % i)
+    buf = b""
+    while not buf.endswith(b"END\r\n"):
+        buf += s.recv(65536)
+    if buf.startswith(b"VALUE "):
+        held.append("place%d" % i)
+print(" ".join(held))
+PY
+}
+
 # run_library NAME [ENV…]: fresh memcached servers, the cluster started with ENV, the scenario in
 # both protocols; output in $tmp/NAME.txt, server log in $tmp/NAME.log.
 run_library() {
@@ -70,6 +88,15 @@ run_library() {
     PGOPTIONS='-c pgmemcache.default_behavior=BINARY_PROTOCOL:0' psql_run \
         -c "SELECT memcache_server_add('127.0.0.1:$p1')" -c "SELECT memcache_set('key with space', 'v')" \
         -c "SELECT memcache_get('key with space')" -c "SELECT memcache_set('next', 'v') AS set_next" > "$tmp/$name.space.txt"
+    # Where the keys land under pgmemcache.default_behavior's distributions and hashes, read
+    # from the servers themselves.
+    for behavior in '' KETAMA:1 DISTRIBUTION:CONSISTENT,HASH:MD5 HASH:CRC DISTRIBUTION:CONSISTENT_KETAMA,KETAMA_HASH:FNV1A_32; do
+        echo "== placement, pgmemcache.default_behavior='$behavior'"
+        PGOPTIONS=${behavior:+-c pgmemcache.default_behavior=$behavior} psql_run -t \
+            -c "SELECT memcache_server_add('127.0.0.1:$p1'), memcache_server_add('127.0.0.1:$p2'), memcache_flush_all()" \
+            -c "SELECT bool_and(memcache_set('place' || i, 'v')) FROM generate_series(1, 60) i"
+        for port in $p0 $p1 $p2; do echo "server $((port == p0 ? 0 : port == p1 ? 1 : 2)): $(keys_on "$port")"; done
+    done >> "$tmp/$name.txt"
     stop_pg
     for pid in $pids; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; pids=""
     # postgres re-labels psql's file name in messages: keep the diff independent of the checkout
@@ -100,7 +127,7 @@ n=$(grep -c . "$tmp/real.txt")
 if ! grep -q 'get_last' "$tmp/real.txt"; then
     echo "FAIL  pgmemcache scenario did not finish on Debian's libmemcached:"; tail -5 "$tmp/real.txt"; fail=1
 elif diff -u "$tmp/real.txt" "$tmp/ours.txt" > "$tmp/diff.txt"; then
-    echo "PASS  pgmemcache scenario: $n lines of psql output (binary and text protocol), same on Debian's libmemcached and ours"
+    echo "PASS  pgmemcache scenario: $n lines (psql in both protocols, 60 keys placed under 5 distributions), same on Debian's libmemcached and ours"
 else
     echo "FAIL  pgmemcache scenario:"; head -80 "$tmp/diff.txt"; fail=1
 fi
