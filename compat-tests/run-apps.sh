@@ -5,10 +5,12 @@
 #     12 background jobs (high, normal, low priority) submitted, the queue's keys, values and
 #     flags read straight from memcached, gearmand restarted - it replays the queue through
 #     memcached_dump + mget + fetch_execute - and a worker drains it (priority order kept), the
-#     queue left empty. Run on each library, plus jobs queued by Debian's and replayed by ours.
+#     queue left empty. Run on each library, plus jobs queued by Debian's and replayed by ours,
+#     plus ours under valgrind.
 #  2. collectd's memcachec plugin (collectd-core): two regex matches on a key, read twice (the
 #     key changed between reads), written by the csv plugin; the handle is made at init and used
-#     from a read thread. The values and the plugin's log lines compared.
+#     from a read thread. The values and the plugin's log lines compared; one read on ours under
+#     valgrind.
 #  3. kamailio's memcached module (kamailio-memcached-modules): $mct get/set/delete, $mcinc and
 #     $mcdec from an event route, with kamailio's own allocators (memory=1) and without. (An
 #     integer $mct is read as a number: the module frees the value before its string form is
@@ -30,6 +32,21 @@ trap 'stop_app; stop_servers; rm -rf "$tmp"' EXIT
 # shellcheck source=compat-tests/servers.sh
 . "$root/compat-tests/servers.sh"
 start() { start_memcached "$@" || { echo "run-apps: memcached on $1 did not start"; exit 1; }; }
+wrap=()
+# vg_clean LABEL LOG…: valgrind found no error and lost nothing (besides ld.so's own dlopen
+# bookkeeping, suppressed in the collectd run) in any of the logs.
+vg_clean() {
+    local label=$1 log bad=""; shift
+    for log in "$@"; do
+        grep -q 'ERROR SUMMARY: 0 errors' "$log" || bad="$bad ${log##*/}"
+    done
+    if [ $# -gt 0 ] && [ -z "$bad" ]; then
+        echo "PASS  $label: 0 errors, nothing definitely or indirectly lost"
+    else
+        echo "FAIL  $label:${bad:- no valgrind log}"; fail=1
+        for log in $bad; do grep -A14 -m3 '^==[0-9]*== [A-Z0-9]' "$tmp/$log" | head -40; done
+    fi
+}
 real_env=(LD_BIND_NOW=1)
 ours_env=(LD_LIBRARY_PATH="$lib" LD_BIND_NOW=1)
 fail=0
@@ -44,7 +61,7 @@ compare() {
         echo "FAIL  $label:"; head -40 "$tmp/$what.diff"; fail=1
     fi
 }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 # memcached_contents PORT: key, flags and value of everything the server holds, sorted; read
 # with the text protocol directly (no libmemcached in between). The server runs without the
 # LRU maintainer, so `stats cachedump` lists every item.
@@ -86,7 +103,7 @@ gearman_run() { # OUT SUBMIT_ENV REPLAY_ENV (each "real" or "ours")
     start "$mp" -o no_lru_maintainer
     for phase in submit replay; do
         if [ "${!phase}" = ours ]; then env=("${ours_env[@]}"); else env=("${real_env[@]}"); fi
-        env "${env[@]}" gearmand -q libmemcached --libmemcached-servers="127.0.0.1:$mp" -L 127.0.0.1 -p "$gp" \
+        env "${env[@]}" "${wrap[@]}" gearmand -q libmemcached --libmemcached-servers="127.0.0.1:$mp" -L 127.0.0.1 -p "$gp" \
             -t 1 -l "$tmp/gearmand.$out.$phase.log" -P "$tmp/gearmand.pid" --verbose WARNING &
         app_pid=$!
         wait_port "$gp" || { echo "gearmand ($phase) did not start"; stop_app; break; }
@@ -122,6 +139,14 @@ if command -v gearmand >/dev/null && command -v gearman >/dev/null; then
     fi
     cp "$tmp/gearman.ours" "$tmp/gearman.ours.own"; cp "$tmp/gearman.mixed" "$tmp/gearman.ours"
     compare gearman "gearmand: jobs queued by Debian's libmemcached, replayed and drained by ours"
+    if command -v valgrind >/dev/null; then
+        wrap=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --log-file="$tmp/vg.gearmand.%p")
+        gearman_run gearman.vg ours ours
+        wrap=()
+        cp "$tmp/gearman.vg" "$tmp/gearman.ours"
+        compare gearman "gearmand on ours under valgrind: same transcript"
+        vg_clean "gearmand on ours under valgrind (both runs)" "$tmp"/vg.gearmand.*
+    fi
 else
     echo "SKIP  gearmand: gearman-job-server and gearman-tools are not installed"
 fi
@@ -209,6 +234,28 @@ if command -v collectd >/dev/null && [ -e /usr/lib/collectd/memcachec.so ]; then
         compare collectd "collectd memcachec (two matches, key changed between reads, a missing key)"
     else
         echo "FAIL  collectd on Debian's libmemcached did not read 42 then 43:"; cat "$tmp/collectd.real"; fail=1
+    fi
+    if command -v valgrind >/dev/null; then
+        # One read (-T) on ours under valgrind; the values must come out as in the run above.
+        cat > "$tmp/dlopen.supp" <<'EOF'
+{
+   ld.so keeps a dependency list of a dlopen'ed object for the process's lifetime
+   Memcheck:Leak
+   match-leak-kinds: definite
+   ...
+   fun:_dl_map_object_deps
+}
+EOF
+        mp=$(free_port); start "$mp"; set_key "$mp" page "queue=42 temp=17 misc=x9"
+        sed -i "s/127\.0\.0\.1:[0-9]*/127.0.0.1:$mp/" "$tmp/collectd.conf"
+        rm -rf "$tmp/collectd/csv"
+        env "${ours_env[@]}" valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --suppressions="$tmp/dlopen.supp" --log-file="$tmp/vg.collectd.%p" \
+            collectd -T -C "$tmp/collectd.conf" > /dev/null 2>&1
+        vg_rc=$?
+        stop_servers
+        [ $vg_rc = 0 ] || { echo "FAIL  collectd -T on ours under valgrind exited $vg_rc"; fail=1; }
+        vg_clean "collectd -T (memcachec read) on ours under valgrind" "$tmp"/vg.collectd.*
     fi
 else
     echo "SKIP  collectd: collectd-core is not installed"
