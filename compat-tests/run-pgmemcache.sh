@@ -73,11 +73,16 @@ run_library() {
     for port in $p0 $p1 $p2; do start "$port"; done
     as_pg env "$@" "$pgbin/pg_ctl" -D "$pgdata" -l "$logs/$name.log" -w -t 20 start >/dev/null 2>&1 \
         || { echo "FAIL  pgmemcache ($name): the cluster did not start:"; tail -5 "$logs/$name.log"; fail=1; return; }
-    psql_run() { psql -X -q -h "$sock" -p "$pgport" -U postgres -d postgres -v p1="$p1" -v p2="$p2" -v dead="$dead" "$@" 2>&1; }
+    psql_run() { timeout 60 psql -X -q -h "$sock" -p "$pgport" -U postgres -d postgres -v p1="$p1" -v p2="$p2" -v dead="$dead" "$@" 2>&1; }
     psql_run -c 'SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pgmemcache' > "$tmp/$name.txt"
     # which libmemcached.so.11 the postmaster (and so every backend) really mapped
     pid=$(head -1 "$pgdata/postmaster.pid")
     grep -o '/[^ ]*libmemcached\.so\.11[^ ]*' "/proc/$pid/maps" | sort -u > "$tmp/$name.maps"
+    # The handle was made and given its default server in the postmaster, before any fork:
+    # nothing may have started a thread there or opened a socket to memcached.
+    { echo "threads $(awk '/^Threads:/ {print $2}' "/proc/$pid/status")"
+      echo "sockets to memcached $(ss -tnpH 2>/dev/null | grep -c "pid=$pid,")"
+    } > "$tmp/$name.postmaster"
     { echo "== binary protocol (pgmemcache's default)"
       psql_run -v binary=1 -f "$root/compat-tests/pgmemcache_scenario.sql"
       echo "== text protocol (pgmemcache.default_behavior = 'BINARY_PROTOCOL:0')"
@@ -103,12 +108,20 @@ run_library() {
     sed -i "s|$root/compat-tests/||g" "$tmp/$name.txt"
 }
 run_library real LD_BIND_NOW=1
+# The postgres user may not reach the checkout (a clone under /root): the postmaster gets a
+# copy of our library from the temp dir.
+mkdir "$tmp/lib"; cp "$lib/libmemcached.so.11" "$tmp/lib/"; lib=$tmp/lib
 run_library ours LD_LIBRARY_PATH="$lib" LD_BIND_NOW=1
 
 if grep -qx "$lib/libmemcached.so.11" "$tmp/ours.maps" && ! grep -qx "$lib/libmemcached.so.11" "$tmp/real.maps"; then
     echo "PASS  the postmaster mapped Debian's libmemcached.so.11 in the first run and ours in the second"
 else
     echo "FAIL  libmemcached.so.11 mapped by the postmaster: real run $(cat "$tmp/real.maps"), ours $(cat "$tmp/ours.maps")"; fail=1
+fi
+if [ "$(cat "$tmp/ours.postmaster")" = "$(printf 'threads 1\nsockets to memcached 0')" ]; then
+    echo "PASS  the postmaster on ours (handle made and server pushed by _PG_init): 1 thread, no socket before fork"
+else
+    echo "FAIL  the postmaster on ours should have 1 thread and no socket: $(tr '\n' ' ' < "$tmp/ours.postmaster")"; fail=1
 fi
 for name in real ours; do
     if grep -qE 'terminated by signal|server process .* was terminated|PANIC|TRAP:' "$logs/$name.log"; then
