@@ -10,7 +10,7 @@
 #  1. the scenario's output on both libraries, compared;
 #  2. regression checks on ours (bugs this scenario found): a namespace holds for mget/fetch
 #     (Perl's get is mget + fetch), a text mget skips a dead server, a missing unix socket is
-#     ERRNO, a flush with a dead server SOME_ERRORS;
+#     ERRNO, a flush with a dead server SOME_ERRORS, BUFFER_REQUESTS buffers set/delete only;
 #  3. the scenario on ours under valgrind memcheck (no error; leaks are Perl's own business;
 #     one use-after-free of the Perl module itself is suppressed, see below).
 # SKIP (exit 0) without perl's module or memcached. Exit 1 on a difference.
@@ -76,6 +76,12 @@ check "a unix socket path that does not exist: ERRNO (26) with errno ENOENT, as 
     "dead unix set                -> undef [rc 26 SYSTEM ERROR No such file or directory]"
 check "flush with every server dead: SOME_ERRORS (19), not NO_SERVERS" \
     "dead flush                   -> undef [rc 19 SOME ERRORS WERE REPORTED]"
+if grep -qxF "buffering add existing       -> undef [rc 14 NOT STORED]" "$tmp/ours.txt" \
+   && grep -qxF "buffering increment miss     -> '' [rc 16 NOT FOUND]" "$tmp/ours.txt"; then
+    echo "PASS  BUFFER_REQUESTS buffers set and delete only: add and increment still answer (text)"
+else
+    echo "FAIL  with BUFFER_REQUESTS, add and increment should still get their answer"; fail=1
+fi
 if grep -qxF "half get_multi               -> '12' [rc 0 SUCCESS]" "$tmp/ours.txt"; then
     echo "PASS  a text mget skips the dead server: Perl's get_multi gets the 12 keys of the live one"
 else
