@@ -66,6 +66,18 @@ print(" ".join(held))
 PY
 }
 
+# postmaster_sockets PID: how many of the process's descriptors are TCP connections to one of
+# the memcached servers (inodes from /proc/net/tcp, no ss needed).
+postmaster_sockets() {
+    local pid=$1 port inode n=0
+    for port in $p0 $p1 $p2; do
+        for inode in $(awk -v p=":$(printf '%04X' "$port")" '$3 ~ p"$" {print $10}' /proc/net/tcp); do
+            ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]" && n=$((n + 1))
+        done
+    done
+    echo $n
+}
+
 # run_library NAME [ENV…]: fresh memcached servers, the cluster started with ENV, the scenario in
 # both protocols; output in $tmp/NAME.txt, server log in $tmp/NAME.log.
 run_library() {
@@ -81,7 +93,7 @@ run_library() {
     # The handle was made and given its default server in the postmaster, before any fork:
     # nothing may have started a thread there or opened a socket to memcached.
     { echo "threads $(awk '/^Threads:/ {print $2}' "/proc/$pid/status")"
-      echo "sockets to memcached $(ss -tnpH 2>/dev/null | grep -c "pid=$pid,")"
+      echo "sockets to memcached $(postmaster_sockets "$pid")"
     } > "$tmp/$name.postmaster"
     { echo "== binary protocol (pgmemcache's default)"
       psql_run -v binary=1 -f "$root/compat-tests/pgmemcache_scenario.sql"
