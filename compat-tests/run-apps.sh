@@ -63,8 +63,9 @@ compare() {
 }
 wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 # memcached_contents PORT: key, flags and value of everything the server holds, sorted; read
-# with the text protocol directly (no libmemcached in between). The server runs without the
-# LRU maintainer, so `stats cachedump` lists every item.
+# with the text protocol directly (no libmemcached in between). `stats cachedump` walks only
+# the hot LRU: the server runs without the LRU maintainer and holds a dozen items, all of them
+# there.
 memcached_contents() {
     python3 - "$1" <<'PY'
 import socket, sys
