@@ -212,6 +212,18 @@ for my $binary (0, 1) {
     show($memc, 'server for 20 keys ketama', sub { join '', map { $memc->get_server_for_key("key$_") =~ /:$p1$/ ? 1 : 2 } 1 .. 20 });
     show($memc, 'set/get under ketama', sub { memcached_set($memc, 'kk', 'vv'); memcached_get($memc, 'kk') });
 
+    # the other boolean-reachable distributions and hashes (value 1): where 20 keys go
+    for my $b ([DISTRIBUTION => MEMCACHED_BEHAVIOR_DISTRIBUTION], [KETAMA_WEIGHTED => MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED],
+               [HASH => MEMCACHED_BEHAVIOR_HASH], [KETAMA_HASH => MEMCACHED_BEHAVIOR_KETAMA_HASH]) {
+        my $h = memcached_create();
+        memcached_behavior_set($h, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, $binary);
+        memcached_server_add($h, '127.0.0.1', $p1);
+        memcached_server_add_with_weight($h, '127.0.0.1', $p2, 1);
+        show($h, "$b->[0] 1", sub { memcached_behavior_set($h, $b->[1], 1); memcached_behavior_get($h, $b->[1]) });
+        show($h, "server for 20 keys $b->[0]", sub { join '', map { $h->get_server_for_key("key$_") =~ /:$p1$/ ? 1 : 2 } 1 .. 20 });
+        show($h, "set/get $b->[0]", sub { memcached_set($h, "d$b->[0]", 'dv'); memcached_get($h, "d$b->[0]") });
+    }
+
     my $clone = memcached_clone(undef, $memc);
     show($clone, 'clone server_count', sub { memcached_server_count($clone) });
     show($clone, 'clone behavior binary', sub { memcached_behavior_get($clone, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) });
