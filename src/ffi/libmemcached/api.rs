@@ -5,11 +5,12 @@
 use std::ffi::{c_char, c_int, CStr};
 
 use super::config::{behavior, ModelServer};
+use super::instance::SOME_ERRORS;
 use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
 use super::server_list::{self, ConnectionType};
 use super::types::{memcached_server_st, memcached_st};
-use crate::client::{Request, Requests, Response, ResponseSink, Status};
+use crate::client::{Failure, Request, Requests, Response, ResponseSink, Status};
 use crate::ffi::common::{c_bytes, guard};
 use crate::hash::HashAlgorithm;
 use crate::protocol::{extras, opcode, RequestParts};
@@ -700,10 +701,23 @@ pub extern "C" fn memcached_flush(
             let status = lmc
                 .client
                 .command(&mut Requests(&mut reqs), &mut sink, wait);
-            let outcome = sink.status.unwrap_or(status);
+            let outcome = match sink.status.unwrap_or(status) {
+                // A server of the list that takes no request is out of service until its
+                // retry time (libmemcached's SERVER_TEMPORARILY_DISABLED), not "no servers".
+                Status::Failed(Failure::NoServers) => {
+                    Status::Failed(Failure::ServerTemporarilyDisabled)
+                }
+                other => other,
+            };
             let code = rc::from_status(outcome, &sink.message[..sink.message_len]);
-            if code != rc::SUCCESS && result == rc::SUCCESS {
-                result = lmc.record_failure(code, outcome.failure(), memc, Some(server));
+            if code != rc::SUCCESS {
+                // libmemcached 1.1.4: any server failing makes the flush SOME_ERRORS, the
+                // server's own error staying the last one (Perl's flush and pgmemcache's
+                // flush_all with a dead server in the list).
+                if result == rc::SUCCESS {
+                    lmc.record_failure(code, outcome.failure(), memc, Some(server));
+                }
+                result = SOME_ERRORS;
             }
         }
         if result == rc::SUCCESS {

@@ -223,6 +223,8 @@ struct FetchSink<'r> {
     decrypt: Option<&'r super::encoding::EncodingKey>,
     /// A value did not decrypt (the fetch ends with NOTFOUND).
     bad_value: bool,
+    /// The namespace's length, in front of every key that comes back.
+    namespace_len: usize,
 }
 
 impl ResponseSink for FetchSink<'_> {
@@ -233,8 +235,10 @@ impl ResponseSink for FetchSink<'_> {
         match resp.status {
             Status::Ok if matches!(resp.opcode, opcode::GETKQ | opcode::GETK) => {
                 let r = &mut *self.result;
-                let klen = resp.key.len().min(MAX_KEY - 1);
-                r.item_key[..klen].copy_from_slice(&resp.key[..klen]);
+                // The caller sees its own key: the namespace the get was sent with is cut off.
+                let key = resp.key.get(self.namespace_len..).unwrap_or_default();
+                let klen = key.len().min(MAX_KEY - 1);
+                r.item_key[..klen].copy_from_slice(&key[..klen]);
                 r.item_key[klen] = 0;
                 r.key_length = klen;
                 r.item_flags = resp.flags;
@@ -271,13 +275,19 @@ impl ResponseSink for FetchSink<'_> {
     }
 }
 
-/// Notes the first request of an mget that could not be sent.
-struct FirstFailure(Option<usize>);
+/// Notes the first request of an mget that could not be sent, and how many could not.
+struct FirstFailure {
+    first: Option<usize>,
+    failed: usize,
+}
 
 impl ResponseSink for FirstFailure {
-    fn response(&mut self, _resp: &Response<'_>, batch_index: Option<usize>) -> bool {
-        if self.0.is_none() {
-            self.0 = batch_index;
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if self.first.is_none() {
+            self.first = batch_index;
+        }
+        if batch_index.is_some() && resp.status.failure().is_some() {
+            self.failed += 1;
         }
         false
     }
@@ -312,6 +322,7 @@ impl Lmc {
                 self.encoding_key.as_ref()
             },
             bad_value: false,
+            namespace_len: self.model.namespace.as_ref().map_or(0, Vec::len),
         };
         let outcome = if self.client.batch_remaining() == 0 {
             // Answers already in the buffers are taken first, even when the batch is done.
@@ -404,30 +415,48 @@ impl Lmc {
             return self.record(rc::NO_SERVERS, memc, None);
         }
         self.fetch_with_cas = self.model.binary_protocol || self.model.support_cas;
-        let route = group.map_or(Route::Key, Route::ByKey);
-        let mut reqs: Vec<Request<'_>> = keys
+        // Each get carries the namespace and goes where the single-key calls send the key
+        // (Perl's get and get_multi are mget + fetch: the namespace must hold there too).
+        let wires: Vec<_> = keys.iter().map(|k| self.wire_key(k)).collect();
+        let routing: Vec<_> = keys.iter().map(|k| self.routing_key(group, k)).collect();
+        let mut reqs: Vec<Request<'_>> = wires
             .iter()
-            .map(|k| Request {
-                route,
+            .zip(&routing)
+            .map(|(wire, by)| Request {
+                route: match self.client.server_index_for_key(by) {
+                    _ if group.is_none() && by[..] == wire[..] => Route::Key,
+                    // A routing key the engine takes for no key (over 250 bytes): its server.
+                    Some(i) if !valid_key(by) => Route::Server(i),
+                    _ => Route::ByKey(by),
+                },
                 parts: RequestParts {
                     opcode: opcode::GETKQ,
-                    key: k,
+                    key: wire,
                     ..Default::default()
                 },
             })
             .collect();
-        let mut sink = FirstFailure(None);
+        let mut sink = FirstFailure {
+            first: None,
+            failed: 0,
+        };
         let status = self
             .client
             .command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
-        match (status, sink.0) {
+        match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {
-                let server = failed.and_then(|i| {
-                    let key = group.unwrap_or(keys[i]);
-                    self.client.server_index_for_key(key)
-                });
-                self.record_status(other, &[], memc, server)
+                let server = failed.and_then(|i| self.client.server_index_for_key(&routing[i]));
+                let code = self.record_status(other, &[], memc, server);
+                // libmemcached 1.1.4 over text: a server it cannot reach is skipped (its error
+                // kept as the last one) and the mget succeeds when the other gets went out;
+                // Perl's get_multi then fetches the keys of the live servers. Over binary it
+                // returns the failure (and Perl fetches nothing), as here.
+                if text && sink.failed > 0 && sink.failed < n && other.failure().is_some() {
+                    rc::SUCCESS
+                } else {
+                    code
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ use super::memc::Lmc;
 use super::rc;
 use super::types::memcached_st;
 use crate::client::{valid_key, Request, Requests, Response, ResponseSink, Route, Status, Wait};
-use crate::protocol::RequestParts;
+use crate::protocol::{opcode, RequestParts};
 
 /// The longest key the servers take (MEMCACHED_MAX_KEY - 1).
 const MAX_KEY: usize = 250;
@@ -130,7 +130,10 @@ impl Lmc {
             _ => None,
         };
         let noreply = !self.model.reply && !keep_value;
-        let buffered = self.model.buffer_requests && !keep_value;
+        // libmemcached 1.1.4 buffers only set (not cas) and delete; add, replace, append,
+        // prepend, cas, the counters, touch and exist still send and wait for their answer.
+        let bufferable = (op == opcode::SET && cas == 0) || op == opcode::DELETE;
+        let buffered = self.model.buffer_requests && !keep_value && bufferable;
         let quiet = noreply || buffered;
         let op = if quiet {
             crate::protocol::quiet_variant(op)

@@ -204,8 +204,18 @@ impl Lmc {
             }
             return code;
         }
+        // A unix socket path that is not there: libmemcached 1.1.4 reports the connect's
+        // ENOENT as ERRNO (26, "SYSTEM ERROR(No such file or directory)", errno 2) where the
+        // engine says the name did not resolve (Perl's errstr shows both).
+        let socket_missing = code == rc::HOST_LOOKUP_FAILURE
+            && failure == Some(Failure::NameNotResolved)
+            && server
+                .and_then(|i| self.client.server_addr(i))
+                .is_some_and(|a| a.is_unix());
+        let code = if socket_missing { rc::ERRNO } else { code };
         self.last_rc = code;
         self.last_errno = match failure {
+            _ if socket_missing => libc::ENOENT,
             Some(Failure::ConnectRefused) => libc::ECONNREFUSED,
             Some(Failure::ConnectTimeout) => libc::ETIMEDOUT,
             Some(Failure::ConnectionReset) => libc::ECONNRESET,
@@ -213,14 +223,20 @@ impl Lmc {
         };
         self.last_message.clear();
         let text = rc::text(code);
-        let server_failure = rc::names_server(code, failure);
+        let server_failure = socket_missing || rc::names_server(code, failure);
         match server.and_then(|i| self.client.server_addr(i)) {
             Some(addr) if server_failure => {
-                let port = if addr.is_unix() { 0 } else { addr.port };
+                // libmemcached names a unix socket "socket: PATH", a TCP server "host: H:P".
+                let place = if addr.is_unix() {
+                    format!("socket: {}", addr.hostname())
+                } else {
+                    format!("host: {}:{}", addr.hostname(), addr.port)
+                };
                 // libmemcached 1.1.4 adds the system's words, except for a get over text
                 // (measured with its tools).
                 let errno = match failure {
                     _ if std::mem::take(&mut self.quiet_errno) => "",
+                    _ if socket_missing => "(No such file or directory)",
                     Some(Failure::ConnectRefused) => "(Connection refused)",
                     Some(Failure::ConnectTimeout) => "(Connection timed out)",
                     Some(Failure::ConnectionReset) => "(Connection reset by peer)",
@@ -231,11 +247,7 @@ impl Lmc {
                     _ => "",
                 };
                 self.last_message.extend_from_slice(
-                    format!(
-                        "({memc:p}) {text}{errno},  host: {}:{port} -> omcache-rs",
-                        addr.hostname()
-                    )
-                    .as_bytes(),
+                    format!("({memc:p}) {text}{errno},  {place} -> omcache-rs").as_bytes(),
                 );
             }
             _ => self.last_message.extend_from_slice(text.as_bytes()),

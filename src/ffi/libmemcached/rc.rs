@@ -26,6 +26,8 @@ pub const NOTSTORED: c_int = 14;
 pub const NOTFOUND: c_int = 16;
 pub const SOME_ERRORS: c_int = 19;
 pub const NO_SERVERS: c_int = 20;
+/// MEMCACHED_ERRNO: a system call failed (a unix socket path that does not exist).
+pub const ERRNO: c_int = 26;
 pub const NOT_SUPPORTED: c_int = 28;
 pub const TIMEOUT: c_int = 31;
 pub const BUFFERED: c_int = 32;
