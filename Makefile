@@ -93,6 +93,10 @@ SHLIB_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=omcache.map 
 
 STEP = @printf '\n==> %s\n' 
 
+# Every valgrind run of the tests takes the suite's suppressions (tests-c/valgrind.supp: a
+# false report in glibc's loader).
+export VALGRIND_OPTS := --suppressions=$(CURDIR)/tests-c/valgrind.supp $(VALGRIND_OPTS)
+
 .PHONY: all cargo-build install uninstall check test check-memcached check-header check-symbols \
 	check-install check-threads check-fork python check-python check-pinning check-probes check-lmc-header memcheck failover-report fuzz-smoke demo \
 	bench clean \
@@ -301,6 +305,12 @@ test: check-memcached all
 	$(STEP)"tests-c/lmc-sasl.sh (SASL PLAIN against a memcached -S on the real library and on ours, and under valgrind; needs sasl2-bin)"
 	VALGRIND=1 tests-c/lmc-sasl.sh
 	@$(MAKE) --no-print-directory check-python
+	$(STEP)"compat-tests/run-pgmemcache.sh (PostgreSQL 15 + Debian's pgmemcache on the real library and on ours)"
+	compat-tests/run-pgmemcache.sh
+	$(STEP)"compat-tests/run-perl.sh (Debian's Memcached::libmemcached on the real library and on ours, and under valgrind)"
+	compat-tests/run-perl.sh
+	$(STEP)"compat-tests/run-apps.sh (gearmand, collectd, kamailio scenarios; opendkim, proftpd load-and-resolve)"
+	compat-tests/run-apps.sh
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh
 	@$(MAKE) --no-print-directory check-lmc-header
