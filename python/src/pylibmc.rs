@@ -922,7 +922,7 @@ impl PyClient {
                 Ok(pairs) => {
                     let d = PyDict::new(py);
                     for (k, v) in pairs {
-                        d.set_item(k, v)?;
+                        d.set_item(k, PyBytes::new(py, v.as_bytes()))?;
                     }
                     let name = format!("{} ({i})", held.server_name(i));
                     out.append((PyBytes::new(py, name.as_bytes()), d))?;
@@ -1043,27 +1043,25 @@ impl PyClient {
     }
 }
 
-/// Applies a dict of behaviors (numeric hash / distribution) to held state.
+/// Applies a dict of behaviors (numeric hash / distribution) to held state, in pylibmc's
+/// order (that of `all_behaviors`, then the namespace): libmemcached's side effects depend
+/// on it (`ketama_weighted` resets `hash`, a distribution rebuilds the continuum).
 fn set_behaviors_on(held: &mut Held<'_>, behaviors: &Bound<'_, PyAny>) -> PyResult<()> {
+    use omcache::ffi::libmemcached::config::behavior as b;
     let py = behaviors.py();
-    let items = behaviors.call_method0("items")?;
-    for item in items.try_iter()? {
-        let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
-        if name == "namespace" {
-            held.model.namespace = if value.is_none() {
-                None
-            } else {
-                let ns = key_bytes(&value)?;
-                let ns = ns.as_bytes();
-                (!ns.is_empty()).then(|| ns.to_vec())
-            };
-            continue;
-        }
-        let Some(code) = behaviors::lookup(&name) else {
+    for name in behaviors.try_iter()? {
+        let name: String = name?.extract()?;
+        if name != "namespace" && behaviors::lookup(&name).is_none() {
             return Err(PyValueError::new_err(format!(
                 "unknown behavior names: {name}"
             )));
-        };
+        }
+    }
+    for (name, code) in behaviors::ALL {
+        if !behaviors.contains(name)? {
+            continue;
+        }
+        let value = behaviors.get_item(name)?;
         let v: i64 = if value.is_instance_of::<pyo3::types::PyInt>() {
             value.extract()?
         } else {
@@ -1082,8 +1080,24 @@ fn set_behaviors_on(held: &mut Held<'_>, behaviors: &Bound<'_, PyAny>) -> PyResu
                         format!("memcached_behavior_set returned 38 for behavior '{name}' = {v}"),
                     ));
                 }
+                if matches!(
+                    c,
+                    b::DISTRIBUTION | b::KETAMA | b::KETAMA_WEIGHTED | b::SORT_HOSTS
+                ) {
+                    held.points_hash = held.model.hash;
+                }
             }
         }
+    }
+    if behaviors.contains("namespace")? {
+        let value = behaviors.get_item("namespace")?;
+        held.model.namespace = if value.is_none() {
+            None
+        } else {
+            let ns = key_bytes(&value)?;
+            let ns = ns.as_bytes();
+            (!ns.is_empty()).then(|| ns.to_vec())
+        };
     }
     held.apply_settings();
     Ok(())

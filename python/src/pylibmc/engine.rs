@@ -43,6 +43,9 @@ pub struct Inner {
     pub engine: Client,
     pub model: Model,
     pub pickle_protocol: i32,
+    /// The key hash when the continuum was last built (libmemcached rebuilds it when the
+    /// servers or the distribution change, not when only HASH does).
+    pub points_hash: u32,
     /// The wire key of a single request (namespace + key).
     wire: Vec<u8>,
     /// The value of the last single get.
@@ -227,6 +230,7 @@ impl Inner {
             engine: Client::new(),
             model: Model::default(),
             pickle_protocol: -1,
+            points_hash: 0,
             wire: Vec::new(),
             value: Vec::new(),
             message: Vec::new(),
@@ -246,6 +250,8 @@ impl Inner {
         let mut c = Inner::new(self.model.binary_protocol);
         c.model = self.model.clone();
         c.pickle_protocol = self.pickle_protocol;
+        // memcached_clone pushes the servers into the copy: its continuum is built afresh.
+        c.points_hash = c.model.hash;
         c.apply_settings();
         c.apply_servers();
         c
@@ -261,6 +267,7 @@ impl Inner {
         if weight > 1 && is_consistent(self.model.distribution) {
             self.model.weighted = true;
         }
+        self.points_hash = self.model.hash;
         self.model.servers.push(ModelServer {
             hostname: host.as_bytes().to_vec(),
             port,
@@ -288,9 +295,14 @@ impl Inner {
             LibmemcachedLayout::from_c(m.distribution).unwrap_or(LibmemcachedLayout::Modula);
         let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
         let weighted = m.weighted || m.distribution == distribution::CONSISTENT_WEIGHTED;
-        self.engine.set_distribution(Distribution::Libmemcached(
-            LibmemcachedConfig::new(layout, hash).weighted(weighted),
-        ));
+        let mut config = LibmemcachedConfig::new(layout, hash).weighted(weighted);
+        if self.points_hash != m.hash {
+            if let Some(points) = HashAlgorithm::from_c(self.points_hash) {
+                config = config.with_point_hash(points);
+            }
+        }
+        self.engine
+            .set_distribution(Distribution::Libmemcached(config));
         let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.engine.settings_mut();
         s.connect_timeout = ms(m.connect_timeout, 4000);
