@@ -8,7 +8,7 @@
 //! is done. Values are copied into Python objects while the state is held; pickle, zlib and a
 //! subclass's `deserialize` run after it is put back, so they may use the client again.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use omcache::client::Status;
@@ -83,6 +83,11 @@ pub struct PyClient {
     /// The state, None while a call has it out.
     slot: Mutex<Option<Box<Inner>>>,
     returned: Condvar,
+    /// Threads waiting in `take_blocking` (the state is handed back without a wake-up
+    /// system call when there are none).
+    waiting: AtomicUsize,
+    /// `pickle_protocol`, readable without taking the state.
+    pickle_protocol: AtomicI32,
     /// The Python class overrides serialize / deserialize (checked at __init__ and clone).
     user_serialize: AtomicBool,
     user_deserialize: AtomicBool,
@@ -111,9 +116,14 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
             let mut slot = self.owner.slot.lock().unwrap_or_else(|e| e.into_inner());
+            self.owner
+                .pickle_protocol
+                .store(inner.pickle_protocol, Ordering::Relaxed);
             *slot = Some(inner);
             drop(slot);
-            self.owner.returned.notify_one();
+            if self.owner.waiting.load(Ordering::SeqCst) > 0 {
+                self.owner.returned.notify_one();
+            }
         }
     }
 }
@@ -123,6 +133,8 @@ impl PyClient {
         PyClient {
             slot: Mutex::new(Some(Box::new(inner))),
             returned: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+            pickle_protocol: AtomicI32::new(-1),
             user_serialize: AtomicBool::new(false),
             user_deserialize: AtomicBool::new(false),
         }
@@ -202,8 +214,8 @@ impl PyClient {
         }
     }
 
-    fn pickle_protocol(&self, py: Python<'_>) -> i32 {
-        self.acquire(py).pickle_protocol
+    fn pickle_protocol(&self, _py: Python<'_>) -> i32 {
+        self.pickle_protocol.load(Ordering::Relaxed)
     }
 
     /// The exception for a failed keyed request.
