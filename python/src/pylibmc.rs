@@ -146,12 +146,16 @@ impl PyClient {
 
     fn take_blocking(&self) -> Box<Inner> {
         let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
+        // Counted under the lock, so a holder that puts the state back after this sees it.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let inner = loop {
             if let Some(inner) = slot.take() {
-                return inner;
+                break inner;
             }
             slot = self.returned.wait(slot).unwrap_or_else(|e| e.into_inner());
-        }
+        };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        inner
     }
 
     /// The client's state for one call: at once when free, else waited for without the GIL.
