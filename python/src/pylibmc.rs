@@ -1008,6 +1008,35 @@ impl PyClient {
         Ok(obj)
     }
 
+    /// Every key of every server, as bytes (a debugging aid beyond pylibmc's API, over a
+    /// short-lived connection per server: not a consistent snapshot). A server that cannot
+    /// be listed raises SomeErrors naming it.
+    fn dump<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut held = self.acquire(py);
+        // Moved in as `&mut` (the state is Send, not Sync).
+        let state: &mut Inner = &mut held;
+        let listed = py.detach(move || {
+            state
+                .engine
+                .dump_keys(&omcache::client::DumpOptions::default())
+        });
+        if let Some((server, why)) = listed.report.failures().next() {
+            return Err(errors::raise_code(
+                py,
+                Some(19),
+                format!(
+                    "error 19 from dump: {why:?},  host: {} -> omcache-rs",
+                    held.server_name(server)
+                ),
+            ));
+        }
+        let out = PyList::empty(py);
+        for k in listed.keys {
+            out.append(PyBytes::new(py, &k.key))?;
+        }
+        Ok(out)
+    }
+
     /// The index of the server `key` goes to.
     fn hash(slf: &Bound<'_, PyClient>, key: &Bound<'_, PyAny>) -> PyResult<usize> {
         let key = key_bytes(key)?;

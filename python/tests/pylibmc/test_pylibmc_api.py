@@ -311,3 +311,11 @@ def test_pylibmc_exceptions(ours, debian):
     assert ours.CacheMiss is not ours.NotFound
     assert ours.consts.errors == tuple(c for _, c in native_ours.exceptions)
     assert len(ours.consts.errors) == len(debian.consts.errors)
+
+
+def test_pylibmc_dump_lists_every_key(ours, servers, binary):
+    mc = ours.Client([s.address for s in servers], binary=binary)
+    mc.flush_all()
+    keys = [f"dump:{i}" for i in range(500)]
+    mc.set_multi({k: i for i, k in enumerate(keys)})
+    assert sorted(mc.dump()) == sorted(k.encode() for k in keys)
