@@ -17,6 +17,10 @@ import pytest
 # package has no compiled `_native`: test the installed package instead.
 _SOURCE_TREE = Path(__file__).resolve().parents[2]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _SOURCE_TREE]
+for _name, _module in list(sys.modules.items()):
+    if (_name == "omcache" or _name.startswith("omcache.")) and str(
+            getattr(_module, "__file__", "") or "").startswith(str(_SOURCE_TREE) + "/omcache"):
+        del sys.modules[_name]
 
 MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
 
