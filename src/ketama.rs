@@ -179,6 +179,10 @@ pub struct LibmemcachedConfig {
     /// The handle's base hash: the key hash, and the point hash of unweighted continua.
     /// (libmemcached's "distribution hash" has no effect on selection in 1.1.4.)
     pub hash: KeyHash,
+    /// The point hash of an unweighted continuum when it is not `hash`: libmemcached builds
+    /// its continuum when the servers or the distribution change, with the hash of that
+    /// moment, so a HASH behavior set afterwards changes the key hash only. None: `hash`.
+    pub point_hash: Option<KeyHash>,
     /// VIRTUAL_BUCKET's table: `buckets[b]` is the server index of bucket b (the `host_map`
     /// of `memcached_bucket_set`; its length should be a power of two, as libmemcached
     /// masks with `len - 1`). Empty: no table. Unused by the other layouts.
@@ -192,8 +196,15 @@ impl LibmemcachedConfig {
             layout,
             weighted: false,
             hash: KeyHash::Algorithm(hash),
+            point_hash: None,
             buckets: Vec::new(),
         }
+    }
+
+    /// Sets the point hash of an unweighted continuum (see `point_hash`).
+    pub fn with_point_hash(mut self, hash: HashAlgorithm) -> Self {
+        self.point_hash = Some(KeyHash::Algorithm(hash));
+        self
     }
 
     /// Sets `weighted` (libmemcached's `ketama.weighted_`).
@@ -451,6 +462,7 @@ impl Continuum {
         let mut points: Vec<(u32, u32)> = Vec::new();
         let mut name = NameBuf::new();
         let spy = config.layout == LibmemcachedLayout::KetamaSpy;
+        let point_hash = config.point_hash.as_ref().unwrap_or(&config.hash);
         for &i in &included {
             let server = &servers[i];
             let owner = i as u32;
@@ -467,7 +479,7 @@ impl Continuum {
                         points.push((v, owner));
                     }
                 }
-            } else if matches!(config.hash, KeyHash::Algorithm(HashAlgorithm::Default)) {
+            } else if matches!(point_hash, KeyHash::Algorithm(HashAlgorithm::Default)) {
                 // The default hash continues from the server's part of the names, hashed
                 // once, instead of rehashing it for each of the 100 points.
                 points.reserve(POINTS_PER_SERVER as usize);
@@ -482,7 +494,7 @@ impl Continuum {
                 points.reserve(POINTS_PER_SERVER as usize);
                 for p in 0..POINTS_PER_SERVER {
                     let s = name.point(p);
-                    points.push((config.hash.hash(s), owner));
+                    points.push((point_hash.hash(s), owner));
                 }
             }
         }

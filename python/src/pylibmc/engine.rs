@@ -1,0 +1,636 @@
+//! The state behind one `omcache._pylibmc.client`: the engine, libmemcached's settings model
+//! (the same `Model` the libmemcached face keeps, so every behavior has the real library's
+//! side effects and keys land where Debian's pylibmc puts them), and receive buffers reused
+//! from call to call. Nothing here touches Python: these run with the GIL released.
+
+use std::time::Duration;
+
+use omcache::address::ServerAddr;
+use omcache::client::{
+    Client, FailoverPolicy, Failure, Request, RequestSet, Response, ResponseSink, Route, Server,
+    Status, Wait,
+};
+use omcache::ffi::libmemcached::config::{distribution, Model, ModelServer};
+use omcache::ffi::libmemcached::server_list::ConnectionType;
+use omcache::hash::HashAlgorithm;
+use omcache::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
+use omcache::protocol::{extras, opcode, Protocol, RequestParts};
+
+/// The longest key memcached takes.
+pub const MAX_KEY_LEN: usize = 250;
+
+/// The outcome of one keyed request.
+#[derive(Clone, Copy, Debug)]
+pub struct Answer {
+    pub status: Status,
+    pub flags: u32,
+    pub cas: u64,
+    pub delta: u64,
+    /// The server text of a text-protocol error line was kept in `Inner::message`.
+    pub server: Option<usize>,
+}
+
+/// One value of a multi-get: which key it answers and where its bytes are in `Inner::values`.
+#[derive(Clone, Copy, Debug)]
+pub struct Hit {
+    pub index: usize,
+    pub start: usize,
+    pub end: usize,
+    pub flags: u32,
+}
+
+pub struct Inner {
+    pub engine: Client,
+    pub model: Model,
+    pub pickle_protocol: i32,
+    /// The key hash when the continuum was last built (libmemcached rebuilds it when the
+    /// servers or the distribution change, not when only HASH does).
+    pub points_hash: u32,
+    /// The wire key of a single request (namespace + key).
+    wire: Vec<u8>,
+    /// The value of the last single get.
+    pub value: Vec<u8>,
+    /// The server's own words for the last failed single request (text error lines).
+    pub message: Vec<u8>,
+    /// Wire keys of a multi request, back to back, and where each ends.
+    pub keys: Vec<u8>,
+    pub key_ends: Vec<usize>,
+    /// Values of a multi-get, back to back, and the hits that point into them.
+    pub values: Vec<u8>,
+    pub hits: Vec<Hit>,
+    /// The answer to each request of a multi store / delete / counter batch.
+    pub statuses: Vec<Status>,
+}
+
+/// Collects the answer of a single request; the value is copied into a reused buffer.
+struct One<'b> {
+    status: Option<Status>,
+    flags: u32,
+    cas: u64,
+    delta: u64,
+    value: &'b mut Vec<u8>,
+    message: &'b mut Vec<u8>,
+}
+
+impl ResponseSink for One<'_> {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if batch_index.is_none() {
+            return false;
+        }
+        self.status = Some(resp.status);
+        self.flags = resp.flags;
+        self.cas = resp.cas;
+        self.delta = resp.delta_value;
+        if resp.status == Status::Ok {
+            self.value.clear();
+            self.value.extend_from_slice(resp.data);
+        } else {
+            self.message.clear();
+            self.message.extend_from_slice(resp.message);
+        }
+        false
+    }
+}
+
+/// Collects the hits of a multi-get (values copied back to back) and the first failure.
+struct Hits<'b> {
+    values: &'b mut Vec<u8>,
+    hits: &'b mut Vec<Hit>,
+    failure: Option<Status>,
+}
+
+impl ResponseSink for Hits<'_> {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        let Some(index) = batch_index else {
+            return false;
+        };
+        match resp.status {
+            Status::Ok => {
+                let start = self.values.len();
+                self.values.extend_from_slice(resp.data);
+                self.hits.push(Hit {
+                    index,
+                    start,
+                    end: self.values.len(),
+                    flags: resp.flags,
+                });
+            }
+            Status::NotFound => {}
+            other => {
+                self.failure.get_or_insert(other);
+            }
+        }
+        false
+    }
+}
+
+/// Records each request's status by index.
+struct Statuses<'b>(&'b mut [Status]);
+
+impl ResponseSink for Statuses<'_> {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if let Some(slot) = batch_index.and_then(|i| self.0.get_mut(i)) {
+            *slot = resp.status;
+        }
+        false
+    }
+}
+
+/// A batch of keyed requests over the wire keys in `Inner::keys`, each with the same opcode
+/// and extras, and its own value (none for gets, deletes and counters).
+struct KeyBatch<'a> {
+    keys: &'a [u8],
+    ends: &'a [usize],
+    /// Bytes of namespace in front of each wire key: the key is routed without them unless
+    /// `_hash_with_prefix_key` says otherwise (as libmemcached does).
+    unhashed_prefix: usize,
+    opcode: u8,
+    extras: &'a [u8],
+    /// Extras of each request (stores: each value has its flags); empty: `extras` for all.
+    extras_each: &'a [[u8; 8]],
+    values: &'a [&'a [u8]],
+}
+
+impl KeyBatch<'_> {
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.keys[start..self.ends[i]]
+    }
+}
+
+impl RequestSet for KeyBatch<'_> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn request(&self, i: usize) -> Request<'_> {
+        let key = self.key(i);
+        let route = if self.unhashed_prefix > 0 {
+            Route::ByKey(&key[self.unhashed_prefix.min(key.len())..])
+        } else {
+            Route::Key
+        };
+        Request {
+            route,
+            parts: RequestParts {
+                opcode: self.opcode,
+                key,
+                extras: self.extras_each.get(i).map_or(self.extras, |e| &e[..]),
+                value: self.values.get(i).copied().unwrap_or(&[]),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn assigned(&mut self, _i: usize, _server: Option<usize>, _opaque: u32) {}
+}
+
+/// Requests to each server in turn (flush_all).
+struct EachServer<'a> {
+    count: usize,
+    opcode: u8,
+    extras: &'a [u8],
+}
+
+impl RequestSet for EachServer<'_> {
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn request(&self, i: usize) -> Request<'_> {
+        Request::to_server(
+            i,
+            RequestParts {
+                opcode: self.opcode,
+                extras: self.extras,
+                ..Default::default()
+            },
+        )
+    }
+
+    fn assigned(&mut self, _i: usize, _server: Option<usize>, _opaque: u32) {}
+}
+
+fn is_consistent(d: u32) -> bool {
+    matches!(
+        d,
+        distribution::CONSISTENT
+            | distribution::CONSISTENT_KETAMA
+            | distribution::CONSISTENT_KETAMA_SPY
+            | distribution::CONSISTENT_WEIGHTED
+    )
+}
+
+/// libmemcached's "not found: do not create" expiration for increment/decrement.
+const NO_CREATE: u32 = 0xffff_ffff;
+
+impl Inner {
+    pub fn new(binary: bool) -> Inner {
+        let mut inner = Inner {
+            engine: Client::new(),
+            model: Model::default(),
+            pickle_protocol: -1,
+            points_hash: 0,
+            wire: Vec::new(),
+            value: Vec::new(),
+            message: Vec::new(),
+            keys: Vec::new(),
+            key_ends: Vec::new(),
+            values: Vec::new(),
+            hits: Vec::new(),
+            statuses: Vec::new(),
+        };
+        inner.model.binary_protocol = binary;
+        inner.apply_settings();
+        inner
+    }
+
+    /// A fresh client configured as this one (no connections shared).
+    pub fn clone_config(&self) -> Inner {
+        let mut c = Inner::new(self.model.binary_protocol);
+        c.model = self.model.clone();
+        c.pickle_protocol = self.pickle_protocol;
+        // memcached_clone pushes the servers into the copy: its continuum is built afresh.
+        c.points_hash = c.model.hash;
+        c.apply_settings();
+        c.apply_servers();
+        c
+    }
+
+    pub fn binary(&self) -> bool {
+        self.model.binary_protocol
+    }
+
+    /// `memcached_server_add_with_weight` and friends: a server with a weight above 1 makes
+    /// a consistent distribution weighted, and `_sort_hosts` keeps the list sorted.
+    pub fn add_server(&mut self, host: &str, port: u16, weight: u32, kind: ConnectionType) {
+        if weight > 1 && is_consistent(self.model.distribution) {
+            self.model.weighted = true;
+        }
+        self.points_hash = self.model.hash;
+        self.model.servers.push(ModelServer {
+            hostname: host.as_bytes().to_vec(),
+            port,
+            weight,
+            kind,
+        });
+        if self.model.sort_hosts {
+            self.model
+                .servers
+                .sort_by(|a, b| (&a.hostname, a.port).cmp(&(&b.hostname, b.port)));
+        }
+    }
+
+    /// The engine's settings as the model says (as the libmemcached face applies them, except
+    /// that buffer_requests and _noreply are kept as settings only: every call here waits for
+    /// its answers).
+    pub fn apply_settings(&mut self) {
+        let m = &self.model;
+        self.engine.set_protocol(if m.binary_protocol {
+            Protocol::Binary
+        } else {
+            Protocol::Text
+        });
+        let layout =
+            LibmemcachedLayout::from_c(m.distribution).unwrap_or(LibmemcachedLayout::Modula);
+        let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
+        let weighted = m.weighted || m.distribution == distribution::CONSISTENT_WEIGHTED;
+        let mut config = LibmemcachedConfig::new(layout, hash).weighted(weighted);
+        if self.points_hash != m.hash {
+            if let Some(points) = HashAlgorithm::from_c(self.points_hash) {
+                config = config.with_point_hash(points);
+            }
+        }
+        self.engine
+            .set_distribution(Distribution::Libmemcached(config));
+        let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
+        let s = self.engine.settings_mut();
+        s.connect_timeout = ms(m.connect_timeout, 4000);
+        // libmemcached waits for an answer up to _poll_timeout; a server that makes no
+        // progress for that long has failed.
+        s.dead_timeout = ms(m.poll_timeout, 5000).max(Duration::from_millis(1));
+        s.reconnect_timeout = Duration::from_secs(u64::try_from(m.retry_timeout).unwrap_or(2));
+        let dead = u64::try_from(m.dead_timeout).unwrap_or(0);
+        s.failover = FailoverPolicy::libmemcached(
+            m.auto_eject_hosts,
+            m.server_failure_limit,
+            (dead > 0).then(|| Duration::from_secs(dead)),
+        );
+    }
+
+    /// The engine's server list as the model's.
+    pub fn apply_servers(&mut self) {
+        let servers: Vec<Server> = self
+            .model
+            .servers
+            .iter()
+            .map(|s| {
+                Server::weighted(
+                    ServerAddr {
+                        host: String::from_utf8_lossy(&s.hostname).into_owned(),
+                        port: s.port,
+                        defect: None,
+                    },
+                    s.weight.max(1),
+                )
+            })
+            .collect();
+        self.engine.replace_servers(servers);
+    }
+
+    /// Closes every connection (they reopen at the next request).
+    pub fn disconnect_all(&mut self) {
+        self.engine.replace_servers(std::iter::empty());
+        self.apply_servers();
+    }
+
+    fn wait(&self) -> Wait {
+        let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
+        Wait::after(Duration::from_millis(ms.max(1)))
+    }
+
+    fn namespace_len(&self) -> usize {
+        self.model.namespace.as_ref().map_or(0, Vec::len)
+    }
+
+    /// How many namespace bytes in front of a wire key are left out of its routing.
+    fn unhashed_prefix(&self) -> usize {
+        if self.model.hash_with_namespace {
+            0
+        } else {
+            self.namespace_len()
+        }
+    }
+
+    /// The server a key goes to (pylibmc's `hash()`: `memcached_generate_hash`).
+    pub fn server_for_key(&self, key: &[u8]) -> Option<usize> {
+        if self.model.hash_with_namespace && self.namespace_len() > 0 {
+            let mut k = self.model.namespace.clone().unwrap_or_default();
+            k.extend_from_slice(key);
+            return self.engine.server_index_for_key(&k);
+        }
+        self.engine.server_index_for_key(key)
+    }
+
+    /// One keyed request, waited for.
+    pub fn single(&mut self, op: u8, key: &[u8], extras: &[u8], value: &[u8], cas: u64) -> Answer {
+        let mut answer = Answer {
+            status: Status::Ok,
+            flags: 0,
+            cas: 0,
+            delta: 0,
+            server: None,
+        };
+        self.message.clear();
+        if self.engine.server_count() == 0 {
+            answer.status = Status::Failed(Failure::NoServers);
+            return answer;
+        }
+        self.wire.clear();
+        if let Some(ns) = &self.model.namespace {
+            self.wire.extend_from_slice(ns);
+        }
+        self.wire.extend_from_slice(key);
+        if self.wire.len() > MAX_KEY_LEN {
+            answer.status = Status::Failed(Failure::InvalidRequest);
+            return answer;
+        }
+        let skip = self.unhashed_prefix();
+        let route = if skip > 0 {
+            Route::ByKey(key)
+        } else {
+            Route::Key
+        };
+        let wait = self.wait();
+        let mut reqs = [Request {
+            route,
+            parts: RequestParts {
+                opcode: op,
+                key: &self.wire,
+                extras,
+                value,
+                cas,
+                ..Default::default()
+            },
+        }];
+        let mut sink = One {
+            status: None,
+            flags: 0,
+            cas: 0,
+            delta: 0,
+            value: &mut self.value,
+            message: &mut self.message,
+        };
+        let status =
+            self.engine
+                .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait);
+        answer.status = match (sink.status, status) {
+            (Some(s), _) => s,
+            (None, Status::Ok) => Status::NotFound,
+            (None, other) => other,
+        };
+        answer.flags = sink.flags;
+        answer.cas = sink.cas;
+        answer.delta = sink.delta;
+        if answer.status != Status::Ok {
+            answer.server = self.server_for_key(key);
+        }
+        answer
+    }
+
+    pub fn get(&mut self, key: &[u8]) -> Answer {
+        self.single(opcode::GETK, key, &[], &[], 0)
+    }
+
+    pub fn store(
+        &mut self,
+        op: u8,
+        key: &[u8],
+        value: &[u8],
+        time: u32,
+        flags: u32,
+        cas: u64,
+    ) -> Answer {
+        let ex = extras::storage(flags, time);
+        // Binary append/prepend carry no extras (the server refuses them).
+        let ex: &[u8] = if matches!(op, opcode::APPEND | opcode::PREPEND) {
+            &[]
+        } else {
+            &ex
+        };
+        self.single(op, key, ex, value, cas)
+    }
+
+    pub fn delta(&mut self, op: u8, key: &[u8], delta: u64) -> Answer {
+        let ex = extras::delta(delta, 0, NO_CREATE);
+        self.single(op, key, &ex, &[], 0)
+    }
+
+    pub fn touch(&mut self, key: &[u8], time: u32) -> Answer {
+        let ex = extras::expiration(time);
+        self.single(opcode::TOUCH, key, &ex, &[], 0)
+    }
+
+    /// Starts a multi request: clears the key arena.
+    pub fn begin_keys(&mut self) {
+        self.keys.clear();
+        self.key_ends.clear();
+    }
+
+    /// Adds a wire key (namespace + prefix + key) to the arena; false if it is too long.
+    pub fn push_key(&mut self, prefix: &[u8], key: &[u8]) -> bool {
+        if let Some(ns) = &self.model.namespace {
+            self.keys.extend_from_slice(ns);
+        }
+        self.keys.extend_from_slice(prefix);
+        self.keys.extend_from_slice(key);
+        let start = self.key_ends.last().copied().unwrap_or(0);
+        if self.keys.len() - start > MAX_KEY_LEN {
+            self.keys.truncate(start);
+            return false;
+        }
+        self.key_ends.push(self.keys.len());
+        true
+    }
+
+    /// Gets every key of the arena with one pipelined batch per server; hits land in
+    /// `hits`/`values`. Returns the first failure, if any request got no answer.
+    pub fn get_multi(&mut self) -> Option<Status> {
+        self.hits.clear();
+        self.values.clear();
+        if self.key_ends.is_empty() {
+            return None;
+        }
+        if self.engine.server_count() == 0 {
+            return Some(Status::Failed(Failure::NoServers));
+        }
+        let wait = self.wait();
+        let mut batch = KeyBatch {
+            keys: &self.keys,
+            ends: &self.key_ends,
+            unhashed_prefix: if self.model.hash_with_namespace {
+                0
+            } else {
+                self.model.namespace.as_ref().map_or(0, Vec::len)
+            },
+            opcode: opcode::GETKQ,
+            extras: &[],
+            extras_each: &[],
+            values: &[],
+        };
+        let mut sink = Hits {
+            values: &mut self.values,
+            hits: &mut self.hits,
+            failure: None,
+        };
+        let status = self.engine.command(&mut batch, &mut sink, wait);
+        match (sink.failure, status) {
+            (Some(f), _) => Some(f),
+            (None, Status::Ok) => None,
+            (None, other) => Some(other),
+        }
+    }
+
+    /// Runs one request per arena key (stores with `values`, deletes, counters); each
+    /// request's answer lands in `statuses`.
+    pub fn run_keys(&mut self, op: u8, extras: &[u8], values: &[&[u8]]) {
+        self.run_batch(op, extras, &[], values);
+    }
+
+    /// Stores each arena key with its own extras and value.
+    pub fn run_multi_store(&mut self, op: u8, extras_each: &[[u8; 8]], values: &[&[u8]]) {
+        self.run_batch(op, &[], extras_each, values);
+    }
+
+    fn run_batch(&mut self, op: u8, extras: &[u8], extras_each: &[[u8; 8]], values: &[&[u8]]) {
+        let n = self.key_ends.len();
+        self.statuses.clear();
+        self.statuses
+            .resize(n, Status::Failed(Failure::ConnectionReset));
+        if n == 0 {
+            return;
+        }
+        if self.engine.server_count() == 0 {
+            self.statuses.fill(Status::Failed(Failure::NoServers));
+            return;
+        }
+        let wait = self.wait();
+        let mut batch = KeyBatch {
+            keys: &self.keys,
+            ends: &self.key_ends,
+            unhashed_prefix: if self.model.hash_with_namespace {
+                0
+            } else {
+                self.model.namespace.as_ref().map_or(0, Vec::len)
+            },
+            opcode: op,
+            extras,
+            extras_each,
+            values,
+        };
+        let status = self
+            .engine
+            .command(&mut batch, &mut Statuses(&mut self.statuses), wait);
+        if status != Status::Ok {
+            // Requests that never got an answer failed as the call did.
+            for s in &mut self.statuses {
+                if *s == Status::Failed(Failure::ConnectionReset) && status.failure().is_some() {
+                    *s = status;
+                }
+            }
+        }
+    }
+
+    /// The routing key of arena key `i` (for error messages).
+    pub fn arena_server(&self, i: usize) -> Option<usize> {
+        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
+        let key = &self.keys[start..self.key_ends[i]];
+        self.engine
+            .server_index_for_key(&key[self.unhashed_prefix().min(key.len())..])
+    }
+
+    /// flush_all on every server; the first failure and its server.
+    pub fn flush_all(&mut self, time: u32) -> Option<(Status, usize)> {
+        let n = self.engine.server_count();
+        self.statuses.clear();
+        self.statuses
+            .resize(n, Status::Failed(Failure::ConnectionReset));
+        let ex = extras::expiration(time);
+        let wait = self.wait();
+        let status = self.engine.command(
+            &mut EachServer {
+                count: n,
+                opcode: opcode::FLUSH,
+                extras: &ex,
+            },
+            &mut Statuses(&mut self.statuses),
+            wait,
+        );
+        if let Some(i) = self.statuses.iter().position(|s| *s != Status::Ok) {
+            let s = self.statuses[i];
+            let s = if s == Status::Failed(Failure::ConnectionReset) && status != Status::Ok {
+                status
+            } else {
+                s
+            };
+            return Some((s, i));
+        }
+        None
+    }
+
+    /// The statistics of each server: (index, name/value pairs) or the failure.
+    #[allow(clippy::type_complexity)]
+    pub fn stats(&mut self, group: Option<&str>) -> Vec<Result<Vec<(String, String)>, Status>> {
+        (0..self.engine.server_count())
+            .map(|i| self.engine.stats(i, group))
+            .collect()
+    }
+
+    /// "host:port" of a server, as pylibmc names it in get_stats and errors.
+    pub fn server_name(&self, i: usize) -> String {
+        match self.engine.server_addr(i) {
+            Some(a) => format!("{}:{}", a.hostname(), a.port),
+            None => String::new(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+"""A killed server: its keys fail fast (or move elsewhere with auto_eject), the other
+servers' keys are unaffected."""
+
+import time
+
+import pytest
+
+KEYS = [f"fo:{i}" for i in range(60)]
+
+
+@pytest.fixture
+def three(server_factory):
+    return [server_factory() for _ in range(3)]
+
+
+def split(mc, victim):
+    dead = [k for k in KEYS if mc.hash(k) == victim]
+    live = [k for k in KEYS if mc.hash(k) != victim]
+    assert dead and live
+    return dead, live
+
+
+@pytest.mark.parametrize("behaviors", [{}, {"ketama": True}], ids=["modula", "ketama"])
+def test_pylibmc_killed_server_others_unaffected(impl, three, binary, behaviors):
+    mc = impl.Client([s.address for s in three], binary=binary,
+                     behaviors=dict(behaviors, connect_timeout=500, _poll_timeout=500))
+    assert mc.set_multi({k: k for k in KEYS}) == []
+    dead, live = split(mc, 1)
+    three[1].kill()
+    for k in dead:
+        start = time.monotonic()
+        with pytest.raises(impl.Error):
+            mc.get(k)
+        assert time.monotonic() - start < 1.5  # fails fast
+    for k in live:
+        assert mc.get(k) == k
+        assert mc.set(k, k + "!") is True
+        assert mc.get(k) == k + "!"
+    for k in dead:
+        with pytest.raises(impl.Error):
+            mc.set(k, 1)
+
+
+def test_pylibmc_killed_server_get_multi_returns_the_rest(ours, three, binary):
+    mc = ours.Client([s.address for s in three], binary=binary,
+                     behaviors={"connect_timeout": 500, "_poll_timeout": 500})
+    mc.set_multi({k: k for k in KEYS})
+    dead, live = split(mc, 2)
+    three[2].kill()
+    start = time.monotonic()
+    got = mc.get_multi(KEYS)
+    assert time.monotonic() - start < 1.5
+    assert got == {k: k for k in live}
+    with pytest.raises(ours.Error):
+        mc.get_multi(dead)
+
+
+def test_pylibmc_auto_eject_moves_keys(ours, three, binary):
+    mc = ours.Client([s.address for s in three], binary=binary,
+                     behaviors={"ketama": True, "auto_eject": True, "failure_limit": 1,
+                                "retry_timeout": 30, "connect_timeout": 500,
+                                "_poll_timeout": 500})
+    mc.set_multi({k: k for k in KEYS})
+    dead, live = split(mc, 0)
+    placement = {k: mc.hash(k) for k in live}
+    three[0].kill()
+    with pytest.raises(ours.Error):
+        mc.get(dead[0])  # the failure that ejects the server
+    # Its keys now go to the other servers (consistent hashing: nothing else moves).
+    for k in dead:
+        assert mc.hash(k) != 0
+        assert mc.get(k) is None
+        assert mc.set(k, "moved") is True
+        assert mc.get(k) == "moved"
+    for k in live:
+        assert mc.hash(k) == placement[k]
+        assert mc.get(k) == k
+
+
+def test_pylibmc_server_back_after_retry_timeout(ours, three):
+    mc = ours.Client([s.address for s in three],
+                     behaviors={"retry_timeout": 1, "connect_timeout": 500,
+                                "_poll_timeout": 500})
+    dead, live = split(mc, 1)
+    port = three[1].port
+    three[1].kill()
+    with pytest.raises(ours.Error):
+        mc.set(dead[0], 1)
+    # A new server on the same port: used again once retry_timeout has passed.
+    import os
+    import shutil
+    import socket
+    import subprocess
+    cmd = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port),
+           "-U", "0", "-t", "1"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert mc.set(dead[0], "back") is True
+                break
+            except ours.Error:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert mc.get(dead[0]) == "back"
+    finally:
+        proc.kill()
+        proc.wait()
