@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use omcache::client::Status;
+use omcache::client::{SaslCredentials, Status};
 use omcache::ffi::libmemcached::server_list::ConnectionType;
 use omcache::protocol::opcode;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -448,16 +448,29 @@ impl PyClient {
                     "SASL requires both username and password",
                 ));
             }
-            // SASL: this is where the credentials go to the engine (PLAIN over the binary
-            // protocol) once it has SASL; until then the client refuses them.
-            return Err(PyTypeError::new_err(
-                "SASL is not available yet in omcache.pylibmc (support_sasl is False)",
-            ));
         }
+        // str (UTF-8) or bytes, as pylibmc takes them.
+        let credential = |v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Vec<u8>>> {
+            v.map(|v| {
+                if let Ok(s) = v.extract::<String>() {
+                    Ok(s.into_bytes())
+                } else {
+                    v.extract::<Vec<u8>>().map_err(|_| {
+                        PyTypeError::new_err("username and password must be str or bytes")
+                    })
+                }
+            })
+            .transpose()
+        };
+        let sasl = match (credential(username)?, credential(password)?) {
+            (Some(u), Some(p)) => Some(SaslCredentials::new(u, p)),
+            _ => None,
+        };
         Self::note_overrides(slf)?;
         let me = slf.borrow();
         let mut held = me.acquire(py);
         *held = Inner::new(binary);
+        held.sasl = sasl;
         if let Some(b) = behaviors.filter(|b| !b.is_none()) {
             set_behaviors_on(&mut held, b)?;
         }
@@ -1185,8 +1198,8 @@ fn add_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("libmemcached_version", "1.0.18")?;
     m.add("libmemcached_version_hex", 0x0100_0018)?;
     m.add("support_compression", true)?;
-    // Until the engine's SASL is wired in (see PyClient::__init__).
-    m.add("support_sasl", false)?;
+    // SASL PLAIN over the binary protocol (the engine's Settings::sasl).
+    m.add("support_sasl", true)?;
     Ok(())
 }
 

@@ -16,8 +16,8 @@ Differences from Debian's pylibmc 1.6.3:
 
 - Over the text protocol a key with a space or control byte is refused with BadKeyProvided
   before anything is sent (pylibmc sends it and gets a ClientError, or another key's value).
-- UDP servers ("udp:host") raise NotSupportedError. SASL (username/password) is not
-  available yet: support_sasl is False and asking for it raises TypeError.
+- UDP servers ("udp:host") raise NotSupportedError. SASL (username/password, binary
+  protocol only) is PLAIN, as pylibmc's with a server that offers only PLAIN.
 - get_multi with a server down returns the values of the servers that answered (and raises
   only when none did); pylibmc raises over the binary protocol.
 - get_stats returns every statistic the server sends (pylibmc: libmemcached's fixed set).

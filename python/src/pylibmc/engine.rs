@@ -60,6 +60,8 @@ pub struct Inner {
     pub hits: Vec<Hit>,
     /// The answer to each request of a multi store / delete / counter batch.
     pub statuses: Vec<Status>,
+    /// SASL PLAIN credentials (`username=`/`password=`, binary protocol only).
+    pub sasl: Option<omcache::client::SaslCredentials>,
 }
 
 /// Collects the answer of a single request; the value is copied into a reused buffer.
@@ -239,6 +241,7 @@ impl Inner {
             values: Vec::new(),
             hits: Vec::new(),
             statuses: Vec::new(),
+            sasl: None,
         };
         inner.model.binary_protocol = binary;
         inner.apply_settings();
@@ -250,6 +253,7 @@ impl Inner {
         let mut c = Inner::new(self.model.binary_protocol);
         c.model = self.model.clone();
         c.pickle_protocol = self.pickle_protocol;
+        c.sasl = self.sasl.clone();
         // memcached_clone pushes the servers into the copy: its continuum is built afresh.
         c.points_hash = c.model.hash;
         c.apply_settings();
@@ -305,6 +309,7 @@ impl Inner {
             .set_distribution(Distribution::Libmemcached(config));
         let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.engine.settings_mut();
+        s.sasl = self.sasl.clone();
         s.connect_timeout = ms(m.connect_timeout, 4000);
         // libmemcached waits for an answer up to _poll_timeout; a server that makes no
         // progress for that long has failed.

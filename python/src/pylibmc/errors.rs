@@ -136,6 +136,7 @@ pub fn rc_text(rc: i32) -> &'static str {
         35 => "SERVER IS MARKED DEAD",
         37 => "ITEM TOO BIG",
         38 => "INVALID ARGUMENTS",
+        41 => "AUTHENTICATION FAILURE",
         47 => "SERVER HAS FAILED AND IS DISABLED UNTIL TIMED RETRY",
         48 => "SERVER FAILED TO ALLOCATE OBJECT",
         _ => "INVALID memcached_return_t",
@@ -171,6 +172,11 @@ pub fn rc_of(status: Status, binary: bool) -> i32 {
             Failure::Timeout => 31,
             Failure::ServerDead => 35,
             Failure::ServerTemporarilyDisabled => 47,
+            // As the libmemcached face maps them: the server refused the login (AUTH_FAILURE),
+            // has no SASL (UNKNOWN_READ_FAILURE), credentials without binary (INVALID_ARGUMENTS).
+            Failure::AuthFailed => 41,
+            Failure::AuthUnsupported => 7,
+            Failure::SaslConfig => 38,
         },
     }
 }
