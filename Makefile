@@ -300,6 +300,8 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-misc.sh
 	$(STEP)"tests-c/lmc-sasl.sh (SASL PLAIN against a memcached -S on the real library and on ours, and under valgrind; needs sasl2-bin)"
 	VALGRIND=1 tests-c/lmc-sasl.sh
+	$(STEP)"tests-c/lmc-udp.sh (USE_UDP against memcached -U on the real library and on ours: one noreply datagram per write, reads NOT_SUPPORTED; and under valgrind)"
+	VALGRIND=1 tests-c/lmc-udp.sh
 	@$(MAKE) --no-print-directory check-python
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh

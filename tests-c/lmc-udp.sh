@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# lmc-udp.sh - tests-c/lmc_udp.c (UDP as libmemcached 1.1.4 does it: USE_UDP=1, then the
+# normal server_add; writes as one noreply datagram each, reads NOT_SUPPORTED) built against
+# Debian's libmemcached headers and run twice on two throwaway memcached servers listening on
+# TCP and UDP (-p PORT -U PORT): with Debian's libmemcached.so.11 and with ours
+# (LD_LIBRARY_PATH=build/libmemcached, LD_BIND_NOW=1). The transcripts (return codes, then what
+# reached each server, read back over TCP) must be the same. VALGRIND=1 also runs ours under
+# valgrind (no errors, no definite leaks).
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}
+[ -e "$lib/libmemcached.so.11" ] || { echo "lmc-udp: $lib/libmemcached.so.11 missing (make)"; exit 2; }
+tmp=$(mktemp -d); pids=""
+trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
+cc -O1 -g -Wall -Wextra -Werror -o "$tmp/lmc_udp" "$root/tests-c/lmc_udp.c" -lmemcached \
+    || { echo "lmc-udp: lmc_udp.c does not compile (libmemcached-dev?)"; exit 2; }
+# shellcheck source=compat-tests/servers.sh
+. "$root/compat-tests/servers.sh"
+start() { start_memcached "$1" -U "$1" || { echo "lmc-udp: memcached on $1 did not start"; exit 2; }; }
+p1=$(free_port); p2=$(free_port)
+start "$p1"; start "$p2"
+LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" > "$tmp/real.txt" 2>&1
+LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" > "$tmp/ours.txt" 2>&1
+n=$(wc -l < "$tmp/real.txt")
+fail=0
+if [ -n "${LMC_UDP_SHOW:-}" ]; then cat "$tmp/real.txt"; fi
+if diff -u "$tmp/real.txt" "$tmp/ours.txt" > "$tmp/diff.txt"; then
+    echo "PASS  lmc_udp: $n lines, same transcript on the real library and on ours"
+else
+    echo "FAIL  lmc_udp:"; head -80 "$tmp/diff.txt"; fail=1
+fi
+if [ "${VALGRIND:-0}" = 1 ]; then
+    if LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 valgrind -q --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite "$tmp/lmc_udp" "$p1" "$p2" > /dev/null 2> "$tmp/vg.txt"; then
+        echo "PASS  lmc_udp under valgrind: no errors, no definite leaks"
+    else
+        echo "FAIL  lmc_udp under valgrind:"; head -40 "$tmp/vg.txt"; fail=1
+    fi
+fi
+exit $fail
