@@ -16,11 +16,20 @@ cc -O1 -g -Wall -Wextra -Werror -o "$tmp/lmc_udp" "$root/tests-c/lmc_udp.c" -lme
     || { echo "lmc-udp: lmc_udp.c does not compile (libmemcached-dev?)"; exit 2; }
 # shellcheck source=compat-tests/servers.sh
 . "$root/compat-tests/servers.sh"
-start() { start_memcached "$1" -U "$1" || { echo "lmc-udp: memcached on $1 did not start"; exit 2; }; }
+start() { start_memcached "$@" || { echo "lmc-udp: memcached on $1 did not start"; exit 2; }; }
 p1=$(free_port); p2=$(free_port)
-start "$p1"; start "$p2"
-LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" > "$tmp/real.txt" 2>&1
-LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" > "$tmp/ours.txt" 2>&1
+# The first server also on ::1 when the host has IPv6 loopback (the same answer for both runs).
+v6=()
+if python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' 2>/dev/null; then
+    v6=(ipv6)
+    start "$p1" -U "$p1" -l ::1
+else
+    echo "lmc-udp: no IPv6 loopback, the ::1 case is left out"
+    start "$p1" -U "$p1"
+fi
+start "$p2" -U "$p2"
+LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" "${v6[@]}" > "$tmp/real.txt" 2>&1
+LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" "${v6[@]}" > "$tmp/ours.txt" 2>&1
 n=$(wc -l < "$tmp/real.txt")
 fail=0
 if [ -n "${LMC_UDP_SHOW:-}" ]; then cat "$tmp/real.txt"; fi
@@ -31,7 +40,7 @@ else
 fi
 if [ "${VALGRIND:-0}" = 1 ]; then
     if LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 valgrind -q --error-exitcode=99 --leak-check=full \
-        --errors-for-leak-kinds=definite "$tmp/lmc_udp" "$p1" "$p2" > /dev/null 2> "$tmp/vg.txt"; then
+        --errors-for-leak-kinds=definite "$tmp/lmc_udp" "$p1" "$p2" "${v6[@]}" > /dev/null 2> "$tmp/vg.txt"; then
         echo "PASS  lmc_udp under valgrind: no errors, no definite leaks"
     else
         echo "FAIL  lmc_udp under valgrind:"; head -40 "$tmp/vg.txt"; fail=1

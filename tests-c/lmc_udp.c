@@ -2,13 +2,14 @@
  * ours: USE_UDP=1 then the normal memcached_server_add, in the text and the binary protocol.
  * Every call's return code is printed; then a TCP handle per server reads back which keys
  * and values reached which server (nothing is read over UDP: the writes go out as noreply).
- * Usage: lmc_udp PORT1 PORT2 (two memcached servers listening on TCP and UDP on the same
- * port numbers, 127.0.0.1). */
+ * Usage: lmc_udp PORT1 PORT2 [ipv6] (two memcached servers listening on TCP and UDP on the same
+ * port numbers, 127.0.0.1; with "ipv6" the first also on ::1). */
 #include <libmemcached/memcached.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static in_port_t ports[2];
@@ -18,7 +19,8 @@ static in_port_t ports[2];
 /* The keys this test writes, read back over TCP from each server separately. */
 static const char *const keys[] = {"set", "add", "replace", "app", "pre", "cas", "del",
                                    "n",   "d",   "big",     "ok",  "gk",  "touched", "bk",
-                                   "k1",  "k2",  "k3",      "k4",  "k5",  "k6", "k7", "k8"};
+                                   "k1",  "k2",  "k3",      "k4",  "k5",  "k6", "k7", "k8",
+                                   "ns:a", "ns:b", "ns:c", "ns:n", "v6", "child", "parent"};
 
 static void read_back(const char *proto, const char *when)
 {
@@ -185,10 +187,93 @@ static void run(int binary)
     memcached_free(m);
 }
 
+static memcached_return_t dump_key(const memcached_st *m, const char *key, size_t len, void *ctx)
+{
+    (void)m;
+    (void)ctx;
+    printf("dumped %.*s\n", (int)len, key);
+    return MEMCACHED_SUCCESS;
+}
+
+/* A namespace, the other *_by_key writes, a delayed flush, a server named "::1" (when the
+ * script found IPv6 loopback), and a fork after server_add (the sockets are made at first
+ * use: the child's and the parent's datagrams both arrive). */
+static void more(int binary, int ipv6)
+{
+    const char *proto = binary ? "binary" : "text";
+    uint64_t v = 12345;
+    memcached_return_t rc;
+    seed();
+    memcached_st *m = memcached_create(NULL);
+    if (binary)
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_USE_UDP, 1);
+    memcached_server_add(m, "127.0.0.1", ports[0]);
+    memcached_server_add(m, "127.0.0.1", ports[1]);
+    P("namespace", memcached_callback_set(m, MEMCACHED_CALLBACK_NAMESPACE, "ns:"));
+    P("set a", memcached_set(m, "a", 1, "A", 1, 0, 21));
+    P("add_by_key b", memcached_add_by_key(m, "g1", 2, "b", 1, "B", 1, 0, 22));
+    P("set_by_key c", memcached_set_by_key(m, "g2", 2, "c", 1, "C", 1, 0, 23));
+    P("append_by_key c", memcached_append_by_key(m, "g2", 2, "c", 1, "+", 1, 0, 0));
+    P("prepend_by_key c", memcached_prepend_by_key(m, "g2", 2, "c", 1, "-", 1, 0, 0));
+    P("replace_by_key b", memcached_replace_by_key(m, "g1", 2, "b", 1, "BB", 2, 0, 24));
+    P("cas_by_key a", memcached_cas_by_key(m, "g1", 2, "a", 1, "AA", 2, 0, 0, 99));
+    P("set n", memcached_set(m, "n", 1, "7", 1, 0, 0));
+    rc = memcached_increment_by_key(m, "g3", 2, "n", 1, 3, &v);
+    printf("%-6s %-34s rc %2d value %llu\n", proto, "increment_by_key", (int)rc, (unsigned long long)v);
+    rc = memcached_decrement_by_key(m, "g3", 2, "n", 1, 1, &v);
+    printf("%-6s %-34s rc %2d value %llu\n", proto, "decrement_by_key", (int)rc, (unsigned long long)v);
+    P("touch_by_key", memcached_touch_by_key(m, "g1", 2, "b", 1, 0));
+    P("exist_by_key", memcached_exist_by_key(m, "g1", 2, "b", 1));
+    size_t len;
+    uint32_t flags;
+    free(memcached_get_by_key(m, "g1", 2, "b", 1, &len, &flags, &rc));
+    P("get_by_key", rc);
+    const char *ks[1] = {"a"};
+    size_t kl[1] = {1};
+    P("mget_by_key", memcached_mget_by_key(m, "g1", 2, ks, kl, 1));
+    P("delete_by_key (nothing there)", memcached_delete_by_key(m, "g1", 2, "zz", 2, 0));
+    P("empty key", memcached_set(m, "", 0, "x", 1, 0, 0));
+    P("key of 251 bytes", memcached_set(m, "k", 251, "x", 1, 0, 0));
+    usleep(200000);
+    read_back(proto, "namespace");
+    P("flush in 100 s", memcached_flush(m, 100));
+    usleep(200000);
+    read_back(proto, "delayed flush");
+    /* Last on this handle: over text 1.1.4 also leaves the servers disabled after it (the
+     * next write answers SERVER_TEMPORARILY_DISABLED until RETRY_TIMEOUT; ours does not). */
+    memcached_dump_fn dumper[1] = {dump_key};
+    P("dump", memcached_dump(m, dumper, NULL, 1));
+    memcached_free(m);
+
+    m = memcached_create(NULL);
+    if (binary)
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_USE_UDP, 1);
+    if (ipv6) {
+        P("server_add ::1", memcached_server_add(m, "::1", ports[0]));
+        P("set over ::1", memcached_set(m, "v6", 2, "six", 3, 0, 6));
+        memcached_servers_reset(m);
+    }
+    memcached_server_add(m, "127.0.0.1", ports[1]);
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        P("child set", memcached_set(m, "child", 5, "c", 1, 0, 0));
+        _exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    P("parent set", memcached_set(m, "parent", 6, "p", 1, 0, 0));
+    usleep(200000);
+    read_back(proto, "ipv6 and fork");
+    memcached_free(m);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: lmc_udp PORT1 PORT2\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: lmc_udp PORT1 PORT2 [ipv6]\n");
         return 2;
     }
     ports[0] = (in_port_t)atoi(argv[1]);
@@ -196,5 +281,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     run(0);
     run(1);
+    more(0, argc == 4);
+    more(1, argc == 4);
     return 0;
 }
