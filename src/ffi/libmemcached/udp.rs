@@ -103,6 +103,38 @@ fn encode_text(out: &mut Vec<u8>, parts: &RequestParts<'_>, noreply: bool) -> Re
     r.map_err(|_| ())
 }
 
+/// Replaces `buf` with a datagram for one request: room for the frame header (zeros), then
+/// the request. `quiet`: with noreply (text) / as the quiet opcode (binary).
+fn encode_datagram(
+    buf: &mut Vec<u8>,
+    binary: bool,
+    parts: &RequestParts<'_>,
+    quiet: bool,
+) -> Result<(), ()> {
+    buf.clear();
+    buf.resize(FRAME_HEADER_LEN, 0);
+    if !binary {
+        return encode_text(buf, parts, quiet);
+    }
+    let mut p = *parts;
+    // 1.1.4 sends a binary cas as a replace (the same check on the server).
+    if p.opcode == opcode::SET && p.cas != 0 {
+        p.opcode = opcode::REPLACE;
+    }
+    if quiet {
+        p.opcode = quiet_variant(p.opcode);
+    }
+    crate::protocol::encode_request(buf, &p).map_err(|_| ())
+}
+
+/// memcached's frame header: request `id`, sequence 0, 1 datagram, reserved 0.
+fn write_frame_header(frame: &mut [u8], id: u16) {
+    frame[0..2].copy_from_slice(&id.to_be_bytes());
+    frame[2..4].copy_from_slice(&0u16.to_be_bytes());
+    frame[4..6].copy_from_slice(&1u16.to_be_bytes());
+    frame[6..8].copy_from_slice(&0u16.to_be_bytes());
+}
+
 impl UdpSockets {
     /// Sends one request to server `index` at `addr` as one datagram. `quiet`: with noreply
     /// (text) / as the quiet opcode (binary).
@@ -125,21 +157,7 @@ impl UdpSockets {
             return Err(SendError::Disabled);
         }
         let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        buf.resize(FRAME_HEADER_LEN, 0);
-        let encoded = if binary {
-            let mut p = *parts;
-            // 1.1.4 sends a binary cas as a replace (the same check on the server).
-            if p.opcode == opcode::SET && p.cas != 0 {
-                p.opcode = opcode::REPLACE;
-            }
-            if quiet {
-                p.opcode = quiet_variant(p.opcode);
-            }
-            crate::protocol::encode_request(&mut buf, &p).map_err(|_| ())
-        } else {
-            encode_text(&mut buf, parts, quiet)
-        };
+        let encoded = encode_datagram(&mut buf, binary, parts, quiet);
         let result = match encoded {
             Err(()) => Err(SendError::Encode),
             Ok(()) => self.send_frame(index, addr, &mut buf),
@@ -177,10 +195,7 @@ impl UdpSockets {
         };
         let id = ep.next_request_id;
         ep.next_request_id = id.wrapping_add(1);
-        frame[0..2].copy_from_slice(&id.to_be_bytes());
-        frame[2..4].copy_from_slice(&0u16.to_be_bytes());
-        frame[4..6].copy_from_slice(&1u16.to_be_bytes());
-        frame[6..8].copy_from_slice(&0u16.to_be_bytes());
+        write_frame_header(frame, id);
         match ep.socket.send(frame) {
             Ok(n) if n == frame.len() => Ok(()),
             _ => Err(SendError::Write),
@@ -280,5 +295,91 @@ impl Lmc {
                 self.record(rc::SERVER_TEMPORARILY_DISABLED, memc, Some(index))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::extras;
+
+    fn datagram(binary: bool, parts: RequestParts<'_>, quiet: bool) -> Vec<u8> {
+        let mut buf = Vec::new();
+        encode_datagram(&mut buf, binary, &parts, quiet).expect("encodes");
+        write_frame_header(&mut buf, 0x0102);
+        buf
+    }
+
+    #[test]
+    fn text_writes_carry_noreply_behind_the_frame_header() {
+        let ex = extras::storage(11, 0);
+        let set = RequestParts {
+            opcode: opcode::SET,
+            key: b"k",
+            extras: &ex,
+            value: b"v",
+            ..Default::default()
+        };
+        assert_eq!(
+            datagram(false, set, true),
+            b"\x01\x02\0\0\0\x01\0\0set k 11 0 1 noreply\r\nv\r\n"
+        );
+        let ex = extras::delta(5, 0, 0xffff_ffff);
+        let incr = RequestParts {
+            opcode: opcode::INCREMENT,
+            key: b"n",
+            extras: &ex,
+            ..Default::default()
+        };
+        assert_eq!(&datagram(false, incr, true)[8..], b"incr n 5 noreply\r\n");
+        let ex = extras::expiration(0);
+        let flush = RequestParts {
+            opcode: opcode::FLUSH,
+            extras: &ex,
+            ..Default::default()
+        };
+        assert_eq!(&datagram(false, flush, true)[8..], b"flush_all noreply\r\n");
+        let ex = extras::expiration(7);
+        let touch = RequestParts {
+            opcode: opcode::TOUCH,
+            key: b"t",
+            extras: &ex,
+            ..Default::default()
+        };
+        assert_eq!(&datagram(false, touch, false)[8..], b"touch t 7\r\n");
+    }
+
+    #[test]
+    fn binary_writes_use_the_quiet_opcodes_and_cas_goes_as_replace() {
+        let ex = extras::storage(0, 0);
+        let cas = RequestParts {
+            opcode: opcode::SET,
+            key: b"k",
+            extras: &ex,
+            value: b"v",
+            cas: 9,
+            ..Default::default()
+        };
+        let d = datagram(true, cas, true);
+        assert_eq!(&d[..8], b"\x01\x02\0\0\0\x01\0\0");
+        assert_eq!(d[8], 0x80);
+        assert_eq!(d[9], opcode::REPLACEQ);
+        assert_eq!(d.len(), 8 + 24 + 8 + 1 + 1);
+        let del = RequestParts {
+            opcode: opcode::DELETE,
+            key: b"k",
+            ..Default::default()
+        };
+        assert_eq!(datagram(true, del, true)[9], opcode::DELETEQ);
+    }
+
+    #[test]
+    fn reads_are_not_encoded_for_udp() {
+        let get = RequestParts {
+            opcode: opcode::GETK,
+            key: b"k",
+            ..Default::default()
+        };
+        assert!(encode_datagram(&mut Vec::new(), false, &get, true).is_err());
     }
 }
