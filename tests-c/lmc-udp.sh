@@ -28,6 +28,15 @@ else
     start "$p1" -U "$p1"
 fi
 start "$p2" -U "$p2"
+# A unix-socket server (a directory memcached may write in when it runs as nobody).
+chmod 755 "$tmp"; mkdir -m 777 "$tmp/unix"
+sock_args=(-s "$tmp/unix/mc.sock" -U 0 -t 1)
+[ "$(id -u)" = 0 ] && sock_args+=(-u nobody)
+memcached "${sock_args[@]}" >/dev/null 2>&1 &
+pids="$pids $!"
+for _ in $(seq 100); do [ -S "$tmp/unix/mc.sock" ] && break; sleep 0.05; done
+[ -S "$tmp/unix/mc.sock" ] || { echo "lmc-udp: memcached on $tmp/unix/mc.sock did not start"; exit 2; }
+export LMC_UDP_UNIX=$tmp/unix/mc.sock
 LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" "${v6[@]}" > "$tmp/real.txt" 2>&1
 LD_LIBRARY_PATH=$lib LD_BIND_NOW=1 "$tmp/lmc_udp" "$p1" "$p2" "${v6[@]}" > "$tmp/ours.txt" 2>&1
 n=$(wc -l < "$tmp/real.txt")

@@ -270,6 +270,32 @@ static void more(int binary, int ipv6)
     memcached_free(m);
 }
 
+/* A unix-socket server under USE_UDP (the script's memcached -s, path in LMC_UDP_UNIX): 1.1.4
+ * writes the framed request into the stream, memcached refuses it, the call answers SUCCESS;
+ * a path nothing listens on is ERRNO. */
+static void unix_socket(int binary, const char *path)
+{
+    const char *proto = binary ? "binary" : "text";
+    memcached_st *m = memcached_create(NULL);
+    if (binary)
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_USE_UDP, 1);
+    P("server_add_unix_socket", memcached_server_add_unix_socket(m, path));
+    P("set over a unix socket", memcached_set(m, "us", 2, "u", 1, 0, 0));
+    P("delete over a unix socket", memcached_delete(m, "us", 2, 0));
+    P("exist over a unix socket", memcached_exist(m, "us", 2));
+    memcached_servers_reset(m);
+    P("server_add_unix_socket (missing)", memcached_server_add_unix_socket(m, "/nonexistent/mc.sock"));
+    P("set over a missing socket", memcached_set(m, "us", 2, "u", 1, 0, 0));
+    memcached_free(m);
+    m = memcached_create(NULL);
+    memcached_server_add_unix_socket(m, path);
+    memcached_return_t rc;
+    free(memcached_get(m, "us", 2, NULL, NULL, &rc));
+    P("get there without UDP", rc);
+    memcached_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 && argc != 4) {
@@ -283,5 +309,10 @@ int main(int argc, char **argv)
     run(1);
     more(0, argc == 4);
     more(1, argc == 4);
+    const char *path = getenv("LMC_UDP_UNIX");
+    if (path) {
+        unix_socket(0, path);
+        unix_socket(1, path);
+    }
     return 0;
 }

@@ -11,7 +11,10 @@
 //!   (1.1.4 leaves garbage in the reserved bytes over binary; we send 0, memcached ignores it);
 //! - a datagram of any size up to the UDP maximum is sent whole (memcached on loopback takes a
 //!   3,000-byte set); one the kernel refuses (over 65,507 bytes) is WRITE_FAILURE, and the
-//!   server is then SERVER_TEMPORARILY_DISABLED until RETRY_TIMEOUT has passed.
+//!   server is then SERVER_TEMPORARILY_DISABLED until RETRY_TIMEOUT has passed; so is one
+//!   whose name does not resolve (HOST_LOOKUP_FAILURE first);
+//! - a unix-socket server gets nothing that reaches the cache, and the call answers SUCCESS
+//!   (ERRNO when nothing listens there).
 //!
 //! The sockets are made at a server's first datagram, never at create or server_add (a
 //! program such as PostgreSQL forks after creating its handles), and are not shared by a
@@ -27,6 +30,9 @@ use super::rc;
 use super::types::memcached_st;
 use crate::protocol::text::{self as text_codec, StoreCmd};
 use crate::protocol::{opcode, quiet_variant, RequestParts};
+
+/// MEMCACHED_ERRNO: a system call failed.
+const ERRNO: c_int = 26;
 
 /// memcached's UDP frame header: request id, sequence number, datagram count, reserved.
 const FRAME_HEADER_LEN: usize = 8;
@@ -162,7 +168,7 @@ impl UdpSockets {
             Err(()) => Err(SendError::Encode),
             Ok(()) => self.send_frame(index, addr, &mut buf),
         };
-        if matches!(result, Err(SendError::Write)) {
+        if matches!(result, Err(SendError::Write | SendError::Connect)) {
             self.disabled.push((addr.0.to_owned(), addr.1, now + retry));
         }
         self.buf = buf;
@@ -279,6 +285,17 @@ impl Lmc {
         let Some(addr) = self.client.server_addr(index) else {
             return self.record(rc::NO_SERVERS, memc, None);
         };
+        if addr.is_unix() {
+            // No datagrams on a unix stream socket: 1.1.4 connects and writes the framed
+            // request into the stream, which memcached refuses as an unknown command, and
+            // answers SUCCESS (ERRNO when the connect fails). The same answers here, with
+            // nothing sent.
+            let path = addr.hostname().to_owned();
+            return match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => self.record(rc::SUCCESS, memc, None),
+                Err(_) => self.record(ERRNO, memc, Some(index)),
+            };
+        }
         let host = addr.hostname().to_owned();
         let port = addr.port;
         let retry = Duration::from_secs(u64::try_from(self.model.retry_timeout).unwrap_or(2));
