@@ -176,8 +176,10 @@ static void run(int binary)
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
     memcached_server_add(m, "127.0.0.1", ports[0]);
     P("set one byte over the largest", memcached_set(m, "big", 3, big, most + 1, 0, 0));
+    printf("%-6s message: %s\n", proto, memcached_last_error_message(m));
     P("set just after", memcached_set(m, "k1", 2, "x", 1, 0, 0));
     P("last_error", memcached_last_error(m));
+    printf("%-6s message: %s\n", proto, memcached_last_error_message(m));
     P("delete just after", memcached_delete(m, "k1", 2, 0));
     P("flush just after", memcached_flush(m, 0));
     sleep(2);
