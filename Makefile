@@ -304,6 +304,8 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-misc.sh
 	$(STEP)"tests-c/lmc-sasl.sh (SASL PLAIN against a memcached -S on the real library and on ours, and under valgrind; needs sasl2-bin)"
 	VALGRIND=1 tests-c/lmc-sasl.sh
+	$(STEP)"tests-c/lmc-udp.sh (USE_UDP against memcached -U on the real library and on ours: one noreply datagram per write, reads NOT_SUPPORTED; and under valgrind)"
+	VALGRIND=1 tests-c/lmc-udp.sh
 	@$(MAKE) --no-print-directory check-python
 	$(STEP)"compat-tests/run-pgmemcache.sh (PostgreSQL 15 + Debian's pgmemcache on the real library and on ours)"
 	compat-tests/run-pgmemcache.sh

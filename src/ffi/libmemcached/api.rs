@@ -685,6 +685,9 @@ pub extern "C" fn memcached_flush(
         if n == 0 {
             return lmc.record(rc::NO_SERVERS, memc, None);
         }
+        if lmc.model.use_udp {
+            return lmc.flush_udp(memc, expiration as u32);
+        }
         let extras = extras::expiration(expiration as u32);
         let mut result = rc::SUCCESS;
         for server in 0..n {

@@ -54,6 +54,10 @@ pub extern "C" fn memcached_dump(
         if lmc.client.server_count() == 0 {
             return lmc.record(rc::NO_SERVERS, memc, None);
         }
+        // 1.1.4 lists nothing under USE_UDP (measured, both protocols).
+        if lmc.model.use_udp {
+            return lmc.record(rc::NOT_SUPPORTED, memc, None);
+        }
         if let Some(code) = super::sasl::refuse_dump(lmc, memc) {
             return code;
         }

@@ -789,6 +789,9 @@ fn get_routed(
     if lmc.client.server_count() == 0 {
         return (lmc.record(rc::NO_SERVERS, memc, None), sink);
     }
+    if lmc.model.use_udp {
+        return (lmc.record(rc::NOT_SUPPORTED, memc, None), sink);
+    }
     let server = lmc.client.server_index_for_key(group);
     let mut reqs = [Request {
         route: Route::ByKey(group),

@@ -110,6 +110,18 @@ impl Lmc {
             return (self.record(code, memc, None), sink);
         }
         let by = self.routing_key(group, key);
+        if self.model.use_udp {
+            let server = self.client.server_index_for_key(&by);
+            let parts = RequestParts {
+                opcode: op,
+                key: &wire,
+                extras,
+                value,
+                cas,
+                ..Default::default()
+            };
+            return self.run_udp(memc, server, &parts, sink);
+        }
         let route = if group.is_none() && by[..] == wire[..] {
             Route::Key
         } else if !valid_key(&by) {

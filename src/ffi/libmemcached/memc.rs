@@ -45,6 +45,8 @@ pub(super) struct Lmc {
     /// has not touched them and the settings did not change, a call skips the sync (which
     /// costs a few hundred instructions: slots are compared by looking functions up).
     kit_synced: Option<KitSync>,
+    /// The UDP sockets USE_UDP sends on (udp.rs), made at first use.
+    pub udp: super::udp::UdpSockets,
 }
 
 /// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
@@ -92,6 +94,7 @@ impl Lmc {
             kit_synced: None,
             hooks: Default::default(),
             instances: Default::default(),
+            udp: Default::default(),
         };
         lmc.apply_settings();
         lmc

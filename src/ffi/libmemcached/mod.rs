@@ -25,6 +25,7 @@ mod rc;
 mod sasl;
 mod stats;
 pub mod types;
+mod udp;
 
 pub use api::*;
 pub use bykey::*;
