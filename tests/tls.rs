@@ -652,6 +652,12 @@ fn a_reconnect_resumes_the_session() {
         assert_eq!(c.tls_resumed(0), Some(true), "{:?}", log.lock().unwrap());
         assert_eq!(c.get(b"resume").unwrap().unwrap().value, b"1");
     }
+    // Off: every reconnect is a full handshake.
+    c.settings_mut().tls.as_mut().unwrap().resume_sessions = false;
+    for _ in 0..2 {
+        force_reconnect(&mut c, 0);
+        assert_eq!(c.tls_resumed(0), Some(false));
+    }
 }
 
 /// Closes one server's connection (a NOOP after a reset would reuse it): a server-side close

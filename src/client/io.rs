@@ -342,7 +342,10 @@ impl Client {
         let now = Instant::now();
         self.prepare(now, None, &mut Discard);
         self.build_pollfds();
+        // Decrypted bytes a TLS session holds raise no poll event: come back at once.
+        let tls_pending = self.conns.iter().any(|c| c.tls_has_plaintext());
         let timeout = match self.poll_timeout(now, Wait::Forever) {
+            _ if tls_pending => 0,
             // Round up: waking before a deadline only costs another call.
             Some(d) => (d.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32,
             // Nothing due: look again within a dead timeout (a probe may fall due meanwhile).

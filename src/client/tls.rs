@@ -21,7 +21,7 @@ use rustls::{ClientConfig, RootCertStore};
 pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// TLS to every TCP server of a client.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSettings {
     /// PEM file of the certificate authorities the servers' certificates must chain to.
     /// None: the system's roots (`SSL_CERT_FILE`, else [`SYSTEM_CA_FILE`]).
@@ -33,6 +33,20 @@ pub struct TlsSettings {
     /// A client certificate for servers that require one (memcached's `ssl_verify_mode`
     /// 2 or 3): PEM chain (leaf first) and its PEM private key.
     pub client_cert: Option<ClientCertificate>,
+    /// Reconnects resume the server's earlier session (an abbreviated handshake) when it
+    /// allows (memcached: `-o ssl_session_cache`). On by default.
+    pub resume_sessions: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> TlsSettings {
+        TlsSettings {
+            ca_file: None,
+            server_name: None,
+            client_cert: None,
+            resume_sessions: true,
+        }
+    }
 }
 
 /// A client certificate chain and its private key, as PEM files.
@@ -258,7 +272,11 @@ impl TlsCache {
             return Ok(Some(c.clone()));
         }
         let mut own = (*base).clone();
-        own.resumption = rustls::client::Resumption::in_memory_sessions(SESSIONS_PER_SERVER);
+        own.resumption = if settings.is_some_and(|s| s.resume_sessions) {
+            rustls::client::Resumption::in_memory_sessions(SESSIONS_PER_SERVER)
+        } else {
+            rustls::client::Resumption::disabled()
+        };
         let own = Arc::new(own);
         self.per_server.insert(server.to_string(), own.clone());
         Ok(Some(own))
