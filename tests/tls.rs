@@ -193,8 +193,19 @@ impl TlsMemcached {
     /// `memcached -Z` with this certificate (`server`, `expired`, `other`) on a free port;
     /// `verify_client`: requires a client certificate signed by the test CA.
     fn start(pki: &Pki, cert: &str, verify_client: bool) -> TlsMemcached {
+        TlsMemcached::start_sasl(pki, cert, verify_client, None)
+    }
+
+    /// With `sasl_conf` (a directory with memcached.conf): `-S` too.
+    fn start_sasl(
+        pki: &Pki,
+        cert: &str,
+        verify_client: bool,
+        sasl_conf: Option<&Path>,
+    ) -> TlsMemcached {
         for _ in 0..20 {
-            if let Some(m) = TlsMemcached::try_start(pki, cert, verify_client, free_port()) {
+            let port = free_port();
+            if let Some(m) = TlsMemcached::try_start(pki, cert, verify_client, port, sasl_conf) {
                 return m;
             }
         }
@@ -203,7 +214,7 @@ impl TlsMemcached {
 
     fn start_at(pki: &Pki, cert: &str, port: u16) -> TlsMemcached {
         for _ in 0..50 {
-            if let Some(m) = TlsMemcached::try_start(pki, cert, false, port) {
+            if let Some(m) = TlsMemcached::try_start(pki, cert, false, port, None) {
                 return m;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -211,7 +222,13 @@ impl TlsMemcached {
         panic!("could not start memcached -Z on port {port}");
     }
 
-    fn try_start(pki: &Pki, cert: &str, verify_client: bool, port: u16) -> Option<TlsMemcached> {
+    fn try_start(
+        pki: &Pki,
+        cert: &str,
+        verify_client: bool,
+        port: u16,
+        sasl_conf: Option<&Path>,
+    ) -> Option<TlsMemcached> {
         let mut opts = format!(
             "ssl_chain_cert={},ssl_key={}",
             pki.path(&format!("{cert}.crt")).display(),
@@ -236,6 +253,9 @@ impl TlsMemcached {
             &port.to_string(),
         ]);
         cmd.args(["-U", "0", "-t", "1"]);
+        if let Some(dir) = sasl_conf {
+            cmd.arg("-S").env("SASL_CONF_PATH", dir);
+        }
         if is_root() {
             cmd.args(["-u", "nobody"]);
         }
@@ -667,4 +687,92 @@ fn force_reconnect(c: &mut Client, server: usize) {
     c.set_protocol(Protocol::Text);
     c.set_protocol(Protocol::Binary);
     c.noop(server).unwrap();
+}
+
+#[test]
+fn sasl_over_tls() {
+    let Some(pki) = pki() else { return };
+    let help = Command::new("memcached").arg("-h").output().unwrap();
+    let has_sasl = String::from_utf8_lossy(&help.stdout).contains("--enable-sasl");
+    let has_saslpasswd = Command::new("sh")
+        .args(["-c", "command -v saslpasswd2"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sasl || !has_saslpasswd {
+        eprintln!(
+            "SKIP sasl_over_tls: need saslpasswd2 (Debian: sasl2-bin) and memcached with SASL"
+        );
+        return;
+    }
+    let dir = pki.path(&format!("sasl-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("sasldb2");
+    let mut p = Command::new("saslpasswd2")
+        .args(["-a", "memcached", "-c", "-p", "-f"])
+        .arg(&db)
+        .arg("tlsuser")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut p.stdin.take().unwrap(), b"tlspass").unwrap();
+    assert!(p.wait().unwrap().success());
+    let conf = format!("mech_list: plain\nsasldb_path: {}\n", db.display());
+    std::fs::write(dir.join("memcached.conf"), conf).unwrap();
+    if is_root() {
+        // memcached drops to nobody before it opens the sasldb.
+        Command::new("chown")
+            .arg("nobody")
+            .arg(&db)
+            .status()
+            .unwrap();
+        Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+    }
+    let srv = TlsMemcached::start_sasl(pki, "server", false, Some(&dir));
+    let (mut c, log) = tls_client(&srv.addr(), test_ca(pki), Duration::from_secs(2));
+    c.settings_mut().sasl = Some(omcache::client::SaslCredentials::new("tlsuser", "tlspass"));
+    c.set(b"sasl-tls", b"both", 0, 0).unwrap();
+    assert_eq!(c.get(b"sasl-tls").unwrap().unwrap().value, b"both");
+    force_reconnect(&mut c, 0);
+    assert_eq!(c.tls_resumed(0), Some(true));
+    assert_eq!(c.get(b"sasl-tls").unwrap().unwrap().value, b"both");
+    assert!(logged(&log, "TLS established"));
+    // Wrong password over TLS: the authentication failure, as without TLS.
+    let (mut bad, _) = tls_client(&srv.addr(), test_ca(pki), Duration::from_secs(2));
+    bad.settings_mut().sasl = Some(omcache::client::SaslCredentials::new("tlsuser", "nope"));
+    assert_eq!(
+        bad.get(b"sasl-tls"),
+        Err(Status::Failed(Failure::AuthFailed))
+    );
+}
+
+#[test]
+fn a_silent_tls_server_is_found_dead_within_dead_timeout() {
+    let Some(pki) = pki() else { return };
+    let srv = TlsMemcached::start(pki, "server", false);
+    let (mut c, _) = tls_client(&srv.addr(), test_ca(pki), Duration::from_secs(2));
+    let dead_timeout = Duration::from_millis(400);
+    c.settings_mut().dead_timeout = dead_timeout;
+    c.set(b"alive", b"1", 0, 0).unwrap();
+    let pid = srv.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // SIGSTOP takes effect asynchronously; a moment makes sure the worker thread is stopped.
+    std::thread::sleep(Duration::from_millis(50));
+    let start = Instant::now();
+    let r = c.get(b"alive");
+    let took = start.elapsed();
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    assert_eq!(r, Err(Status::Failed(Failure::Timeout)));
+    assert!(
+        took >= dead_timeout && took < slack(dead_timeout + Duration::from_millis(400)),
+        "{took:?}"
+    );
 }
