@@ -776,3 +776,21 @@ fn a_silent_tls_server_is_found_dead_within_dead_timeout() {
         "{took:?}"
     );
 }
+
+#[test]
+fn the_key_dump_refuses_tls_servers_instead_of_speaking_in_clear() {
+    let Some(pki) = pki() else { return };
+    let (port, got) = stalling_listener();
+    let (c, _) = tls_client(
+        &format!("127.0.0.1:{port}"),
+        test_ca(pki),
+        Duration::from_secs(1),
+    );
+    let report = c.dump(&omcache::client::DumpOptions::default(), |_, _| {
+        std::ops::ControlFlow::Continue(())
+    });
+    let failures: Vec<_> = report.failures().map(|(i, e)| (i, e.failure())).collect();
+    assert_eq!(failures, [(0, Failure::Tls(TlsFailure::Unsupported))]);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(got.lock().unwrap().is_empty(), "nothing sent");
+}

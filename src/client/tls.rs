@@ -172,6 +172,9 @@ pub enum TlsFailure {
     Config,
     /// Any other TLS error (a corrupt record after the handshake, a failed decryption).
     Other,
+    /// The operation has no TLS path and is refused rather than sent in the clear (the key
+    /// dump, which opens sockets of its own).
+    Unsupported,
 }
 
 impl TlsFailure {
@@ -186,6 +189,7 @@ impl TlsFailure {
             TlsFailure::HandshakeTimeout => "TLS: handshake not finished within connect timeout",
             TlsFailure::Config => "TLS: settings cannot be used",
             TlsFailure::Other => "TLS error",
+            TlsFailure::Unsupported => "TLS: not available for this operation (not sent in clear)",
         }
     }
 
@@ -280,5 +284,64 @@ impl TlsCache {
         let own = Arc::new(own);
         self.per_server.insert(server.to_string(), own.clone());
         Ok(Some(own))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustls_errors_get_their_reason() {
+        use rustls::{AlertDescription, CertificateError as C, Error as E};
+        let cases = [
+            (
+                E::InvalidCertificate(C::UnknownIssuer),
+                TlsFailure::UnknownCa,
+            ),
+            (
+                E::InvalidCertificate(C::NotValidForName),
+                TlsFailure::NameMismatch,
+            ),
+            (E::InvalidCertificate(C::Expired), TlsFailure::Expired),
+            (E::InvalidCertificate(C::NotValidYet), TlsFailure::Expired),
+            (
+                E::InvalidCertificate(C::BadSignature),
+                TlsFailure::BadCertificate,
+            ),
+            (
+                E::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                TlsFailure::NotTls,
+            ),
+            (
+                E::AlertReceived(AlertDescription::CertificateRequired),
+                TlsFailure::Refused,
+            ),
+            (E::DecryptError, TlsFailure::Other),
+        ];
+        for (e, want) in cases {
+            assert_eq!(TlsFailure::of(&e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn one_configuration_per_server_rebuilt_when_settings_change() {
+        let mut cache = TlsCache::default();
+        assert!(cache.config_for(None, "a:1").unwrap().is_none());
+        let missing = TlsSettings::new().with_ca_file("/nonexistent/ca.pem");
+        let err = cache.config_for(Some(&missing), "a:1").unwrap_err();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+        if !Path::new(SYSTEM_CA_FILE).exists() {
+            return;
+        }
+        let system = TlsSettings::new().with_ca_file(SYSTEM_CA_FILE);
+        let a = cache.config_for(Some(&system), "a:1").unwrap().unwrap();
+        let a_again = cache.config_for(Some(&system), "a:1").unwrap().unwrap();
+        let b = cache.config_for(Some(&system), "a:2").unwrap().unwrap();
+        assert!(Arc::ptr_eq(&a, &a_again));
+        assert!(!Arc::ptr_eq(&a, &b));
+        let named = system.clone().with_server_name("localhost");
+        let a_named = cache.config_for(Some(&named), "a:1").unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&a, &a_named));
     }
 }

@@ -782,7 +782,7 @@ impl Connection {
     /// connection with bytes in either direction is closed: answers to requests already sent
     /// would arrive unexpected.
     pub fn abandon_all(&mut self) {
-        let had_bytes = !self.recv.is_empty() || self.has_work();
+        let had_bytes = !self.recv.is_empty() || self.has_work() || self.tls_has_plaintext();
         self.inflight.clear();
         self.skip = 0;
         if had_bytes && self.state == State::Connected {
