@@ -794,3 +794,25 @@ fn the_key_dump_refuses_tls_servers_instead_of_speaking_in_clear() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(got.lock().unwrap().is_empty(), "nothing sent");
 }
+
+#[test]
+fn set_tls_closes_plaintext_connections() {
+    let Some(pki) = pki() else { return };
+    let plain = common::Memcached::start(&[]);
+    let tls_srv = TlsMemcached::start(pki, "server", false);
+    let mut c = Client::new();
+    c.set_servers(&plain.addr()).unwrap();
+    c.settings_mut().connect_timeout = Duration::from_secs(1);
+    c.set(b"k", b"plain", 0, 0).unwrap();
+    // Turned on with a connection open: it does not go on in clear.
+    c.set_tls(Some(test_ca(pki)));
+    let r = c.get(b"k");
+    assert!(matches!(r, Err(Status::Failed(Failure::Tls(_)))), "{r:?}");
+    c.set_servers(&tls_srv.addr()).unwrap();
+    c.set(b"k", b"tls", 0, 0).unwrap();
+    assert_eq!(c.tls_resumed(0), Some(false));
+    // And off again: plaintext to a plaintext server.
+    c.set_tls(None);
+    c.set_servers(&plain.addr()).unwrap();
+    assert_eq!(c.get(b"k").unwrap().unwrap().value, b"plain");
+}

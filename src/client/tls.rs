@@ -287,6 +287,31 @@ impl TlsCache {
     }
 }
 
+impl super::Client {
+    /// Sets (or with None removes) TLS, like assigning [`Settings::tls`](super::Settings::tls),
+    /// and closes every connection so that none goes on in the old mode: what was queued or
+    /// in flight is abandoned (like `reset_buffers`), the next request connects afresh, and
+    /// servers put out of service are tried again at once (ejected ones by their probe).
+    pub fn set_tls(&mut self, tls: Option<TlsSettings>) {
+        self.settings.tls = tls;
+        let now = std::time::Instant::now();
+        let protocol = self.protocol;
+        for c in &mut self.conns {
+            // The same protocol: everything is dropped and the socket closed.
+            c.set_protocol(protocol);
+            if matches!(c.state(), crate::connection::State::Dead { .. }) {
+                if c.is_ejected() {
+                    c.mark_dead(now, true);
+                } else {
+                    c.revive();
+                }
+            }
+        }
+        self.batch.clear();
+        self.reports.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
