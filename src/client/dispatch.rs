@@ -116,10 +116,11 @@ impl Client {
         if bad_key || protocol::check_request(&req.parts).is_err() {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
-        if self.settings.tls.is_some() {
+        let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
+        if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
+            // Before a connect (not per request): unusable settings fail at once.
             self.check_tls_config()?;
         }
-        let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
         if let State::Dead { retry_at } = self.conns[server].state() {
             // Out of service, its keys not moved (the failover policy does not eject): fail at
             // once until the retry time, then this request tries it for real.
