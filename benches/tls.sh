@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 n=${1:-20000}
 command -v openssl >/dev/null || { echo "tls.sh: needs openssl (apt-get install openssl)"; exit 1; }
-memcached -h | grep -q enable-ssl || { echo "tls.sh: memcached has no TLS"; exit 1; }
+[[ "$(memcached -h 2>&1)" == *enable-ssl* ]] || { echo "tls.sh: memcached has no TLS"; exit 1; }
 
 work=$(mktemp -d)
 pids=""
