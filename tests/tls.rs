@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use omcache::client::{Failure, Status, TlsFailure, TlsSettings};
+use omcache::client::{Failure, Status, TlsFailure, TlsSettings, Wait};
 use omcache::protocol::Protocol;
 use omcache::Client;
 
@@ -815,4 +815,79 @@ fn set_tls_closes_plaintext_connections() {
     c.set_tls(None);
     c.set_servers(&plain.addr()).unwrap();
     assert_eq!(c.get(b"k").unwrap().unwrap().value, b"plain");
+}
+
+#[test]
+fn non_blocking_calls_and_an_external_poll_loop_over_tls() {
+    let Some(pki) = pki() else { return };
+    let servers: Vec<TlsMemcached> = (0..2)
+        .map(|_| TlsMemcached::start(pki, "server", false))
+        .collect();
+    let list = servers
+        .iter()
+        .map(|s| s.addr())
+        .collect::<Vec<_>>()
+        .join(",");
+    let (mut c, _) = tls_client(&list, test_ca(pki), Duration::from_secs(2));
+    // 200 sets with values of 1..20 KB, started without waiting: the handshakes, the sends
+    // and the answers all progress through poll_fds + io(NoWait).
+    let mut reqs: Vec<omcache::client::OwnedRequest> = (0..200)
+        .map(|i| omcache::client::OwnedRequest {
+            extras: vec![0; 8],
+            value: value(i, 1 + (i * 97) % 20_000),
+            ..omcache::client::OwnedRequest::keyed(
+                omcache::protocol::opcode::SET,
+                format!("nb-{i}").as_bytes(),
+            )
+        })
+        .collect();
+    let (mut status, mut responses) = c.execute(&mut reqs, Wait::NoWait);
+    let deadline = Instant::now() + slack(Duration::from_secs(5));
+    let mut rounds = 0;
+    while matches!(status, Status::Again | Status::Buffered) {
+        assert!(Instant::now() < deadline, "not done after {rounds} rounds");
+        // An event loop would poll these descriptors (no unsafe poll here: a short sleep
+        // within the timeout the client asks for).
+        let (fds, timeout) = c.poll_fds();
+        assert!(!fds.is_empty() || timeout == 0);
+        std::thread::sleep(Duration::from_millis(timeout.clamp(0, 2) as u64));
+        let (s, more) = c.execute_more(&mut reqs, Wait::NoWait);
+        status = s;
+        responses.extend(more);
+        rounds += 1;
+    }
+    assert_eq!(status, Status::Ok);
+    assert_eq!(responses.len(), 200);
+    assert!(responses.iter().all(|(_, r)| r.status == Status::Ok));
+    assert!(
+        rounds > 1,
+        "the handshakes cannot finish within one non-blocking call"
+    );
+    // Buffered requests go out with one flush.
+    c.settings_mut().buffering = true;
+    for i in 0..50 {
+        let _ = c.execute(
+            &mut [omcache::client::OwnedRequest {
+                extras: vec![0; 8],
+                value: b"buffered".to_vec(),
+                ..omcache::client::OwnedRequest::keyed(
+                    omcache::protocol::opcode::SETQ,
+                    format!("buf-{i}").as_bytes(),
+                )
+            }],
+            Wait::NoWait,
+        );
+    }
+    assert_eq!(c.flush_buffers(Wait::Forever), Status::Ok);
+    c.settings_mut().buffering = false;
+    let keys: Vec<Vec<u8>> = (0..50).map(|i| format!("buf-{i}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+    assert_eq!(c.get_multi(&refs).unwrap().len(), 50);
+    for i in (0..200).step_by(37) {
+        let want = value(i, 1 + (i * 97) % 20_000);
+        assert_eq!(
+            c.get(format!("nb-{i}").as_bytes()).unwrap().unwrap().value,
+            want
+        );
+    }
 }
