@@ -980,8 +980,9 @@ impl Connection {
                 break;
             }
         }
-        if limit < self.out.len() {
-            // Held back until the handshake (or the SASL authentication) is done.
+        if self.out_pos < self.out.len() {
+            // Held back until the handshake (or the SASL authentication) is done, or not
+            // taken by rustls yet.
             return Ok(false);
         }
         self.out.clear();
