@@ -60,7 +60,7 @@ commonName = supplied
 [server]
 basicConstraints = CA:FALSE
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectAltName = IP:127.0.0.1,IP:::1,DNS:localhost
 [other_name]
 basicConstraints = CA:FALSE
 extendedKeyUsage = serverAuth
@@ -89,6 +89,7 @@ fn pki() -> Option<&'static Pki> {
             );
             return None;
         }
+        remove_stale_pki_dirs();
         let dir = std::env::temp_dir().join(format!("omcache-tls-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -182,11 +183,28 @@ fn pki() -> Option<&'static Pki> {
     .as_ref()
 }
 
+/// The certificates live as long as the test process (a static cannot clean up): each run
+/// removes those of earlier runs that have ended.
+fn remove_stale_pki_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("omcache-tls-") {
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 // ----- servers --------------------------------------------------------------------------------
 
 struct TlsMemcached {
     port: u16,
     child: Child,
+    host: &'static str,
 }
 
 impl TlsMemcached {
@@ -205,7 +223,9 @@ impl TlsMemcached {
     ) -> TlsMemcached {
         for _ in 0..20 {
             let port = free_port();
-            if let Some(m) = TlsMemcached::try_start(pki, cert, verify_client, port, sasl_conf) {
+            let started =
+                TlsMemcached::try_start(pki, cert, verify_client, port, sasl_conf, "127.0.0.1");
+            if let Some(m) = started {
                 return m;
             }
         }
@@ -214,7 +234,7 @@ impl TlsMemcached {
 
     fn start_at(pki: &Pki, cert: &str, port: u16) -> TlsMemcached {
         for _ in 0..50 {
-            if let Some(m) = TlsMemcached::try_start(pki, cert, false, port, None) {
+            if let Some(m) = TlsMemcached::try_start(pki, cert, false, port, None, "127.0.0.1") {
                 return m;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -228,6 +248,7 @@ impl TlsMemcached {
         verify_client: bool,
         port: u16,
         sasl_conf: Option<&Path>,
+        host: &'static str,
     ) -> Option<TlsMemcached> {
         let mut opts = format!(
             "ssl_chain_cert={},ssl_key={}",
@@ -243,15 +264,7 @@ impl TlsMemcached {
         // memcached resumes sessions only with its session cache on.
         opts += ",ssl_session_cache";
         let mut cmd = Command::new("memcached");
-        cmd.args([
-            "-Z",
-            "-o",
-            &opts,
-            "-l",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ]);
+        cmd.args(["-Z", "-o", &opts, "-l", host, "-p", &port.to_string()]);
         cmd.args(["-U", "0", "-t", "1"]);
         if let Some(dir) = sasl_conf {
             cmd.arg("-S").env("SASL_CONF_PATH", dir);
@@ -269,8 +282,8 @@ impl TlsMemcached {
             if let Ok(Some(_)) = child.try_wait() {
                 return None; // the port was taken meanwhile
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(TlsMemcached { port, child });
+            if std::net::TcpStream::connect((host, port)).is_ok() {
+                return Some(TlsMemcached { port, child, host });
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -280,7 +293,10 @@ impl TlsMemcached {
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        match self.host {
+            "::1" => format!("[::1]:{}", self.port),
+            host => format!("{host}:{}", self.port),
+        }
     }
 
     fn kill9(&mut self) {
@@ -890,4 +906,31 @@ fn non_blocking_calls_and_an_external_poll_loop_over_tls() {
             want
         );
     }
+}
+
+#[test]
+fn ipv6_addresses_are_verified_as_ip_names() {
+    let Some(pki) = pki() else { return };
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIP ipv6_addresses_are_verified_as_ip_names: no ::1");
+        return;
+    }
+    let start_v6 = |cert: &str| {
+        (0..20)
+            .find_map(|_| TlsMemcached::try_start(pki, cert, false, free_port(), None, "::1"))
+            .expect("memcached -Z on ::1")
+    };
+    let srv = start_v6("server");
+    let (mut c, _) = tls_client(&srv.addr(), test_ca(pki), Duration::from_secs(2));
+    c.set(b"v6", b"yes", 0, 0).unwrap();
+    assert_eq!(c.get(b"v6").unwrap().unwrap().value, b"yes");
+    // The other certificate names neither address.
+    let other = start_v6("other");
+    let (mut c, log) = tls_client(&other.addr(), test_ca(pki), Duration::from_secs(2));
+    assert_tls_failure(
+        &mut c,
+        &log,
+        &[TlsFailure::NameMismatch],
+        Duration::from_secs(2),
+    );
 }
