@@ -450,9 +450,15 @@ fn unknown_ca_name_mismatch_and_expired_fail_with_their_reason() {
     let tls = TlsSettings::new().with_ca_file(pki.path("other-ca.crt"));
     let (mut c, log) = tls_client(&srv.addr(), tls, timeout);
     assert_tls_failure(&mut c, &log, &[TlsFailure::UnknownCa], timeout);
-    // The system's roots do not know the test CA either.
-    let (mut c, log) = tls_client(&srv.addr(), TlsSettings::new(), timeout);
-    assert_tls_failure(&mut c, &log, &[TlsFailure::UnknownCa], timeout);
+    // The system's roots (Debian's ca-certificates) do not know the test CA either.
+    if Path::new(omcache::client::SYSTEM_CA_FILE).exists()
+        && std::env::var_os("SSL_CERT_FILE").is_none()
+    {
+        let (mut c, log) = tls_client(&srv.addr(), TlsSettings::new(), timeout);
+        assert_tls_failure(&mut c, &log, &[TlsFailure::UnknownCa], timeout);
+    } else {
+        eprintln!("SKIP system roots: no {}", omcache::client::SYSTEM_CA_FILE);
+    }
 
     let other = TlsMemcached::start(pki, "other", false);
     let (mut c, log) = tls_client(&other.addr(), test_ca(pki), timeout);
