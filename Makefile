@@ -340,6 +340,8 @@ bench: all
 	benches/run.sh
 	$(STEP)"benches/routing.sh"
 	benches/routing.sh
+	$(STEP)"benches/tls.sh (TLS vs plaintext, same run)"
+	benches/tls.sh
 
 # The Python package (python/, a second crate of the cargo workspace, built
 # by maturin).  Debian's python3 is used for the venv because its

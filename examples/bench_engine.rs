@@ -9,7 +9,9 @@
 //!
 //! Same workloads, keys, values and output line ("WORKLOAD N SECONDS OPS_PER_SECOND") as
 //! `benches/bench_omcache.c` (see `benches/bench_common.h`); `BENCH_BATCH` sets the buffered
-//! batch size (default 100). The measured part is the function `run_workload_engine`, which
+//! batch size (default 100). `BENCH_TLS=CA_FILE` speaks TLS (verified against that CA) to
+//! `memcached -Z` servers; `BENCH_TLS_RESUME=0` turns session resumption off, which the
+//! `reconnect` workload (close, connect, one NOOP, per server) measures. The measured part is the function `run_workload_engine`, which
 //! callgrind singles out with `--toggle-collect=run_workload_engine`.
 
 use std::process::ExitCode;
@@ -58,6 +60,9 @@ enum Workload {
     Set,
     Multiget,
     Buffered,
+    /// Every round closes every connection and sends one NOOP to each server: the cost of
+    /// a connect (and, with TLS, a handshake).
+    Reconnect,
 }
 
 struct Bench {
@@ -139,6 +144,25 @@ impl Bench {
             }
         }
         self.keys = keys;
+    }
+
+    fn reconnect(&mut self) {
+        let protocol = self.client.protocol();
+        let other = if protocol == Protocol::Text {
+            Protocol::Binary
+        } else {
+            Protocol::Text
+        };
+        for i in 0..self.n {
+            // A protocol switch closes every connection.
+            self.client.set_protocol(other);
+            self.client.set_protocol(protocol);
+            for s in 0..self.client.server_count() {
+                if let Err(status) = self.client.noop(s) {
+                    self.fail("reconnect", i, status);
+                }
+            }
+        }
     }
 
     fn get(&mut self) {
@@ -256,12 +280,13 @@ fn run_workload_engine(b: &mut Bench) {
         Workload::Multiget => b.multiget(),
         Workload::Buffered => b.buffered(),
         Workload::Populate => b.populate(),
+        Workload::Reconnect => b.reconnect(),
     }
 }
 
 fn usage(prog: &str) -> ExitCode {
     eprintln!(
-        "usage: [BENCH_PROTOCOL=binary|text|meta] {prog} populate|get|set|multiget|buffered SERVERS N"
+        "usage: [BENCH_PROTOCOL=binary|text|meta] [BENCH_TLS=CA_FILE [BENCH_TLS_RESUME=0]] {prog} populate|get|set|multiget|buffered|reconnect SERVERS N"
     );
     ExitCode::from(2)
 }
@@ -278,6 +303,7 @@ fn main() -> ExitCode {
         "set" => Workload::Set,
         "multiget" => Workload::Multiget,
         "buffered" => Workload::Buffered,
+        "reconnect" => Workload::Reconnect,
         _ => return usage(prog),
     };
     let n: u64 = args[3].parse().unwrap_or(0);
@@ -302,6 +328,11 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     client.set_protocol(protocol);
+    if let Some(ca) = std::env::var_os("BENCH_TLS").filter(|v| !v.is_empty()) {
+        let mut tls = omcache::client::TlsSettings::new().with_ca_file(ca);
+        tls.resume_sessions = std::env::var("BENCH_TLS_RESUME").as_deref() != Ok("0");
+        client.settings_mut().tls = Some(tls);
+    }
     let mut b = Bench {
         client,
         workload,

@@ -117,6 +117,10 @@ impl Client {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
         let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
+        if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
+            // Before a connect (not per request): unusable settings fail at once.
+            self.check_tls_config()?;
+        }
         if let State::Dead { retry_at } = self.conns[server].state() {
             // Out of service, its keys not moved (the failover policy does not eject): fail at
             // once until the retry time, then this request tries it for real.
@@ -182,7 +186,11 @@ impl Client {
         if conn.state() == State::Idle {
             let timeout = self.settings.connect_timeout;
             match conn.start_connect(now, timeout) {
-                Ok(ConnectStart::Connected) => self.connected(server),
+                Ok(ConnectStart::Connected) => {
+                    if !self.connected(server, reqs, sink) {
+                        return;
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
@@ -195,23 +203,74 @@ impl Client {
         if conn.state() == State::Connected {
             if let Err(e) = conn.flush(Some(now)) {
                 let msg = format!("write failed: {e}");
-                self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
+                let failure = self.io_failure(server);
+                self.server_failed(server, &msg, failure, reqs, sink);
             }
         }
     }
 
-    /// A connection has just been established: with SASL credentials, its authentication
-    /// goes ahead of everything queued on it, due within the connect timeout.
-    pub(super) fn connected(&mut self, server: usize) {
+    /// The TLS settings can be used (their files read and parsed): else requests fail at
+    /// once, nothing sent, and the reason is logged.
+    fn check_tls_config(&mut self) -> Result<(), Status> {
+        match self.tls.config(self.settings.tls.as_ref()) {
+            Ok(_) => Ok(()),
+            Err(why) => {
+                self.log(log_level::ERR, format_args!("{why}"));
+                Err(Status::Failed(Failure::Tls(super::TlsFailure::Config)))
+            }
+        }
+    }
+
+    /// The failure behind an I/O error on a server's connection: TLS's reason if TLS gave
+    /// one, else a reset connection.
+    pub(super) fn io_failure(&mut self, server: usize) -> Failure {
+        self.conns[server]
+            .take_tls_failure()
+            .map_or(Failure::ConnectionReset, Failure::Tls)
+    }
+
+    /// A connection has just been established: with TLS, its handshake starts (due within
+    /// the connect timeout); with SASL credentials, the authentication goes ahead of
+    /// everything queued on it, due within the connect timeout too. False when TLS cannot
+    /// start (the server has been failed with the reason).
+    pub(super) fn connected(
+        &mut self,
+        server: usize,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+    ) -> bool {
         if self.log_enabled(log_level::INFO) {
             let addr = self.conns[server].addr().to_string();
             self.log(log_level::INFO, format_args!("[{addr}] connected"));
+        }
+        let addr = self.conns[server].addr().to_string();
+        match self.tls.config_for(self.settings.tls.as_ref(), &addr) {
+            Ok(None) => {}
+            Ok(Some(config)) => {
+                let deadline = Instant::now() + self.settings.connect_timeout;
+                let name = self
+                    .settings
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.server_name.clone());
+                if let Err(why) = self.conns[server].start_tls(config, name.as_deref(), deadline) {
+                    let failure = Failure::Tls(super::TlsFailure::Config);
+                    self.server_failed(server, &why, failure, reqs, sink);
+                    return false;
+                }
+            }
+            Err(why) => {
+                let failure = Failure::Tls(super::TlsFailure::Config);
+                self.server_failed(server, &why, failure, reqs, sink);
+                return false;
+            }
         }
         if let Some(creds) = &self.settings.sasl {
             let deadline = Instant::now() + self.settings.connect_timeout;
             let message = creds.plain_message();
             self.conns[server].queue_auth_first(super::sasl::MECHANISM, &message, deadline);
         }
+        true
     }
 
     /// The common case of one request to one idle, connected server while nothing else is
@@ -267,7 +326,8 @@ impl Client {
             Ok(Received::WouldBlock) => self.conns[server].backdate_dead_timer(Instant::now()),
             Err(e) => {
                 let msg = format!("read failed: {e}");
-                self.server_failed(server, &msg, Failure::ConnectionReset, Some(reqs), sink);
+                let failure = self.io_failure(server);
+                self.server_failed(server, &msg, failure, Some(reqs), sink);
                 if self.batch.remaining() == 0 {
                     return Some(Status::Ok);
                 }

@@ -263,6 +263,13 @@ impl Client {
                 break;
             };
             let mut out = ServerDump::new(server);
+            if self.settings.tls.is_some() && !addr.is_unix() {
+                // The dump's own sockets speak no TLS: never list a TLS server in the clear.
+                let failure = Failure::Tls(super::TlsFailure::Unsupported);
+                out.error = Some(DumpError::Failed(failure));
+                report.servers.push(out);
+                continue;
+            }
             let flow = dump_server(addr, connect_timeout, opts, &mut out, &mut |k| f(server, k));
             report.servers.push(out);
             if flow.is_break() {

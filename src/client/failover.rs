@@ -46,8 +46,8 @@ impl Client {
             match conn.start_connect(now, timeout) {
                 Ok(_) => {
                     let connected = conn.state() == State::Connected;
-                    if connected {
-                        self.connected(server);
+                    if connected && !self.connected(server, None, &mut Discard) {
+                        continue;
                     }
                     let conn = &mut self.conns[server];
                     conn.start_probe(id);
@@ -116,14 +116,17 @@ impl Client {
                 self.server_failed(server, &msg, connect_failure(&e), None, &mut Discard);
                 return;
             }
-            self.connected(server);
+            if !self.connected(server, None, &mut Discard) {
+                return;
+            }
         }
         if revents & (sys::POLLOUT | sys::POLLERR | sys::POLLHUP) != 0
             && self.conns[server].has_sendable()
         {
             if let Err(e) = self.conns[server].flush(Some(now)) {
                 let msg = format!("write failed: {e}");
-                self.server_failed(server, &msg, Failure::ConnectionReset, None, &mut Discard);
+                let failure = self.io_failure(server);
+                self.server_failed(server, &msg, failure, None, &mut Discard);
                 return;
             }
         }
@@ -145,6 +148,7 @@ impl Client {
                 State::Connected => {
                     c.dead_deadline(dead_timeout).is_some_and(|d| now >= d)
                         || c.auth_deadline().is_some_and(|d| now >= d)
+                        || c.tls_deadline().is_some_and(|d| now >= d)
                 }
                 _ => false,
             };
@@ -152,6 +156,7 @@ impl Client {
                 let failure = match c.state() {
                     State::Resolving { .. } => Failure::NameNotResolved,
                     State::Connecting { .. } => Failure::ConnectTimeout,
+                    _ if c.tls_handshaking() => Failure::Tls(super::TlsFailure::HandshakeTimeout),
                     _ => Failure::Timeout,
                 };
                 self.server_failed(server, "probe not answered", failure, None, &mut Discard);
@@ -174,6 +179,14 @@ impl Client {
                 State::Connecting { deadline } if now >= deadline => {
                     let failure = Failure::ConnectTimeout;
                     self.server_failed(server, "connect timed out", failure, reqs, sink);
+                }
+                State::Connected if c.tls_deadline().is_some_and(|d| now >= d) => {
+                    // Bounded by the connect timeout, like the connect. Nothing was sent in
+                    // the clear (nor at all of the caller's).
+                    let why = "TLS handshake not finished within the connect timeout \
+                               (does the server speak TLS?)";
+                    let failure = Failure::Tls(super::TlsFailure::HandshakeTimeout);
+                    self.server_failed(server, why, failure, reqs, sink);
                 }
                 State::Connected if c.auth_deadline().is_some_and(|d| now >= d) => {
                     // The handshake is bounded by the connect timeout, like the connect.
@@ -209,7 +222,9 @@ impl Client {
         let addr = conn.addr().to_string();
         // Without an established connection no byte of the queued requests has left, nor
         // while they are held back behind an unanswered SASL authentication.
-        let nothing_sent = conn.state() != State::Connected || conn.auth_deadline().is_some();
+        let nothing_sent = conn.state() != State::Connected
+            || conn.auth_deadline().is_some()
+            || conn.tls_handshaking();
         let was_probing = conn.is_probing();
         let was_ejected = conn.is_ejected();
         conn.reset();
@@ -227,7 +242,12 @@ impl Client {
             };
             conn.mark_dead(now + retry, ejected);
         }
-        let auth_refused = matches!(failure, Failure::AuthFailed | Failure::AuthUnsupported);
+        // TLS failures likewise: the same TLS settings go to every server (a certificate the
+        // settings reject, a server that does not speak TLS), so the reason stays visible.
+        let auth_refused = matches!(
+            failure,
+            Failure::AuthFailed | Failure::AuthUnsupported | Failure::Tls(_)
+        );
         let (mut failed, mut moved) = (0usize, 0usize);
         while let Some(f) = self.conns[server].pop_inflight() {
             if f.origin != Origin::User {

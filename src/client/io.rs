@@ -55,6 +55,18 @@ impl Client {
         loop {
             let now = Instant::now();
             self.prepare(now, reqs, sink);
+            // Decrypted bytes a TLS session holds beyond what the last receive took: no poll
+            // of the socket reports them.
+            for server in 0..self.conns.len() {
+                while self.conns[server].tls_has_plaintext() {
+                    if self.read_server(server, None, reqs, sink) == Received::NoRoom {
+                        return IoOutcome::Again;
+                    }
+                    if sink.paused() {
+                        return IoOutcome::Paused;
+                    }
+                }
+            }
             if self.finished(wait_batch) {
                 return IoOutcome::Done;
             }
@@ -156,8 +168,11 @@ impl Client {
                         ),
                         None => {}
                         Some(Ok(ConnectStart::Connected)) => {
-                            self.connected(server);
-                            self.kick(server, reqs, sink, now);
+                            // A TLS start that failed has failed the server already.
+                            let usable = self.connected(server, reqs, sink);
+                            if usable {
+                                self.kick(server, reqs, sink, now);
+                            }
                         }
                         Some(Ok(_)) => {}
                         Some(Err(e)) => {
@@ -229,6 +244,9 @@ impl Client {
                     if let Some(d) = c.auth_deadline() {
                         cap(d)
                     }
+                    if let Some(d) = c.tls_deadline() {
+                        cap(d)
+                    }
                 }
                 _ => {}
             }
@@ -251,7 +269,11 @@ impl Client {
     ) -> bool {
         if let State::Connecting { .. } = self.conns[server].state() {
             match self.conns[server].finish_connect() {
-                Ok(()) => self.connected(server),
+                Ok(()) => {
+                    if !self.connected(server, reqs, sink) {
+                        return false;
+                    }
+                }
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
                     self.server_failed(server, &msg, connect_failure(&e), reqs, sink);
@@ -264,7 +286,8 @@ impl Client {
         {
             if let Err(e) = self.conns[server].flush(Some(now)) {
                 let msg = format!("write failed: {e}");
-                self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
+                let failure = self.io_failure(server);
+                self.server_failed(server, &msg, failure, reqs, sink);
                 return false;
             }
         }
@@ -285,7 +308,18 @@ impl Client {
     ) -> Received {
         let max = self.settings.recv_buffer_max;
         let budget = self.settings.retire_budget();
-        match self.conns[server].receive(max, budget, block_for) {
+        let received = self.conns[server].receive(max, budget, block_for);
+        if let Some(resumed) = self.conns[server].take_tls_established() {
+            if self.log_enabled(log_level::INFO) {
+                let addr = self.conns[server].addr().to_string();
+                let how = if resumed { "resumed" } else { "full handshake" };
+                self.log(
+                    log_level::INFO,
+                    format_args!("[{addr}] TLS established ({how})"),
+                );
+            }
+        }
+        match received {
             Ok(Received::Bytes(n)) => {
                 self.process_input(server, reqs, sink);
                 Received::Bytes(n)
@@ -293,7 +327,8 @@ impl Client {
             Ok(other) => other,
             Err(e) => {
                 let msg = format!("read failed: {e}");
-                self.server_failed(server, &msg, Failure::ConnectionReset, reqs, sink);
+                let failure = self.io_failure(server);
+                self.server_failed(server, &msg, failure, reqs, sink);
                 Received::WouldBlock
             }
         }
@@ -307,7 +342,10 @@ impl Client {
         let now = Instant::now();
         self.prepare(now, None, &mut Discard);
         self.build_pollfds();
+        // Decrypted bytes a TLS session holds raise no poll event: come back at once.
+        let tls_pending = self.conns.iter().any(|c| c.tls_has_plaintext());
         let timeout = match self.poll_timeout(now, Wait::Forever) {
+            _ if tls_pending => 0,
             // Round up: waking before a deadline only costs another call.
             Some(d) => (d.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32,
             // Nothing due: look again within a dead timeout (a probe may fall due meanwhile).

@@ -22,6 +22,7 @@ mod sasl;
 mod servers;
 mod settings;
 mod status;
+mod tls;
 
 use std::fmt;
 use std::time::Instant;
@@ -43,6 +44,7 @@ pub use servers::Server;
 pub use settings::FailoverPolicy;
 pub use settings::{Settings, Wait};
 pub use status::{Failure, Status};
+pub use tls::{ClientCertificate, TlsFailure, TlsSettings, SYSTEM_CA_FILE};
 
 /// The error type of the safe Rust API.
 pub type Error = Status;
@@ -282,6 +284,9 @@ pub struct Client {
     touched_flag: Vec<bool>,
     /// The process's fork generation when this client last looked (see `check_fork`).
     fork_seen: u64,
+    /// The rustls configuration built from `settings.tls`, shared by every connection (its
+    /// session store lets reconnects resume).
+    tls: tls::TlsCache,
 }
 
 impl Default for Client {
@@ -336,6 +341,7 @@ impl Client {
             touched_flag: Vec::new(),
             // Also registers the fork handler, before any fork that matters.
             fork_seen: sys::fork_generation(),
+            tls: tls::TlsCache::default(),
         }
     }
 

@@ -170,6 +170,12 @@ impl Client {
         self.conns.get(index).and_then(|c| c.fd())
     }
 
+    /// Whether the server's TLS session resumed an earlier one (a reconnect without a full
+    /// handshake); None without an established TLS session.
+    pub fn tls_resumed(&self, index: usize) -> Option<bool> {
+        self.conns.get(index).and_then(|c| c.tls_resumed())
+    }
+
     pub fn server_weight(&self, index: usize) -> Option<u32> {
         self.weights.get(index).copied()
     }

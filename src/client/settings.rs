@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::sasl::SaslCredentials;
+use super::tls::TlsSettings;
 
 /// Tunables, with OMcache's defaults.
 #[derive(Clone, Debug)]
@@ -27,6 +28,11 @@ pub struct Settings {
     /// with another, requests fail with `Failure::SaslConfig`. Connections already open
     /// keep the identity they authenticated with (as libmemcached's do).
     pub sasl: Option<SaslCredentials>,
+    /// TLS on every connection to a TCP server opened from now on (see [`TlsSettings`]):
+    /// the handshake runs right after the connect, within `connect_timeout`, before anything
+    /// else is sent; a failure is `Failure::Tls`, never plaintext. None: plaintext. Unix
+    /// sockets are never wrapped.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for Settings {
@@ -40,6 +46,7 @@ impl Default for Settings {
             buffering: false,
             failover: FailoverPolicy::omcache(),
             sasl: None,
+            tls: None,
         }
     }
 }

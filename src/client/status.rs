@@ -6,6 +6,8 @@ use std::fmt;
 
 use crate::protocol::status as wire;
 
+use super::tls::TlsFailure;
+
 /// Why a request got no answer from a server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Failure {
@@ -42,6 +44,9 @@ pub enum Failure {
     /// SASL credentials are set but cannot be used: the protocol is not binary (memcached
     /// authenticates only there), or a name contains a NUL byte. Nothing was sent.
     SaslConfig,
+    /// TLS to the server failed (see [`TlsFailure`]); nothing was sent in the clear. With
+    /// `TlsFailure::Config` the settings are unusable and nothing was sent at all.
+    Tls(TlsFailure),
 }
 
 impl Failure {
@@ -54,6 +59,7 @@ impl Failure {
                 | Failure::SendBufferFull
                 | Failure::ValueTooLarge
                 | Failure::SaslConfig
+                | Failure::Tls(TlsFailure::Config)
         )
     }
 
@@ -74,6 +80,7 @@ impl Failure {
             Failure::AuthFailed => "SASL authentication failed",
             Failure::AuthUnsupported => "the server does not support SASL authentication",
             Failure::SaslConfig => "SASL needs the binary protocol and names without NUL bytes",
+            Failure::Tls(t) => t.message(),
         }
     }
 }

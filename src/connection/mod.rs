@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol as IpProtocol, SockAddr, Socket, Type};
 
 use crate::address::ServerAddr;
+use crate::client::TlsFailure;
 use crate::protocol::{self, Answer, ParseError, Protocol, RequestParts, HEADER_LEN};
 use crate::sys;
 
@@ -32,10 +33,12 @@ mod recv;
 #[cfg(test)]
 mod tests;
 mod text;
+mod tls;
 
 use inflight::InFlightQueue;
 pub use inflight::{key_tag, returns_key, InFlight, Origin};
 use recv::RecvBuffer;
+use tls::{FdIo, TlsSession};
 
 /// Connection state. `Dead` is entered by the client's failover policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +172,11 @@ pub struct Connection {
     /// caller's reaches a server that has not accepted the credentials.
     auth_deadline: Option<Instant>,
     auth_end: usize,
+    /// The TLS session of a connection to a TCP server with TLS configured: every byte
+    /// goes through it. While its handshake runs, nothing of `out` is sent.
+    tls: Option<TlsSession>,
+    /// Why the last failed receive failed, when TLS said so (taken by the client).
+    tls_failure: Option<TlsFailure>,
 }
 
 impl Connection {
@@ -196,6 +204,8 @@ impl Connection {
             resolver: None,
             auth_deadline: None,
             auth_end: 0,
+            tls: None,
+            tls_failure: None,
         }
     }
 
@@ -352,11 +362,14 @@ impl Connection {
     /// Bytes queued that may be sent now (not held back behind an unanswered SASL
     /// authentication).
     pub fn has_sendable(&self) -> bool {
-        self.out_pos < self.send_limit()
+        self.out_pos < self.send_limit() || self.tls_wants_write()
     }
 
     fn send_limit(&self) -> usize {
-        if self.auth_deadline.is_some() {
+        if self.tls_handshaking() {
+            // Nothing of the caller's (nor SASL) before the server is authenticated.
+            self.out_pos
+        } else if self.auth_deadline.is_some() {
             self.auth_end.min(self.out.len())
         } else {
             self.out.len()
@@ -380,7 +393,72 @@ impl Connection {
     }
 
     pub fn has_unsent(&self) -> bool {
-        self.out_pos < self.out.len()
+        self.out_pos < self.out.len() || self.tls_wants_write()
+    }
+
+    /// TLS records (handshake or encrypted requests) wait for the socket.
+    fn tls_wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.conn.wants_write())
+    }
+
+    // ----- TLS ------------------------------------------------------------------------------
+
+    /// Starts the TLS handshake on a connection that has just connected (TCP only: a unix
+    /// socket is left as it is). `name` is what the server's certificate must be valid for
+    /// (None: the host of its address); the handshake must finish by `deadline`. Err when the
+    /// name cannot be used.
+    pub fn start_tls(
+        &mut self,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        if self.addr.is_unix() || self.socket.is_none() {
+            return Ok(());
+        }
+        let host = name.unwrap_or(self.addr.hostname()).to_string();
+        self.tls = Some(TlsSession::start(config, &host, deadline)?);
+        Ok(())
+    }
+
+    /// Speaks TLS (handshaking or established).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The TLS handshake is running.
+    pub fn tls_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+    }
+
+    /// When the running TLS handshake times out.
+    pub fn tls_deadline(&self) -> Option<Instant> {
+        self.tls.as_ref().and_then(|t| t.handshake_deadline)
+    }
+
+    /// Why the last I/O error happened, when it was TLS's.
+    pub fn take_tls_failure(&mut self) -> Option<TlsFailure> {
+        self.tls_failure.take()
+    }
+
+    /// The TLS handshake has finished since the last call: whether it resumed a session.
+    pub fn take_tls_established(&mut self) -> Option<bool> {
+        let t = self.tls.as_mut()?;
+        if !std::mem::take(&mut t.established) {
+            return None;
+        }
+        t.resumed()
+    }
+
+    /// Whether the established TLS session resumed an earlier one (None: no TLS, or the
+    /// handshake has not finished).
+    pub fn tls_resumed(&self) -> Option<bool> {
+        self.tls.as_ref().and_then(|t| t.resumed())
+    }
+
+    /// Decrypted bytes may wait in the TLS session that no poll of the socket reports.
+    pub fn tls_has_plaintext(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.maybe_plaintext)
     }
 
     fn unsent_len(&self) -> usize {
@@ -455,7 +533,11 @@ impl Connection {
 
     /// When the dead timeout of this connection expires, if it is connected with work.
     pub fn dead_deadline(&self, dead_timeout: Duration) -> Option<Instant> {
-        if self.state != State::Connected || !(self.has_unsent() || self.awaits_response()) {
+        // A TLS handshake is bounded by its own deadline (the connect timeout).
+        if self.state != State::Connected
+            || self.tls_handshaking()
+            || !(self.has_unsent() || self.awaits_response())
+        {
             return None;
         }
         self.progress_at.map(|t| t + dead_timeout)
@@ -489,7 +571,7 @@ impl Connection {
                 if self.has_sendable() {
                     ev |= sys::POLLOUT;
                 }
-                if self.awaits_response() {
+                if self.awaits_response() || self.tls_handshaking() {
                     ev |= sys::POLLIN;
                 }
                 ev
@@ -664,6 +746,7 @@ impl Connection {
     }
 
     fn close_socket(&mut self) {
+        self.tls = None;
         self.socket = None;
         self.resolver = None;
         if !matches!(self.state, State::Dead { .. }) {
@@ -699,7 +782,7 @@ impl Connection {
     /// connection with bytes in either direction is closed: answers to requests already sent
     /// would arrive unexpected.
     pub fn abandon_all(&mut self) {
-        let had_bytes = !self.recv.is_empty() || self.has_work();
+        let had_bytes = !self.recv.is_empty() || self.has_work() || self.tls_has_plaintext();
         self.inflight.clear();
         self.skip = 0;
         if had_bytes && self.state == State::Connected {
@@ -746,6 +829,9 @@ impl Connection {
         let Some(fd) = self.fd() else {
             return Ok(!self.has_unsent());
         };
+        if self.tls.is_some() {
+            return self.flush_tls(fd, now);
+        }
         let limit = self.send_limit();
         while self.out_pos < limit {
             match sys::send(fd, &self.out[self.out_pos..limit], true) {
@@ -831,6 +917,9 @@ impl Connection {
             _ => None,
         };
         self.last_block = kernel_wait.unwrap_or(Duration::ZERO);
+        if self.tls.is_some() {
+            return self.receive_tls(fd, kernel_wait.is_none());
+        }
         match sys::recv(fd, self.recv.tail(), kernel_wait.is_none()) {
             Ok(0) => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -855,6 +944,125 @@ impl Connection {
 }
 
 impl Connection {
+    /// `flush` through the TLS session: plaintext from the send buffer into rustls, records
+    /// from rustls to the socket, until everything is out or the socket is full.
+    fn flush_tls(&mut self, fd: RawFd, now: Option<Instant>) -> io::Result<bool> {
+        let limit = self.send_limit();
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(!self.has_unsent());
+        };
+        let handshaking = tls.is_handshaking();
+        loop {
+            while tls.conn.wants_write() {
+                match tls.conn.write_tls(&mut FdIo { fd, dontwait: true }) {
+                    Ok(_) => {
+                        // Handshake records are not progress on requests (the handshake has
+                        // its own deadline).
+                        if !handshaking && (self.progress_at.is_none() || self.send_blocked) {
+                            self.progress_at = now;
+                        }
+                        self.send_blocked = false;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.send_blocked = true;
+                        return Ok(false);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.out_pos >= limit {
+                break;
+            }
+            // rustls takes up to its buffer limit; the loop writes that out and goes on.
+            let n = io::Write::write(&mut tls.conn.writer(), &self.out[self.out_pos..limit])?;
+            self.out_pos += n;
+            if n == 0 && !tls.conn.wants_write() {
+                break;
+            }
+        }
+        if self.out_pos < self.out.len() {
+            // Held back until the handshake (or the SASL authentication) is done, or not
+            // taken by rustls yet.
+            return Ok(false);
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Ok(true)
+    }
+
+    /// `receive` through the TLS session: decrypted bytes rustls already holds first, else
+    /// one read of the socket (blocking as the socket's receive timeout says, unless
+    /// `dontwait`) and what it decrypts to.
+    fn receive_tls(&mut self, fd: RawFd, dontwait: bool) -> io::Result<Received> {
+        let mut socket_read = false;
+        loop {
+            let Some(tls) = self.tls.as_mut() else {
+                return Err(io::ErrorKind::NotConnected.into());
+            };
+            if !tls.is_handshaking() {
+                let tail = self.recv.tail();
+                let room = tail.len();
+                match io::Read::read(&mut tls.conn.reader(), tail) {
+                    Ok(0) if room > 0 => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "server closed the TLS session",
+                        ))
+                    }
+                    Ok(n) => {
+                        tls.maybe_plaintext = n == room;
+                        if n > 0 {
+                            self.recv.filled(n);
+                            self.progress_at = None;
+                            return Ok(Received::Bytes(n));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        tls.maybe_plaintext = false;
+                    }
+                    Err(e) => {
+                        tls.maybe_plaintext = false;
+                        return Err(e);
+                    }
+                }
+            }
+            if socket_read {
+                return Ok(Received::WouldBlock);
+            }
+            socket_read = true;
+            match tls.conn.read_tls(&mut FdIo { fd, dontwait }) {
+                Ok(0) => {
+                    if tls.is_handshaking() {
+                        // A plaintext server that closes on our ClientHello, or a TLS server
+                        // that ends the handshake without an alert.
+                        self.tls_failure = Some(TlsFailure::NotTls);
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "TLS: the server closed the connection during the handshake \
+                             (does it speak TLS?)",
+                        ));
+                    }
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "server closed the connection",
+                    ));
+                }
+                Ok(_) => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted =>
+                {
+                    return Ok(Received::WouldBlock)
+                }
+                Err(e) => return Err(e),
+            }
+            if let Err((failure, why)) = tls.process(fd) {
+                self.tls_failure = Some(failure);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+            }
+        }
+    }
+
     /// What the next bytes of the receive buffer are. A returned answer has been consumed: its
     /// slices stay valid (and unchanged) until the next receive, or until the next call if
     /// `pin` is called.

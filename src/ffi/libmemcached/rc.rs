@@ -148,6 +148,10 @@ pub fn from_status(status: Status, server_message: &[u8]) -> c_int {
             Failure::AuthUnsupported => UNKNOWN_READ_FAILURE,
             // libmemcached refuses SASL over ASCII with INVALID_ARGUMENTS.
             Failure::SaslConfig => INVALID_ARGUMENTS,
+            // libmemcached has no TLS: the nearest codes (the engine logs the TLS reason).
+            Failure::Tls(crate::client::TlsFailure::Config) => INVALID_ARGUMENTS,
+            Failure::Tls(crate::client::TlsFailure::HandshakeTimeout) => TIMEOUT,
+            Failure::Tls(_) => CONNECTION_FAILURE,
         },
     }
 }
