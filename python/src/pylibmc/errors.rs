@@ -177,6 +177,11 @@ pub fn rc_of(status: Status, binary: bool) -> i32 {
             Failure::AuthFailed => 41,
             Failure::AuthUnsupported => 7,
             Failure::SaslConfig => 38,
+            // As the libmemcached face maps TLS failures (the Python faces do not configure
+            // TLS yet, so only a client configured through the engine can meet them).
+            Failure::Tls(omcache::client::TlsFailure::Config) => 38,
+            Failure::Tls(omcache::client::TlsFailure::HandshakeTimeout) => 31,
+            Failure::Tls(_) => 3,
         },
     }
 }
