@@ -47,6 +47,10 @@ memcrm --servers=127.0.0.1:$dead $b alpha
 memcexist --servers=127.0.0.1:$dead $b alpha
 memcflush --servers=127.0.0.1:$dead $b
 memccat --servers=$servers $b --nonsense-option alpha
+memccp --servers=$servers $b --hash=MD5 $tmp/alpha
+memccat --servers=$servers $b --hash=MD5 alpha
+memccat --servers=$servers $b --hash=FNV1A_32 alpha
+memccat --servers=$servers $b --hash=NO_SUCH_HASH alpha
 memcslap --servers=$servers $b --flush --test=set --concurrency=2 --execute-number=50
 memcslap --servers=$servers $b --test=get --concurrency=3 --execute-number=40
 memcslap --servers=$servers $b -v --test=mget --concurrency=3 --execute-number=40

@@ -235,5 +235,12 @@ int main(int argc, char **argv)
     memcached_free(s);
 
     query_ids(p2);
+
+    /* the library's version and the hash names the tools match --hash against */
+    printf("lib_version %s\n", memcached_lib_version());
+    for (int h = 0; h <= 13; h++) {
+        const char *name = libmemcached_string_hash((memcached_hash_t) h);
+        printf("string_hash %d %s\n", h, name ? name : "(null)");
+    }
     return 0;
 }

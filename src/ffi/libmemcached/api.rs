@@ -12,7 +12,6 @@ use super::server_list::{self, ConnectionType};
 use super::types::{memcached_server_st, memcached_st};
 use crate::client::{Failure, Request, Requests, Response, ResponseSink, Status};
 use crate::ffi::common::{c_bytes, guard};
-use crate::hash::HashAlgorithm;
 use crate::protocol::{extras, opcode, RequestParts};
 
 /// Collects the one answer of a single request; a value is copied into malloc'd memory (the
@@ -253,21 +252,31 @@ pub extern "C" fn memcached_behavior_set_key_hash(
     memcached_behavior_set(memc, behavior::HASH as c_int, hash as u64)
 }
 
-/// `libmemcached_string_hash(key, length, algorithm)`: the key hash libmemcached would use.
+/// `libmemcached_string_hash(type)`: the name of a key hash ("DEFAULT", "MD5", … "CUSTOM"),
+/// "INVALID" past the last one, as libmemcached 1.1.4 answers. The tools match `--hash NAME`
+/// against these names (a NULL would crash them).
 #[no_mangle]
-pub extern "C" fn libmemcached_string_hash(
-    key: *const c_char,
-    key_length: usize,
-    hash: c_int,
-) -> u32 {
-    guard(0, || {
-        // SAFETY: the C API's contract: key valid for key_length bytes.
-        let key = unsafe { key_arg(key, key_length) };
-        u32::try_from(hash)
+pub extern "C" fn libmemcached_string_hash(hash: c_int) -> *const c_char {
+    const NAMES: [&CStr; 12] = [
+        c"DEFAULT",
+        c"MD5",
+        c"CRC",
+        c"FNV1_64",
+        c"FNV1A_64",
+        c"FNV1_32",
+        c"FNV1A_32",
+        c"HSIEH",
+        c"MURMUR",
+        c"JENKINS",
+        c"MURMUR3",
+        c"CUSTOM",
+    ];
+    guard(c"INVALID".as_ptr(), || {
+        usize::try_from(hash)
             .ok()
-            .and_then(HashAlgorithm::from_c)
-            .and_then(|h| h.hash(key))
-            .unwrap_or(0)
+            .and_then(|i| NAMES.get(i))
+            .unwrap_or(&c"INVALID")
+            .as_ptr()
     })
 }
 
