@@ -9,6 +9,10 @@
 #     each library: ours must list 10,000/10,000. Then one server stopped: memcached_dump
 #     (lmc_dump_count.c) must still hand ours the other servers' keys and return a failure;
 #     PHP's getAllKeys() must report the failure in getResultCode() (it returns false then).
+#  3. PHP sessions (session.save_handler=memcached, save_path on two servers: php-memcached's
+#     session defaults are binary protocol, ketama, locking and a prefix, with its own
+#     allocators and user data): compat-tests/php_session.php on each library, outputs
+#     compared; then a session written by one library is continued by the other.
 # SKIP (exit 0) without php, the extension or Debian's libmemcached; with imports ours lacks
 # (listed). Exit 1 on a difference.
 set -u
@@ -82,5 +86,26 @@ if [ -n "$live" ] && grep -q "^dump keys=$live rc=[1-9]" <<<"$od"; then
     echo "PASS  memcached_dump with a server stopped: ours hands out the $live keys of the live servers and fails"
 else
     echo "FAIL  memcached_dump with a server stopped: ours should hand out the ${live:-?} live keys and fail"; fail=1
+fi
+
+# 3. sessions
+s1=$(free_port); s2=$(free_port); start "$s1"; start "$s2"
+sess=(-d session.save_handler=memcached -d "session.save_path=127.0.0.1:$s1,127.0.0.1:$s2"
+      -d session.use_cookies=0 -d session.cache_limiter=)
+real php "${sess[@]}" "$root/compat-tests/php_session.php" sess-real 3 >"$tmp/sess-real.txt"
+ours php "${sess[@]}" "$root/compat-tests/php_session.php" sess-ours 3 >"$tmp/sess-ours.txt"
+if diff -u <(sed 's/sess-real/ID/g' "$tmp/sess-real.txt") <(sed 's/sess-ours/ID/g' "$tmp/sess-ours.txt") &&
+   grep -q "read only: count 3, blob 2048 bytes of D" "$tmp/sess-ours.txt"; then
+    echo "PASS  php sessions: $(wc -l < "$tmp/sess-ours.txt") lines, same on Debian's libmemcached and ours (3 locked requests, read-only, destroy)"
+else
+    echo "FAIL  php sessions differ (or ours did not count to 3): $(head -c 300 "$tmp/sess-ours.txt")"; fail=1
+fi
+# A session written through Debian's library continued through ours, and back.
+ours php "${sess[@]}" "$root/compat-tests/php_session.php" sess-real 2 >"$tmp/sess-cross1.txt"
+real php "${sess[@]}" "$root/compat-tests/php_session.php" sess-ours 1 >"$tmp/sess-cross2.txt"
+if grep -q "read only: count 5," "$tmp/sess-cross1.txt" && grep -q "read only: count 4," "$tmp/sess-cross2.txt"; then
+    echo "PASS  php sessions cross: Debian's session continued by ours (count 5) and ours by Debian's (count 4)"
+else
+    echo "FAIL  php sessions cross: $(grep 'read only' "$tmp/sess-cross1.txt" "$tmp/sess-cross2.txt" | tr '\n' ' ')"; fail=1
 fi
 exit $fail
