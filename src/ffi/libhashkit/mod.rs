@@ -103,16 +103,41 @@ macro_rules! builtin {
     };
 }
 
-builtin!(builtin_one_at_a_time, hash::one_at_a_time);
-builtin!(builtin_md5, hash::md5_le32);
-builtin!(builtin_crc, hash::crc32_libmemcached);
-builtin!(builtin_fnv1_64, hash::fnv1_64);
-builtin!(builtin_fnv1a_64, hash::fnv1a_64);
-builtin!(builtin_fnv1_32, hash::fnv1_32);
-builtin!(builtin_fnv1a_32, hash::fnv1a_32);
-builtin!(builtin_murmur, hash::murmur);
-builtin!(builtin_jenkins, hash::jenkins);
-builtin!(builtin_murmur3, hash::murmur3);
+macro_rules! public_hash {
+    ($name:ident, $f:path) => {
+        #[no_mangle]
+        pub extern "C" fn $name(key: *const c_char, len: usize) -> u32 {
+            guard(0, || {
+                // SAFETY: the C API's contract: key valid for len bytes.
+                $f(unsafe { c_bytes(key.cast(), len) })
+            })
+        }
+    };
+}
+
+// Each algorithm twice: the `hashkit_st` slot function (with a context) and the exported
+// `libhashkit_*` function, from one list.
+macro_rules! hash_functions {
+    ($($builtin:ident, $public:ident, $f:path;)*) => {
+        $(
+            builtin!($builtin, $f);
+            public_hash!($public, $f);
+        )*
+    };
+}
+
+hash_functions! {
+    builtin_one_at_a_time, libhashkit_one_at_a_time, hash::one_at_a_time;
+    builtin_md5, libhashkit_md5, hash::md5_le32;
+    builtin_crc, libhashkit_crc32, hash::crc32_libmemcached;
+    builtin_fnv1_64, libhashkit_fnv1_64, hash::fnv1_64;
+    builtin_fnv1a_64, libhashkit_fnv1a_64, hash::fnv1a_64;
+    builtin_fnv1_32, libhashkit_fnv1_32, hash::fnv1_32;
+    builtin_fnv1a_32, libhashkit_fnv1a_32, hash::fnv1a_32;
+    builtin_murmur, libhashkit_murmur, hash::murmur;
+    builtin_jenkins, libhashkit_jenkins, hash::jenkins;
+    builtin_murmur3, libhashkit_murmur3, hash::murmur3;
+}
 
 /// This copy's built-ins.
 fn local_builtins() -> [Option<hashkit_hash_fn>; ALGORITHMS] {
@@ -639,10 +664,10 @@ pub extern "C" fn hashkit_strerror(_kit: *mut hashkit_st, rc: c_int) -> *const c
     text.as_ptr()
 }
 
-/// `libhashkit_string_hash`: the algorithm's name, "INVALID" beyond CUSTOM.
-#[no_mangle]
-pub extern "C" fn libhashkit_string_hash(algorithm: c_int) -> *const c_char {
-    let name: &'static std::ffi::CStr = match algorithm {
+/// An algorithm's name, "INVALID" beyond CUSTOM (libhashkit's and libmemcached's
+/// `*_string_hash`; the tools match `--hash NAME` against them).
+pub(crate) fn algorithm_name(algorithm: c_int) -> &'static std::ffi::CStr {
+    match algorithm {
         0 => c"DEFAULT",
         1 => c"MD5",
         2 => c"CRC",
@@ -656,8 +681,13 @@ pub extern "C" fn libhashkit_string_hash(algorithm: c_int) -> *const c_char {
         10 => c"MURMUR3",
         11 => c"CUSTOM",
         _ => c"INVALID",
-    };
-    name.as_ptr()
+    }
+}
+
+/// `libhashkit_string_hash`: the algorithm's name, "INVALID" beyond CUSTOM.
+#[no_mangle]
+pub extern "C" fn libhashkit_string_hash(algorithm: c_int) -> *const c_char {
+    algorithm_name(algorithm).as_ptr()
 }
 
 /// As Debian's build: every algorithm but HSIEH, and CUSTOM.
@@ -669,29 +699,6 @@ pub extern "C" fn libhashkit_has_algorithm(algorithm: c_int) -> bool {
         Err(_) => false,
     }
 }
-
-macro_rules! public_hash {
-    ($name:ident, $f:path) => {
-        #[no_mangle]
-        pub extern "C" fn $name(key: *const c_char, len: usize) -> u32 {
-            guard(0, || {
-                // SAFETY: the C API's contract: key valid for len bytes.
-                $f(unsafe { c_bytes(key.cast(), len) })
-            })
-        }
-    };
-}
-
-public_hash!(libhashkit_one_at_a_time, hash::one_at_a_time);
-public_hash!(libhashkit_md5, hash::md5_le32);
-public_hash!(libhashkit_crc32, hash::crc32_libmemcached);
-public_hash!(libhashkit_fnv1_64, hash::fnv1_64);
-public_hash!(libhashkit_fnv1a_64, hash::fnv1a_64);
-public_hash!(libhashkit_fnv1_32, hash::fnv1_32);
-public_hash!(libhashkit_fnv1a_32, hash::fnv1a_32);
-public_hash!(libhashkit_murmur, hash::murmur);
-public_hash!(libhashkit_murmur3, hash::murmur3);
-public_hash!(libhashkit_jenkins, hash::jenkins);
 
 /// HSIEH is not compiled into Debian's libhashkit, whose stub answers 0.
 #[no_mangle]

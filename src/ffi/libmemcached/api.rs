@@ -257,27 +257,7 @@ pub extern "C" fn memcached_behavior_set_key_hash(
 /// against these names (a NULL would crash them).
 #[no_mangle]
 pub extern "C" fn libmemcached_string_hash(hash: c_int) -> *const c_char {
-    const NAMES: [&CStr; 12] = [
-        c"DEFAULT",
-        c"MD5",
-        c"CRC",
-        c"FNV1_64",
-        c"FNV1A_64",
-        c"FNV1_32",
-        c"FNV1A_32",
-        c"HSIEH",
-        c"MURMUR",
-        c"JENKINS",
-        c"MURMUR3",
-        c"CUSTOM",
-    ];
-    guard(c"INVALID".as_ptr(), || {
-        usize::try_from(hash)
-            .ok()
-            .and_then(|i| NAMES.get(i))
-            .unwrap_or(&c"INVALID")
-            .as_ptr()
-    })
+    crate::ffi::libhashkit::algorithm_name(hash).as_ptr()
 }
 
 /// `memcached_servers_parse("h1:p1 w1,h2:p2,...")`: a list allocated with libc realloc (freed
