@@ -83,7 +83,9 @@ for mode in text binary; do
     b=""; [ $mode = binary ] && b=--binary
     key=alpha
     export OMCACHE_TLS_CA_FILE=$pki/ca.crt
-    ours memcflush "$servers" $b >"$tmp/out" 2>&1; verdict $? "memcflush over TLS ($mode)"
+    tls_put "$tls" flushme x >/dev/null
+    ours memcflush "$servers" $b >"$tmp/out" 2>&1
+    [ $? = 0 ] && [ -z "$(tls_get "$tls" flushme)" ]; verdict $? "memcflush over TLS ($mode): gone for openssl"
     ours memccp "$servers" $b "$tmp/alpha" >"$tmp/out" 2>&1
     [ $? = 0 ] && [ "$(tls_get "$tls" $key)" = "over tls" ]
     verdict $? "memccp over TLS ($mode): openssl s_client reads what it stored"
@@ -214,6 +216,8 @@ fi
 # --- the configuration-string options (tests-c/lmc_tls.c, run with ours)
 if cc -O1 -Wall -Wextra -Werror -o "$tmp/lmc_tls" "$root/tests-c/lmc_tls.c" -lmemcached; then
     ours "$tmp/lmc_tls" "$tls" "$mutual" "$pki"; verdict $? "tests-c/lmc_tls.c (configuration-string options)"
+    OMCACHE_TLS_CA_FILE=$pki/ca.crt ours "$tmp/lmc_tls" "$tls" "$mutual" "$pki" env
+    verdict $? "tests-c/lmc_tls.c env (configuration strings meet the environment)"
 else
     failed "tests-c/lmc_tls.c does not compile (libmemcached-dev?)"
 fi

@@ -4,9 +4,15 @@
  * a clone too; a client certificate for a server that requires one; a wrong CA and an
  * unreadable CA file fail with their reason and store nothing.
  *
+ * With a 4th argument `env` (run with OMCACHE_TLS_CA_FILE naming the right CA) it checks how
+ * the environment meets configuration strings instead: a string without TLS options takes
+ * the environment's, one with TLS options decides alone, memcached_reset keeps the
+ * environment's.
+ *
  * Built against Debian's <libmemcached/memcached.h>, run with our libmemcached.so.11 by
- * compat-tests/run-tls.sh (with the OMCACHE_TLS* environment unset).
- * Usage: lmc_tls TLS_PORT MUTUAL_PORT DIR (DIR holds ca.crt, other-ca.crt, client.crt/key).
+ * compat-tests/run-tls.sh (with the OMCACHE_TLS* environment unset unless `env`).
+ * Usage: lmc_tls TLS_PORT MUTUAL_PORT DIR [env] (DIR holds ca.crt, other-ca.crt,
+ * client.crt/key).
  * Prints one PASS/FAIL line per check; exits 1 if any failed. */
 #include <libmemcached/memcached.h>
 #include <stdio.h>
@@ -84,10 +90,32 @@ static void refused_set(const char *cfg, memcached_return_t rc_wanted, const cha
     memcached_free(memc);
 }
 
+/* OMCACHE_TLS_CA_FILE names the right CA. */
+static int environment_checks(const char *port, const char *dir)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "--SERVER=127.0.0.1:%s", port);
+    round_trip(cfg, "lmc_tls:env", "a string without TLS options takes the environment's");
+    snprintf(cfg, sizeof cfg, "--SERVER=127.0.0.1:%s --TLS-CA-FILE=\"%s/other-ca.crt\"", port,
+             dir);
+    refused_set(cfg, MEMCACHED_CONNECTION_FAILURE, "unknown authority",
+                "a string with TLS options decides alone (its wrong CA)");
+    memcached_st *memc = memcached_create(NULL);
+    memcached_reset(memc);
+    memcached_server_add(memc, "127.0.0.1", (in_port_t)atoi(port));
+    memcached_return_t rc = memcached_set(memc, "lmc_tls:reset", 13, "x", 1, 0, 0);
+    check(rc == MEMCACHED_SUCCESS, "memcached_reset keeps the environment's TLS",
+          memcached_last_error_message(memc));
+    memcached_free(memc);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[4], "env") == 0)
+        return environment_checks(argv[1], argv[3]);
     if (argc != 4) {
-        fprintf(stderr, "usage: lmc_tls TLS_PORT MUTUAL_PORT DIR\n");
+        fprintf(stderr, "usage: lmc_tls TLS_PORT MUTUAL_PORT DIR [env]\n");
         return 2;
     }
     const char *port = argv[1], *mutual = argv[2], *dir = argv[3];
