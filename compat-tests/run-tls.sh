@@ -137,6 +137,15 @@ OMCACHE_TLS_CA_FILE=$pki/ca.crt ours memccp "--servers=127.0.0.1:$plain" "$tmp/a
 out=$(printf 'get alpha\r\nquit\r\n' | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain; cat >&3; cat <&3" | head -1 | tr -d '\r')
 [ $r != 0 ] && [ "$out" = END ] && grep -q "TLS" "$tmp/out"
 verdict $? "TLS to a plain memcached fails, nothing stored in the clear: $(head -c 160 "$tmp/out")"
+OMCACHE_TLS_CA_FILE=$pki/ca.crt OMCACHE_TLS_SERVER_NAME=other.example ours memccp "$servers" "$tmp/alpha" >"$tmp/out" 2>&1; r=$?
+[ $r != 0 ] && grep -q "not valid for the server's name" "$tmp/out" && [ -z "$(tls_get "$tls" alpha)" ]
+verdict $? "OMCACHE_TLS_SERVER_NAME the certificate does not name: fails: $(head -c 200 "$tmp/out")"
+OMCACHE_TLS_CA_FILE=$pki/ca.crt OMCACHE_TLS_SERVER_NAME=127.0.0.1 ours memccp "$servers" "$tmp/alpha" >"$tmp/out" 2>&1
+[ $? = 0 ] && [ "$(tls_get "$tls" alpha)" = "over tls" ]
+verdict $? "OMCACHE_TLS_SERVER_NAME the certificate names: stores"
+memcflush_tls
+OMCACHE_TLS=0 OMCACHE_TLS_CA_FILE=$pki/ca.crt ours memccp "--servers=127.0.0.1:$plain" "$tmp/alpha" >"$tmp/out" 2>&1
+verdict $? "OMCACHE_TLS=0 turns TLS off whatever else is set (plain server)"
 ours memccp "$servers" "$tmp/alpha" >"$tmp/out" 2>&1; r=$?
 [ $r != 0 ] && [ -z "$(tls_get "$tls" alpha)" ]
 verdict $? "environment unset: no TLS, the TLS server stores nothing"

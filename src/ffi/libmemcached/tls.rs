@@ -265,6 +265,47 @@ mod tests {
         assert!(missing.problem().unwrap().contains("/nonexistent/ca.pem"));
     }
 
+    fn parse(cfg: &str) -> Result<TlsOptions, String> {
+        let mut no_files = |_: &[u8]| Err("no files here".to_string());
+        super::super::config::check_configuration(cfg.as_bytes(), &mut no_files)
+            .map(|m| m.tls)
+            .map_err(|e| String::from_utf8_lossy(&e.message("PTR")).into_owned())
+    }
+
+    #[test]
+    fn configuration_strings() {
+        assert_eq!(parse("--SERVER=localhost").unwrap(), TlsOptions::default());
+        assert!(parse("--TLS").unwrap().enabled);
+        let all = parse(
+            "--TLS-CA-FILE=\"/etc/ca.pem\" --TLS-CERT=\"/c.pem\" --TLS-KEY=\"/k.pem\" \
+             --TLS-SERVER-NAME=mc.example",
+        )
+        .unwrap();
+        assert_eq!(
+            all.settings(),
+            Some(
+                TlsSettings::new()
+                    .with_ca_file("/etc/ca.pem")
+                    .with_client_cert("/c.pem", "/k.pem")
+                    .with_server_name("mc.example")
+            )
+        );
+        let ip = parse("--TLS-SERVER-NAME=127.0.0.1").unwrap();
+        assert_eq!(ip.server_name.as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            parse("--TLS-CERT=\"/c\"").unwrap_err(),
+            "(PTR) --TLS-CERT needs --TLS-KEY -> omcache-rs"
+        );
+        assert_eq!(
+            parse("--TLS --TLS-KEY=\"/k\" RESET").unwrap(),
+            TlsOptions::default()
+        );
+        assert!(parse("--TLS-CA-FILE=/etc/ca.pem")
+            .unwrap_err()
+            .contains("syntax error"));
+        assert!(parse("--TLS=1").unwrap_err().contains("syntax error"));
+    }
+
     #[test]
     fn options_once_and_in_pairs() {
         let mut o = TlsOptions::default();
