@@ -43,9 +43,15 @@
 //! * `--HASH` "once" is per parse: `RESET` does not re-allow it.
 //! * `END` stops parsing: everything after it is ignored, even garbage.
 //! * `--POOL-MIN=-1`, `--CONNECT-TIMEOUT=-5`: no negative numbers (syntax error).
+//!
+//! # Ours: TLS
+//! `--TLS`, `--TLS-CA-FILE="path"`, `--TLS-CERT="path"`, `--TLS-KEY="path"` and
+//! `--TLS-SERVER-NAME=name` (tls.rs) are keywords the real library does not have (it fails
+//! them as UNKNOWN_OPTION); their errors end in ` -> omcache-rs`.
 #![forbid(unsafe_code)]
 
 use super::server_list::{self, ConnectionType, NI_MAXHOST};
+use super::tls::{TlsOption, TlsOptions};
 use crate::hash::HashAlgorithm;
 
 /// `memcached_behavior_t` numbers used by the language.
@@ -185,12 +191,18 @@ pub enum Directive {
     End,
     /// `CSL_ERROR`: fails with MEMCACHED_PARSE_ERROR "ERROR called directly".
     Error,
+    /// Ours, not libmemcached's: `--TLS`, `--TLS-CA-FILE=`, `--TLS-CERT=`, `--TLS-KEY=`,
+    /// `--TLS-SERVER-NAME=` (tls.rs). Given twice or empty: "--TLS-… can only be given once",
+    /// "--TLS-… needs a value"; a certificate without its key fails after the whole parse.
+    Tls(TlsOption),
 }
 
 /// Where the real library reports a parser error from (the ` -> file:line` suffix).
 pub const AT_ABORT: &str = "./src/libmemcached/csl/context.cc:25";
 /// … and a syntax error.
 pub const AT_SYNTAX: &str = "./src/libmemcached/csl/context.cc:55";
+/// Where the TLS options (ours) report their errors from.
+pub const AT_TLS: &str = "omcache-rs";
 
 /// `memcached_return_t` values the configuration language returns.
 pub const MEMCACHED_ERRNO: u32 = 26;
@@ -217,6 +229,14 @@ impl ConfigError {
             rc: MEMCACHED_PARSE_ERROR,
             text: text.into_bytes(),
             at: AT_SYNTAX,
+        }
+    }
+
+    fn tls(text: String) -> ConfigError {
+        ConfigError {
+            rc: MEMCACHED_PARSE_ERROR,
+            text: text.into_bytes(),
+            at: AT_TLS,
         }
     }
 
@@ -285,6 +305,12 @@ enum Tok {
     Namespace,
     PoolMin,
     PoolMax,
+    /// `--TLS` and the TLS options with a value (ours; token numbers after bison's).
+    Tls,
+    TlsCaFile,
+    TlsCert,
+    TlsKey,
+    TlsServerName,
     /// A hash name: (token number, memcached_hash_t).
     HashName(u32, u32),
     /// A distribution name: (token number, distribution).
@@ -328,6 +354,11 @@ impl Tok {
             Tok::Namespace => ("NAMESPACE", 302),
             Tok::PoolMin => ("POOL_MIN", 303),
             Tok::PoolMax => ("POOL_MAX", 304),
+            Tok::Tls => ("TLS", 327),
+            Tok::TlsCaFile => ("TLS_CA_FILE", 328),
+            Tok::TlsCert => ("TLS_CERT", 329),
+            Tok::TlsKey => ("TLS_KEY", 330),
+            Tok::TlsServerName => ("TLS_SERVER_NAME", 331),
             Tok::HashName(n, _) | Tok::DistName(n, _) => (token_name(n), n),
             Tok::True => ("CSL_TRUE", 317),
             Tok::False => ("CSL_FALSE", 318),
@@ -372,6 +403,11 @@ impl Tok {
                 | Tok::Namespace
                 | Tok::PoolMin
                 | Tok::PoolMax
+                | Tok::Tls
+                | Tok::TlsCaFile
+                | Tok::TlsCert
+                | Tok::TlsKey
+                | Tok::TlsServerName
                 | Tok::True
                 | Tok::False
         )
@@ -503,6 +539,11 @@ const KEYWORDS: &[(&str, Tok)] = {
         ("--POOL-MAX=", Tok::PoolMax),
         ("--NAMESPACE=", Tok::Namespace),
         ("--FETCH-VERSION", Tok::FetchVersion),
+        ("--TLS", Tok::Tls),
+        ("--TLS-CA-FILE=", Tok::TlsCaFile),
+        ("--TLS-CERT=", Tok::TlsCert),
+        ("--TLS-KEY=", Tok::TlsKey),
+        ("--TLS-SERVER-NAME=", Tok::TlsServerName),
         ("INCLUDE", Tok::Include),
         ("RESET", Tok::Reset),
         ("DEBUG", Tok::ParserDebug),
@@ -834,6 +875,21 @@ impl Parser<'_> {
             Tok::Namespace => Directive::Namespace(self.string()?),
             Tok::FetchVersion => Directive::FetchVersion,
             Tok::UserData => Directive::UserData,
+            Tok::Tls => Directive::Tls(TlsOption::On),
+            Tok::TlsCaFile => Directive::Tls(TlsOption::CaFile(self.string()?)),
+            Tok::TlsCert => Directive::Tls(TlsOption::Cert(self.string()?)),
+            Tok::TlsKey => Directive::Tls(TlsOption::Key(self.string()?)),
+            // A name, quoted or not, or an IP address.
+            Tok::TlsServerName => match self.sc.next() {
+                Tok::Str | Tok::QuotedStr | Tok::IpAddress => {
+                    Directive::Tls(TlsOption::ServerName(self.sc.text.clone()))
+                }
+                t => {
+                    return Err(Some(
+                        self.error(t, &["STRING", "QUOTED_STRING", "IPADDRESS"]),
+                    ))
+                }
+            },
             Tok::Distribution => {
                 let dist = match self.sc.next() {
                     Tok::DistName(_, d) => d,
@@ -970,6 +1026,8 @@ pub struct Model {
     pub debug: bool,
     /// `memcached_bucket_set`'s host map (server index per virtual bucket); empty without one.
     pub buckets: Vec<u32>,
+    /// TLS (ours: options of the string, or the environment's; tls.rs).
+    pub tls: TlsOptions,
 }
 
 impl Default for Model {
@@ -1017,6 +1075,7 @@ impl Default for Model {
             configure_file: None,
             debug: false,
             buckets: Vec::new(),
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -1359,6 +1418,11 @@ impl Model {
                 Directive::Error => {
                     return Err(ConfigError::abort("ERROR called directly"));
                 }
+                Directive::Tls(option) => {
+                    if let Err(text) = self.tls.set(option) {
+                        return Err(ConfigError::tls(text));
+                    }
+                }
             }
         }
         match &parsed.syntax_error {
@@ -1432,6 +1496,7 @@ pub fn check_configuration(cfg: &[u8], files: &mut FileReader<'_>) -> Result<Mod
     if let Some(path) = model.configure_file.clone() {
         model.parse_file(&path, files)?;
     }
+    model.tls.check().map_err(ConfigError::tls)?;
     Ok(model)
 }
 

@@ -42,9 +42,13 @@ pub extern "C" fn memcached(string: *const c_char, length: usize) -> *mut memcac
             // SAFETY: the C API's contract: string valid for length bytes.
             unsafe { c_bytes(string.cast(), length) }.to_vec()
         };
-        let Ok(model) = check(&cfg) else {
+        let Ok(mut model) = check(&cfg) else {
             return std::ptr::null_mut();
         };
+        // A string without TLS options takes the environment's (as memcached_create does).
+        if !model.tls.enabled {
+            model.tls = super::tls::TlsOptions::from_env();
+        }
         let m = memc::create(std::ptr::null_mut());
         if m.is_null() {
             return m;

@@ -9,7 +9,7 @@ use super::config::{distribution, Model};
 use super::rc;
 use super::types::memcached_st;
 use crate::address::ServerAddr;
-use crate::client::{Client, FailoverPolicy, Failure, Server, Status, Wait};
+use crate::client::{Client, FailoverPolicy, Failure, Server, Status, TlsFailure, Wait};
 use crate::ffi::common::{guard, new_handle_lock, with_locked, HandleLock};
 use crate::ffi::libhashkit::HASHKIT_HASH_CUSTOM;
 use crate::hash::HashAlgorithm;
@@ -96,6 +96,8 @@ impl Lmc {
             instances: Default::default(),
             udp: Default::default(),
         };
+        // Programs that cannot be changed get TLS from the environment (tls.rs).
+        lmc.model.tls = super::tls::TlsOptions::from_env();
         lmc.apply_settings();
         lmc
     }
@@ -136,6 +138,7 @@ impl Lmc {
             (dead > 0).then(|| Duration::from_secs(dead)),
         );
         s.buffering = m.buffer_requests;
+        s.tls = m.tls.settings();
     }
 
     /// The engine's server list as the model's (in order, with weights).
@@ -226,6 +229,7 @@ impl Lmc {
         };
         self.last_message.clear();
         let text = rc::text(code);
+        let tls_words;
         let server_failure = socket_missing || rc::names_server(code, failure);
         match server.and_then(|i| self.client.server_addr(i)) {
             Some(addr) if server_failure => {
@@ -247,6 +251,11 @@ impl Lmc {
                     Some(Failure::SaslConfig) => {
                         ", memcached_sasl_authenticate_connection() is not supported via the ASCII protocol"
                     }
+                    // Ours: why TLS failed (unknown CA, name mismatch, …).
+                    Some(Failure::Tls(why)) => {
+                        tls_words = format!(", {}", why.message());
+                        &tls_words
+                    }
                     _ => "",
                 };
                 self.last_message.extend_from_slice(
@@ -254,6 +263,13 @@ impl Lmc {
                 );
             }
             _ => self.last_message.extend_from_slice(text.as_bytes()),
+        }
+        if failure == Some(Failure::Tls(TlsFailure::Config)) {
+            // Unusable TLS settings (nothing was sent): the reason, e.g. an unreadable CA file.
+            if let Some(why) = self.model.tls.problem() {
+                self.last_message
+                    .extend_from_slice(format!(", {why}").as_bytes());
+            }
         }
         self.last_message.push(0);
         if let Some(i) = server.filter(|_| server_failure) {

@@ -42,5 +42,7 @@ pub use stats::*;
 
 // `memcached()` / `libmemcached_check_configuration()`: the configuration-string language.
 pub mod config;
+// TLS options of configuration strings and the environment (ours).
+pub mod tls;
 // `memcached_servers_parse()` and `memcached_server_add*()` argument rules.
 pub mod server_list;
