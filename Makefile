@@ -313,6 +313,8 @@ test: check-memcached all
 	compat-tests/run-perl.sh
 	$(STEP)"compat-tests/run-apps.sh (gearmand, collectd, kamailio scenarios; opendkim, proftpd load-and-resolve)"
 	compat-tests/run-apps.sh
+	$(STEP)"compat-tests/run-tls.sh (unchanged Debian tools, pylibmc, php-memcached over TLS with only OMCACHE_TLS* set)"
+	compat-tests/run-tls.sh
 	$(STEP)"compat-tests/run-php.sh (Debian's PHP memcached extension on the real library and on ours; getAllKeys lists every key)"
 	compat-tests/run-php.sh
 	@$(MAKE) --no-print-directory check-lmc-header
