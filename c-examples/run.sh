@@ -6,7 +6,9 @@
 #   c-examples/run.sh basic multi  only these
 #
 # Prints one line per example and finally "N passed, M failed"; exits
-# non-zero if anything failed.  Each example's full output is kept in
+# non-zero if anything failed.  The TLS example (tls) needs openssl and a
+# memcached with TLS support (-Z); without them it prints SKIP and the reason
+# (c-examples/tls-setup.sh makes its certificates and servers).  Each example's full output is kept in
 # build/c-examples/NAME.log.  The library must have been built (make).
 #
 # Environment: CC (default cc), CFLAGS and LDFLAGS (added to each example's
@@ -38,7 +40,8 @@ fi
 mkdir -p "$outdir"
 
 # Every example, with the servers it wants ({4}: four TCP servers,
-# {1}: one, {3}: three, {unix}: the unix socket, {ipv6}: the IPv6 server).
+# {1}: one, {3}: three, {unix}: the unix socket, {ipv6}: the IPv6 server;
+# {tls}, {mtls}, {tlsdir}: the TLS servers and certificates of tls-setup.sh).
 examples=(
     "basic {4}"
     "multi {4}"
@@ -51,6 +54,7 @@ examples=(
     "servers {4} {unix} {ipv6}"
     "lowlevel {4}"
     "demo {3}"
+    "tls {tls} {mtls} {tlsdir} {1}"
 )
 # The whole API: 38 functions and 3 distribution objects.
 api_symbols="omcache_init omcache_free omcache_strerror omcache_set_connect_timeout
@@ -64,6 +68,9 @@ omcache_replace omcache_append omcache_prepend omcache_increment omcache_decreme
 omcache_delete omcache_touch omcache_get omcache_get_multi omcache_gat omcache_gat_multi
 omcache_dist_libmemcached_ketama omcache_dist_libmemcached_ketama_weighted
 omcache_dist_libmemcached_ketama_pre1010"
+# This library's TLS extension (OMCACHE_0.3), used by the tls example when it runs.
+tls_symbols="omcache_set_tls omcache_set_tls_ca_file omcache_set_tls_client_cert
+omcache_set_tls_server_name omcache_set_tls_session_resumption omcache_tls_error"
 
 selected=("$@")
 wanted() {
@@ -88,6 +95,14 @@ servers3=$(echo "$servers4" | cut -d, -f1-3)
 unix_socket=$("$servers_sh" start-unix "$tmp") || { echo "run.sh: cannot start memcached on a unix socket" >&2; exit 1; }
 ipv6=$(MEMCACHED_HOST=::1 "$servers_sh" start "$tmp" 1 2>/dev/null) || ipv6=-
 echo "memcached servers: $servers4, $unix_socket, ${ipv6/#-/(no IPv6)}"
+TLS_SKIP="not selected"
+if wanted tls; then
+    # shellcheck source=c-examples/tls-setup.sh
+    . "$root/c-examples/tls-setup.sh"
+    if tls_setup "$tmp" "$servers_sh"; then
+        echo "memcached -Z servers: $TLS_SERVER, $MTLS_SERVER (client certificate required)"
+    fi
+fi
 
 # --- build and run -----------------------------------------------------------
 passed=0
@@ -97,6 +112,10 @@ binaries=()
 for entry in "${examples[@]}"; do
     read -r name args <<<"$entry"
     wanted "$name" || continue
+    if [ "$name" = tls ] && [ -n "$TLS_SKIP" ]; then
+        printf 'SKIP  %-14s        %s\n' "$name" "$TLS_SKIP"
+        continue
+    fi
     src=$root/c-examples/$name.c
     bin=$outdir/$name
     log=$outdir/$name.log
@@ -117,6 +136,9 @@ for entry in "${examples[@]}"; do
             "{1}") argv+=("$servers1") ;;
             "{unix}") argv+=("$unix_socket") ;;
             "{ipv6}") argv+=("$ipv6") ;;
+            "{tls}") argv+=("$TLS_SERVER") ;;
+            "{mtls}") argv+=("$MTLS_SERVER") ;;
+            "{tlsdir}") argv+=("$TLS_DIR") ;;
         esac
     done
     start_ns=$(date +%s%N)
@@ -152,6 +174,7 @@ if [ ${#selected[@]} -eq 0 ] && [ ${#binaries[@]} -gt 0 ]; then
            sed -n 's/.* \(omcache_[A-Za-z0-9_]*\)@\{1,2\}OMCACHE_.*/\1/p' | sort -u)
     missing=""
     total=0
+    [ -z "$TLS_SKIP" ] && api_symbols="$api_symbols $tls_symbols"
     for sym in $api_symbols; do
         total=$((total + 1))
         grep -qx "$sym" <<<"$used" || missing="$missing $sym"

@@ -28,5 +28,7 @@ extern "C" {
  * no preprocessor definitions. */
 #define OMCACHE_VERSION 0x00000300  /* 0.3.0 */
 #define OMCACHE_DELTA_NO_ADD 0xffffffffu
+/* omcache_set_tls() and the other OMCACHE_0.3 TLS functions exist. */
+#define OMCACHE_HAVE_TLS 1
 
 #endif /* !_OMCACHE_H */

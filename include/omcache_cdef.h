@@ -327,3 +327,44 @@ int omcache_gat_multi(omcache_t *mc,
                       omcache_value_t *values,
                       size_t *value_count,
                       int32_t timeout_msec);
+
+/* TLS (memcached -Z), symbol version OMCACHE_0.3: an extension of this
+ * library, not in OMcache 0.3 (test OMCACHE_HAVE_TLS).  The settings are kept
+ * while TLS is off; a setter that reads files checks them at once and returns
+ * OMCACHE_INVALID, the reason logged at LOG_ERR, leaving the previous
+ * settings.  While TLS is on, a change closes every connection (what was
+ * queued is dropped, as by omcache_reset_buffers()). */
+
+/* enabled != 0: every TCP connection runs a TLS handshake, bounded by the
+ * connect timeout, before anything is sent, and the server's certificate is
+ * verified (never a fallback to plaintext); 0 (the default): plaintext.
+ * Unix-socket servers are spoken to without TLS. */
+int omcache_set_tls(omcache_t *mc, int enabled);
+
+/* PEM file of the authorities server certificates must chain to; NULL (the
+ * default): the system's ($SSL_CERT_FILE, else
+ * /etc/ssl/certs/ca-certificates.crt). */
+int omcache_set_tls_ca_file(omcache_t *mc, const char *path);
+
+/* Client certificate (PEM chain, leaf first) and its PEM key, for servers
+ * that require one (memcached ssl_verify_mode 2 or 3); both NULL (the
+ * default): none.  Set the CA file first on a machine without a system CA
+ * bundle: the files are checked with the CA settings in force. */
+int omcache_set_tls_client_cert(omcache_t *mc, const char *cert_file, const char *key_file);
+
+/* The name (DNS name or IP address) every server certificate must be valid
+ * for, and the SNI sent; NULL (the default): each server entry's own host
+ * name or address. */
+int omcache_set_tls_server_name(omcache_t *mc, const char *name);
+
+/* enabled != 0 (the default): reconnects resume the server's TLS session
+ * (memcached -o ssl_session_cache); 0: always a full handshake. */
+int omcache_set_tls_session_resumption(omcache_t *mc, int enabled);
+
+/* Why TLS to a server last failed (a static string: unknown authority, name
+ * mismatch, expired, not speaking TLS, refused, handshake timeout, unusable
+ * settings, ...), or NULL if it has not failed since TLS was last switched on
+ * or reconfigured, or has completed a handshake since; NULL for an index out
+ * of range.  Requests to the server fail with OMCACHE_SERVER_FAILURE and the
+ * log callback gets the TLS library's own words. */
+const char *omcache_tls_error(omcache_t *mc, int server_index);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # check-symbols.sh - the dynamic symbol table of libomcache.so.0 must be
 # exactly OMcache 0.3's: 38 functions and 3 data objects, each bound (as the
-# default version, "@@") to its node OMCACHE_0.1 or OMCACHE_0.2, plus the two
+# default version, "@@") to its node OMCACHE_0.1 or OMCACHE_0.2, plus this
+# library's TLS extension (6 functions @@OMCACHE_0.3), plus the three
 # version-node names themselves; nothing else defined and exported (undefined
-# imports are ignored).  Also checks the SONAME.
+# imports are ignored).  Also checks the SONAME and the node inheritance.
 #
 # Usage: tests-c/check-symbols.sh [path/to/libomcache.so.0]
 #        (default: <repo>/build/lib/libomcache.so.0; OBJDUMP overrides objdump)
@@ -28,6 +29,8 @@ omcache_increment omcache_decrement omcache_delete omcache_get omcache_get_multi
 v01_data="omcache_dist_libmemcached_ketama omcache_dist_libmemcached_ketama_weighted
 omcache_dist_libmemcached_ketama_pre1010"
 v02_functions="omcache_append omcache_prepend omcache_touch omcache_gat omcache_gat_multi"
+v03_functions="omcache_set_tls omcache_set_tls_ca_file omcache_set_tls_client_cert
+omcache_set_tls_server_name omcache_set_tls_session_resumption omcache_tls_error"
 
 # One line per expected export: "<name> <version> <kind> <size or ->".
 expected=$(
@@ -35,11 +38,13 @@ expected=$(
         for s in $v01_functions; do echo "$s OMCACHE_0.1 function -"; done
         for s in $v01_data; do echo "$s OMCACHE_0.1 object 0x20"; done
         for s in $v02_functions; do echo "$s OMCACHE_0.2 function -"; done
+        for s in $v03_functions; do echo "$s OMCACHE_0.3 function -"; done
         echo "OMCACHE_0.1 OMCACHE_0.1 node -"
         echo "OMCACHE_0.2 OMCACHE_0.2 node -"
+        echo "OMCACHE_0.3 OMCACHE_0.3 node -"
     } | LC_ALL=C sort
 )
-[ "$(printf '%s\n' "$expected" | wc -l)" -eq 43 ] || fail "internal: expected list is not 41 + 2"
+[ "$(printf '%s\n' "$expected" | wc -l)" -eq 50 ] || fail "internal: expected list is not 47 + 3"
 
 dump=$("$objdump" -T "$lib") || fail "objdump -T $lib failed"
 
@@ -77,5 +82,8 @@ printf '%s\n' "$defs" | grep -qE '^[0-9]+ 0x[0-9a-f]+ 0x[0-9a-f]+ OMCACHE_0\.1[[
 printf '%s\n' "$defs" | grep -A1 -E '^[0-9]+ 0x[0-9a-f]+ 0x[0-9a-f]+ OMCACHE_0\.2[[:space:]]*$' |
     grep -qE '^[[:space:]]+OMCACHE_0\.1[[:space:]]*$' ||
     fail "OMCACHE_0.2 does not inherit OMCACHE_0.1"
+printf '%s\n' "$defs" | grep -A1 -E '^[0-9]+ 0x[0-9a-f]+ 0x[0-9a-f]+ OMCACHE_0\.3[[:space:]]*$' |
+    grep -qE '^[[:space:]]+OMCACHE_0\.2[[:space:]]*$' ||
+    fail "OMCACHE_0.3 does not inherit OMCACHE_0.2"
 
-echo "check-symbols: OK ($lib: SONAME libomcache.so.0, 33 functions + 3 objects @@OMCACHE_0.1, 5 functions @@OMCACHE_0.2, nothing else exported)"
+echo "check-symbols: OK ($lib: SONAME libomcache.so.0, 33 functions + 3 objects @@OMCACHE_0.1, 5 functions @@OMCACHE_0.2, 6 functions @@OMCACHE_0.3, nothing else exported)"

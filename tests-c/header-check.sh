@@ -53,8 +53,8 @@ grep -qx 'item_types = \["functions", "globals"\]' "$protos_toml" ||
 sed -E 's/\b(omcache_|omc_)/gen_\1/g; s/\bOMCACHE_/GEN_OMCACHE_/g; s/\bgen_omcache_version\b/omcache_version/g' \
     "$gen" >"$renamed"
 
-# 2. Names: the functions and statics Rust exports must be exactly the 41
-#    public ones.
+# 2. Names: the functions and statics Rust exports must be exactly the 47
+#    public ones (OMcache 0.3's 41 and the 6 TLS functions of OMCACHE_0.3).
 expected_names="omcache_add
 omcache_append
 omcache_command
@@ -93,8 +93,14 @@ omcache_set_recv_buffer_max_size
 omcache_set_response_callback
 omcache_set_send_buffer_max_size
 omcache_set_servers
+omcache_set_tls
+omcache_set_tls_ca_file
+omcache_set_tls_client_cert
+omcache_set_tls_server_name
+omcache_set_tls_session_resumption
 omcache_stat
 omcache_strerror
+omcache_tls_error
 omcache_touch"
 # Top-level declarations start in column 0; a function's name is the last
 # identifier before its first '('; a static's is the one before ';'.
@@ -187,4 +193,4 @@ else
     echo "header-check: python3 cffi not available, cffi check skipped"
 fi
 
-echo "header-check: OK (41 names, 5 structs, prototypes compatible; generated header: $gen)"
+echo "header-check: OK (47 names, 5 structs, prototypes compatible; generated header: $gen)"

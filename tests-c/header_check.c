@@ -249,6 +249,8 @@ GEN_DATA(omcache_dist_libmemcached_ketama_pre1010);
   X(omcache_decrement) X(omcache_delete) X(omcache_get) X(omcache_get_multi) \
   X(omcache_append) X(omcache_prepend) X(omcache_touch) X(omcache_gat) \
   X(omcache_gat_multi) \
+  X(omcache_set_tls) X(omcache_set_tls_ca_file) X(omcache_set_tls_client_cert) \
+  X(omcache_set_tls_server_name) X(omcache_set_tls_session_resumption) X(omcache_tls_error) \
   X(omcache_dist_libmemcached_ketama) X(omcache_dist_libmemcached_ketama_weighted) \
   X(omcache_dist_libmemcached_ketama_pre1010)
 
@@ -260,7 +262,7 @@ size_t header_check_count(void)
 {
   static const void *const gen_names[] = { PUBLIC_NAMES(REF_GEN) };
   static const void *const pub_names[] = { PUBLIC_NAMES(REF_PUB) };
-  SA(sizeof(gen_names) / sizeof(gen_names[0]) == 41, "41 public names");
+  SA(sizeof(gen_names) / sizeof(gen_names[0]) == 47, "47 public names");
   return sizeof(gen_names) / sizeof(gen_names[0]) + sizeof(pub_names) / sizeof(pub_names[0]);
 }
 
@@ -321,6 +323,13 @@ void header_check_prototypes(void)
      time_t, uint32_t *, uint64_t *, int32_t)
   FN(int, omcache_gat_multi, omcache_t *, const unsigned char **, size_t *, time_t *, size_t,
      omcache_req_t *, size_t *, omcache_value_t *, size_t *, int32_t)
+  /* This library's TLS extension (OMCACHE_0.3). */
+  FN(int, omcache_set_tls, omcache_t *, int)
+  FN(int, omcache_set_tls_ca_file, omcache_t *, const char *)
+  FN(int, omcache_set_tls_client_cert, omcache_t *, const char *, const char *)
+  FN(int, omcache_set_tls_server_name, omcache_t *, const char *)
+  FN(int, omcache_set_tls_session_resumption, omcache_t *, int)
+  FN(const char *, omcache_tls_error, omcache_t *, int)
   {
     const omcache_dist_t *d1 = &omcache_dist_libmemcached_ketama;
     const omcache_dist_t *d2 = &omcache_dist_libmemcached_ketama_weighted;

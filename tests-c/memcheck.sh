@@ -52,7 +52,8 @@ command -v "$valgrind" >/dev/null 2>&1 ||
 mkdir -p "$outdir" || die "cannot create $outdir"
 
 # The examples and the servers each wants, exactly as c-examples/run.sh lists
-# them ({4} four TCP servers, {3} three, {1} one, {unix}, {ipv6}).
+# them ({4} four TCP servers, {3} three, {1} one, {unix}, {ipv6}, {tls} {mtls}
+# {tlsdir} the TLS servers and certificates of c-examples/tls-setup.sh).
 mapfile -t examples < <(sed -n '/^examples=(/,/^)/p' "$root/c-examples/run.sh" |
                         grep -o '"[^"]*"' | tr -d '"')
 [ ${#examples[@]} -gt 0 ] || die "cannot read the list of examples from c-examples/run.sh"
@@ -165,6 +166,12 @@ servers3=$(echo "$servers4" | cut -d, -f1-3)
 unix_socket=$("$servers_sh" start-unix "$tmp") || die "cannot start memcached on a unix socket"
 ipv6=$(MEMCACHED_HOST=::1 "$servers_sh" start "$tmp" 1 2>/dev/null) || ipv6=-
 echo "memcached servers: $servers4, $unix_socket, ${ipv6/#-/(no IPv6)}"
+TLS_SKIP="not selected"
+if wanted tls; then
+    # shellcheck source=c-examples/tls-setup.sh
+    . "$root/c-examples/tls-setup.sh"
+    tls_setup "$tmp" "$servers_sh" || true
+fi
 echo "valgrind: $("$valgrind" --version) ${vg_args[*]}; OMCACHE_TEST_SLACK=$OMCACHE_TEST_SLACK"
 
 # --- the C examples ---------------------------------------------------------------
@@ -174,6 +181,10 @@ for entry in "${examples[@]}"; do
     read -r name args <<<"$entry"
     listed="$listed$name "
     wanted "$name" || continue
+    if [ "$name" = tls ] && [ -n "$TLS_SKIP" ]; then
+        printf 'SKIP  %-14s         %s\n' "$name" "$TLS_SKIP"
+        continue
+    fi
     bin=$outdir/$name
     if ! build_c "$bin" "$root/c-examples/$name.c"; then
         printf 'FAIL  %-14s does not compile (%s)\n' "$name" "$bin.build.log"
@@ -188,6 +199,9 @@ for entry in "${examples[@]}"; do
             "{1}") argv+=("$servers1") ;;
             "{unix}") argv+=("$unix_socket") ;;
             "{ipv6}") argv+=("$ipv6") ;;
+            "{tls}") argv+=("$TLS_SERVER") ;;
+            "{mtls}") argv+=("$MTLS_SERVER") ;;
+            "{tlsdir}") argv+=("$TLS_DIR") ;;
         esac
     done
     run_vg "$name" "$outdir/$name" "$bin" "${argv[@]}"

@@ -228,6 +228,9 @@ impl Client {
         let was_probing = conn.is_probing();
         let was_ejected = conn.is_ejected();
         conn.reset();
+        if let Failure::Tls(why) = failure {
+            conn.set_last_tls_failure(Some(why));
+        }
         let failures = conn.note_failure();
         // A close or reset gets `immediate_reconnects` reconnects at once; any other failure,
         // a failed probe, or more closes without an answer in between put the server out of

@@ -176,6 +176,12 @@ impl Client {
         self.conns.get(index).and_then(|c| c.tls_resumed())
     }
 
+    /// Why TLS to the server last failed; None if it has not failed, or a handshake has
+    /// succeeded since (or TLS was set since).
+    pub fn tls_failure(&self, index: usize) -> Option<super::TlsFailure> {
+        self.conns.get(index).and_then(|c| c.last_tls_failure())
+    }
+
     pub fn server_weight(&self, index: usize) -> Option<u32> {
         self.weights.get(index).copied()
     }

@@ -299,6 +299,7 @@ impl super::Client {
         for c in &mut self.conns {
             // The same protocol: everything is dropped and the socket closed.
             c.set_protocol(protocol);
+            c.set_last_tls_failure(None);
             if matches!(c.state(), crate::connection::State::Dead { .. }) {
                 if c.is_ejected() {
                     c.mark_dead(now, true);

@@ -177,6 +177,9 @@ pub struct Connection {
     tls: Option<TlsSession>,
     /// Why the last failed receive failed, when TLS said so (taken by the client).
     tls_failure: Option<TlsFailure>,
+    /// Why TLS to this server last failed, until a handshake succeeds (kept for callers
+    /// that ask after the fact: OMcache's `omcache_tls_error`).
+    last_tls_failure: Option<TlsFailure>,
 }
 
 impl Connection {
@@ -206,6 +209,7 @@ impl Connection {
             auth_end: 0,
             tls: None,
             tls_failure: None,
+            last_tls_failure: None,
         }
     }
 
@@ -441,12 +445,22 @@ impl Connection {
         self.tls_failure.take()
     }
 
+    /// Why TLS to this server last failed; None once a handshake has succeeded since.
+    pub fn last_tls_failure(&self) -> Option<TlsFailure> {
+        self.last_tls_failure
+    }
+
+    pub fn set_last_tls_failure(&mut self, failure: Option<TlsFailure>) {
+        self.last_tls_failure = failure;
+    }
+
     /// The TLS handshake has finished since the last call: whether it resumed a session.
     pub fn take_tls_established(&mut self) -> Option<bool> {
         let t = self.tls.as_mut()?;
         if !std::mem::take(&mut t.established) {
             return None;
         }
+        self.last_tls_failure = None;
         t.resumed()
     }
 

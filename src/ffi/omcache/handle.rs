@@ -27,6 +27,7 @@ pub extern "C" fn omcache_init() -> *mut omcache_t {
                 log: None,
                 deferred: Default::default(),
                 gat_extras: Vec::new(),
+                tls: Default::default(),
             }),
         };
         Box::into_raw(Box::new(handle))

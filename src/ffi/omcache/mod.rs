@@ -9,6 +9,7 @@ mod handle;
 mod io;
 mod server_info;
 mod status;
+mod tls;
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,6 +23,7 @@ pub use dist::*;
 pub use handle::*;
 pub use io::*;
 pub use server_info::*;
+pub use tls::*;
 
 /// The 24-byte binary protocol request header, in wire order (lengths and CAS big-endian;
 /// the opaque is the library's host-order request id).
@@ -127,6 +129,9 @@ struct Inner {
     deferred: callbacks::Deferred,
     /// Big-endian expirations referenced by `gat_multi` requests' extras until the next call.
     gat_extras: Vec<[u8; 4]>,
+    /// The TLS settings made by the omcache_set_tls_* functions, kept while TLS is off
+    /// (the engine's `settings().tls` is these while it is on).
+    tls: crate::client::TlsSettings,
 }
 
 // SAFETY: the raw context pointer is the caller's, only passed back to its own callback; the
