@@ -86,7 +86,9 @@ for how in omcache-libmemcached private-libmemcached; do
     # shellcheck disable=SC2086
     "$cc" -Wall -Wextra -Werror "${user_cflags[@]}" "${user_ldflags[@]}" -o "$tmp/lmc-$how" \
         "$root/tests-c/install_check_lmc.c" $flags || fail "cannot build a libmemcached program ($how)"
-    ldd "$tmp/lmc-$how" | grep -q "libmemcached.so.11 => $lmc_lib/libmemcached.so.11" ||
+    # ldd's output first: under pipefail, `ldd | grep -q` fails when grep stops reading early.
+    loaded=$(ldd "$tmp/lmc-$how")
+    grep -q "libmemcached.so.11 => $lmc_lib/libmemcached.so.11" <<<"$loaded" ||
         fail "$how: program does not load the installed libmemcached.so.11: $(ldd "$tmp/lmc-$how" | grep memcached)"
     "$tmp/lmc-$how" >"$tmp/lmc-$how.out" || fail "libmemcached program ($how) failed"
 done

@@ -41,7 +41,9 @@ warn=(-Wall -Wextra -Werror)
     "$here/example.c" -L"$lmc" -Wl,-rpath,"$lmc" -l:libmemcached.so.11 2>"$out/cxx.log" ||
     { cat "$out/cxx.log" >&2; echo "run.sh: FAIL: example.c does not compile as C++ against our header" >&2; exit 1; }
 
-ldd "$out/example-ours" | grep -q "libmemcached.so.11 => $lmc/" ||
+# ldd's output first: under pipefail, `ldd | grep -q` fails when grep stops reading early.
+loaded=$(ldd "$out/example-ours")
+grep -q "libmemcached.so.11 => $lmc/" <<<"$loaded" ||
     { echo "run.sh: FAIL: the recompiled example does not load ours" >&2; exit 1; }
 
 status=0
