@@ -25,8 +25,9 @@ misbehaved or had no answer):
 - Calls after ``free()`` raise Error (the original crashed).
 - The key -> server mapping is libmemcached 1.1.4's (this project's rule; OMcache 0.3 differed
   from it for IPv6 servers and in the weighted methods).
-- Additions: ``strerror``, the ``OMCACHE_*`` return codes, ``server_index_for_key`` and
-  ``dump`` (a debugging aid listing every key with its expiry).
+- Additions: ``strerror``, the ``OMCACHE_*`` return codes, ``server_index_for_key``,
+  ``dump`` (a debugging aid listing every key with its expiry) and TLS (the ``tls`` and
+  ``tls_*`` constructor keywords, ``set_tls`` and the ``tls`` property).
 """
 
 import contextlib
@@ -312,6 +313,10 @@ class OMcache(object):
     ``io_timeout`` (milliseconds, default 1000) is the timeout of calls given none; 0 means
     "do not wait" (commands then return ``OMCACHE_BUFFERED``), a negative number waits until
     done or failed.
+
+    ``tls=True`` or any of ``tls_ca_file``, ``tls_cert``, ``tls_key`` and ``tls_server_name``
+    makes every connection to a TCP server TLS (memcached ``-Z``), as ``set_tls`` describes
+    (``tls_cert``/``tls_key`` are its ``cert``/``key``).
 
     One object may be shared by threads: calls are serialised, and the GIL is released while a
     call waits for the network.

@@ -179,3 +179,41 @@ def test_nothing_changes_without_tls_options(start, pki):
     assert mc.get(b"key") == b"value"
     assert [k.key for k in mc.dump()] == [b"key"]
     assert omcache.OMcache([plain.address], tls=False).get(b"key") == b"value"
+
+
+def test_over_tls_with_a_select_function(start, pki):
+    # A select function other than select.select (as gevent users pass one) drives the
+    # engine without blocking: the handshake is polled like any other I/O.
+    import select
+
+    calls = []
+
+    def my_select(r, w, x, timeout):
+        calls.append(timeout)
+        return select.select(r, w, x, timeout)
+
+    server = start()
+    mc = omcache.OMcache([server.address], select=my_select, tls_ca_file=pki.path("ca.crt"))
+    mc.set(b"key", b"value")
+    assert mc.get(b"key") == b"value"
+    assert mc.get_multi([b"key", b"other"]) == {b"key": b"value"}
+    assert calls
+    wrong = omcache.OMcache([server.address], select=my_select,
+                            tls_ca_file=pki.path("other-ca.crt"))
+    wrong.connect_timeout = CONNECT_TIMEOUT_MS
+    fails_with(wrong, "unknown authority")
+
+
+def test_handshake_timeout(pki):
+    # A listener that accepts and never answers (fault injection).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        mc = omcache.OMcache(["127.0.0.1:{0}".format(listener.getsockname()[1])],
+                             tls_ca_file=pki.path("ca.crt"))
+        mc.connect_timeout = 300
+        mc.io_timeout = 5000
+        fails_with(mc, "handshake not finished", within_ms=300)
+    finally:
+        listener.close()
