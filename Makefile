@@ -35,8 +35,10 @@
 #                        minutes; see fuzz/README.md for the long runs)
 #   make python          the Python package: a venv in build/pyenv (Debian's
 #                        python3 with its site packages, so python3-pylibmc
-#                        is importable beside ours), maturin and pytest from
-#                        PyPI, the abi3 wheel in build/wheels, installed
+#                        is importable beside ours), maturin, pytest and
+#                        pymemcache (python/bench/bench_tls.py compares with
+#                        it) from PyPI, the abi3 wheel in build/wheels,
+#                        installed
 #   make check-python    pytest python/tests against real memcached servers
 #   make demo | bench | clean
 #
@@ -353,7 +355,7 @@ PYENV := $(BUILD)/pyenv
 
 $(PYENV)/bin/maturin:
 	$(PYTHON) -m venv --system-site-packages $(PYENV)
-	$(PYENV)/bin/pip install -q --disable-pip-version-check 'maturin>=1.5,<2' pytest
+	$(PYENV)/bin/pip install -q --disable-pip-version-check 'maturin>=1.5,<2' pytest 'pymemcache>=4,<5'
 
 python: $(PYENV)/bin/maturin
 	rm -f $(BUILD)/wheels/omcache-*.whl

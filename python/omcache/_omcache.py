@@ -25,8 +25,9 @@ misbehaved or had no answer):
 - Calls after ``free()`` raise Error (the original crashed).
 - The key -> server mapping is libmemcached 1.1.4's (this project's rule; OMcache 0.3 differed
   from it for IPv6 servers and in the weighted methods).
-- Additions: ``strerror``, the ``OMCACHE_*`` return codes, ``server_index_for_key`` and
-  ``dump`` (a debugging aid listing every key with its expiry).
+- Additions: ``strerror``, the ``OMCACHE_*`` return codes, ``server_index_for_key``,
+  ``dump`` (a debugging aid listing every key with its expiry) and TLS (the ``tls`` and
+  ``tls_*`` constructor keywords, ``set_tls`` and the ``tls`` property).
 """
 
 import contextlib
@@ -313,11 +314,16 @@ class OMcache(object):
     "do not wait" (commands then return ``OMCACHE_BUFFERED``), a negative number waits until
     done or failed.
 
+    ``tls=True`` or any of ``tls_ca_file``, ``tls_cert``, ``tls_key`` and ``tls_server_name``
+    makes every connection to a TCP server TLS (memcached ``-Z``), as ``set_tls`` describes
+    (``tls_cert``/``tls_key`` are its ``cert``/``key``).
+
     One object may be shared by threads: calls are serialised, and the GIL is released while a
     call waits for the network.
     """
 
-    def __init__(self, server_list, log=None, select=None):
+    def __init__(self, server_list, log=None, select=None, tls=None, tls_ca_file=None,
+                 tls_cert=None, tls_key=None, tls_server_name=None):
         self.omc = _native.OMcacheCore()
         self._calls = _CallLock()
         self._log = None
@@ -327,6 +333,10 @@ class OMcache(object):
         self._conn_timeout = None
         self._reconn_timeout = None
         self._dead_timeout = None
+        self._tls = False
+        if tls or any(option is not None for option in (tls_ca_file, tls_cert, tls_key, tls_server_name)):
+            self.set_tls(tls if tls is not None else True, ca_file=tls_ca_file, cert=tls_cert,
+                         key=tls_key, server_name=tls_server_name)
         self.set_servers(server_list)
         self.io_timeout = 1000
 
@@ -462,6 +472,39 @@ class OMcache(object):
         self._handle().set_dead_timeout(msec)
         self._dead_timeout = msec
 
+    def set_tls(self, enabled=True, ca_file=None, cert=None, key=None, server_name=None):
+        """TLS (memcached ``-Z``) to every TCP server, or with ``enabled=False`` plaintext
+        again (an addition: OMcache 0.3 had no TLS).  ``ca_file``: PEM file of the
+        authorities the servers' certificates must chain to (default: the system's,
+        ``$SSL_CERT_FILE`` or Debian's ca-certificates bundle); ``cert`` and ``key``: a client
+        certificate (PEM chain) and its key for servers that require one (without ``key``
+        the key is read from ``cert``); ``server_name``: the name every certificate must be
+        valid for (default: each server's host name or IP address, sent as SNI when a name).
+
+        Certificates are always verified, and nothing is ever sent in the clear: a failed
+        handshake (unknown authority, name mismatch, expired, not TLS, refused, not done
+        within ``connect_timeout``) fails the command with OMCACHE_SERVER_FAILURE (or
+        OMCACHE_NO_SERVERS), and the CommandError's message and the log say why.  Every
+        connection is closed (what was queued is dropped).  ValueError for contradicting
+        options, OSError for files that cannot be used.  Returns OMCACHE_OK."""
+        omc = self._handle()
+        with self._serialised():
+            self._tls = omc.set_tls(bool(enabled), ca_file, cert, key, server_name)
+        return OMCACHE_OK
+
+    @property
+    def tls(self):
+        """Whether connections to TCP servers are TLS (see ``set_tls``)."""
+        return self._tls
+
+    def _check_server(self, ret, name):
+        """``_omc_check``, with the reason in the message when TLS failed in this call."""
+        if ret in (OMCACHE_SERVER_FAILURE, OMCACHE_NO_SERVERS) and self._tls:
+            reason = self._handle().tls_failure()
+            if reason:
+                raise CommandError("{0}: {1} ({2})".format(name, strerror(ret), reason), status=ret)
+        return self._omc_check(ret, name)
+
     @property
     def buffering(self):
         """When on, commands with timeout 0 are only queued until ``flush()`` (or a command
@@ -596,7 +639,7 @@ class OMcache(object):
         if request[5] >= 0 and ret == OMCACHE_SERVER_FAILURE:
             # A command for one server reports a server lost meanwhile as "no server".
             ret = OMCACHE_NO_SERVERS
-        return self._omc_check(ret, func_name)
+        return self._check_server(ret, func_name)
 
     @staticmethod
     def _server_index(server_index):
@@ -697,7 +740,7 @@ class OMcache(object):
         ret = responses[0][_STATUS] if responses else OMCACHE_NOT_FOUND
         if not responses and code not in (OMCACHE_OK, OMCACHE_AGAIN, OMCACHE_BUFFERED):
             ret = code
-        self._omc_check(ret, "get")
+        self._check_server(ret, "get")
         return self._shape(responses[0], flags, cas)
 
     def get_multi(self, keys, flags=False, cas=False, timeout=None):
@@ -710,7 +753,7 @@ class OMcache(object):
         code, responses = self._run(requests, timeout)
         if code in (OMCACHE_NO_SERVERS, OMCACHE_BUFFER_FULL):
             # Some keys could not be asked for at all: the answer would be incomplete.
-            self._omc_check(code, "get_multi")
+            self._check_server(code, "get_multi")
         results = {}
         for resp in responses:
             if resp[_STATUS] != OMCACHE_OK:

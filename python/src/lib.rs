@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod omcache_api;
 mod pylibmc;
+mod tls;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -18,18 +18,21 @@
 //! another thread's request is on the wire. Log messages the engine produces are queued and
 //! handed to the Python log function after the call, with the lock released.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use omcache::address::{parse_server_list, sort_like_omcache};
 use omcache::client::{
-    DumpMethod, DumpOptions, Failure, OwnedRequest, OwnedResponse, Server, Status, Wait,
+    DumpMethod, DumpOptions, Failure, OwnedRequest, OwnedResponse, Server, Status, TlsFailure, Wait,
 };
 use omcache::ketama::Distribution;
 use omcache::Client;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
+
+use crate::tls::{TlsKeywordError, TlsKeywords};
 
 /// OMcache 0.3's return codes (`omcache_ret_t`), as the Python layer sees them.
 mod code {
@@ -103,6 +106,8 @@ struct Engine {
     /// `step` for a batch that was replaced in between (a re-entrant call from a log handler
     /// or a green thread on the same OS thread) is refused instead of mixing two batches up.
     pending_token: u64,
+    /// Why TLS failed in the last call (None: it did not), for the exception's message.
+    tls_failure: Option<TlsFailure>,
 }
 
 impl Engine {
@@ -110,6 +115,20 @@ impl Engine {
     fn forget_pending(&mut self) {
         self.pending.clear();
         self.pending_token = self.pending_token.wrapping_add(1);
+    }
+
+    /// Notes the TLS failure among a call's outcomes, if any (`first`: the call begins).
+    fn note_tls(&mut self, first: bool, status: Status, responses: &[(usize, OwnedResponse)]) {
+        if first {
+            self.tls_failure = None;
+        }
+        let tls = |s: Status| match s {
+            Status::Failed(Failure::Tls(t)) => Some(t),
+            _ => None,
+        };
+        if let Some(t) = tls(status).or_else(|| responses.iter().find_map(|(_, r)| tls(r.status))) {
+            self.tls_failure = Some(t);
+        }
     }
 }
 
@@ -190,6 +209,7 @@ impl OMcacheCore {
                 client: Client::new(),
                 pending: Vec::new(),
                 pending_token: 0,
+                tls_failure: None,
             }),
             logs: Arc::default(),
             log_target: Mutex::new(None),
@@ -254,6 +274,45 @@ impl OMcacheCore {
         });
     }
 
+    /// TLS to every TCP server from now on (None for `enabled`: on when an option is given),
+    /// or plaintext again; every connection is closed so that none goes on in the old mode.
+    /// The files are read here: ValueError for contradicting options, OSError for files
+    /// that cannot be used.
+    #[pyo3(signature = (enabled=None, ca_file=None, cert=None, key=None, server_name=None))]
+    fn set_tls(
+        &self,
+        py: Python<'_>,
+        enabled: Option<bool>,
+        ca_file: Option<PathBuf>,
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+        server_name: Option<String>,
+    ) -> PyResult<bool> {
+        let keywords = TlsKeywords {
+            enabled,
+            ca_file,
+            cert,
+            key,
+            server_name,
+        };
+        let settings = match py.detach(|| keywords.settings()) {
+            Ok(settings) => settings,
+            Err(TlsKeywordError::Usage(why)) => return Err(PyValueError::new_err(why)),
+            Err(TlsKeywordError::Files(why)) => return Err(PyOSError::new_err(why)),
+        };
+        let on = settings.is_some();
+        self.with_engine(py, move |e| {
+            e.forget_pending();
+            e.client.set_tls(settings);
+        });
+        Ok(on)
+    }
+
+    /// Why TLS failed in the last call (the engine's words), or None.
+    fn tls_failure(&self, py: Python<'_>) -> Option<&'static str> {
+        self.with_engine(py, |e| e.tls_failure.map(TlsFailure::message))
+    }
+
     fn set_buffering(&self, py: Python<'_>, enabled: bool) {
         self.with_engine(py, |e| e.client.settings_mut().buffering = enabled);
     }
@@ -295,6 +354,7 @@ impl OMcacheCore {
         let outcome = self.with_engine(py, move |e| {
             e.forget_pending();
             let (status, responses) = e.client.execute(&mut reqs, wait_for(timeout_ms));
+            e.note_tls(true, status, &responses);
             Outcome {
                 code: omcache_code(status),
                 responses,
@@ -317,6 +377,7 @@ impl OMcacheCore {
             e.forget_pending();
             e.pending = reqs;
             let (status, responses) = e.client.execute(&mut e.pending, Wait::NoWait);
+            e.note_tls(true, status, &responses);
             let remaining = e.client.batch_remaining();
             let outcome = Outcome {
                 code: omcache_code(status),
@@ -342,6 +403,7 @@ impl OMcacheCore {
                 };
             }
             let (status, responses) = e.client.execute_more(&mut e.pending, Wait::NoWait);
+            e.note_tls(false, status, &responses);
             let remaining = e.client.batch_remaining();
             if remaining == 0 {
                 e.forget_pending();
@@ -402,6 +464,9 @@ impl OMcacheCore {
         let lister = self.with_engine(py, |e| {
             let mut c = Client::new();
             c.settings_mut().connect_timeout = e.client.settings().connect_timeout;
+            // A TLS client's servers are refused by the listing rather than spoken to in
+            // the clear.
+            c.settings_mut().tls = e.client.settings().tls.clone();
             c.replace_servers(e.client.servers());
             c
         });

@@ -8,6 +8,7 @@
 //! is done. Values are copied into Python objects while the state is held; pickle, zlib and a
 //! subclass's `deserialize` run after it is put back, so they may use the client again.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
@@ -28,6 +29,7 @@ mod errors;
 #[path = "pylibmc/values.rs"]
 mod values;
 
+use crate::tls::{TlsKeywordError, TlsKeywords};
 use engine::{Inner, MAX_KEY_LEN};
 use values::{Decoded, Payload};
 
@@ -424,8 +426,12 @@ impl PyClient {
     }
 
     /// `servers`: (type, address, port[, weight]) tuples (omcache.pylibmc.client translates
-    /// the strings); `behaviors` with numeric `hash` and `distribution`.
-    #[pyo3(signature = (servers, binary=false, username=None, password=None, behaviors=None))]
+    /// the strings); `behaviors` with numeric `hash` and `distribution`; `tls` and the
+    /// `tls_*` paths and name as omcache.pylibmc.Client documents them.
+    #[pyo3(signature = (servers, binary=false, username=None, password=None, behaviors=None,
+                        tls=None, tls_ca_file=None, tls_cert=None, tls_key=None,
+                        tls_server_name=None))]
+    #[allow(clippy::too_many_arguments)]
     fn __init__(
         slf: &Bound<'_, PyClient>,
         servers: &Bound<'_, PyAny>,
@@ -433,8 +439,27 @@ impl PyClient {
         username: Option<&Bound<'_, PyAny>>,
         password: Option<&Bound<'_, PyAny>>,
         behaviors: Option<&Bound<'_, PyAny>>,
+        tls: Option<bool>,
+        tls_ca_file: Option<PathBuf>,
+        tls_cert: Option<PathBuf>,
+        tls_key: Option<PathBuf>,
+        tls_server_name: Option<String>,
     ) -> PyResult<()> {
         let py = slf.py();
+        let tls = TlsKeywords {
+            enabled: tls,
+            ca_file: tls_ca_file,
+            cert: tls_cert,
+            key: tls_key,
+            server_name: tls_server_name,
+        };
+        // Files are read with the GIL released (a slow file system must not stop threads).
+        let tls = match py.detach(|| tls.settings()) {
+            Ok(settings) => settings,
+            Err(TlsKeywordError::Usage(why)) => return Err(PyValueError::new_err(why)),
+            // INVALID_ARGUMENTS, as the engine reports unusable settings at a request.
+            Err(TlsKeywordError::Files(why)) => return Err(errors::raise_code(py, Some(38), why)),
+        };
         let username = username.filter(|u| !u.is_none());
         let password = password.filter(|p| !p.is_none());
         if username.is_some() || password.is_some() {
@@ -471,6 +496,7 @@ impl PyClient {
         let mut held = me.acquire(py);
         *held = Inner::new(binary);
         held.sasl = sasl;
+        held.tls = tls;
         if let Some(b) = behaviors.filter(|b| !b.is_none()) {
             set_behaviors_on(&mut held, b)?;
         }
@@ -1200,6 +1226,8 @@ fn add_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("support_compression", true)?;
     // SASL PLAIN over the binary protocol (the engine's Settings::sasl).
     m.add("support_sasl", true)?;
+    // TLS (memcached -Z) through Client's tls / tls_* keywords (the engine's Settings::tls).
+    m.add("support_tls", true)?;
     Ok(())
 }
 

@@ -29,6 +29,9 @@ Differences from Debian's pylibmc 1.6.3:
 - One client may be shared by threads: calls are serialised (with the GIL released while
   one waits). Pools remain the way to run requests in parallel.
 - Extra: Client.dump() lists every key of every server (a debugging aid).
+- Extra: TLS (memcached -Z), which pylibmc lacks: Client(..., tls_ca_file="ca.pem") or
+  tls=True (the system's roots), with tls_cert/tls_key for a client certificate and
+  tls_server_name; see Client.
 - Exception messages end in "-> omcache-rs" where libmemcached names its source file.
 """
 

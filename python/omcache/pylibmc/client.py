@@ -92,21 +92,48 @@ class Client(_pylibmc.client):
     "/path/to/socket" or (type, address, port) tuples. With *binary* the binary protocol
     is spoken, otherwise the text protocol. *username* and *password* ask for SASL, which
     needs *binary*.
+
+    TLS (memcached ``-Z``; an addition, pylibmc has none) is asked for with ``tls=True`` or
+    any of the ``tls_*`` keywords, and then every TCP connection is TLS, in either protocol:
+
+    - *tls_ca_file*: PEM file of the authorities the servers' certificates must chain to
+      (default: the system's, ``$SSL_CERT_FILE`` or Debian's ca-certificates bundle);
+    - *tls_cert*, *tls_key*: a client certificate (PEM chain) and its key, for servers that
+      require one (memcached's ``ssl_verify_mode``); without *tls_key* the key is read from
+      *tls_cert*, as ``ssl.SSLContext.load_cert_chain`` reads it;
+    - *tls_server_name*: the name every server's certificate must be valid for (default:
+      the host name or IP address of each server entry; sent as SNI when it is a name).
+
+    Certificates are always verified. A server whose handshake fails (unknown authority,
+    name mismatch, expired, a server not speaking TLS, no client certificate accepted, or
+    not finished within ``connect_timeout``) raises ConnectionError (TIMEOUT for the last)
+    whose message says why; nothing is ever sent in the clear. Files that cannot be read
+    raise Error here. Unix-socket servers are spoken to without TLS.
     """
 
-    def __init__(self, servers, behaviors=None, binary=False, username=None, password=None):
+    def __init__(self, servers, behaviors=None, binary=False, username=None, password=None,
+                 tls=None, tls_ca_file=None, tls_cert=None, tls_key=None, tls_server_name=None):
         self.binary = binary
         self.addresses = list(servers)
+        tls_keywords = {}
+        for name, value in (("tls", tls), ("tls_ca_file", tls_ca_file), ("tls_cert", tls_cert),
+                            ("tls_key", tls_key), ("tls_server_name", tls_server_name)):
+            if value is not None:
+                tls_keywords[name] = bool(value) if name == "tls" else value
         super().__init__(servers=translate_server_specs(servers), binary=binary,
                          username=username, password=password,
-                         behaviors=_behaviors_numeric(behaviors))
+                         behaviors=_behaviors_numeric(behaviors), **tls_keywords)
+        # Whether TLS is on (for repr and clone); the settings live in the native state.
+        self.tls = bool(tls) if tls is not None else len(tls_keywords) > 0
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.addresses!r}, binary={self.binary!r})"
+        tls = ", tls=True" if getattr(self, "tls", False) else ""
+        return f"{type(self).__name__}({self.addresses!r}, binary={self.binary!r}{tls})"
 
     def __str__(self):
         servers = ", ".join(map(str, self.addresses))
-        return f"<{type(self).__name__} for {servers}, binary={self.binary!r}>"
+        tls = ", tls=True" if getattr(self, "tls", False) else ""
+        return f"<{type(self).__name__} for {servers}, binary={self.binary!r}{tls}>"
 
     # Mapping interface.
     def __getitem__(self, key):
@@ -146,4 +173,6 @@ class Client(_pylibmc.client):
         copy = super().clone()
         copy.addresses = list(self.addresses)
         copy.binary = self.binary
+        # The TLS settings themselves travel in the native state.
+        copy.tls = getattr(self, "tls", False)
         return copy

@@ -62,6 +62,8 @@ pub struct Inner {
     pub statuses: Vec<Status>,
     /// SASL PLAIN credentials (`username=`/`password=`, binary protocol only).
     pub sasl: Option<omcache::client::SaslCredentials>,
+    /// TLS to every TCP server (`tls=`/`tls_*=` keywords); None: plaintext.
+    pub tls: Option<omcache::client::TlsSettings>,
 }
 
 /// Collects the answer of a single request; the value is copied into a reused buffer.
@@ -242,6 +244,7 @@ impl Inner {
             hits: Vec::new(),
             statuses: Vec::new(),
             sasl: None,
+            tls: None,
         };
         inner.model.binary_protocol = binary;
         inner.apply_settings();
@@ -254,6 +257,7 @@ impl Inner {
         c.model = self.model.clone();
         c.pickle_protocol = self.pickle_protocol;
         c.sasl = self.sasl.clone();
+        c.tls = self.tls.clone();
         // memcached_clone pushes the servers into the copy: its continuum is built afresh.
         c.points_hash = c.model.hash;
         c.apply_settings();
@@ -310,6 +314,7 @@ impl Inner {
         let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.engine.settings_mut();
         s.sasl = self.sasl.clone();
+        s.tls = self.tls.clone();
         s.connect_timeout = ms(m.connect_timeout, 4000);
         // libmemcached waits for an answer up to _poll_timeout; a server that makes no
         // progress for that long has failed.
