@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use omcache::address::ServerAddr;
 use omcache::client::{
-    Client, FailoverPolicy, Failure, Request, RequestSet, Response, ResponseSink, Route, Server,
-    Status, Wait,
+    Client, Failure, Request, RequestSet, Response, ResponseSink, Route, Status, Wait,
 };
 use omcache::ffi::libmemcached::config::{distribution, Model, ModelServer};
 use omcache::ffi::libmemcached::server_list::ConnectionType;
@@ -311,40 +309,15 @@ impl Inner {
         }
         self.engine
             .set_distribution(Distribution::Libmemcached(config));
-        let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.engine.settings_mut();
         s.sasl = self.sasl.clone();
         s.tls = self.tls.clone();
-        s.connect_timeout = ms(m.connect_timeout, 4000);
-        // libmemcached waits for an answer up to _poll_timeout; a server that makes no
-        // progress for that long has failed.
-        s.dead_timeout = ms(m.poll_timeout, 5000).max(Duration::from_millis(1));
-        s.reconnect_timeout = Duration::from_secs(u64::try_from(m.retry_timeout).unwrap_or(2));
-        let dead = u64::try_from(m.dead_timeout).unwrap_or(0);
-        s.failover = FailoverPolicy::libmemcached(
-            m.auto_eject_hosts,
-            m.server_failure_limit,
-            (dead > 0).then(|| Duration::from_secs(dead)),
-        );
+        m.apply_timeouts(s);
     }
 
     /// The engine's server list as the model's.
     pub fn apply_servers(&mut self) {
-        let servers: Vec<Server> = self
-            .model
-            .servers
-            .iter()
-            .map(|s| {
-                Server::weighted(
-                    ServerAddr {
-                        host: String::from_utf8_lossy(&s.hostname).into_owned(),
-                        port: s.port,
-                        defect: None,
-                    },
-                    s.weight.max(1),
-                )
-            })
-            .collect();
+        let servers = self.model.engine_servers();
         self.engine.replace_servers(servers);
     }
 

@@ -1099,6 +1099,40 @@ fn is_consistent(d: u32) -> bool {
 }
 
 impl Model {
+    /// The engine's server list for this model: in order, with weights (0 counts as 1).
+    pub fn engine_servers(&self) -> Vec<crate::client::Server> {
+        self.servers
+            .iter()
+            .map(|s| {
+                crate::client::Server::weighted(
+                    crate::address::ServerAddr {
+                        host: String::from_utf8_lossy(&s.hostname).into_owned(),
+                        port: s.port,
+                        defect: None,
+                    },
+                    s.weight.max(1),
+                )
+            })
+            .collect()
+    }
+
+    /// The engine's timeouts and failover as the model's behaviors mean them in libmemcached.
+    pub fn apply_timeouts(&self, s: &mut crate::client::Settings) {
+        use std::time::Duration;
+        let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
+        s.connect_timeout = ms(self.connect_timeout, 4000);
+        // libmemcached waits for an answer up to POLL_TIMEOUT; a server that makes no progress
+        // for that long has failed.
+        s.dead_timeout = ms(self.poll_timeout, 5000).max(Duration::from_millis(1));
+        s.reconnect_timeout = Duration::from_secs(u64::try_from(self.retry_timeout).unwrap_or(2));
+        let dead = u64::try_from(self.dead_timeout).unwrap_or(0);
+        s.failover = crate::client::FailoverPolicy::libmemcached(
+            self.auto_eject_hosts,
+            self.server_failure_limit,
+            (dead > 0).then(|| Duration::from_secs(dead)),
+        );
+    }
+
     /// `memcached_behavior_set` for the behaviors the language sets: Err(Refused) where the real
     /// call fails.
     pub fn behavior_set(&mut self, b: u32, v: u64) -> Result<(), Refused> {

@@ -8,8 +8,7 @@ use std::time::Duration;
 use super::config::{distribution, Model};
 use super::rc;
 use super::types::memcached_st;
-use crate::address::ServerAddr;
-use crate::client::{Client, FailoverPolicy, Failure, Server, Status, TlsFailure, Wait};
+use crate::client::{Client, Failure, Status, TlsFailure, Wait};
 use crate::ffi::common::{guard, new_handle_lock, with_locked, HandleLock};
 use crate::ffi::libhashkit::HASHKIT_HASH_CUSTOM;
 use crate::hash::HashAlgorithm;
@@ -124,40 +123,15 @@ impl Lmc {
         }
         self.client
             .set_distribution(Distribution::Libmemcached(config));
-        let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         let s = self.client.settings_mut();
-        s.connect_timeout = ms(m.connect_timeout, 4000);
-        // libmemcached waits for an answer up to POLL_TIMEOUT; a server that makes no progress
-        // for that long has failed.
-        s.dead_timeout = ms(m.poll_timeout, 5000).max(Duration::from_millis(1));
-        s.reconnect_timeout = Duration::from_secs(u64::try_from(m.retry_timeout).unwrap_or(2));
-        let dead = u64::try_from(m.dead_timeout).unwrap_or(0);
-        s.failover = FailoverPolicy::libmemcached(
-            m.auto_eject_hosts,
-            m.server_failure_limit,
-            (dead > 0).then(|| Duration::from_secs(dead)),
-        );
+        m.apply_timeouts(s);
         s.buffering = m.buffer_requests;
         s.tls = m.tls.settings();
     }
 
     /// The engine's server list as the model's (in order, with weights).
     pub fn apply_servers(&mut self) {
-        let servers: Vec<Server> = self
-            .model
-            .servers
-            .iter()
-            .map(|s| {
-                Server::weighted(
-                    ServerAddr {
-                        host: String::from_utf8_lossy(&s.hostname).into_owned(),
-                        port: s.port,
-                        defect: None,
-                    },
-                    s.weight.max(1),
-                )
-            })
-            .collect();
+        let servers = self.model.engine_servers();
         self.client.replace_servers(servers);
     }
 
