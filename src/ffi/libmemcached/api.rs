@@ -97,31 +97,6 @@ pub(super) unsafe fn key_arg<'a>(key: *const c_char, len: usize) -> &'a [u8] {
     unsafe { c_bytes(key.cast(), len) }
 }
 
-fn storage(
-    memc: *mut memcached_st,
-    op: u8,
-    key: *const c_char,
-    key_length: usize,
-    value: *const c_char,
-    value_length: usize,
-    expiration: libc::time_t,
-    flags: u32,
-    cas: u64,
-) -> memcached_return_t {
-    store(
-        memc,
-        op,
-        None,
-        key,
-        key_length,
-        value,
-        value_length,
-        expiration,
-        flags,
-        cas,
-    )
-}
-
 /// The storage family, plain and `*_by_key` (`group`: the group key and its length).
 pub(super) fn store(
     memc: *mut memcached_st,
@@ -413,119 +388,51 @@ pub extern "C" fn memcached_server_add(
     memcached_server_add_with_weight(memc, hostname, port, 0)
 }
 
-#[no_mangle]
-pub extern "C" fn memcached_set(
-    memc: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    value: *const c_char,
-    value_length: usize,
-    expiration: libc::time_t,
-    flags: u32,
-) -> memcached_return_t {
-    storage(
-        memc,
-        opcode::SET,
-        key,
-        key_length,
-        value,
-        value_length,
-        expiration,
-        flags,
-        0,
-    )
+/// The storage family's C functions, plain and `*_by_key`, all through `store` (so encryption
+/// and the binary append/prepend rule live in one place); `*_cas` take the CAS as well.
+macro_rules! storage_functions {
+    ($($plain:ident, $by_key:ident, $op:expr;)*) => {
+        $(
+            #[no_mangle]
+            pub extern "C" fn $plain(
+                memc: *mut memcached_st,
+                key: *const c_char,
+                key_length: usize,
+                value: *const c_char,
+                value_length: usize,
+                expiration: libc::time_t,
+                flags: u32,
+            ) -> memcached_return_t {
+                let (k, v) = ((key, key_length), (value, value_length));
+                store(memc, $op, None, k.0, k.1, v.0, v.1, expiration, flags, 0)
+            }
+
+            #[no_mangle]
+            pub extern "C" fn $by_key(
+                memc: *mut memcached_st,
+                group_key: *const c_char,
+                group_key_length: usize,
+                key: *const c_char,
+                key_length: usize,
+                value: *const c_char,
+                value_length: usize,
+                expiration: libc::time_t,
+                flags: u32,
+            ) -> memcached_return_t {
+                let group = Some((group_key, group_key_length));
+                let (k, v) = ((key, key_length), (value, value_length));
+                store(memc, $op, group, k.0, k.1, v.0, v.1, expiration, flags, 0)
+            }
+        )*
+    };
 }
 
-#[no_mangle]
-pub extern "C" fn memcached_add(
-    memc: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    value: *const c_char,
-    value_length: usize,
-    expiration: libc::time_t,
-    flags: u32,
-) -> memcached_return_t {
-    storage(
-        memc,
-        opcode::ADD,
-        key,
-        key_length,
-        value,
-        value_length,
-        expiration,
-        flags,
-        0,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_replace(
-    memc: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    value: *const c_char,
-    value_length: usize,
-    expiration: libc::time_t,
-    flags: u32,
-) -> memcached_return_t {
-    storage(
-        memc,
-        opcode::REPLACE,
-        key,
-        key_length,
-        value,
-        value_length,
-        expiration,
-        flags,
-        0,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_append(
-    memc: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    value: *const c_char,
-    value_length: usize,
-    expiration: libc::time_t,
-    flags: u32,
-) -> memcached_return_t {
-    storage(
-        memc,
-        opcode::APPEND,
-        key,
-        key_length,
-        value,
-        value_length,
-        expiration,
-        flags,
-        0,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_prepend(
-    memc: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    value: *const c_char,
-    value_length: usize,
-    expiration: libc::time_t,
-    flags: u32,
-) -> memcached_return_t {
-    storage(
-        memc,
-        opcode::PREPEND,
-        key,
-        key_length,
-        value,
-        value_length,
-        expiration,
-        flags,
-        0,
-    )
+storage_functions! {
+    memcached_set, memcached_set_by_key, opcode::SET;
+    memcached_add, memcached_add_by_key, opcode::ADD;
+    memcached_replace, memcached_replace_by_key, opcode::REPLACE;
+    memcached_append, memcached_append_by_key, opcode::APPEND;
+    memcached_prepend, memcached_prepend_by_key, opcode::PREPEND;
 }
 
 #[no_mangle]
@@ -539,13 +446,44 @@ pub extern "C" fn memcached_cas(
     flags: u32,
     cas: u64,
 ) -> memcached_return_t {
-    storage(
+    let (k, v) = ((key, key_length), (value, value_length));
+    store(
         memc,
         opcode::SET,
-        key,
-        key_length,
-        value,
-        value_length,
+        None,
+        k.0,
+        k.1,
+        v.0,
+        v.1,
+        expiration,
+        flags,
+        cas,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn memcached_cas_by_key(
+    memc: *mut memcached_st,
+    group_key: *const c_char,
+    group_key_length: usize,
+    key: *const c_char,
+    key_length: usize,
+    value: *const c_char,
+    value_length: usize,
+    expiration: libc::time_t,
+    flags: u32,
+    cas: u64,
+) -> memcached_return_t {
+    let group = Some((group_key, group_key_length));
+    let (k, v) = ((key, key_length), (value, value_length));
+    store(
+        memc,
+        opcode::SET,
+        group,
+        k.0,
+        k.1,
+        v.0,
+        v.1,
         expiration,
         flags,
         cas,

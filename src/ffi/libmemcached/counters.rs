@@ -92,170 +92,79 @@ fn delta(
     code
 }
 
-#[no_mangle]
-pub extern "C" fn memcached_increment(
-    ptr: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    offset: u32,
-    value: *mut u64,
-) -> memcached_return_t {
-    let op = opcode::INCREMENT;
-    delta(ptr, op, None, key, key_length, offset.into(), None, value)
+/// The four counter functions of one direction (increment or decrement): plain (a 32-bit
+/// offset, as libmemcached 1.1.4 declares it), by group key, with an initial value, and both.
+macro_rules! counter_functions {
+    ($op:expr, $plain:ident, $by_key:ident, $with_initial:ident, $with_initial_by_key:ident) => {
+        #[no_mangle]
+        pub extern "C" fn $plain(
+            ptr: *mut memcached_st,
+            key: *const c_char,
+            key_length: usize,
+            offset: u32,
+            value: *mut u64,
+        ) -> memcached_return_t {
+            delta(ptr, $op, None, key, key_length, offset.into(), None, value)
+        }
+
+        #[no_mangle]
+        pub extern "C" fn $by_key(
+            ptr: *mut memcached_st,
+            group_key: *const c_char,
+            group_key_length: usize,
+            key: *const c_char,
+            key_length: usize,
+            offset: u64,
+            value: *mut u64,
+        ) -> memcached_return_t {
+            let group = Some((group_key, group_key_length));
+            delta(ptr, $op, group, key, key_length, offset, None, value)
+        }
+
+        #[no_mangle]
+        pub extern "C" fn $with_initial(
+            ptr: *mut memcached_st,
+            key: *const c_char,
+            key_length: usize,
+            offset: u64,
+            initial: u64,
+            expiration: libc::time_t,
+            value: *mut u64,
+        ) -> memcached_return_t {
+            let init = Some((initial, expiration));
+            delta(ptr, $op, None, key, key_length, offset, init, value)
+        }
+
+        #[no_mangle]
+        pub extern "C" fn $with_initial_by_key(
+            ptr: *mut memcached_st,
+            group_key: *const c_char,
+            group_key_length: usize,
+            key: *const c_char,
+            key_length: usize,
+            offset: u64,
+            initial: u64,
+            expiration: libc::time_t,
+            value: *mut u64,
+        ) -> memcached_return_t {
+            let group = Some((group_key, group_key_length));
+            let init = Some((initial, expiration));
+            delta(ptr, $op, group, key, key_length, offset, init, value)
+        }
+    };
 }
 
-#[no_mangle]
-pub extern "C" fn memcached_decrement(
-    ptr: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    offset: u32,
-    value: *mut u64,
-) -> memcached_return_t {
-    let op = opcode::DECREMENT;
-    delta(ptr, op, None, key, key_length, offset.into(), None, value)
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_increment_by_key(
-    ptr: *mut memcached_st,
-    group_key: *const c_char,
-    group_key_length: usize,
-    key: *const c_char,
-    key_length: usize,
-    offset: u64,
-    value: *mut u64,
-) -> memcached_return_t {
-    let group = Some((group_key, group_key_length));
-    delta(
-        ptr,
-        opcode::INCREMENT,
-        group,
-        key,
-        key_length,
-        offset,
-        None,
-        value,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_decrement_by_key(
-    ptr: *mut memcached_st,
-    group_key: *const c_char,
-    group_key_length: usize,
-    key: *const c_char,
-    key_length: usize,
-    offset: u64,
-    value: *mut u64,
-) -> memcached_return_t {
-    let group = Some((group_key, group_key_length));
-    delta(
-        ptr,
-        opcode::DECREMENT,
-        group,
-        key,
-        key_length,
-        offset,
-        None,
-        value,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_increment_with_initial(
-    ptr: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    offset: u64,
-    initial: u64,
-    expiration: libc::time_t,
-    value: *mut u64,
-) -> memcached_return_t {
-    let init = Some((initial, expiration));
-    delta(
-        ptr,
-        opcode::INCREMENT,
-        None,
-        key,
-        key_length,
-        offset,
-        init,
-        value,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_decrement_with_initial(
-    ptr: *mut memcached_st,
-    key: *const c_char,
-    key_length: usize,
-    offset: u64,
-    initial: u64,
-    expiration: libc::time_t,
-    value: *mut u64,
-) -> memcached_return_t {
-    let init = Some((initial, expiration));
-    delta(
-        ptr,
-        opcode::DECREMENT,
-        None,
-        key,
-        key_length,
-        offset,
-        init,
-        value,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_increment_with_initial_by_key(
-    ptr: *mut memcached_st,
-    group_key: *const c_char,
-    group_key_length: usize,
-    key: *const c_char,
-    key_length: usize,
-    offset: u64,
-    initial: u64,
-    expiration: libc::time_t,
-    value: *mut u64,
-) -> memcached_return_t {
-    let group = Some((group_key, group_key_length));
-    let init = Some((initial, expiration));
-    delta(
-        ptr,
-        opcode::INCREMENT,
-        group,
-        key,
-        key_length,
-        offset,
-        init,
-        value,
-    )
-}
-
-#[no_mangle]
-pub extern "C" fn memcached_decrement_with_initial_by_key(
-    ptr: *mut memcached_st,
-    group_key: *const c_char,
-    group_key_length: usize,
-    key: *const c_char,
-    key_length: usize,
-    offset: u64,
-    initial: u64,
-    expiration: libc::time_t,
-    value: *mut u64,
-) -> memcached_return_t {
-    let group = Some((group_key, group_key_length));
-    let init = Some((initial, expiration));
-    delta(
-        ptr,
-        opcode::DECREMENT,
-        group,
-        key,
-        key_length,
-        offset,
-        init,
-        value,
-    )
-}
+counter_functions!(
+    opcode::INCREMENT,
+    memcached_increment,
+    memcached_increment_by_key,
+    memcached_increment_with_initial,
+    memcached_increment_with_initial_by_key
+);
+counter_functions!(
+    opcode::DECREMENT,
+    memcached_decrement,
+    memcached_decrement_by_key,
+    memcached_decrement_with_initial,
+    memcached_decrement_with_initial_by_key
+);
