@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
 OPENSSL = shutil.which("openssl")
 
@@ -138,3 +140,28 @@ class TlsMemcached:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+# Fixtures both TLS test modules import (`from tls_servers import pki, start`).
+
+@pytest.fixture(scope="module")
+def pki():
+    """A throwaway CA, server and client certificates for one test module."""
+    made = Pki()
+    yield made
+    made.remove()
+
+
+@pytest.fixture
+def start(pki):
+    """Starts TLS (or plaintext) memcached servers for one test; all killed after it."""
+    started = []
+
+    def start_server(**kwargs):
+        server = TlsMemcached(pki, **kwargs)
+        started.append(server)
+        return server
+
+    yield start_server
+    for server in started:
+        server.kill()

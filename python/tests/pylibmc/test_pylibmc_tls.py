@@ -13,34 +13,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tls_servers  # noqa: E402
+from tls_servers import pki, start  # noqa: E402,F401 (fixtures)
 
 _MISSING = tls_servers.missing()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason="SKIP TLS tests: {0}".format(_MISSING))
 
 SLACK = float(os.environ.get("OMCACHE_TEST_SLACK", "1"))
 CONNECT_TIMEOUT_MS = 1000
-
-
-@pytest.fixture(scope="module")
-def pki():
-    made = tls_servers.Pki()
-    yield made
-    made.remove()
-
-
-@pytest.fixture
-def start(pki):
-    """Starts TLS (or plaintext) memcached servers for one test; all killed after it."""
-    started = []
-
-    def start_server(**kwargs):
-        server = tls_servers.TlsMemcached(pki, **kwargs)
-        started.append(server)
-        return server
-
-    yield start_server
-    for server in started:
-        server.kill()
 
 
 def client(ours, servers, pki, binary=False, **tls):
