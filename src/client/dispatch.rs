@@ -22,6 +22,28 @@ impl Client {
         wait: impl Into<Wait>,
     ) -> Status {
         let wait = wait.into();
+        self.dispatch(reqs, sink, wait, wait != Wait::NoWait)
+    }
+
+    /// `command` without waiting, for a caller that collects the answers with later `io`
+    /// calls (a face's fetch): runs of quiet requests are closed now, so that their NOOP (in
+    /// text, the get line's end) leaves in the same write as the requests instead of in a
+    /// second one at the first `io`.
+    pub fn command_then_fetch(
+        &mut self,
+        reqs: &mut dyn RequestSet,
+        sink: &mut dyn ResponseSink,
+    ) -> Status {
+        self.dispatch(reqs, sink, Wait::NoWait, true)
+    }
+
+    fn dispatch(
+        &mut self,
+        reqs: &mut dyn RequestSet,
+        sink: &mut dyn ResponseSink,
+        wait: Wait,
+        close_quiet: bool,
+    ) -> Status {
         self.check_fork();
         let n = reqs.len();
         if self.conns.is_empty() {
@@ -72,9 +94,9 @@ impl Client {
         for t in 0..self.touched.len() {
             let server = self.touched[t];
             self.touched_flag[server] = false;
-            if wait != Wait::NoWait && self.conns[server].ends_quiet() {
-                // We will wait for the answers: close the run of quiet requests now, so that
-                // the NOOP leaves in the same write as the requests.
+            if close_quiet && self.conns[server].ends_quiet() {
+                // The answers will be waited for: close the run of quiet requests now, so
+                // that the NOOP leaves in the same write as the requests.
                 let id = self.next_id();
                 self.conns[server].queue_noop(id, Origin::TrailingNoop);
             }

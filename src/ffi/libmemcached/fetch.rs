@@ -442,7 +442,7 @@ impl Lmc {
         };
         let status = self
             .client
-            .command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
+            .command_then_fetch(&mut Requests(&mut reqs), &mut sink);
         match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {
