@@ -148,6 +148,57 @@ fn a_paused_sink_gets_the_rest_at_the_next_io() {
     );
 }
 
+/// A paused sink leaves the answers of the other ready servers taken in but unprocessed; a
+/// caller that then abandons the fetch and starts another command must get its own answers
+/// at once (not wait for a poll that no longer reports the bytes) and never an old one.
+#[test]
+fn answers_taken_in_for_a_paused_sink_do_not_stall_or_leak_into_the_next_command() {
+    let (_s, list) = common::cluster(4);
+    let mut c = client(&list);
+    let keys: Vec<Vec<u8>> = (0..100)
+        .map(|i| format!("taken-{i}").into_bytes())
+        .collect();
+    for k in &keys {
+        c.set(k, &[k.as_slice(), b"-value"].concat(), 0, 0).unwrap();
+    }
+    for round in 0..5 {
+        let mut reqs: Vec<Request<'_>> = keys
+            .iter()
+            .map(|k| {
+                Request::keyed(RequestParts {
+                    opcode: opcode::GETKQ,
+                    key: k,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let mut set = Requests(&mut reqs);
+        let mut sink = OneAtATime::default();
+        assert_eq!(c.command_then_fetch(&mut set, &mut sink), Status::Buffered);
+        // Take a few answers (the first poll usually finds every server ready).
+        for _ in 0..=round {
+            sink.holding = false;
+            let outcome = c.io(Some(&set as &dyn RequestSet), &mut sink, Wait::Forever);
+            assert_eq!(outcome, IoOutcome::Paused);
+        }
+        for (i, key, data) in &sink.got {
+            assert_eq!(key, &keys[*i]);
+            assert_eq!(data, &[keys[*i].as_slice(), b"-value"].concat());
+        }
+        // Abandoned: single gets now, each answered with its own value, promptly.
+        for k in keys.iter().rev().take(20) {
+            let started = Instant::now();
+            let got = c.get(k).unwrap().expect("a hit");
+            assert_eq!(got.value, [k.as_slice(), b"-value"].concat());
+            assert!(
+                started.elapsed() < slack(Duration::from_millis(200)),
+                "a get took {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}
+
 #[test]
 fn libmemcached_distribution_and_weights_through_the_engine() {
     let (_s, list) = common::cluster(3);

@@ -55,6 +55,16 @@ impl Client {
         loop {
             let now = Instant::now();
             self.prepare(now, reqs, sink);
+            // Answers already received but not processed (taken in while a sink was paused,
+            // perhaps by an earlier batch): no poll would report them.
+            for server in 0..self.conns.len() {
+                if self.conns[server].may_have_event() {
+                    self.process_input(server, reqs, sink);
+                    if sink.paused() {
+                        return IoOutcome::Paused;
+                    }
+                }
+            }
             // Decrypted bytes a TLS session holds beyond what the last receive took: no poll
             // of the socket reports them.
             for server in 0..self.conns.len() {
@@ -110,10 +120,14 @@ impl Client {
                     if revents == 0 {
                         continue;
                     }
-                    no_room |= self.service(server, revents, now, reqs, sink);
                     if sink.paused() {
-                        return IoOutcome::Paused;
+                        self.take_in(server, revents);
+                        continue;
                     }
+                    no_room |= self.service(server, revents, now, reqs, sink);
+                }
+                if sink.paused() {
+                    return IoOutcome::Paused;
                 }
                 if no_room {
                     return IoOutcome::Again;
@@ -306,6 +320,21 @@ impl Client {
             return self.read_server(server, None, reqs, sink) == Received::NoRoom;
         }
         false
+    }
+
+    /// The sink has paused (it takes one answer per call) while the poll reported more
+    /// servers ready: their bytes are taken into the receive buffers now, unprocessed, so
+    /// that the caller's next calls find them there instead of polling once per server.
+    /// A failed receive is left for the next poll to report again (a reset or closed
+    /// connection stays readable), when a sink can be told.
+    fn take_in(&mut self, server: usize, revents: i16) {
+        let conn = &mut self.conns[server];
+        if revents & sys::POLLIN == 0 || conn.state() != State::Connected {
+            return;
+        }
+        let max = self.settings.recv_buffer_max;
+        let budget = self.settings.retire_budget();
+        let _ = conn.receive(max, budget, None);
     }
 
     /// One receive (blocking up to about `block_for` if given) and the processing of what it
