@@ -110,7 +110,7 @@ pub(super) fn store(
     flags: u32,
     cas: u64,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         if value.is_null() && value_length > 0 {
             return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
         }
@@ -501,7 +501,7 @@ pub extern "C" fn memcached_get(
     flags: *mut u32,
     error: *mut memcached_return_t,
 ) -> *mut c_char {
-    let (code, value, len, item_flags, allocators) = memc::with_memc(
+    let (code, value, len, item_flags, allocators) = memc::with_memc_op(
         memc,
         (
             rc::INVALID_ARGUMENTS,
@@ -563,7 +563,7 @@ pub extern "C" fn memcached_delete(
     key_length: usize,
     _expiration: libc::time_t,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         lmc.run_keyed(memc, opcode::DELETE, key, &[], &[], 0, false)
@@ -577,7 +577,7 @@ pub extern "C" fn memcached_exist(
     key: *const c_char,
     key_length: usize,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, false).0
@@ -591,7 +591,7 @@ pub extern "C" fn memcached_touch(
     key_length: usize,
     expiration: libc::time_t,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         let extras = extras::expiration(expiration as u32);

@@ -41,7 +41,7 @@ fn delta(
     initial: Option<(u64, libc::time_t)>,
     value: *mut u64,
 ) -> memcached_return_t {
-    let (code, out) = memc::with_memc(memc, (rc::INVALID_ARGUMENTS, None), |lmc| {
+    let (code, out) = memc::with_memc_op(memc, (rc::INVALID_ARGUMENTS, None), |lmc| {
         // SAFETY: the C API's contract: key and group key valid for their lengths.
         let (key, group) = unsafe {
             (
