@@ -149,6 +149,13 @@ impl memcached_result_st {
         true
     }
 
+    /// Empties the value and keeps its buffer for the next result (libmemcached's
+    /// memcached_string_reset at the end of a fetch): no allocation per mget once it is large
+    /// enough.
+    fn reset_value(&mut self) {
+        self.value.end = self.value.string;
+    }
+
     fn free_value(&mut self) {
         if !self.value.string.is_null() {
             // SAFETY: our own libc buffer, released once (the pointer is cleared).
@@ -340,7 +347,7 @@ impl Lmc {
                 result_free(result);
             } else {
                 r.count = 0;
-                r.free_value();
+                r.reset_value();
             }
             return rc::NOTFOUND;
         }
@@ -361,7 +368,7 @@ impl Lmc {
             result_free(result);
         } else {
             r.count = 0;
-            r.free_value();
+            r.reset_value();
         }
         if matches!(code, END | rc::NOTFOUND) {
             code
