@@ -49,7 +49,10 @@ impl ResponseSink for One {
         self.flags = resp.flags;
         self.cas = resp.cas;
         self.message_len = resp.message.len().min(self.message.len());
-        self.message[..self.message_len].copy_from_slice(&resp.message[..self.message_len]);
+        if self.message_len > 0 {
+            // Only error lines carry words: no memcpy call for the usual empty message.
+            self.message[..self.message_len].copy_from_slice(&resp.message[..self.message_len]);
+        }
         if self.keep_value && resp.status == Status::Ok && !resp.data.is_empty() {
             let len = resp.data.len();
             // SAFETY: plain malloc of len + 1 bytes, checked for NULL; the copy stays inside it.
