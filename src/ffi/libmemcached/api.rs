@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_int, CStr};
 
 use super::config::{behavior, ModelServer};
 use super::instance::SOME_ERRORS;
+use super::keys::Counted;
 use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
 use super::server_list::{self, ConnectionType};
@@ -137,8 +138,8 @@ pub(super) fn store(
         } else {
             &extras
         };
-        lmc.run_routed(memc, op, group, key, extras, value, cas, false)
-            .0
+        let mut answer = Counted::new(false);
+        lmc.run_routed_into(memc, op, group, key, extras, value, cas, &mut answer)
     })
 }
 
@@ -516,8 +517,11 @@ pub extern "C" fn memcached_get(
         |lmc| {
             // SAFETY: the C API's contract: key valid for key_length bytes.
             let key = unsafe { key_arg(key, key_length) };
-            let (code, mut sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
-            let code = lmc.decrypt_got(memc, code, &mut sink);
+            // The answer stays in this frame (run_keyed would copy it out twice).
+            let mut answer = Counted::new(true);
+            let code = lmc.run_routed_into(memc, opcode::GETK, None, key, &[], &[], 0, &mut answer);
+            let sink = &mut answer.one;
+            let code = lmc.decrypt_got(memc, code, sink);
             // A get the server refused for want of authentication: 1.1.4 reports a miss (our
             // own refused handshake stays AUTH_FAILURE; only the server's answer leaves the
             // last error at SUCCESS, see Lmc::record_failure).

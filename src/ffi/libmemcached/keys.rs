@@ -23,6 +23,15 @@ pub(super) struct Counted {
     pub delta_value: u64,
 }
 
+impl Counted {
+    pub(super) fn new(keep_value: bool) -> Counted {
+        Counted {
+            one: One::new(keep_value),
+            delta_value: 0,
+        }
+    }
+}
+
 impl ResponseSink for Counted {
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
         if batch_index.is_some() {
@@ -127,21 +136,36 @@ impl Lmc {
         cas: u64,
         keep_value: bool,
     ) -> (c_int, Counted) {
+        let mut sink = Counted::new(keep_value);
+        let code = self.run_routed_into(memc, op, group, key, extras, value, cas, &mut sink);
+        (code, sink)
+    }
+
+    /// `run_routed` with the answer in the caller's `sink` (a fresh `Counted::new`): the hot
+    /// calls keep it in their own frame instead of having it copied out on return.
+    pub(super) fn run_routed_into(
+        &mut self,
+        memc: *const memcached_st,
+        op: u8,
+        group: Option<&[u8]>,
+        key: &[u8],
+        extras: &[u8],
+        value: &[u8],
+        cas: u64,
+        sink: &mut Counted,
+    ) -> c_int {
         self.query_id += 1;
-        let mut sink = Counted {
-            one: One::new(keep_value),
-            delta_value: 0,
-        };
+        let keep_value = sink.one.keep_value;
         if !valid_key(key) {
-            return (self.record(rc::BAD_KEY_PROVIDED, memc, None), sink);
+            return self.record(rc::BAD_KEY_PROVIDED, memc, None);
         }
         if self.client.server_count() == 0 {
-            return (self.record(rc::NO_SERVERS, memc, None), sink);
+            return self.record(rc::NO_SERVERS, memc, None);
         }
         let wire = self.wire_key(key);
         let Some(wire) = wire.get() else {
             let code = self.too_long_code();
-            return (self.record(code, memc, None), sink);
+            return self.record(code, memc, None);
         };
         let by = self.routing_key(group, key);
         let by = by.get().unwrap_or_default();
@@ -155,7 +179,10 @@ impl Lmc {
                 cas,
                 ..Default::default()
             };
-            return self.run_udp(memc, server, &parts, sink);
+            let fresh = Counted::new(keep_value);
+            let (code, answer) = self.run_udp(memc, server, &parts, std::mem::replace(sink, fresh));
+            *sink = answer;
+            return code;
         }
         let route = if group.is_none() && same_key(by, wire) {
             Route::Key
@@ -199,9 +226,7 @@ impl Lmc {
             },
         }];
         let wait = if quiet { Wait::NoWait } else { self.wait() };
-        let status = self
-            .client
-            .command(&mut Requests(&mut reqs), &mut sink, wait);
+        let status = self.client.command(&mut Requests(&mut reqs), sink, wait);
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
             (Status::Buffered, None) => (rc::SUCCESS, None),
@@ -219,6 +244,6 @@ impl Lmc {
         } else {
             None
         };
-        (self.record_failure(code, failure, memc, server), sink)
+        self.record_failure(code, failure, memc, server)
     }
 }
