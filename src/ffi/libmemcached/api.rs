@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_int, CStr};
 
 use super::config::{behavior, ModelServer};
 use super::instance::SOME_ERRORS;
+use super::keys::Counted;
 use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
 use super::server_list::{self, ConnectionType};
@@ -49,7 +50,10 @@ impl ResponseSink for One {
         self.flags = resp.flags;
         self.cas = resp.cas;
         self.message_len = resp.message.len().min(self.message.len());
-        self.message[..self.message_len].copy_from_slice(&resp.message[..self.message_len]);
+        if self.message_len > 0 {
+            // Only error lines carry words: no memcpy call for the usual empty message.
+            self.message[..self.message_len].copy_from_slice(&resp.message[..self.message_len]);
+        }
         if self.keep_value && resp.status == Status::Ok && !resp.data.is_empty() {
             let len = resp.data.len();
             // SAFETY: plain malloc of len + 1 bytes, checked for NULL; the copy stays inside it.
@@ -110,7 +114,7 @@ pub(super) fn store(
     flags: u32,
     cas: u64,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         if value.is_null() && value_length > 0 {
             return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
         }
@@ -134,8 +138,8 @@ pub(super) fn store(
         } else {
             &extras
         };
-        lmc.run_routed(memc, op, group, key, extras, value, cas, false)
-            .0
+        let mut answer = Counted::new(false);
+        lmc.run_routed_into(memc, op, group, key, extras, value, cas, &mut answer)
     })
 }
 
@@ -501,7 +505,7 @@ pub extern "C" fn memcached_get(
     flags: *mut u32,
     error: *mut memcached_return_t,
 ) -> *mut c_char {
-    let (code, value, len, item_flags, allocators) = memc::with_memc(
+    let (code, value, len, item_flags, allocators) = memc::with_memc_op(
         memc,
         (
             rc::INVALID_ARGUMENTS,
@@ -513,8 +517,11 @@ pub extern "C" fn memcached_get(
         |lmc| {
             // SAFETY: the C API's contract: key valid for key_length bytes.
             let key = unsafe { key_arg(key, key_length) };
-            let (code, mut sink) = lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, true);
-            let code = lmc.decrypt_got(memc, code, &mut sink);
+            // The answer stays in this frame (run_keyed would copy it out twice).
+            let mut answer = Counted::new(true);
+            let code = lmc.run_routed_into(memc, opcode::GETK, None, key, &[], &[], 0, &mut answer);
+            let sink = &mut answer.one;
+            let code = lmc.decrypt_got(memc, code, sink);
             // A get the server refused for want of authentication: 1.1.4 reports a miss (our
             // own refused handshake stays AUTH_FAILURE; only the server's answer leaves the
             // last error at SUCCESS, see Lmc::record_failure).
@@ -563,7 +570,7 @@ pub extern "C" fn memcached_delete(
     key_length: usize,
     _expiration: libc::time_t,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         lmc.run_keyed(memc, opcode::DELETE, key, &[], &[], 0, false)
@@ -577,7 +584,7 @@ pub extern "C" fn memcached_exist(
     key: *const c_char,
     key_length: usize,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         lmc.run_keyed(memc, opcode::GETK, key, &[], &[], 0, false).0
@@ -591,7 +598,7 @@ pub extern "C" fn memcached_touch(
     key_length: usize,
     expiration: libc::time_t,
 ) -> memcached_return_t {
-    memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         let extras = extras::expiration(expiration as u32);

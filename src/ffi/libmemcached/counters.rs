@@ -7,6 +7,7 @@
 use std::ffi::{c_char, c_int};
 
 use super::api::key_arg;
+use super::keys::Counted;
 use super::memc;
 use super::rc::{self, memcached_return_t};
 use super::types::memcached_st;
@@ -41,7 +42,7 @@ fn delta(
     initial: Option<(u64, libc::time_t)>,
     value: *mut u64,
 ) -> memcached_return_t {
-    let (code, out) = memc::with_memc(memc, (rc::INVALID_ARGUMENTS, None), |lmc| {
+    let (code, out) = memc::with_memc_op(memc, (rc::INVALID_ARGUMENTS, None), |lmc| {
         // SAFETY: the C API's contract: key and group key valid for their lengths.
         let (key, group) = unsafe {
             (
@@ -67,7 +68,8 @@ fn delta(
         };
         let init = initial.map_or(0, |(i, _)| i);
         let ex = extras::delta(offset, init, expiration);
-        let (code, sink) = lmc.run_routed(memc, op, group, key, &ex, &[], 0, false);
+        let mut sink = Counted::new(false);
+        let code = lmc.run_routed_into(memc, op, group, key, &ex, &[], 0, &mut sink);
         let code = if code == rc::CLIENT_ERROR
             && lmc.model.binary_protocol
             && sink.one.status == Some(crate::client::Status::DeltaBadValue)

@@ -32,6 +32,7 @@ use crate::ffi::common::{c_bytes, guard};
 use crate::protocol::{opcode, RequestParts};
 
 use super::api::{key_arg, One};
+use super::keys::WireKey;
 
 const MAX_KEY: usize = 251;
 
@@ -146,6 +147,13 @@ impl memcached_result_st {
             *self.value.end = 0;
         }
         true
+    }
+
+    /// Empties the value and keeps its buffer for the next result (libmemcached's
+    /// memcached_string_reset at the end of a fetch): no allocation per mget once it is large
+    /// enough.
+    fn reset_value(&mut self) {
+        self.value.end = self.value.string;
     }
 
     fn free_value(&mut self) {
@@ -339,7 +347,7 @@ impl Lmc {
                 result_free(result);
             } else {
                 r.count = 0;
-                r.free_value();
+                r.reset_value();
             }
             return rc::NOTFOUND;
         }
@@ -360,7 +368,7 @@ impl Lmc {
             result_free(result);
         } else {
             r.count = 0;
-            r.free_value();
+            r.reset_value();
         }
         if matches!(code, END | rc::NOTFOUND) {
             code
@@ -398,17 +406,15 @@ impl Lmc {
                 std::slice::from_raw_parts(key_length, n),
             )
         };
-        // SAFETY: each key valid for its length (the C API's contract).
-        let keys: Vec<&[u8]> = ptrs
-            .iter()
-            .zip(lens)
-            .map(|(&p, &l)| unsafe { key_arg(p, l) })
-            .collect();
         let text = !self.model.binary_protocol;
         // The text protocol cannot carry spaces or control bytes in a key: refused before
         // anything is sent (the real library sends them unless VERIFY_KEY is on).
-        let bad = |k: &[u8]| !valid_key(k) || (text && k.iter().any(|&b| b <= b' ' || b == 0x7f));
-        if keys.iter().any(|k| bad(k)) || group.is_some_and(|g| !valid_key(g)) {
+        let bad = |k: &[u8]| !valid_key(k) || (text && !text_safe(k));
+        let any_bad = (0..n).any(|i| {
+            // SAFETY: each key valid for its length (the C API's contract).
+            bad(unsafe { key_arg(ptrs[i], lens[i]) })
+        });
+        if any_bad || group.is_some_and(|g| !valid_key(g)) {
             return self.record(rc::BAD_KEY_PROVIDED, memc, None);
         }
         if self.client.server_count() == 0 {
@@ -417,36 +423,69 @@ impl Lmc {
         self.fetch_with_cas = self.model.binary_protocol || self.model.support_cas;
         // Each get carries the namespace and goes where the single-key calls send the key
         // (Perl's get and get_multi are mget + fetch: the namespace must hold there too).
-        let wires: Vec<_> = keys.iter().map(|k| self.wire_key(k)).collect();
-        let routing: Vec<_> = keys.iter().map(|k| self.routing_key(group, k)).collect();
-        let mut reqs: Vec<Request<'_>> = wires
-            .iter()
-            .zip(&routing)
-            .map(|(wire, by)| Request {
-                route: match self.client.server_index_for_key(by) {
-                    _ if group.is_none() && by[..] == wire[..] => Route::Key,
-                    // A routing key the engine takes for no key (over 250 bytes): its server.
-                    Some(i) if !valid_key(by) => Route::Server(i),
-                    _ => Route::ByKey(by),
-                },
-                parts: RequestParts {
-                    opcode: opcode::GETKQ,
-                    key: wire,
-                    ..Default::default()
-                },
-            })
-            .collect();
+        let namespace = self.model.namespace.as_deref().unwrap_or_default();
+        let hashed_namespace = self.model.hash_with_namespace;
+        // The route of the gets not routed by their own wire key, the same for all: the
+        // group key's, or (hashing the namespace) the empty key's, which libmemcached hashes
+        // when namespace + key is over 250 bytes.
+        let shared_by = match group {
+            Some(g) => self.routing_key(Some(g), g),
+            None => WireKey::Plain(&[]),
+        };
+        let shared_by = shared_by.get().unwrap_or_default();
+        let needs_shared = group.is_some() || (hashed_namespace && !namespace.is_empty());
+        let shared = if !needs_shared {
+            Route::Key
+        } else {
+            match self.client.server_index_for_key(shared_by) {
+                Some(i) if !valid_key(shared_by) => Route::Server(i),
+                _ => Route::ByKey(shared_by),
+            }
+        };
+        let routing = match (group, namespace.is_empty(), hashed_namespace) {
+            (Some(_), _, _) => MgetRouting::Shared,
+            (None, true, _) => MgetRouting::OwnKey,
+            (None, false, true) => MgetRouting::OwnKeyOrShared,
+            (None, false, false) => MgetRouting::Unprefixed,
+        };
+        // Namespace + key of every get, end to end, in buffers the handle keeps (no heap
+        // once they have grown to the largest mget).
+        let prefixed = &mut self.mget_keys;
+        let ends = &mut self.mget_ends;
+        prefixed.clear();
+        ends.clear();
+        if !namespace.is_empty() {
+            for i in 0..n {
+                // SAFETY: each key valid for its length (the C API's contract).
+                let key = unsafe { key_arg(ptrs[i], lens[i]) };
+                prefixed.extend_from_slice(namespace);
+                prefixed.extend_from_slice(key);
+                ends.push(prefixed.len());
+            }
+        }
+        let mut reqs = MgetRequests {
+            keys: ptrs,
+            lens,
+            prefixed,
+            ends,
+            routing,
+            shared,
+        };
         let mut sink = FirstFailure {
             first: None,
             failed: 0,
         };
-        let status = self
-            .client
-            .command_then_fetch(&mut Requests(&mut reqs), &mut sink);
+        let status = self.client.command_then_fetch(&mut reqs, &mut sink);
         match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {
-                let server = failed.and_then(|i| self.client.server_index_for_key(&routing[i]));
+                let server = failed.and_then(|i| {
+                    // SAFETY: each key valid for its length (the C API's contract).
+                    let key = unsafe { key_arg(ptrs[i], lens[i]) };
+                    let by = self.routing_key(group, key);
+                    self.client
+                        .server_index_for_key(by.get().unwrap_or_default())
+                });
                 let code = self.record_status(other, &[], memc, server);
                 // libmemcached 1.1.4 over text: a server it cannot reach is skipped (its error
                 // kept as the last one) and the mget succeeds when the other gets went out;
@@ -460,6 +499,85 @@ impl Lmc {
             }
         }
     }
+}
+
+/// How the gets of an mget are routed (as the single-key calls route their key).
+#[derive(Clone, Copy)]
+enum MgetRouting {
+    /// By its own wire key (no namespace, no group key).
+    OwnKey,
+    /// By its own wire key, namespace included; by the shared route when that is over 250
+    /// bytes (HASH_WITH_PREFIX_KEY).
+    OwnKeyOrShared,
+    /// By the caller's key, without the namespace.
+    Unprefixed,
+    /// All by the shared route (a group key).
+    Shared,
+}
+
+/// The gets of one mget, made when the engine asks for them from the caller's key arrays and
+/// the handle's buffer of namespaced keys: no list of requests is built per call.
+struct MgetRequests<'a> {
+    keys: &'a [*const c_char],
+    lens: &'a [usize],
+    /// Namespace + key of every get, end to end (empty without a namespace)...
+    prefixed: &'a [u8],
+    /// ... and where each ends.
+    ends: &'a [usize],
+    routing: MgetRouting,
+    shared: Route<'a>,
+}
+
+impl RequestSet for MgetRequests<'_> {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn request(&self, i: usize) -> Request<'_> {
+        // SAFETY: each key valid for its length (the C API's contract; checked by the mget).
+        let key = unsafe { key_arg(self.keys[i], self.lens[i]) };
+        let wire = if self.ends.is_empty() {
+            key
+        } else {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.prefixed[start..self.ends[i]]
+        };
+        let route = match self.routing {
+            MgetRouting::OwnKey => Route::Key,
+            MgetRouting::OwnKeyOrShared if wire.len() < MAX_KEY => Route::Key,
+            MgetRouting::Unprefixed => Route::ByKey(key),
+            MgetRouting::OwnKeyOrShared | MgetRouting::Shared => self.shared,
+        };
+        Request {
+            route,
+            parts: RequestParts {
+                opcode: opcode::GETKQ,
+                key: wire,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn assigned(&mut self, _i: usize, _server: Option<usize>, _opaque: u32) {}
+}
+
+/// No byte the text protocol cannot carry in a key (space, control bytes, DEL), eight at a
+/// time: an mget checks every key before it sends any.
+fn text_safe(key: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        // A byte below 0x21 (Mycroft's "has less than"), or one equal to 0x7f.
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGHS;
+        if low | del != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| b > b' ' && b != 0x7f)
 }
 
 /// The group key of a `*_by_key` call: None (route by each key) when empty.
@@ -498,7 +616,7 @@ pub extern "C" fn memcached_mget(
     key_length: *const usize,
     number_of_keys: usize,
 ) -> memcached_return_t {
-    memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(ptr, rc::INVALID_ARGUMENTS, |lmc| {
         lmc.mget(ptr, None, keys, key_length, number_of_keys)
     })
 }
@@ -512,7 +630,7 @@ pub extern "C" fn memcached_mget_by_key(
     key_length: *const usize,
     number_of_keys: usize,
 ) -> memcached_return_t {
-    memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+    memc::with_memc_op(ptr, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: group key valid for its length.
         let group = unsafe { group_arg(group_key, group_key_length) };
         lmc.mget(ptr, group, keys, key_length, number_of_keys)
@@ -574,30 +692,31 @@ pub extern "C" fn memcached_fetch_result(
     result: *mut memcached_result_st,
     error: *mut memcached_return_t,
 ) -> *mut memcached_result_st {
-    let (code, out) = memc::with_memc(ptr, (rc::INVALID_ARGUMENTS, std::ptr::null_mut()), |lmc| {
-        let r = if result.is_null() {
-            // libmemcached's own result is always in use: a new one each call.
-            let r = result_create(ptr, std::ptr::null_mut());
-            if r.is_null() {
-                return (
-                    lmc.record(MEMORY_ALLOCATION_FAILURE, ptr, None),
-                    std::ptr::null_mut(),
-                );
-            }
-            r
-        } else {
-            result
-        };
-        let code = lmc.fetch_one(ptr, r);
-        (
-            code,
-            if code == rc::SUCCESS {
+    let (code, out) =
+        memc::with_memc_op(ptr, (rc::INVALID_ARGUMENTS, std::ptr::null_mut()), |lmc| {
+            let r = if result.is_null() {
+                // libmemcached's own result is always in use: a new one each call.
+                let r = result_create(ptr, std::ptr::null_mut());
+                if r.is_null() {
+                    return (
+                        lmc.record(MEMORY_ALLOCATION_FAILURE, ptr, None),
+                        std::ptr::null_mut(),
+                    );
+                }
                 r
             } else {
-                std::ptr::null_mut()
-            },
-        )
-    });
+                result
+            };
+            let code = lmc.fetch_one(ptr, r);
+            (
+                code,
+                if code == rc::SUCCESS {
+                    r
+                } else {
+                    std::ptr::null_mut()
+                },
+            )
+        });
     // SAFETY: a non-NULL `error` is writable (the C API's contract).
     if let Some(e) = unsafe { error.as_mut() } {
         *e = code;
@@ -621,7 +740,7 @@ pub extern "C" fn memcached_fetch(
     let mut vlen = 0usize;
     let mut item_flags = 0u32;
     let (code, value) =
-        memc::with_memc(ptr, (rc::INVALID_ARGUMENTS, std::ptr::null_mut()), |lmc| {
+        memc::with_memc_op(ptr, (rc::INVALID_ARGUMENTS, std::ptr::null_mut()), |lmc| {
             // SAFETY: `ptr` is a valid handle (with_memc checked it).
             let r = unsafe { handle_result(ptr) };
             let code = lmc.fetch_one(ptr, r);
@@ -695,7 +814,7 @@ pub extern "C" fn memcached_fetch_execute(
         };
         let mut some_errors = false;
         loop {
-            let code = memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+            let code = memc::with_memc_op(ptr, rc::INVALID_ARGUMENTS, |lmc| {
                 // SAFETY: `ptr` is a valid handle (with_memc checked it).
                 let r = unsafe { handle_result(ptr) };
                 lmc.fetch_one(ptr, r)
@@ -732,7 +851,7 @@ pub extern "C" fn memcached_get_by_key(
     flags: *mut u32,
     error: *mut memcached_return_t,
 ) -> *mut c_char {
-    let (code, value, len, item_flags) = memc::with_memc(
+    let (code, value, len, item_flags) = memc::with_memc_op(
         ptr,
         (rc::INVALID_ARGUMENTS, std::ptr::null_mut(), 0usize, 0u32),
         |lmc| {

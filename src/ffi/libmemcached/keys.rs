@@ -2,7 +2,6 @@
 //! to every key, and the key a request is routed by (a `*_by_key` group key; the key without
 //! its namespace unless `HASH_WITH_PREFIX_KEY`), as libmemcached 1.1.4 does.
 
-use std::borrow::Cow;
 use std::ffi::c_int;
 
 use super::api::One;
@@ -24,6 +23,15 @@ pub(super) struct Counted {
     pub delta_value: u64,
 }
 
+impl Counted {
+    pub(super) fn new(keep_value: bool) -> Counted {
+        Counted {
+            one: One::new(keep_value),
+            delta_value: 0,
+        }
+    }
+}
+
 impl ResponseSink for Counted {
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
         if batch_index.is_some() {
@@ -33,39 +41,74 @@ impl ResponseSink for Counted {
     }
 }
 
+/// A key as it goes on the wire (namespace + key) or as a request is routed by, without the
+/// heap: a namespaced key longer than `MAX_KEY` is refused (or routed as the empty key), so
+/// one on the stack always fits.
+// On the stack on purpose: boxing the large variant would allocate per call.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum WireKey<'k> {
+    /// The caller's own bytes (no namespace, or routing that leaves it out).
+    Plain(&'k [u8]),
+    /// Namespace + key, in `buf[..len]`.
+    Prefixed { buf: [u8; MAX_KEY], len: usize },
+    /// Namespace + key over `MAX_KEY` bytes.
+    TooLong,
+}
+
+impl WireKey<'_> {
+    /// The bytes; None for a key over `MAX_KEY`.
+    pub(super) fn get(&self) -> Option<&[u8]> {
+        match self {
+            WireKey::Plain(k) => Some(k),
+            WireKey::Prefixed { buf, len } => Some(&buf[..*len]),
+            WireKey::TooLong => None,
+        }
+    }
+}
+
+/// Whether two keys are the same bytes, without comparing a key with itself.
+pub(super) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+}
+
 impl Lmc {
     /// The key as it goes on the wire (namespace + key).
-    pub(super) fn wire_key<'k>(&self, key: &'k [u8]) -> Cow<'k, [u8]> {
+    pub(super) fn wire_key<'k>(&self, key: &'k [u8]) -> WireKey<'k> {
         match &self.model.namespace {
             Some(ns) if !ns.is_empty() => {
-                let mut k = Vec::with_capacity(ns.len() + key.len());
-                k.extend_from_slice(ns);
-                k.extend_from_slice(key);
-                Cow::Owned(k)
+                let len = ns.len() + key.len();
+                if len > MAX_KEY {
+                    return WireKey::TooLong;
+                }
+                let mut buf = [0u8; MAX_KEY];
+                buf[..ns.len()].copy_from_slice(ns);
+                buf[ns.len()..len].copy_from_slice(key);
+                WireKey::Prefixed { buf, len }
             }
-            _ => Cow::Borrowed(key),
+            _ if key.len() > MAX_KEY => WireKey::TooLong,
+            _ => WireKey::Plain(key),
         }
     }
 
     /// The key the server is chosen by: the group key (or the key), with the namespace in
     /// front only under HASH_WITH_PREFIX_KEY. libmemcached hashes to 0 when namespace + key
     /// is over 250 bytes; the empty key stands for that.
-    pub(super) fn routing_key<'k>(&self, group: Option<&'k [u8]>, key: &'k [u8]) -> Cow<'k, [u8]> {
+    pub(super) fn routing_key<'k>(&self, group: Option<&'k [u8]>, key: &'k [u8]) -> WireKey<'k> {
         let k = group.unwrap_or(key);
         if self.model.hash_with_namespace {
-            let w = self.wire_key(k);
-            if w.len() > MAX_KEY {
-                return Cow::Borrowed(&[]);
-            }
-            return w;
+            return match self.wire_key(k) {
+                WireKey::TooLong => WireKey::Plain(&[]),
+                w => w,
+            };
         }
-        Cow::Borrowed(k)
+        WireKey::Plain(k)
     }
 
     /// The server index `memcached_generate_hash` reports for a key.
     pub(super) fn server_for(&self, group: Option<&[u8]>, key: &[u8]) -> Option<usize> {
         let route = self.routing_key(group, key);
-        self.client.server_index_for_key(&route)
+        self.client
+            .server_index_for_key(route.get().unwrap_or_default())
     }
 
     /// What the real library gets back for a namespace + key over 250 bytes: it sends the
@@ -93,44 +136,63 @@ impl Lmc {
         cas: u64,
         keep_value: bool,
     ) -> (c_int, Counted) {
+        let mut sink = Counted::new(keep_value);
+        let code = self.run_routed_into(memc, op, group, key, extras, value, cas, &mut sink);
+        (code, sink)
+    }
+
+    /// `run_routed` with the answer in the caller's `sink` (a fresh `Counted::new`): the hot
+    /// calls keep it in their own frame instead of having it copied out on return.
+    pub(super) fn run_routed_into(
+        &mut self,
+        memc: *const memcached_st,
+        op: u8,
+        group: Option<&[u8]>,
+        key: &[u8],
+        extras: &[u8],
+        value: &[u8],
+        cas: u64,
+        sink: &mut Counted,
+    ) -> c_int {
         self.query_id += 1;
-        let mut sink = Counted {
-            one: One::new(keep_value),
-            delta_value: 0,
-        };
+        let keep_value = sink.one.keep_value;
         if !valid_key(key) {
-            return (self.record(rc::BAD_KEY_PROVIDED, memc, None), sink);
+            return self.record(rc::BAD_KEY_PROVIDED, memc, None);
         }
         if self.client.server_count() == 0 {
-            return (self.record(rc::NO_SERVERS, memc, None), sink);
+            return self.record(rc::NO_SERVERS, memc, None);
         }
         let wire = self.wire_key(key);
-        if wire.len() > MAX_KEY {
+        let Some(wire) = wire.get() else {
             let code = self.too_long_code();
-            return (self.record(code, memc, None), sink);
-        }
+            return self.record(code, memc, None);
+        };
         let by = self.routing_key(group, key);
+        let by = by.get().unwrap_or_default();
         if self.model.use_udp {
-            let server = self.client.server_index_for_key(&by);
+            let server = self.client.server_index_for_key(by);
             let parts = RequestParts {
                 opcode: op,
-                key: &wire,
+                key: wire,
                 extras,
                 value,
                 cas,
                 ..Default::default()
             };
-            return self.run_udp(memc, server, &parts, sink);
+            let fresh = Counted::new(keep_value);
+            let (code, answer) = self.run_udp(memc, server, &parts, std::mem::replace(sink, fresh));
+            *sink = answer;
+            return code;
         }
-        let route = if group.is_none() && by[..] == wire[..] {
+        let route = if group.is_none() && same_key(by, wire) {
             Route::Key
-        } else if !valid_key(&by) {
+        } else if !valid_key(by) {
             // A group key the engine takes for no key (NULL, empty, over 250 bytes): its server.
             self.client
-                .server_index_for_key(&by)
-                .map_or(Route::ByKey(&by), Route::Server)
+                .server_index_for_key(by)
+                .map_or(Route::ByKey(by), Route::Server)
         } else {
-            Route::ByKey(&by)
+            Route::ByKey(by)
         };
         // The engine routes the request itself; the server is looked up here only for an
         // error that names it. Before the call only under auto-eject, where the call may move
@@ -138,7 +200,7 @@ impl Lmc {
         // the lookup waits for a failure (saving a second hash and search per call).
         let early_server = match route {
             Route::Server(i) => Some(Some(i)),
-            _ if self.model.auto_eject_hosts => Some(self.client.server_index_for_key(&by)),
+            _ if self.model.auto_eject_hosts => Some(self.client.server_index_for_key(by)),
             _ => None,
         };
         let noreply = !self.model.reply && !keep_value;
@@ -156,7 +218,7 @@ impl Lmc {
             route,
             parts: RequestParts {
                 opcode: op,
-                key: &wire,
+                key: wire,
                 extras,
                 value,
                 cas,
@@ -164,9 +226,7 @@ impl Lmc {
             },
         }];
         let wait = if quiet { Wait::NoWait } else { self.wait() };
-        let status = self
-            .client
-            .command(&mut Requests(&mut reqs), &mut sink, wait);
+        let status = self.client.command(&mut Requests(&mut reqs), sink, wait);
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
             (Status::Buffered, None) => (rc::SUCCESS, None),
@@ -180,10 +240,10 @@ impl Lmc {
         let text_get = !self.model.binary_protocol && keep_value;
         self.quiet_errno(text_get);
         let server = if rc::names_server(code, failure) {
-            early_server.unwrap_or_else(|| self.client.server_index_for_key(&by))
+            early_server.unwrap_or_else(|| self.client.server_index_for_key(by))
         } else {
             None
         };
-        (self.record_failure(code, failure, memc, server), sink)
+        self.record_failure(code, failure, memc, server)
     }
 }

@@ -46,6 +46,10 @@ pub(super) struct Lmc {
     kit_synced: Option<KitSync>,
     /// The UDP sockets USE_UDP sends on (udp.rs), made at first use.
     pub udp: super::udp::UdpSockets,
+    /// An mget's namespaced keys, end to end, and where each ends (fetch.rs): kept between
+    /// calls so that an mget allocates nothing once they have grown.
+    pub mget_keys: Vec<u8>,
+    pub mget_ends: Vec<usize>,
 }
 
 /// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
@@ -94,6 +98,8 @@ impl Lmc {
             hooks: Default::default(),
             instances: Default::default(),
             udp: Default::default(),
+            mget_keys: Vec::new(),
+            mget_ends: Vec::new(),
         };
         // Programs that cannot be changed get TLS from the environment (tls.rs).
         lmc.model.tls = super::tls::TlsOptions::from_env();
@@ -178,7 +184,10 @@ impl Lmc {
             // The common case, kept short: no server named, the message is the code's text.
             self.last_rc = code;
             self.last_errno = 0;
-            if self.last_message != b"SUCCESS\0" {
+            // Eight bytes compared as one word (a slice comparison calls memcmp).
+            let success = <[u8; 8]>::try_from(&self.last_message[..])
+                .is_ok_and(|m| u64::from_ne_bytes(m) == u64::from_ne_bytes(*b"SUCCESS\0"));
+            if !success {
                 self.last_message.clear();
                 self.last_message.extend_from_slice(b"SUCCESS\0");
             }
@@ -318,26 +327,69 @@ where
                 lmc.adopt_hashkit(kit);
             }
             let out = f(lmc);
-            let flags = flag_bytes(&lmc.model);
-            let hosts = lmc.client.server_count() as u32;
-            // SAFETY: `memc` is a valid memcached_st (checked above); these fields are plain
-            // bytes the face owns, the hashkit plain data.
-            unsafe {
-                (*memc).flags = flags;
-                (*memc).number_of_hosts = hosts;
-                let kit = &mut (*memc).hashkit;
-                if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
-                    let m = &lmc.model;
-                    kit.set_algorithms(
-                        (m.hash, m.custom_hash),
-                        (m.distribution_hash, m.custom_distribution_hash),
-                    );
-                    lmc.kit_synced = Some(KitSync::of(kit, m));
-                }
-            }
+            // SAFETY: `memc` is a valid memcached_st (checked above), its handle `lmc`.
+            unsafe { write_back(memc, lmc) };
             (out, None::<fn()>)
         })
     })
+}
+
+/// `with_memc` for the operations (get, store, mget, fetch, counters): they change neither the
+/// settings nor the server list, so the flag bytes, host count and hashkit written back after
+/// other calls are still right afterwards and only the check before the call is made (a caller
+/// may have changed the hashkit through memcached_get_hashkit's pointer).
+pub(super) fn with_memc_op<T>(
+    memc: *mut memcached_st,
+    on_error: T,
+    f: impl FnOnce(&mut Lmc) -> T,
+) -> T
+where
+    T: Copy,
+{
+    guard(on_error, || {
+        // SAFETY: the C API's contract: a memcached_st created by memcached_create.
+        let Some(lock) = (unsafe { handle(memc) }) else {
+            return on_error;
+        };
+        with_locked(lock, on_error, |lmc| {
+            // SAFETY: `memc` is a valid memcached_st (checked above); its hashkit is plain data
+            // the caller may have changed through memcached_get_hashkit's pointer.
+            let kit = unsafe { &(*memc).hashkit };
+            if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
+                // Out of step (first call, or the caller changed the kit): the full path.
+                lmc.adopt_hashkit(kit);
+                let out = f(lmc);
+                // SAFETY: as in `with_memc`.
+                unsafe { write_back(memc, lmc) };
+                return (out, None::<fn()>);
+            }
+            (f(lmc), None::<fn()>)
+        })
+    })
+}
+
+/// The flag bytes, host count and hashkit of `memc` brought in step with the handle's state.
+///
+/// # Safety
+/// `memc` is a valid memcached_st whose handle is `lmc`.
+unsafe fn write_back(memc: *mut memcached_st, lmc: &mut Lmc) {
+    let flags = flag_bytes(&lmc.model);
+    let hosts = lmc.client.server_count() as u32;
+    // SAFETY: `memc` is a valid memcached_st (the caller's promise); these fields are plain
+    // bytes the face owns, the hashkit plain data.
+    unsafe {
+        (*memc).flags = flags;
+        (*memc).number_of_hosts = hosts;
+        let kit = &mut (*memc).hashkit;
+        if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
+            let m = &lmc.model;
+            kit.set_algorithms(
+                (m.hash, m.custom_hash),
+                (m.distribution_hash, m.custom_distribution_hash),
+            );
+            lmc.kit_synced = Some(KitSync::of(kit, m));
+        }
+    }
 }
 
 /// A new handle in `memc` (caller memory) or in memory of our own (NULL).
