@@ -52,10 +52,15 @@ impl Client {
         if n == 0 {
             return Status::Ok;
         }
+        self.refresh_active();
         self.unpin_all();
         // A new batch: outcomes of the previous one not yet handed over are moot.
         self.reports.clear();
-        if self.conns.iter().any(|c| c.needs_failover_care()) {
+        if self
+            .active
+            .iter()
+            .any(|i| self.conns[i].needs_failover_care())
+        {
             self.advance_probes(Instant::now());
         }
         let room = (self.conns.len() + n).saturating_mul(2) as u32;
@@ -139,6 +144,7 @@ impl Client {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
         let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
+        self.activate(server);
         if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
             // Before a connect (not per request): unusable settings fail at once.
             self.check_tls_config()?;
@@ -306,7 +312,9 @@ impl Client {
         sink: &mut dyn ResponseSink,
         wait: Wait,
     ) -> Option<Status> {
-        let others_idle = self.conns.iter().enumerate().all(|(i, c)| {
+        // Only the active servers can be anything but idle.
+        let others_idle = self.active.iter().all(|i| {
+            let c = &self.conns[i];
             i == server
                 || (!c.is_probing()
                     && matches!(c.state(), State::Idle | State::Connected)

@@ -29,7 +29,9 @@ impl Client {
     /// has passed: connect, then a NOOP whose answer brings the server back. Until then its
     /// keys stay with the servers that took them over.
     pub(super) fn start_due_probes(&mut self, now: Instant) {
-        for server in 0..self.conns.len() {
+        // A dead server is never quiet: it is in the active set.
+        for k in 0..self.active.len() {
+            let server = self.active.get(k);
             let State::Dead { retry_at } = self.conns[server].state() else {
                 continue;
             };
@@ -82,7 +84,7 @@ impl Client {
     /// every request goes elsewhere (or nowhere: all servers dead).
     pub(super) fn advance_probes(&mut self, now: Instant) {
         self.start_due_probes(now);
-        if !self.conns.iter().any(|c| c.is_probing()) {
+        if !self.active.iter().any(|i| self.conns[i].is_probing()) {
             return;
         }
         self.build_pollfds();
@@ -138,7 +140,8 @@ impl Client {
     /// Connect deadlines and dead timeouts of probing connections.
     fn check_probe_timeouts(&mut self, now: Instant) {
         let dead_timeout = self.settings.dead_timeout;
-        for server in 0..self.conns.len() {
+        for k in 0..self.active.len() {
+            let server = self.active.get(k);
             let c = &self.conns[server];
             if !c.is_probing() {
                 continue;
@@ -172,7 +175,10 @@ impl Client {
         sink: &mut dyn ResponseSink,
     ) {
         let dead_timeout = self.settings.dead_timeout;
-        for server in 0..self.conns.len() {
+        let mut k = 0;
+        while k < self.active.len() {
+            let server = self.active.get(k);
+            k += 1;
             let c = &mut self.conns[server];
             c.start_dead_timer(now);
             match c.state() {

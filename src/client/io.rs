@@ -24,12 +24,14 @@ impl Client {
     ) -> IoOutcome {
         let wait = wait.into();
         self.check_fork();
+        self.refresh_active();
         self.unpin_all();
         if let Some(r) = reqs {
             self.hand_over_reports(r, sink);
         }
         // Answers left in the buffers by a paused sink: no poll would report them.
-        for server in 0..self.conns.len() {
+        for k in 0..self.active.len() {
+            let server = self.active.get(k);
             if sink.paused() {
                 return IoOutcome::Paused;
             }
@@ -52,12 +54,16 @@ impl Client {
         wait: Wait,
     ) -> IoOutcome {
         let wait_batch = reqs.is_some();
+        let mut rescanned = false;
         loop {
             let now = Instant::now();
             self.prepare(now, reqs, sink);
             // Answers already received but not processed (taken in while a sink was paused,
             // perhaps by an earlier batch): no poll would report them.
-            for server in 0..self.conns.len() {
+            let mut k = 0;
+            while k < self.active.len() {
+                let server = self.active.get(k);
+                k += 1;
                 if self.conns[server].may_have_event() {
                     self.process_input(server, reqs, sink);
                     if sink.paused() {
@@ -67,7 +73,10 @@ impl Client {
             }
             // Decrypted bytes a TLS session holds beyond what the last receive took: no poll
             // of the socket reports them.
-            for server in 0..self.conns.len() {
+            let mut k = 0;
+            while k < self.active.len() {
+                let server = self.active.get(k);
+                k += 1;
                 while self.conns[server].tls_has_plaintext() {
                     if self.read_server(server, None, reqs, sink) == Received::NoRoom {
                         return IoOutcome::Again;
@@ -82,10 +91,21 @@ impl Client {
             }
             self.build_pollfds();
             let resolving = self
-                .conns
+                .active
                 .iter()
-                .any(|c| matches!(c.state(), State::Resolving { .. }));
+                .any(|i| matches!(self.conns[i].state(), State::Resolving { .. }));
             if self.pollfds.is_empty() && !resolving {
+                if !rescanned && self.batch.remaining() > 0 {
+                    // Before giving up on the batch: every server looked at once, in case
+                    // one with work was missing from the active set (it never should be).
+                    rescanned = true;
+                    let before = self.active.len();
+                    self.active.mark_stale();
+                    self.refresh_active();
+                    if self.active.len() > before {
+                        continue;
+                    }
+                }
                 // Nothing can make progress (every remaining request failed or was dropped).
                 return IoOutcome::Done;
             }
@@ -147,9 +167,10 @@ impl Client {
         if wait_batch {
             self.batch.remaining() == 0
         } else {
-            self.conns
-                .iter()
-                .all(|c| !c.has_unsent() && !c.awaits_response())
+            self.active.iter().all(|i| {
+                let c = &self.conns[i];
+                !c.has_unsent() && !c.awaits_response()
+            })
         }
     }
 
@@ -162,7 +183,10 @@ impl Client {
         sink: &mut dyn ResponseSink,
     ) {
         self.start_due_probes(now);
-        for server in 0..self.conns.len() {
+        let mut k = 0;
+        while k < self.active.len() {
+            let server = self.active.get(k);
+            k += 1;
             if self.conns[server].ends_quiet() {
                 let id = self.next_id();
                 self.conns[server].queue_noop(id, crate::connection::Origin::TrailingNoop);
@@ -221,12 +245,11 @@ impl Client {
         // Requests moved off a failed server may have landed on an idle one already passed
         // above; a failed connect here can move them again (each time to a live server, so
         // this ends within one pass per server).
-        for _ in 0..self.conns.len() {
-            let Some(server) = self
-                .conns
-                .iter()
-                .position(|c| c.state() == State::Idle && c.has_work())
-            else {
+        for _ in 0..self.active.len() {
+            let Some(server) = self.active.iter().find(|&i| {
+                let c = &self.conns[i];
+                c.state() == State::Idle && c.has_work()
+            }) else {
                 break;
             };
             self.kick(server, reqs, sink, now);
@@ -236,7 +259,8 @@ impl Client {
     pub(super) fn build_pollfds(&mut self) {
         self.pollfds.clear();
         self.poll_conns.clear();
-        for (i, c) in self.conns.iter().enumerate() {
+        for i in self.active.iter() {
+            let c = &self.conns[i];
             let Some(fd) = c.fd() else { continue };
             let events = c.poll_events();
             if events != 0 {
@@ -257,7 +281,7 @@ impl Client {
         let dead_timeout = self.settings.dead_timeout;
         let mut due = wait.deadline();
         let mut cap = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
-        for c in &self.conns {
+        for c in self.active.iter().map(|i| &self.conns[i]) {
             match c.state() {
                 State::Connecting { deadline } => cap(deadline),
                 // A resolver thread has no descriptor to poll: look again soon.
@@ -379,11 +403,15 @@ impl Client {
     /// I/O pass would; failures found meanwhile are reported at the next `io`.
     pub fn poll_fds(&mut self) -> (&mut [sys::PollFd], i32) {
         self.check_fork();
+        self.refresh_active();
         let now = Instant::now();
         self.prepare(now, None, &mut Discard);
         self.build_pollfds();
         // Decrypted bytes a TLS session holds raise no poll event: come back at once.
-        let tls_pending = self.conns.iter().any(|c| c.tls_has_plaintext());
+        let tls_pending = self
+            .active
+            .iter()
+            .any(|i| self.conns[i].tls_has_plaintext());
         let timeout = match self.poll_timeout(now, Wait::Forever) {
             _ if tls_pending => 0,
             // Round up: waking before a deadline only costs another call.
@@ -396,8 +424,10 @@ impl Client {
 
     /// Values handed out by an earlier call are no longer valid: let buffers move again.
     pub(super) fn unpin_all(&mut self) {
-        for c in &mut self.conns {
-            c.unpin();
+        // A pinned connection is not quiet: it is in the active set.
+        for k in 0..self.active.len() {
+            let server = self.active.get(k);
+            self.conns[server].unpin();
         }
     }
 

@@ -11,6 +11,7 @@
 //! (connection events into sinks), `failover` (dead servers, probes, timeouts), `status`,
 //! `batch`, `safe` (the Rust API).
 
+mod active;
 mod batch;
 mod deliver;
 mod dispatch;
@@ -282,6 +283,8 @@ pub struct Client {
     /// Connections that received a request in the current dispatch, and a flag per connection.
     touched: Vec<usize>,
     touched_flag: Vec<bool>,
+    /// The servers that may need attention this call (active.rs).
+    active: active::ActiveSet,
     /// The process's fork generation when this client last looked (see `check_fork`).
     fork_seen: u64,
     /// The rustls configuration built from `settings.tls`, shared by every connection (its
@@ -339,6 +342,7 @@ impl Client {
             poll_conns: Vec::new(),
             touched: Vec::new(),
             touched_flag: Vec::new(),
+            active: active::ActiveSet::default(),
             // Also registers the fork handler, before any fork that matters.
             fork_seen: sys::fork_generation(),
             tls: tls::TlsCache::default(),
@@ -357,6 +361,7 @@ impl Client {
             for c in &mut self.conns {
                 c.forget_after_fork(now);
             }
+            self.active.mark_stale();
             self.batch.clear();
             self.reports.clear();
         }

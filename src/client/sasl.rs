@@ -73,6 +73,7 @@ impl super::Client {
     pub fn set_sasl(&mut self, credentials: Option<SaslCredentials>) {
         self.settings.sasl = credentials;
         let now = std::time::Instant::now();
+        self.active.mark_stale();
         for c in &mut self.conns {
             if matches!(c.state(), crate::connection::State::Dead { .. }) {
                 if c.is_ejected() {

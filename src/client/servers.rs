@@ -69,6 +69,7 @@ impl Client {
         self.conns = conns;
         self.touched_flag.clear();
         self.touched_flag.resize(self.conns.len(), false);
+        self.active.mark_stale();
         self.rebuild_continuum();
     }
 
@@ -81,6 +82,7 @@ impl Client {
             self.weights.push(weight);
         }
         self.touched_flag.resize(self.conns.len(), false);
+        self.active.mark_stale();
         self.rebuild_continuum();
     }
 
@@ -130,6 +132,7 @@ impl Client {
             return;
         }
         self.protocol = protocol;
+        self.active.mark_stale();
         for c in &mut self.conns {
             c.set_protocol(protocol);
             // A fresh start: a server out of service (not ejected) is tried again at once,

@@ -296,6 +296,7 @@ impl super::Client {
         self.settings.tls = tls;
         let now = std::time::Instant::now();
         let protocol = self.protocol;
+        self.active.mark_stale();
         for c in &mut self.conns {
             // The same protocol: everything is dropped and the socket closed.
             c.set_protocol(protocol);

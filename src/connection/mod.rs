@@ -29,6 +29,7 @@ pub(crate) const MIN_KERNEL_RECV_WAIT: Duration = Duration::from_millis(20);
 mod binary;
 mod inflight;
 mod meta;
+mod quiet;
 mod recv;
 #[cfg(test)]
 mod tests;
