@@ -844,7 +844,7 @@ impl Connection {
             return Ok(!self.has_unsent());
         };
         if self.tls.is_some() {
-            return self.flush_tls(fd, now);
+            return self.flush_tls(now);
         }
         let limit = self.send_limit();
         while self.out_pos < limit {

@@ -36,6 +36,32 @@ impl io::Write for FdIo {
     }
 }
 
+/// The socket as the flush writes records to it: like `FdIo`, and all the records rustls
+/// holds in one sendmsg (a request over 16 KiB is several records; one send each before).
+struct SocketIo<'a>(&'a socket2::Socket);
+
+impl io::Write for SocketIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[io::IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        loop {
+            match self
+                .0
+                .send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+            {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 pub(super) struct TlsSession {
     pub(super) conn: ClientConnection,
     /// While the handshake runs: when it must have finished.
@@ -124,15 +150,15 @@ impl TlsSession {
 impl Connection {
     /// `flush` through the TLS session: plaintext from the send buffer into rustls, records
     /// from rustls to the socket, until everything is out or the socket is full.
-    pub(super) fn flush_tls(&mut self, fd: RawFd, now: Option<Instant>) -> io::Result<bool> {
+    pub(super) fn flush_tls(&mut self, now: Option<Instant>) -> io::Result<bool> {
         let limit = self.send_limit();
-        let Some(tls) = self.tls.as_mut() else {
+        let (Some(tls), Some(socket)) = (self.tls.as_mut(), self.socket.as_ref()) else {
             return Ok(!self.has_unsent());
         };
         let handshaking = tls.is_handshaking();
         loop {
             while tls.conn.wants_write() {
-                match tls.conn.write_tls(&mut FdIo { fd }) {
+                match tls.conn.write_tls(&mut SocketIo(socket)) {
                     Ok(_) => {
                         // Handshake records are not progress on requests (the handshake has
                         // its own deadline).
