@@ -5,11 +5,17 @@
 # certificate made here with openssl) on free 127.0.0.1 ports, killed at exit.
 #
 #   benches/tls.sh [N]        N operations per row (default 20000; reconnect rows N/20)
+#
+# ROUNDS=R (default 5): every row is run R times per side, plain and TLS alternating (which
+# goes first alternates too); shown: the median ops/s of each side and the median of the
+# per-round ratios TLS / plain (the machine is shared and noisy: a round compares two runs
+# made next to each other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . compat-tests/servers.sh
 
 n=${1:-20000}
+rounds=${ROUNDS:-5}
 command -v openssl >/dev/null || { echo "tls.sh: needs openssl (apt-get install openssl)"; exit 1; }
 [[ "$(memcached -h 2>&1)" == *enable-ssl* ]] || { echo "tls.sh: memcached has no TLS"; exit 1; }
 
@@ -46,15 +52,30 @@ tls=127.0.0.1:$tls_port
 BENCH_TLS=$work/ca.crt "$bench" populate "$tls" 1000 >/dev/null
 
 ops() { awk '{print $4}'; }
-printf '%-22s %14s %14s %8s\n' workload "plain ops/s" "TLS ops/s" "TLS/plain"
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# compare WORKLOAD COUNT TLS_ENV: runs plain and TLS `rounds` times, alternating; sets p and t
+# to the median ops/s of each side and ratio to the median of the per-round ratios.
+compare() {
+    local w=$1 count=$2 tls_env=$3 r x y ps="" ts="" rs=""
+    for r in $(seq "$rounds"); do
+        if [ $((r % 2)) = 1 ]; then
+            x=$("$bench" "$w" "$plain" "$count" | ops)
+            y=$(env BENCH_TLS="$work/ca.crt" $tls_env "$bench" "$w" "$tls" "$count" | ops)
+        else
+            y=$(env BENCH_TLS="$work/ca.crt" $tls_env "$bench" "$w" "$tls" "$count" | ops)
+            x=$("$bench" "$w" "$plain" "$count" | ops)
+        fi
+        ps+="$x"$'\n' ts+="$y"$'\n' rs+="$(echo "$y / $x" | bc -l)"$'\n'
+    done
+    p=$(printf '%s' "$ps" | median) t=$(printf '%s' "$ts" | median) ratio=$(printf '%s' "$rs" | median)
+}
+printf '%-22s %14s %14s %8s   (medians of %d rounds; ratio: median of per-round ratios)\n' workload "plain ops/s" "TLS ops/s" "TLS/plain" "$rounds"
 for w in get set multiget; do
-    p=$("$bench" "$w" "$plain" "$n" | ops)
-    t=$(BENCH_TLS=$work/ca.crt "$bench" "$w" "$tls" "$n" | ops)
-    printf '%-22s %14.0f %14.0f %8.2f\n' "$w" "$p" "$t" "$(echo "$t / $p" | bc -l)"
+    compare "$w" "$n" ""
+    printf '%-22s %14.0f %14.0f %8.2f\n' "$w" "$p" "$t" "$ratio"
 done
 r=$((n / 20))
-p=$("$bench" reconnect "$plain" "$r" | ops)
-t=$(BENCH_TLS=$work/ca.crt "$bench" reconnect "$tls" "$r" | ops)
-f=$(BENCH_TLS=$work/ca.crt BENCH_TLS_RESUME=0 "$bench" reconnect "$tls" "$r" | ops)
-printf '%-22s %14.0f %14.0f %8.2f\n' "reconnect (resumed)" "$p" "$t" "$(echo "$t / $p" | bc -l)"
-printf '%-22s %14.0f %14.0f %8.2f\n' "reconnect (full hs)" "$p" "$f" "$(echo "$f / $p" | bc -l)"
+compare reconnect "$r" ""
+printf '%-22s %14.0f %14.0f %8.2f\n' "reconnect (resumed)" "$p" "$t" "$ratio"
+compare reconnect "$r" BENCH_TLS_RESUME=0
+printf '%-22s %14.0f %14.0f %8.2f\n' "reconnect (full hs)" "$p" "$t" "$ratio"

@@ -39,7 +39,7 @@ mod tls;
 use inflight::InFlightQueue;
 pub use inflight::{key_tag, returns_key, InFlight, Origin};
 use recv::RecvBuffer;
-use tls::{FdIo, TlsSession};
+use tls::TlsSession;
 
 /// Connection state. `Dead` is entered by the client's failover policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -845,7 +845,7 @@ impl Connection {
             return Ok(!self.has_unsent());
         };
         if self.tls.is_some() {
-            return self.flush_tls(fd, now);
+            return self.flush_tls(now);
         }
         let limit = self.send_limit();
         while self.out_pos < limit {
@@ -959,125 +959,6 @@ impl Connection {
 }
 
 impl Connection {
-    /// `flush` through the TLS session: plaintext from the send buffer into rustls, records
-    /// from rustls to the socket, until everything is out or the socket is full.
-    fn flush_tls(&mut self, fd: RawFd, now: Option<Instant>) -> io::Result<bool> {
-        let limit = self.send_limit();
-        let Some(tls) = self.tls.as_mut() else {
-            return Ok(!self.has_unsent());
-        };
-        let handshaking = tls.is_handshaking();
-        loop {
-            while tls.conn.wants_write() {
-                match tls.conn.write_tls(&mut FdIo { fd, dontwait: true }) {
-                    Ok(_) => {
-                        // Handshake records are not progress on requests (the handshake has
-                        // its own deadline).
-                        if !handshaking && (self.progress_at.is_none() || self.send_blocked) {
-                            self.progress_at = now;
-                        }
-                        self.send_blocked = false;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.send_blocked = true;
-                        return Ok(false);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            if self.out_pos >= limit {
-                break;
-            }
-            // rustls takes up to its buffer limit; the loop writes that out and goes on.
-            let n = io::Write::write(&mut tls.conn.writer(), &self.out[self.out_pos..limit])?;
-            self.out_pos += n;
-            if n == 0 && !tls.conn.wants_write() {
-                break;
-            }
-        }
-        if self.out_pos < self.out.len() {
-            // Held back until the handshake (or the SASL authentication) is done, or not
-            // taken by rustls yet.
-            return Ok(false);
-        }
-        self.out.clear();
-        self.out_pos = 0;
-        Ok(true)
-    }
-
-    /// `receive` through the TLS session: decrypted bytes rustls already holds first, else
-    /// one read of the socket (blocking as the socket's receive timeout says, unless
-    /// `dontwait`) and what it decrypts to.
-    fn receive_tls(&mut self, fd: RawFd, dontwait: bool) -> io::Result<Received> {
-        let mut socket_read = false;
-        loop {
-            let Some(tls) = self.tls.as_mut() else {
-                return Err(io::ErrorKind::NotConnected.into());
-            };
-            if !tls.is_handshaking() {
-                let tail = self.recv.tail();
-                let room = tail.len();
-                match io::Read::read(&mut tls.conn.reader(), tail) {
-                    Ok(0) if room > 0 => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "server closed the TLS session",
-                        ))
-                    }
-                    Ok(n) => {
-                        tls.maybe_plaintext = n == room;
-                        if n > 0 {
-                            self.recv.filled(n);
-                            self.progress_at = None;
-                            return Ok(Received::Bytes(n));
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        tls.maybe_plaintext = false;
-                    }
-                    Err(e) => {
-                        tls.maybe_plaintext = false;
-                        return Err(e);
-                    }
-                }
-            }
-            if socket_read {
-                return Ok(Received::WouldBlock);
-            }
-            socket_read = true;
-            match tls.conn.read_tls(&mut FdIo { fd, dontwait }) {
-                Ok(0) => {
-                    if tls.is_handshaking() {
-                        // A plaintext server that closes on our ClientHello, or a TLS server
-                        // that ends the handshake without an alert.
-                        self.tls_failure = Some(TlsFailure::NotTls);
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "TLS: the server closed the connection during the handshake \
-                             (does it speak TLS?)",
-                        ));
-                    }
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "server closed the connection",
-                    ));
-                }
-                Ok(_) => {}
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::Interrupted =>
-                {
-                    return Ok(Received::WouldBlock)
-                }
-                Err(e) => return Err(e),
-            }
-            if let Err((failure, why)) = tls.process(fd) {
-                self.tls_failure = Some(failure);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, why));
-            }
-        }
-    }
-
     /// What the next bytes of the receive buffer are. A returned answer has been consumed: its
     /// slices stay valid (and unchanged) until the next receive, or until the next call if
     /// `pin` is called.
