@@ -1,8 +1,8 @@
 /*
  * bench_bigvalue.c - gets of big values, OMcache's C API against libmemcached
  *
- *     bench_bigvalue_omcache      populate|get SERVERS SIZE N
- *     bench_bigvalue_libmemcached populate|get SERVERS SIZE N
+ *     bench_bigvalue_omcache      populate|get|mget SERVERS SIZE N
+ *     bench_bigvalue_libmemcached populate|get|mget SERVERS SIZE N
  *
  * One source, built twice: with -DBIGVALUE_OMCACHE against libomcache, with
  * -DBIGVALUE_LIBMEMCACHED against libmemcached (binary protocol, ketama and
@@ -10,12 +10,15 @@
  * of SIZE bytes each (the server needs -I above SIZE for 1,000,000 bytes);
  * "get" reads them N times in turn, one blocking get each, and checks every
  * value's length and its first and last bytes, which name its key (a value
- * that is another key's bytes counts as an error).  Neither client scans
+ * that is another key's bytes counts as an error).  "mget" fetches all
+ * BIG_KEYS keys in one call N times (OMcache: omcache_get_multi, its values
+ * valid together until the next call; libmemcached: memcached_mget and
+ * memcached_fetch_result into one reused result).  Neither client scans
  * the whole value: the work measured is the library's.  libmemcached hands
  * a malloc'd copy that the caller frees; OMcache lends its receive buffer
  * until the next call.
  *
- * Prints "get N SECONDS OPS_PER_SECOND" like the other benchmarks; the
+ * Prints "WORKLOAD N SECONDS OPS_PER_SECOND" like the other benchmarks; the
  * measured function is run_workload() (callgrind --toggle-collect).
  * benches/bigvalue.sh runs both and compares.
  *
@@ -121,6 +124,35 @@ static void get_loop(void)
     }
 }
 
+static void mget_loop(void)
+{
+    const unsigned char *key_ptrs[BIG_KEYS];
+    size_t lens[BIG_KEYS];
+    omcache_req_t reqs[BIG_KEYS];
+    omcache_value_t values[BIG_KEYS];
+    for (int k = 0; k < BIG_KEYS; k++) {
+        key_ptrs[k] = (const unsigned char *) keys[k];
+        lens[k] = key_lens[k];
+    }
+    for (long i = 0; i < n_ops; i++) {
+        size_t req_count = BIG_KEYS, value_count = BIG_KEYS, got = 0;
+        int rc = omcache_get_multi(mc, key_ptrs, lens, BIG_KEYS, reqs, &req_count, values,
+                                   &value_count, -1);
+        for (;;) {
+            for (size_t v = 0; v < value_count; v++, got++) {
+                int k = values[v].key_len ? values[v].key[values[v].key_len - 1] - '0' : 0;
+                check(i, k, values[v].data, values[v].data_len);
+            }
+            if (rc != OMCACHE_AGAIN || req_count == 0)
+                break;
+            value_count = BIG_KEYS;
+            rc = omcache_io(mc, reqs, &req_count, values, &value_count, -1);
+        }
+        if (rc != OMCACHE_OK || got != BIG_KEYS)
+            check(i, 0, NULL, 0);
+    }
+}
+
 static void teardown(void)
 {
     omcache_free(mc);
@@ -170,6 +202,29 @@ static void get_loop(void)
     }
 }
 
+static void mget_loop(void)
+{
+    const char *key_ptrs[BIG_KEYS];
+    memcached_result_st result;
+    memcached_result_create(mc, &result);
+    for (int k = 0; k < BIG_KEYS; k++)
+        key_ptrs[k] = keys[k];
+    for (long i = 0; i < n_ops; i++) {
+        memcached_return_t rc = memcached_mget(mc, key_ptrs, key_lens, BIG_KEYS);
+        int got = 0;
+        while (rc == MEMCACHED_SUCCESS && memcached_fetch_result(mc, &result, &rc) != NULL) {
+            size_t kl = memcached_result_key_length(&result);
+            int k = kl ? memcached_result_key_value(&result)[kl - 1] - '0' : 0;
+            check(i, k, (const unsigned char *) memcached_result_value(&result),
+                  memcached_result_length(&result));
+            got++;
+        }
+        if (got != BIG_KEYS)
+            check(i, 0, NULL, 0);
+    }
+    memcached_result_free(&result);
+}
+
 static void teardown(void)
 {
     memcached_free(mc);
@@ -178,15 +233,21 @@ static void teardown(void)
 #endif
 
 /* The measured part (callgrind: --toggle-collect=run_workload). */
+static int multi;
+
 __attribute__((noinline)) void run_workload(void)
 {
-    get_loop();
+    if (multi)
+        mget_loop();
+    else
+        get_loop();
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 || (strcmp(argv[1], "populate") && strcmp(argv[1], "get"))) {
-        fprintf(stderr, "usage: %s populate|get SERVERS SIZE N\n", argv[0]);
+    if (argc != 5 || (strcmp(argv[1], "populate") && strcmp(argv[1], "get")
+                      && strcmp(argv[1], "mget"))) {
+        fprintf(stderr, "usage: %s populate|get|mget SERVERS SIZE N\n", argv[0]);
         return 2;
     }
     value_size = (size_t) atol(argv[3]);
@@ -211,10 +272,11 @@ int main(int argc, char **argv)
             free(v);
         }
     } else {
+        multi = strcmp(argv[1], "mget") == 0;
         double start = now_s();
         run_workload();
         double secs = now_s() - start;
-        printf("get %ld %.6f %.1f\n", n_ops, secs, secs > 0 ? n_ops / secs : 0.0);
+        printf("%s %ld %.6f %.1f\n", argv[1], n_ops, secs, secs > 0 ? n_ops / secs : 0.0);
     }
     teardown();
     if (errors) {

@@ -4,8 +4,11 @@
 # (pkg-config libmemcached), one local memcached started with -I 2m.  The
 # library must be built (make).
 #
+# Workloads: "get" (one key per call) and "mget" (all 4 keys in one call:
+# OMcache keeps every value of the call valid together).
+#
 # 1. Throughput, client CPU and page faults: R rounds; in each round every
-#    size runs once with each client (the order alternates from round to
+#    workload and size runs once with each client (the order alternates from round to
 #    round), each run a separate process under /usr/bin/time.  Reported: the
 #    median ops/s of each client, the median of the per-round ratios ours /
 #    libmemcached, client CPU (user + sys) per get and minor page faults per
@@ -17,8 +20,9 @@
 #
 # Environment (defaults in brackets):
 #   BIGVALUE_ROUNDS [7]   BIGVALUE_SIZES [16384 102400 1000000]
+#   BIGVALUE_WORKLOADS [get mget]
 #   BIGVALUE_BYTES [500000000]  bytes read per timed run: N = BYTES / SIZE
-#                         (at least 200)
+#                         gets, or a quarter as many mgets (at least 50)
 #   BIGVALUE_TRACE_N [200]  gets per callgrind and strace run
 #   BIGVALUE_PARTS [1 2 3]
 #   CC [cc]  OMCACHE_BUILD [<repo>/build]
@@ -36,6 +40,7 @@ sizes=${BIGVALUE_SIZES:-16384 102400 1000000}
 bytes=${BIGVALUE_BYTES:-500000000}
 trace_n=${BIGVALUE_TRACE_N:-200}
 parts=${BIGVALUE_PARTS:-1 2 3}
+workloads=${BIGVALUE_WORKLOADS:-get mget}
 clients="omcache libmemcached"
 
 prog=${0##*/}
@@ -69,44 +74,57 @@ server=$("$root/scripts/memcached-servers.sh" start "$tmp/servers" 1 -I 2m -m 25
     || die "cannot start memcached"
 echo "# bigvalue.sh $(date -u) server $server sizes $sizes rounds $rounds" >"$log"
 
-n_of() { local n=$((bytes / $1)); [ "$n" -lt 200 ] && n=200; echo "$n"; }
+# n_of WORKLOAD SIZE
+n_of() {
+    local n=$((bytes / $2))
+    [ "$1" = mget ] && n=$((n / 4))
+    [ "$n" -lt 50 ] && n=50
+    echo "$n"
+}
 
 for s in $sizes; do
     "$out/bench_bigvalue_omcache" populate "$server" "$s" 0 || die "populate $s failed"
 done
 
-# run ROUND CLIENT SIZE N -> "ROUND CLIENT SIZE get N SECS OPS USER SYS MINFLT" in the log
+# run ROUND CLIENT WORKLOAD SIZE N -> "ROUND CLIENT WORKLOAD/SIZE WORKLOAD N SECS OPS USER
+# SYS MINFLT" in the log
 failures=0
 run() {
-    local r=$1 c=$2 s=$3 n=$4 line
+    local r=$1 c=$2 w=$3 s=$4 n=$5 line
     if ! line=$(/usr/bin/time -f "%U %S %R" -o "$tmp/time" \
-        "$out/bench_bigvalue_$c" get "$server" "$s" "$n" 2>"$tmp/err"); then
-        echo "  round $r: $c $s FAILED: $(head -3 "$tmp/err")" >&2
-        echo "# round $r $c $s failed: $(tr '\n' ' ' <"$tmp/err")" >>"$log"
+        "$out/bench_bigvalue_$c" "$w" "$server" "$s" "$n" 2>"$tmp/err"); then
+        echo "  round $r: $c $w $s FAILED: $(head -3 "$tmp/err")" >&2
+        echo "# round $r $c $w $s failed: $(tr '\n' ' ' <"$tmp/err")" >>"$log"
         failures=$((failures + 1))
         return
     fi
-    [ -n "$line" ] || line="get 0 0 0"
-    echo "$r $c $s $line $(tail -1 "$tmp/time")" >>"$log"
+    [ -n "$line" ] || line="$w 0 0 0"
+    echo "$r $c $w/$s $line $(tail -1 "$tmp/time")" >>"$log"
 }
+rows=
+for w in $workloads; do for s in $sizes; do rows="$rows $w/$s"; done; done
 
 if want 1; then
     # Faults of start-up, connecting and populating: a run of 0 gets.
-    for s in $sizes; do
-        for c in $clients; do run 0 "$c" "$s" 0; done
+    for w in $workloads; do
+        for s in $sizes; do
+            for c in $clients; do run 0 "$c" "$w" "$s" 0; done
+        done
     done
     start_s=$(date +%s)
     for r in $(seq 1 "$rounds"); do
         if [ $((r % 2)) -eq 1 ]; then order="omcache libmemcached"; else order="libmemcached omcache"; fi
-        for s in $sizes; do
-            for c in $order; do run "$r" "$c" "$s" "$(n_of "$s")"; done
+        for w in $workloads; do
+            for s in $sizes; do
+                for c in $order; do run "$r" "$c" "$w" "$s" "$(n_of "$w" "$s")"; done
+            done
         done
         printf '\r  round %d/%d done (%ds)' "$r" "$rounds" $(($(date +%s) - start_s)) >&2
     done
     echo >&2
     echo
-    echo "Big-value gets, median of $rounds rounds (ratio = ours / libmemcached, per round; faults less a 0-get run):"
-    awk -v sizes="$sizes" '
+    echo "Big-value gets, median of $rounds rounds (ratio = ours / libmemcached, per round; per call; faults less a 0-call run):"
+    awk -v sizes="$rows" '
     function median(list,    a, n, i, j, t) {
         n = split(list, a, " ")
         if (n == 0) return -1
@@ -122,7 +140,7 @@ if want 1; then
         flt_[c, s, r] = (flt - base[c, s]) / n; rounds[r] = 1
     }
     END {
-        printf "%-8s | %10s | %10s | %6s | %9s | %9s | %6s | %9s | %9s\n", "size", "ours ops/s", "libm ops/s", "ratio", "ours us/op", "libm us/op", "CPU", "ours flt", "libm flt"
+        printf "%-12s | %10s | %10s | %6s | %9s | %9s | %6s | %9s | %9s\n", "call/size", "ours ops/s", "libm ops/s", "ratio", "ours us/op", "libm us/op", "CPU", "ours flt", "libm flt"
         ns = split(sizes, ss, " ")
         for (i = 1; i <= ns; i++) {
             s = ss[i]; oo = ""; lo = ""; ra = ""; oc = ""; lc = ""; cr = ""; of = ""; lf = ""
@@ -135,7 +153,7 @@ if want 1; then
                     of = of " " flt_["omcache", s, r]; lf = lf " " flt_["libmemcached", s, r]
                 }
             }
-            printf "%-8s | %10.0f | %10.0f | %5.2fx | %9.1f | %9.1f | %5.2fx | %9.2f | %9.2f\n", s, median(oo), median(lo), median(ra), median(oc), median(lc), median(cr), median(of), median(lf)
+            printf "%-12s | %10.0f | %10.0f | %5.2fx | %9.1f | %9.1f | %5.2fx | %9.2f | %9.2f\n", s, median(oo), median(lo), median(ra), median(oc), median(lc), median(cr), median(of), median(lf)
         }
     }' "$log"
 fi
