@@ -12,19 +12,42 @@ fn fill(b: &mut RecvBuffer, bytes: &[u8]) {
     b.filled(bytes.len());
 }
 
+fn addr_mod(b: &RecvBuffer, i: usize) -> usize {
+    (b.buf.as_ptr() as usize + i) % LANDING_ALIGN
+}
+
 #[test]
 fn recv_buffer_grows_and_compacts() {
     let mut b = RecvBuffer::default();
     assert!(b.make_room(24, MAX, BUDGET));
-    assert_eq!(b.buf.len(), INITIAL_RECV_BUFFER);
+    assert_eq!(b.buf.len(), INITIAL_RECV_BUFFER + LANDING_ALIGN);
+    // An empty buffer receives at an aligned address.
+    assert_eq!(addr_mod(&b, b.start), 0);
     b.end = b.buf.len();
     b.start = 100;
+    let moved = addr_mod(&b, 100);
     assert!(b.make_room(24, MAX, BUDGET));
-    assert_eq!(b.start, 0);
-    assert_eq!(b.end, INITIAL_RECV_BUFFER - 100);
+    // Compacted, keeping the pending bytes' offset modulo LANDING_ALIGN.
+    assert!(b.start < LANDING_ALIGN);
+    assert_eq!(addr_mod(&b, b.start), moved);
+    assert_eq!(b.end - b.start, INITIAL_RECV_BUFFER + LANDING_ALIGN - 100);
+    b.start = b.end - 10;
+    let moved = addr_mod(&b, b.start);
     assert!(b.make_room(100_000, MAX, BUDGET));
-    assert!(b.buf.len() >= 100_000);
+    assert!(b.buf.len() - b.start >= 100_000);
+    assert_eq!(addr_mod(&b, b.start), moved);
     assert!(!b.make_room(2 << 20, MAX, BUDGET));
+}
+
+/// A frame as large as the receive limit fits, whatever the buffer's alignment.
+#[test]
+fn recv_buffer_holds_a_frame_of_the_limit() {
+    let mut b = RecvBuffer::default();
+    assert!(b.make_room(24, MAX, BUDGET));
+    fill(&mut b, &[7; 24]);
+    assert!(b.make_room(MAX, MAX, BUDGET));
+    assert!(b.buf.len() - b.start >= MAX);
+    assert_eq!(b.pending(), &[7; 24]);
 }
 
 /// Bytes handed out (pinned) never move or change while the buffer makes room, grows,
@@ -34,20 +57,21 @@ fn pinned_bytes_stay_put_through_growth_and_reset() {
     let mut b = RecvBuffer::default();
     assert!(b.make_room(24, MAX, BUDGET));
     fill(&mut b, b"value-one|partial");
+    let first = b.start;
     b.consume(9);
     b.pin();
     let pinned_ptr = b.buf.as_ptr();
-    // Consumed to the end and pinned: the next receive must not start over at 0.
+    // Consumed to the end and pinned: the next receive must not start over.
     b.consume(8);
     assert!(b.make_room(24, MAX, BUDGET));
-    assert!(b.buf.as_ptr() == pinned_ptr && b.end == 17);
+    assert!(b.buf.as_ptr() == pinned_ptr && b.end == first + 17);
     // A frame that needs more room than is left: a new buffer, the old one retired.
-    b.start = 9;
+    b.start = first + 9;
     assert!(b.make_room(INITIAL_RECV_BUFFER * 3, MAX, BUDGET));
     assert!(b.buf.as_ptr() != pinned_ptr);
     assert_eq!(b.pending(), b"|partial");
     assert_eq!(b.retired.len(), 1);
-    assert_eq!(&b.retired[0][..9], b"value-one");
+    assert_eq!(&b.retired[0][first..first + 9], b"value-one");
     // A reset while pinned (again): retired too, never cleared in place.
     b.pin();
     fill(&mut b, b"more");
@@ -56,10 +80,10 @@ fn pinned_bytes_stay_put_through_growth_and_reset() {
     assert_eq!(b.retired.len(), 2);
     assert!(b.retired[1].as_ptr() == second);
     assert!(b.is_empty());
-    // The next call: retired buffers are recycled (the largest kept as the spare).
+    // The next call: retired buffers become spares.
     b.unpin();
     assert!(b.retired.is_empty());
-    assert!(b.spare.len() >= INITIAL_RECV_BUFFER * 3);
+    assert!(b.spares.iter().any(|s| s.len() >= INITIAL_RECV_BUFFER * 3));
 }
 
 #[test]
@@ -72,6 +96,60 @@ fn pinned_buffer_respects_the_retire_budget() {
     // Budget spent: no room, the caller must return its values first.
     assert!(!b.make_room(24, MAX, 0));
     assert!(b.make_room(24, MAX, BUDGET));
+}
+
+/// One big frame received into `b` (its header first, then the rest), consumed and pinned
+/// like a value handed to the caller; returns where its bytes are.
+fn receive_big_frame(b: &mut RecvBuffer, len: usize, byte: u8) -> *const u8 {
+    assert!(b.make_room(24, MAX, BUDGET));
+    let first = b.tail().len().min(len);
+    b.tail()[..first].fill(byte);
+    b.filled(first);
+    assert!(b.make_room(len, MAX, BUDGET));
+    let rest = len - b.pending().len();
+    b.tail()[..rest].fill(byte);
+    b.filled(rest);
+    let at = b.take(len).as_ptr();
+    b.pin();
+    at
+}
+
+/// Big values, several per call, pinned: each call's buffers serve again after `unpin`
+/// (no allocation once warm), and no value is overwritten while pinned.
+#[test]
+fn big_pinned_values_reuse_retired_buffers() {
+    const BIG: usize = 300_000;
+    let mut b = RecvBuffer::default();
+    let mut seen = std::collections::HashSet::new();
+    for call in 0..6u8 {
+        b.unpin();
+        let mut values = Vec::new();
+        for i in 0..3u8 {
+            let ptr = receive_big_frame(&mut b, BIG, call * 3 + i);
+            if i == 0 {
+                // Received into an empty buffer: at an aligned address.
+                assert_eq!(ptr as usize % LANDING_ALIGN, 0);
+            }
+            values.push((ptr, BIG, call * 3 + i));
+            if call >= 2 {
+                assert!(seen.contains(&(ptr as usize)), "call {call}: a new buffer");
+            }
+            seen.insert(ptr as usize);
+        }
+        // Every value of this call is intact: each is in its own live buffer.
+        let live: Vec<&Vec<u8>> = b.retired.iter().chain(std::iter::once(&b.buf)).collect();
+        for (ptr, len, byte) in values {
+            let holder = live
+                .iter()
+                .find(|v| {
+                    let base = v.as_ptr() as usize;
+                    (ptr as usize) >= base && (ptr as usize) + len <= base + v.len()
+                })
+                .expect("a value's buffer was freed or reused while pinned");
+            let off = ptr as usize - holder.as_ptr() as usize;
+            assert!(holder[off..off + len].iter().all(|&x| x == byte));
+        }
+    }
 }
 
 /// A connection with requests in flight and `bytes` received, without a socket: the
