@@ -31,6 +31,16 @@ and, per implementation, the median of the per-round ratios pool-4 / pool-1.
 --workloads runs only some of them (pool: pool-1 and pool-4), e.g. more rounds
 of get_multi alone.
 
+--calls N is for instruction and system-call counts instead: each
+implementation stores the keys, warms up with 10 calls, then makes N calls of
+each workload chosen (get, set, get_multi) and nothing else - no clock, no
+report.  The cost of one call is the difference between runs with N and with
+0 calls, e.g. for Debian's pylibmc:
+
+  valgrind --tool=callgrind python3 bench_pylibmc.py --impl pylibmc \
+      --server 127.0.0.1:11211 --workloads get_multi --calls 500    (and 0)
+  strace -c -f  (the same command lines)
+
 Clients are made as pylibmc users make them:
 Client([server], binary=..., behaviors={"tcp_nodelay": True}); each run
 gets a fresh client, connected (one get) before the clock starts.  Without
@@ -260,6 +270,30 @@ def report(protocol, server, impls, rounds, threads, ops, cpu, workloads):
     sys.stdout.flush()
 
 
+def calls_only(args, protocol, modules):
+    """--calls: N calls of each chosen workload per implementation, nothing timed."""
+    keys = KEYS
+    batches = [[KEYS[(b * MULTI_KEYS + j) % 1000] for j in range(MULTI_KEYS)] for b in range(10)]
+    for label, module in modules:
+        impl = Impl(label, module, protocol == "binary", args.server)
+        populate(impl)
+        mc = impl.client()
+        loops = {
+            "get": lambda i: mc.get(keys[i % 1000]),
+            "set": lambda i: mc.set(keys[i % 1000], VALUE),
+            "get_multi": lambda i: mc.get_multi(batches[i % 10]),
+        }
+        for workload in args.workloads:
+            call = loops.get(workload)
+            if call is None:
+                continue
+            for i in range(10):
+                call(i)
+            for i in range(args.calls):
+                call(i)
+    return 0
+
+
 def bench_protocol(args, protocol, modules):
     impls = [Impl(label, module, protocol == "binary", args.server) for label, module in modules]
     populate(impls[0])
@@ -353,6 +387,8 @@ def main():
     parser.add_argument("--n-set", type=int, default=20000)
     parser.add_argument("--n-multi", type=int, default=2000)
     parser.add_argument("--n-pool", type=int, default=20000)
+    parser.add_argument("--calls", type=int, default=None,
+                        help="only make this many calls of each workload (for callgrind / strace)")
     parser.add_argument("--workloads", default="get,set,get_multi,pool",
                         help="comma-separated, of get, set, get_multi, pool (pool-1 and pool-N)")
     args = parser.parse_args()
@@ -365,6 +401,8 @@ def main():
         parser.error("--protocols: text, binary or both")
     if args.rounds < 1 or args.threads < 1 or min(args.n_get, args.n_set, args.n_multi, args.n_pool) < 1:
         parser.error("rounds, threads and counts must be positive")
+    if args.calls is not None and args.calls < 0:
+        parser.error("--calls: 0 or more")
 
     modules = import_impls([name for name in args.impl.split(",") if name])
     if not modules:
@@ -373,6 +411,8 @@ def main():
     if args.server is None:
         own, args.server = start_memcached()
     try:
+        if args.calls is not None:
+            return sum(calls_only(args, protocol, modules) for protocol in protocols)
         print("implementations: " + ", ".join(f"{label} ({module.__file__})" for label, module in modules))
         failures = sum(bench_protocol(args, protocol, modules) for protocol in protocols)
     finally:

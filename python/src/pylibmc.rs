@@ -62,10 +62,11 @@ fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a [u8]> {
 /// A key's bytes: a bytes object's own, a str's UTF-8; anything else is refused as pylibmc
 /// does. The bytes are the object's, so they stay valid (and unchanged) while it is held.
 fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
-    let b = if let Ok(b) = key.cast::<PyBytes>() {
-        b.as_bytes()
-    } else if let Ok(s) = key.cast::<PyString>() {
+    // str first: the common key type in Python 3 code.
+    let b = if let Ok(s) = key.cast::<PyString>() {
         str_utf8(s)?
+    } else if let Ok(b) = key.cast::<PyBytes>() {
+        b.as_bytes()
     } else {
         return Err(PyTypeError::new_err("key must be bytes"));
     };
