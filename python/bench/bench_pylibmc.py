@@ -4,6 +4,7 @@
     bench_pylibmc.py [--impl pylibmc,omcache.pylibmc] [--server HOST:PORT]
                      [--protocols text,binary] [--rounds 7] [--threads 4]
                      [--n-get N] [--n-set N] [--n-multi N] [--n-pool N]
+                     [--workloads get,set,get_multi,pool]
 
 Each implementation is a module with pylibmc 1.6's API: Debian's
 python3-pylibmc is `pylibmc` (it imports only under /usr/bin/python3 and
@@ -27,6 +28,18 @@ process, user + sys from getrusage, all threads):
              releases the GIL while it waits for the server
 
 and, per implementation, the median of the per-round ratios pool-4 / pool-1.
+--workloads runs only some of them (pool: pool-1 and pool-4), e.g. more rounds
+of get_multi alone.
+
+--calls N is for instruction and system-call counts instead: each
+implementation stores the keys, warms up with 10 calls, then makes N calls of
+each workload chosen (get, set, get_multi) and nothing else - no clock, no
+report.  The cost of one call is the difference between runs with N and with
+0 calls, e.g. for Debian's pylibmc:
+
+  valgrind --tool=callgrind python3 bench_pylibmc.py --impl pylibmc \
+      --server 127.0.0.1:11211 --workloads get_multi --calls 500    (and 0)
+  strace -c -f  (the same command lines)
 
 Clients are made as pylibmc users make them:
 Client([server], binary=..., behaviors={"tcp_nodelay": True}); each run
@@ -219,7 +232,7 @@ def cell(value, spec, suffix=""):
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
-def report(protocol, server, impls, rounds, threads, ops, cpu):
+def report(protocol, server, impls, rounds, threads, ops, cpu, workloads):
     """ops[label][workload] and cpu[...] are per-round lists (None: failed)."""
     ref = impls[0].label
     others = [impl.label for impl in impls[1:]]
@@ -238,12 +251,15 @@ def report(protocol, server, impls, rounds, threads, ops, cpu):
           f"(ratio = per round, against {ref}; CPU = this process, user + sys):")
     print(line("workload", columns))
     print("-+-".join(["-" * 10] + ["-" * w for w in widths]))
-    for workload in WORKLOADS:
+    for workload in workloads:
         cells = [cell(median_of(ops[impl.label][workload]), ".0f") for impl in impls]
         cells += [cell(median_ratio(ops[label][workload], ops[ref][workload]), ".2f", "x") for label in others]
         cells += [cell(median_of(cpu[impl.label][workload]), ".2f") for impl in impls]
         cells += [cell(median_ratio(cpu[label][workload], cpu[ref][workload]), ".2f", "x") for label in others]
         print(line(names.get(workload, workload), cells))
+    if "pool-N" not in workloads:
+        sys.stdout.flush()
+        return
     scaling = [
         f"{impl.label} " + cell(median_ratio(ops[impl.label]["pool-N"], ops[impl.label]["pool-1"]), ".2f", "x")
         for impl in impls
@@ -254,11 +270,36 @@ def report(protocol, server, impls, rounds, threads, ops, cpu):
     sys.stdout.flush()
 
 
+def calls_only(args, protocol, modules):
+    """--calls: N calls of each chosen workload per implementation, nothing timed."""
+    keys = KEYS
+    batches = [[KEYS[(b * MULTI_KEYS + j) % 1000] for j in range(MULTI_KEYS)] for b in range(10)]
+    for label, module in modules:
+        impl = Impl(label, module, protocol == "binary", args.server)
+        populate(impl)
+        mc = impl.client()
+        loops = {
+            "get": lambda i: mc.get(keys[i % 1000]),
+            "set": lambda i: mc.set(keys[i % 1000], VALUE),
+            "get_multi": lambda i: mc.get_multi(batches[i % 10]),
+        }
+        for workload in args.workloads:
+            call = loops.get(workload)
+            if call is None:
+                continue
+            for i in range(10):
+                call(i)
+            for i in range(args.calls):
+                call(i)
+    return 0
+
+
 def bench_protocol(args, protocol, modules):
     impls = [Impl(label, module, protocol == "binary", args.server) for label, module in modules]
     populate(impls[0])
-    ops = {impl.label: {w: [] for w in WORKLOADS} for impl in impls}
-    cpu = {impl.label: {w: [] for w in WORKLOADS} for impl in impls}
+    workloads = args.workloads
+    ops = {impl.label: {w: [] for w in workloads} for impl in impls}
+    cpu = {impl.label: {w: [] for w in workloads} for impl in impls}
     failures = 0
     runs = {
         "get": lambda impl: run_get(impl, args.n_get),
@@ -270,7 +311,7 @@ def bench_protocol(args, protocol, modules):
     started = time.monotonic()
     for r in range(args.rounds):
         order = impls[r % len(impls):] + impls[: r % len(impls)]
-        for workload in WORKLOADS:
+        for workload in workloads:
             for impl in order:
                 try:
                     rate, per_op = runs[workload](impl)
@@ -284,7 +325,7 @@ def bench_protocol(args, protocol, modules):
         print(f"\r  python {protocol}: round {r + 1}/{args.rounds} done ({time.monotonic() - started:.0f}s)",
               end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report(protocol, args.server, impls, args.rounds, args.threads, ops, cpu)
+    report(protocol, args.server, impls, args.rounds, args.threads, ops, cpu, workloads)
     return failures
 
 
@@ -346,12 +387,22 @@ def main():
     parser.add_argument("--n-set", type=int, default=20000)
     parser.add_argument("--n-multi", type=int, default=2000)
     parser.add_argument("--n-pool", type=int, default=20000)
+    parser.add_argument("--calls", type=int, default=None,
+                        help="only make this many calls of each workload (for callgrind / strace)")
+    parser.add_argument("--workloads", default="get,set,get_multi,pool",
+                        help="comma-separated, of get, set, get_multi, pool (pool-1 and pool-N)")
     args = parser.parse_args()
+    chosen = [w for w in args.workloads.split(",") if w]
+    if not chosen or any(w not in ("get", "set", "get_multi", "pool") for w in chosen):
+        parser.error("--workloads: get, set, get_multi and/or pool")
+    args.workloads = [w for w in WORKLOADS if w in chosen or (w.startswith("pool-") and "pool" in chosen)]
     protocols = [p for p in args.protocols.split(",") if p]
     if not protocols or any(p not in ("text", "binary") for p in protocols):
         parser.error("--protocols: text, binary or both")
     if args.rounds < 1 or args.threads < 1 or min(args.n_get, args.n_set, args.n_multi, args.n_pool) < 1:
         parser.error("rounds, threads and counts must be positive")
+    if args.calls is not None and args.calls < 0:
+        parser.error("--calls: 0 or more")
 
     modules = import_impls([name for name in args.impl.split(",") if name])
     if not modules:
@@ -360,6 +411,8 @@ def main():
     if args.server is None:
         own, args.server = start_memcached()
     try:
+        if args.calls is not None:
+            return sum(calls_only(args, protocol, modules) for protocol in protocols)
         print("implementations: " + ", ".join(f"{label} ({module.__file__})" for label, module in modules))
         failures = sum(bench_protocol(args, protocol, modules) for protocol in protocols)
     finally:

@@ -36,30 +36,66 @@ use values::{Decoded, Payload};
 /// The version of pylibmc whose API this is.
 const PYLIBMC_VERSION: &str = "1.6.3";
 
-/// A key as bytes: bytes as given, str as UTF-8; anything else is refused as pylibmc does.
-fn key_bytes<'py>(key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let b = if let Ok(b) = key.cast::<PyBytes>() {
-        b.clone()
-    } else if let Ok(s) = key.cast::<PyString>() {
-        s.encode_utf8()?
+extern "C" {
+    // In the stable ABI from Python 3.10 and exported by every CPython 3 before it: pyo3's
+    // abi3-py39 bindings leave it out, but the interpreters this module loads in all have it.
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
+}
+
+/// The UTF-8 of a str without a bytes object made for it (a key is read once per request).
+fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a [u8]> {
+    let mut len: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a str the caller holds (with the GIL). The buffer returned belongs to
+    // the str (its own data when ASCII, else its cached UTF-8), which is immutable and lives
+    // at least as long as the borrow of `s`; on failure a UnicodeEncodeError is set.
+    let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len) };
+    if data.is_null() {
+        return Err(PyErr::fetch(s.py()));
+    }
+    // SAFETY: `data` points to `len` bytes owned by the str (see above).
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize) })
+}
+
+/// A key's bytes: a bytes object's own, a str's UTF-8; anything else is refused as pylibmc
+/// does. The bytes are the object's, so they stay valid (and unchanged) while it is held.
+fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    // str first: the common key type in Python 3 code.
+    let b = if let Ok(s) = key.cast::<PyString>() {
+        str_utf8(s)?
+    } else if let Ok(b) = key.cast::<PyBytes>() {
+        b.as_bytes()
     } else {
         return Err(PyTypeError::new_err("key must be bytes"));
     };
-    let len = b.as_bytes().len();
-    if len > MAX_KEY_LEN {
+    if b.len() > MAX_KEY_LEN {
         return Err(PyValueError::new_err(format!(
-            "key length {len} too long, max is {MAX_KEY_LEN}"
+            "key length {} too long, max is {MAX_KEY_LEN}",
+            b.len()
         )));
     }
     Ok(b)
 }
 
+/// How many items a list or tuple holds (0 for other iterables: no len() asked).
+fn size_hint(items: &Bound<'_, PyAny>) -> usize {
+    if let Ok(list) = items.cast::<PyList>() {
+        list.len()
+    } else if let Ok(tuple) = items.cast::<PyTuple>() {
+        tuple.len()
+    } else {
+        0
+    }
+}
+
 /// An optional key prefix (str or bytes).
-fn prefix_bytes<'py>(prefix: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+fn prefix_bytes<'a>(prefix: Option<&'a Bound<'_, PyAny>>) -> PyResult<&'a [u8]> {
     match prefix {
-        None => Ok(None),
-        Some(p) if p.is_none() => Ok(None),
-        Some(p) => key_bytes(p).map(Some),
+        None => Ok(&[]),
+        Some(p) if p.is_none() => Ok(&[]),
+        Some(p) => key_bytes(p),
     }
 }
 
@@ -266,13 +302,12 @@ impl PyClient {
     ) -> PyResult<bool> {
         let py = slf.py();
         check_compress_level(compress_level)?;
-        let key = key_bytes(key)?;
+        let k = key_bytes(key)?;
         let me = slf.borrow();
         let protocol = me.pickle_protocol(py);
         drop(me);
         let (payload, flags) =
             Self::serialize_value(slf, val, protocol, min_compress_len, compress_level)?;
-        let k = key.as_bytes();
         if k.is_empty() {
             return Ok(false);
         }
@@ -297,8 +332,7 @@ impl PyClient {
         if delta < 0 {
             return Err(PyValueError::new_err("delta must be positive"));
         }
-        let key = key_bytes(key)?;
-        let k = key.as_bytes();
+        let k = key_bytes(key)?;
         let me = slf.borrow();
         let mut held = me.acquire(py);
         let answer = py.detach(|| held.delta(op, k, delta as u64));
@@ -318,21 +352,20 @@ impl PyClient {
     fn collect_keys<'py>(
         held: &mut Held<'_>,
         keys: &Bound<'py, PyAny>,
-        prefix: Option<&Bound<'py, PyBytes>>,
+        p: &[u8],
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let p: &[u8] = prefix.map_or(&[], |p| p.as_bytes());
         held.begin_keys();
-        let mut originals = Vec::new();
+        let mut originals = Vec::with_capacity(size_hint(keys));
         for key in keys.try_iter()? {
             let key = key?;
             let k = key_bytes(&key)?;
-            if k.as_bytes().is_empty() {
+            if k.is_empty() {
                 continue;
             }
-            if !held.push_key(p, k.as_bytes()) {
+            if !held.push_key(p, k) {
                 return Err(PyValueError::new_err(format!(
                     "key length {} too long, max is {MAX_KEY_LEN}",
-                    p.len() + k.as_bytes().len()
+                    p.len() + k.len()
                 )));
             }
             originals.push(key);
@@ -353,40 +386,37 @@ impl PyClient {
     ) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
         check_compress_level(compress_level)?;
-        let prefix = prefix_bytes(key_prefix)?;
-        let p: &[u8] = prefix.as_ref().map_or(&[], |p| p.as_bytes());
+        let p = prefix_bytes(key_prefix)?;
         let protocol = slf.borrow().pickle_protocol(py);
         let items = mapping.call_method0("items")?;
         let mut originals = Vec::new();
-        let mut wire_keys = Vec::new();
         let mut payloads = Vec::new();
         let mut extras: Vec<[u8; 8]> = Vec::new();
         let failed = PyList::empty(py);
         for item in items.try_iter()? {
             let (key, val): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item?.extract()?;
             let k = key_bytes(&key)?;
-            if p.len() + k.as_bytes().len() > MAX_KEY_LEN {
+            if p.len() + k.len() > MAX_KEY_LEN {
                 return Err(PyValueError::new_err(format!(
                     "key length {} too long, max is {MAX_KEY_LEN}",
-                    p.len() + k.as_bytes().len()
+                    p.len() + k.len()
                 )));
             }
             let (payload, flags) =
                 Self::serialize_value(slf, &val, protocol, min_compress_len, compress_level)?;
-            if k.as_bytes().is_empty() {
+            if k.is_empty() {
                 failed.append(&key)?;
                 continue;
             }
             extras.push(omcache::protocol::extras::storage(flags, expiration(time)));
             originals.push(key);
-            wire_keys.push(k);
             payloads.push(payload);
         }
         let me = slf.borrow();
         let mut held = me.acquire(py);
         held.begin_keys();
-        for k in &wire_keys {
-            held.push_key(p, k.as_bytes());
+        for key in &originals {
+            held.push_key(p, key_bytes(key)?);
         }
         let slices: Vec<&[u8]> = payloads.iter().map(Payload::as_slice).collect();
         py.detach(|| held.run_multi_store(op, &extras, &slices));
@@ -546,9 +576,8 @@ impl PyClient {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let key = key_bytes(key)?;
+        let k = key_bytes(key)?;
         let default = || default.clone().unwrap_or_else(|| py.None().into_bound(py));
-        let k = key.as_bytes();
         if k.is_empty() {
             return Ok(default());
         }
@@ -573,8 +602,7 @@ impl PyClient {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let key = key_bytes(key)?;
-        let k = key.as_bytes();
+        let k = key_bytes(key)?;
         let me = slf.borrow();
         let native = !me.user_deserialize.load(Ordering::Relaxed);
         let mut held = me.acquire(py);
@@ -737,8 +765,7 @@ impl PyClient {
 
     fn delete(slf: &Bound<'_, PyClient>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let py = slf.py();
-        let key = key_bytes(key)?;
-        let k = key.as_bytes();
+        let k = key_bytes(key)?;
         if k.is_empty() {
             return Ok(false);
         }
@@ -770,8 +797,7 @@ impl PyClient {
 
     fn touch(slf: &Bound<'_, PyClient>, key: &Bound<'_, PyAny>, time: i64) -> PyResult<bool> {
         let py = slf.py();
-        let key = key_bytes(key)?;
-        let k = key.as_bytes();
+        let k = key_bytes(key)?;
         if k.is_empty() {
             return Ok(false);
         }
@@ -798,11 +824,11 @@ impl PyClient {
         key_prefix: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
-        let prefix = prefix_bytes(key_prefix)?;
+        let p = prefix_bytes(key_prefix)?;
         let me = slf.borrow();
         let native = !me.user_deserialize.load(Ordering::Relaxed);
         let mut held = me.acquire(py);
-        let originals = Self::collect_keys(&mut held, keys, prefix.as_ref())?;
+        let originals = Self::collect_keys(&mut held, keys, p)?;
         let failure = py.detach(|| held.get_multi());
         let out = PyDict::new(py);
         if let Some(f) = failure {
@@ -889,10 +915,10 @@ impl PyClient {
         key_prefix: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let py = slf.py();
-        let prefix = prefix_bytes(key_prefix)?;
+        let p = prefix_bytes(key_prefix)?;
         let me = slf.borrow();
         let mut held = me.acquire(py);
-        let originals = Self::collect_keys(&mut held, keys, prefix.as_ref())?;
+        let originals = Self::collect_keys(&mut held, keys, p)?;
         py.detach(|| held.run_keys(opcode::DELETE, &[], &[]));
         let mut all = true;
         for (i, status) in held.statuses.iter().enumerate() {
@@ -900,7 +926,7 @@ impl PyClient {
                 Status::Ok => {}
                 Status::NotFound => all = false,
                 other => {
-                    let key = key_bytes(&originals[i])?;
+                    let k = key_bytes(&originals[i])?;
                     let server = held.arena_server(i);
                     let host = server
                         .filter(|_| other.failure().is_some_and(|f| f.is_server_failure()))
@@ -910,7 +936,7 @@ impl PyClient {
                         *other,
                         held.binary(),
                         "memcached_delete",
-                        Some(key.as_bytes()),
+                        Some(k),
                         host,
                         &[],
                     ));
@@ -931,10 +957,10 @@ impl PyClient {
         if delta < 0 {
             return Err(PyValueError::new_err("delta must be positive"));
         }
-        let prefix = prefix_bytes(key_prefix)?;
+        let p = prefix_bytes(key_prefix)?;
         let me = slf.borrow();
         let mut held = me.acquire(py);
-        Self::collect_keys(&mut held, keys, prefix.as_ref())?;
+        Self::collect_keys(&mut held, keys, p)?;
         let ex = omcache::protocol::extras::delta(delta as u64, 0, 0xffff_ffff);
         py.detach(|| held.run_keys(opcode::INCREMENT, &ex, &[]));
         let failed: Vec<Status> = held
@@ -1078,10 +1104,10 @@ impl PyClient {
 
     /// The index of the server `key` goes to.
     fn hash(slf: &Bound<'_, PyClient>, key: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let key = key_bytes(key)?;
+        let k = key_bytes(key)?;
         let me = slf.borrow();
         let held = me.acquire(slf.py());
-        Ok(held.server_for_key(key.as_bytes()).unwrap_or(0))
+        Ok(held.server_for_key(k).unwrap_or(0))
     }
 
     /// Behaviors as numbers (omcache.pylibmc.client names `hash` and `distribution`).
@@ -1179,7 +1205,6 @@ fn set_behaviors_on(held: &mut Held<'_>, behaviors: &Bound<'_, PyAny>) -> PyResu
             None
         } else {
             let ns = key_bytes(&value)?;
-            let ns = ns.as_bytes();
             (!ns.is_empty()).then(|| ns.to_vec())
         };
     }

@@ -461,17 +461,20 @@ impl Inner {
     }
 
     /// Adds a wire key (namespace + prefix + key) to the arena; false if it is too long.
+    #[inline]
     pub fn push_key(&mut self, prefix: &[u8], key: &[u8]) -> bool {
-        if let Some(ns) = &self.model.namespace {
-            self.keys.extend_from_slice(ns);
-        }
-        self.keys.extend_from_slice(prefix);
-        self.keys.extend_from_slice(key);
-        let start = self.key_ends.last().copied().unwrap_or(0);
-        if self.keys.len() - start > MAX_KEY_LEN {
-            self.keys.truncate(start);
+        let ns = self.model.namespace.as_deref().unwrap_or(&[]);
+        if ns.len() + prefix.len() + key.len() > MAX_KEY_LEN {
             return false;
         }
+        // Most calls have neither namespace nor prefix: one copy, not three.
+        if !ns.is_empty() {
+            self.keys.extend_from_slice(ns);
+        }
+        if !prefix.is_empty() {
+            self.keys.extend_from_slice(prefix);
+        }
+        self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len());
         true
     }
