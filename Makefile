@@ -346,6 +346,10 @@ bench: all
 	benches/routing.sh
 	$(STEP)"benches/tls.sh (TLS vs plaintext, same run)"
 	benches/tls.sh
+	$(STEP)"benches/bigvalue.sh (16 KB, 100 KB and 1,000,000-byte gets against libmemcached)"
+	benches/bigvalue.sh
+	$(STEP)"benches/cluster.sh (a get with 1 to 10,000 servers configured)"
+	benches/cluster.sh
 
 # The Python package (python/, a second crate of the cargo workspace, built
 # by maturin).  Debian's python3 is used for the venv because its
