@@ -312,12 +312,14 @@ impl Client {
         sink: &mut dyn ResponseSink,
         wait: Wait,
     ) -> Option<Status> {
-        // Only the active servers can be anything but idle.
+        // Only the active servers can be anything but idle. A server out of service with
+        // nothing queued needs nothing from this call (its probe, if due, was started above
+        // by `advance_probes`): one dead server must not send every request the long way.
         let others_idle = self.active.iter().all(|i| {
             let c = &self.conns[i];
             i == server
                 || (!c.is_probing()
-                    && matches!(c.state(), State::Idle | State::Connected)
+                    && matches!(c.state(), State::Idle | State::Connected | State::Dead { .. })
                     && !c.has_work())
         });
         let conn = &mut self.conns[server];

@@ -609,6 +609,21 @@ unsafe fn handle_result(memc: *mut memcached_st) -> *mut memcached_result_st {
     r
 }
 
+/// Releases the value buffer the handle's own result keeps between fetches (a fetch's end
+/// keeps it for the next one, as libmemcached does); memcached_free calls this.
+///
+/// # Safety
+/// `memc` is a valid memcached_st.
+pub(super) unsafe fn release_handle_result(memc: *mut memcached_st) {
+    let r = embedded_result(memc);
+    // SAFETY: bytes 160..512 of the handle are libmemcached's result, ours to use; zeroed
+    // (never initialised) or made by result_create.
+    let r = unsafe { &mut *r };
+    if r.options & INITIALIZED != 0 {
+        r.free_value();
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn memcached_mget(
     ptr: *mut memcached_st,

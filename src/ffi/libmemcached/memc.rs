@@ -423,6 +423,8 @@ pub(super) fn free(memc: *mut memcached_st) {
             return;
         }
         // SAFETY: a memcached_st created by memcached_create (the C API's contract).
+        unsafe { super::fetch::release_handle_result(memc) };
+        // SAFETY: as above.
         let st = unsafe { &mut *memc };
         let engine = std::mem::replace(&mut st.engine, std::ptr::null_mut());
         if !engine.is_null() {
