@@ -57,7 +57,7 @@ pub fn md5_digest(data: &[u8]) -> [u8; 16] {
     Md5::digest(data).into()
 }
 
-/// The longest message `md5_x4` takes: one 64-byte block less the 0x80 byte and the 8-byte
+/// The longest message `md5_lanes` takes: one 64-byte block less the 0x80 byte and the 8-byte
 /// length.
 pub const MD5_ONE_BLOCK_MAX: usize = 55;
 
@@ -82,21 +82,22 @@ const MD5_T: [u32; 64] = [
     0xf753_7e82, 0xbd3a_f235, 0x2ad7_d2bb, 0xeb86_d391,
 ];
 
-/// The MD5 digests of four messages of at most [`MD5_ONE_BLOCK_MAX`] bytes each, as the
+/// The MD5 digests of N messages of at most [`MD5_ONE_BLOCK_MAX`] bytes each, as the
 /// digests' four little-endian words (`out[lane][k]` = bytes `4k..4k + 4` of that digest,
 /// which is how weighted ketama reads its four points).
 ///
 /// A continuum of 10,000 weighted servers hashes 400,000 short point names. MD5 is one long
-/// chain of dependent steps, so one digest at a time leaves the CPU mostly waiting; four
-/// lanes side by side are independent (the compiler maps them onto one SIMD register) and
-/// cost little more than one. Bit-exact with `md5_digest` (tested against it).
-pub fn md5_x4(messages: [&[u8]; 4]) -> [[u32; 4]; 4] {
+/// chain of dependent steps, so one digest at a time leaves the CPU mostly waiting; lanes
+/// side by side are independent (the compiler maps four of them onto one SIMD register,
+/// and runs two registers' chains interleaved for N = 8) and cost little more than one.
+/// Bit-exact with `md5_digest` (tested against it).
+pub fn md5_lanes<const N: usize>(messages: [&[u8]; N]) -> [[u32; 4]; N] {
     // Each message padded into its own block: bytes, 0x80, zeros, bit length (LE u64).
-    let mut words = [[0u32; 4]; 16];
+    let mut words = [[0u32; N]; 16];
     for (lane, msg) in messages.iter().enumerate() {
         assert!(
             msg.len() <= MD5_ONE_BLOCK_MAX,
-            "md5_x4: message over one block"
+            "md5_lanes: message over one block"
         );
         let mut block = [0u8; 64];
         block[..msg.len()].copy_from_slice(msg);
@@ -106,7 +107,7 @@ pub fn md5_x4(messages: [&[u8]; 4]) -> [[u32; 4]; 4] {
             w[lane] = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         }
     }
-    md5_x4_blocks(&words)
+    md5_lanes_blocks(&words)
 }
 
 const MD5_INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
@@ -151,12 +152,12 @@ macro_rules! md5_round {
 /// word g of lane's block.
 ///
 /// Written as a loop over the lanes around a whole single-lane MD5: the body is too long to
-/// be unrolled, so the compiler's loop vectorizer turns the four iterations into one pass
+/// be unrolled, so the compiler's loop vectorizer turns the iterations into one pass
 /// with a lane per SIMD element (SSE2 on every x86_64; `words` and `state` are laid out
 /// lane-minor so its loads and stores are contiguous).
-fn md5_x4_blocks(words: &[[u32; 4]; 16]) -> [[u32; 4]; 4] {
-    let mut state = [[0u32; 4]; 4];
-    for lane in 0..4 {
+fn md5_lanes_blocks<const N: usize>(words: &[[u32; N]; 16]) -> [[u32; 4]; N] {
+    let mut state = [[0u32; N]; 4];
+    for lane in 0..N {
         let [a, b, c, d] = md5_compress_one(|g| words[g][lane]);
         state[0][lane] = a;
         state[1][lane] = b;
@@ -706,19 +707,11 @@ mod tests {
         }
     }
 
-    /// The four-lane MD5 against the md5 crate: every length it takes, bytes of every value,
+    /// The many-lane MD5 against the md5 crate: every length it takes, bytes of every value,
     /// lanes of different lengths side by side.
     #[test]
-    fn md5_x4_matches_md5() {
-        let data: Vec<u8> = (0..=255u8).cycle().skip(7).take(400).collect();
-        for len in 0..=MD5_ONE_BLOCK_MAX {
-            let msgs: [&[u8]; 4] = [
-                &data[..len],
-                &data[100..100 + MD5_ONE_BLOCK_MAX - len],
-                &data[200..200 + len / 2],
-                &data[300..300 + len],
-            ];
-            let got = md5_x4(msgs);
+    fn md5_lanes_matches_md5() {
+        fn check(msgs: &[&[u8]], got: &[[u32; 4]], len: usize) {
             for (lane, msg) in msgs.iter().enumerate() {
                 let d = md5_digest(msg);
                 let want: Vec<u32> = d
@@ -727,6 +720,19 @@ mod tests {
                     .collect();
                 assert_eq!(got[lane].to_vec(), want, "len {len} lane {lane}");
             }
+        }
+        let data: Vec<u8> = (0..=255u8).cycle().skip(7).take(400).collect();
+        for len in 0..=MD5_ONE_BLOCK_MAX {
+            let msgs: [&[u8]; 4] = [
+                &data[..len],
+                &data[100..100 + MD5_ONE_BLOCK_MAX - len],
+                &data[200..200 + len / 2],
+                &data[300..300 + len],
+            ];
+            let eight: [&[u8]; 8] =
+                std::array::from_fn(|l| &data[l * 40..l * 40 + (len + 7 * l) % 56]);
+            check(&msgs, &md5_lanes(msgs), len);
+            check(&eight, &md5_lanes(eight), len);
         }
     }
 }

@@ -514,25 +514,23 @@ impl Continuum {
                     points.extend(words.iter().map(|&value| Point { value, owner }));
                 };
                 if name.prefix_len + 10 <= hash::MD5_ONE_BLOCK_MAX {
-                    // Four names side by side (the last group padded with repeats, whose
+                    // Eight names side by side (the last group padded with repeats, whose
                     // digests are dropped).
-                    let mut bufs = [[0u8; 64]; 4];
+                    const LANES: usize = 8;
+                    let mut bufs = [[0u8; 64]; LANES];
                     for buf in &mut bufs {
                         buf[..name.prefix_len].copy_from_slice(name.prefix());
                     }
-                    for first in (0..digests).step_by(4) {
-                        let mut lens = [0usize; 4];
+                    for first in (0..digests).step_by(LANES) {
+                        let mut lens = [0usize; LANES];
                         for (lane, (buf, len)) in bufs.iter_mut().zip(&mut lens).enumerate() {
                             let p = (first + lane as u32).min(digests - 1);
-                            *len = name.prefix_len + write_decimal(p, &mut buf[name.prefix_len..]);
+                            let digits = write_decimal(p, &mut buf[name.prefix_len..]);
+                            *len = name.prefix_len + digits;
                         }
-                        let out = hash::md5_x4([
-                            &bufs[0][..lens[0]],
-                            &bufs[1][..lens[1]],
-                            &bufs[2][..lens[2]],
-                            &bufs[3][..lens[3]],
-                        ]);
-                        let used = (digests - first).min(4) as usize;
+                        let out =
+                            hash::md5_lanes::<LANES>(std::array::from_fn(|l| &bufs[l][..lens[l]]));
+                        let used = (digests - first).min(LANES as u32) as usize;
                         for words in &out[..used] {
                             push(words);
                         }
