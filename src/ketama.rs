@@ -8,7 +8,8 @@
 //! - a live-server walk that reaches the end of the ring wraps to point 0 (OMcache 0.3 skipped
 //!   point 0 there, a bug we do not copy).
 //!
-//! A key lookup is a binary search over a sorted `Vec<u32>` and never allocates.
+//! A key lookup reads one 32-byte slot on large rings (a bucket index with its points
+//! inline), otherwise a bucket index and a few points; it never allocates.
 
 use std::fmt;
 use std::sync::Arc;
@@ -241,18 +242,22 @@ enum Selection {
 /// A server list turned into a lookup structure. Cheap to query, rebuilt on every change.
 #[derive(Clone, Default)]
 pub struct Continuum {
-    /// Point values, ascending. Kept apart from `owners` so the binary search touches only
-    /// the values.
-    values: Vec<u32>,
-    /// `owners[i]` is the server index of point `values[i]`.
-    owners: Vec<u32>,
-    /// A bucket index over `values`: for the bucket `b = hash >> index_shift`, the points
-    /// whose value falls in it are `values[index[b]..index[b + 1]]`, so a lookup searches a
-    /// handful of points instead of the whole ring. At 10,000 servers (1,000,000 points,
-    /// 4 MB) a plain binary search misses the cache at most of its 20 steps; with 2^16
-    /// buckets it touches the index and one or two lines of `values`. Empty for small rings.
+    /// The points, ascending by (value, owner). A point's value and its server share a
+    /// cache line: at 10,000 servers (1,000,000 points, 8 MB) a lookup misses the cache on
+    /// the index and on one line of points, not once more for a separate owner array.
+    points: Vec<Point>,
+    /// A bucket index over `points`: for the bucket `b = hash >> index_shift`, the points
+    /// whose value falls in it are `points[index[b]..index[b + 1]]`, so a lookup scans a
+    /// handful of points (about four; at most 2^18 buckets, 1 MiB of index for a
+    /// 1,000,000-point ring) instead of binary-searching the whole ring, whose 20 steps miss
+    /// the cache at most of them. Empty for small rings.
     index: Vec<u32>,
     index_shift: u32,
+    /// For large rings, each bucket's answer in one 32-byte slot, so that the usual lookup
+    /// touches one cache line instead of the index and then the points (at 10,000 servers
+    /// both are far larger than the L2 cache, and each was a miss): see [`Slot`]. Empty
+    /// for rings below 2^17 points, or with 65,535 servers or more.
+    slots: Vec<Slot>,
     server_count: usize,
     key_hash: KeyHash,
     selection: Selection,
@@ -264,7 +269,7 @@ impl fmt::Debug for Continuum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Continuum")
             .field("server_count", &self.server_count)
-            .field("points", &self.values.len())
+            .field("points", &self.points.len())
             .field("key_hash", &self.key_hash)
             .field("selection", &self.selection)
             .field("buckets", &self.buckets.len())
@@ -283,6 +288,20 @@ pub fn weighted_points_per_server(weight: u32, total_weight: u64, live_servers: 
     (scaled.floor() * 4.0) as u32
 }
 
+/// Writes `n` in decimal at the start of `out` (which has room for 10 digits) and returns
+/// the number of digits.
+fn write_decimal(mut n: u32, out: &mut [u8]) -> usize {
+    let len = n.checked_ilog10().unwrap_or(0) as usize + 1;
+    for d in out[..len].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    len
+}
+
+/// The unweighted builder's digit loop names points 0 to 99.
+const _: () = assert!(POINTS_PER_SERVER == 100);
+
 /// Builds point names into one reusable buffer (continuum building is the only place that
 /// allocates, and it does so once per build, not per point).
 struct NameBuf {
@@ -299,18 +318,10 @@ impl NameBuf {
         }
     }
 
-    fn push_decimal(&mut self, mut n: u32) {
+    fn push_decimal(&mut self, n: u32) {
         let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&digits[i..]);
+        let len = write_decimal(n, &mut digits);
+        self.buf.extend_from_slice(&digits[..len]);
     }
 
     /// Writes a server's part of its point names once, so the points of a server only
@@ -356,33 +367,52 @@ impl NameBuf {
     }
 }
 
-/// Below this many points a comparison sort is as fast and needs no second buffer.
-const RADIX_SORT_MIN: usize = 4096;
+/// One point of the ring. Ordered by value, then server index (the derived order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Point {
+    value: u32,
+    owner: u32,
+}
 
-/// Stable LSD radix sort of points by value (11, 11 and 10 bits).
-fn radix_sort_by_value(points: &mut Vec<(u32, u32)>) {
-    const PASSES: [(u32, usize); 3] = [(0, 11), (11, 11), (22, 10)];
-    let mut other: Vec<(u32, u32)> = vec![(0, 0); points.len()];
-    let mut counts = vec![0usize; 1 << 11];
-    for (shift, bits) in PASSES {
-        let mask = (1u32 << bits) - 1;
-        let buckets = &mut counts[..1 << bits];
-        buckets.fill(0);
-        for &(v, _) in points.iter() {
-            buckets[((v >> shift) & mask) as usize] += 1;
+/// One bucket of the index with its points inline: up to 7 of them, then the bucket's
+/// successor (the first point of the following buckets, wrapping to point 0), in ring
+/// order, the rest of the slot filled with copies of the successor. An entry is
+/// `low << 16 | owner` with `low` the value's bits below the bucket's (at most 16 bits:
+/// slots exist only with 2^16 buckets or more) and the successor's `low` all ones, so the
+/// first entry `>= (hash's low bits) << 16` is the answer's server. A bucket of 8 or more
+/// points (about 5 % of them at 4 points per bucket) has `OVERFLOW` in every entry, and
+/// the lookup uses the index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(align(32))]
+struct Slot([u32; 8]);
+
+/// A slot whose bucket did not fit. Never a real entry: owners stay below 0xffff.
+const OVERFLOW: u32 = u32::MAX;
+
+impl Point {
+    /// The derived order as one integer.
+    #[inline]
+    fn key(self) -> u64 {
+        (u64::from(self.value) << 32) | u64::from(self.owner)
+    }
+}
+
+/// Sorts one bucket of the index: an insertion sort for the handful of points hashes put
+/// in a bucket (a general sort's setup cost more than the sorting), a general sort for the
+/// crowded buckets a caller's own point hash may make.
+fn sort_bucket(bucket: &mut [Point]) {
+    if bucket.len() > 16 {
+        bucket.sort_unstable();
+        return;
+    }
+    for i in 1..bucket.len() {
+        let p = bucket[i];
+        let mut j = i;
+        while j > 0 && bucket[j - 1].key() > p.key() {
+            bucket[j] = bucket[j - 1];
+            j -= 1;
         }
-        let mut start = 0;
-        for c in buckets.iter_mut() {
-            let n = *c;
-            *c = start;
-            start += n;
-        }
-        for &p in points.iter() {
-            let b = ((p.0 >> shift) & mask) as usize;
-            other[buckets[b]] = p;
-            buckets[b] += 1;
-        }
-        std::mem::swap(points, &mut other);
+        bucket[j] = p;
     }
 }
 
@@ -459,7 +489,15 @@ impl Continuum {
         let live = included.len() as u32;
         let total_weight: u64 = included.iter().map(|&i| u64::from(weight_of(i))).sum();
 
-        let mut points: Vec<(u32, u32)> = Vec::new();
+        let points_of = |i: usize| {
+            if config.weighted {
+                weighted_points_per_server(weight_of(i), total_weight, live)
+            } else {
+                POINTS_PER_SERVER
+            }
+        };
+        let total: usize = included.iter().map(|&i| points_of(i) as usize).sum();
+        let mut points: Vec<Point> = Vec::with_capacity(total);
         let mut name = NameBuf::new();
         let spy = config.layout == LibmemcachedLayout::KetamaSpy;
         let point_hash = config.point_hash.as_ref().unwrap_or(&config.hash);
@@ -468,33 +506,66 @@ impl Continuum {
             let owner = i as u32;
             name.start(server, spy);
             if config.weighted {
-                let count = weighted_points_per_server(weight_of(i), total_weight, live);
-                points.reserve(count as usize);
-                for p in 0..count / POINTS_PER_HASH {
-                    let s = name.point(p);
-                    // Weighted points are MD5 whatever the base hash is (classic libketama).
-                    let d = hash::md5_digest(s);
-                    for word in d.chunks_exact(4) {
-                        let v = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-                        points.push((v, owner));
+                // Weighted points are MD5 whatever the base hash is (classic libketama):
+                // each digest of the name "<prefix><n>" gives four points, its four
+                // little-endian words.
+                let digests = points_of(i) / POINTS_PER_HASH;
+                let mut push = |words: &[u32]| {
+                    points.extend(words.iter().map(|&value| Point { value, owner }));
+                };
+                if name.prefix_len + 10 <= hash::MD5_ONE_BLOCK_MAX {
+                    // Eight names side by side (the last group padded with repeats, whose
+                    // digests are dropped).
+                    const LANES: usize = 8;
+                    let mut bufs = [[0u8; 64]; LANES];
+                    for buf in &mut bufs {
+                        buf[..name.prefix_len].copy_from_slice(name.prefix());
+                    }
+                    for first in (0..digests).step_by(LANES) {
+                        let mut lens = [0usize; LANES];
+                        for (lane, (buf, len)) in bufs.iter_mut().zip(&mut lens).enumerate() {
+                            let p = (first + lane as u32).min(digests - 1);
+                            let digits = write_decimal(p, &mut buf[name.prefix_len..]);
+                            *len = name.prefix_len + digits;
+                        }
+                        let out =
+                            hash::md5_lanes::<LANES>(std::array::from_fn(|l| &bufs[l][..lens[l]]));
+                        let used = (digests - first).min(LANES as u32) as usize;
+                        for words in &out[..used] {
+                            push(words);
+                        }
+                    }
+                } else {
+                    for p in 0..digests {
+                        let d = hash::md5_digest(name.point(p));
+                        let w = |k: usize| u32::from_le_bytes([d[k], d[k + 1], d[k + 2], d[k + 3]]);
+                        push(&[w(0), w(4), w(8), w(12)]);
                     }
                 }
             } else if matches!(point_hash, KeyHash::Algorithm(HashAlgorithm::Default)) {
                 // The default hash continues from the server's part of the names, hashed
-                // once, instead of rehashing it for each of the 100 points.
-                points.reserve(POINTS_PER_SERVER as usize);
+                // once, and from each tens digit once, instead of rehashing the name for
+                // each of the 100 points ("<prefix>0" … "<prefix>99").
                 let prefix_state = hash::one_at_a_time_update(0, name.prefix());
-                let prefix_len = name.prefix_len;
-                for p in 0..POINTS_PER_SERVER {
-                    let digits = &name.point(p)[prefix_len..];
-                    let h = hash::one_at_a_time_update(prefix_state, digits);
-                    points.push((hash::one_at_a_time_finish(h), owner));
+                let digit =
+                    |state: u32, d: u32| hash::one_at_a_time_update(state, &[b'0' + d as u8]);
+                let mut push = |state: u32| {
+                    let value = hash::one_at_a_time_finish(state);
+                    points.push(Point { value, owner });
+                };
+                for units in 0..10 {
+                    push(digit(prefix_state, units));
+                }
+                for tens in 1..POINTS_PER_SERVER / 10 {
+                    let tens_state = digit(prefix_state, tens);
+                    for units in 0..10 {
+                        push(digit(tens_state, units));
+                    }
                 }
             } else {
-                points.reserve(POINTS_PER_SERVER as usize);
                 for p in 0..POINTS_PER_SERVER {
-                    let s = name.point(p);
-                    points.push((point_hash.hash(s), owner));
+                    let value = point_hash.hash(name.point(p));
+                    points.push(Point { value, owner });
                 }
             }
         }
@@ -508,7 +579,7 @@ impl Continuum {
         let per_server = (dist.points_per_server as usize)
             .saturating_mul(dist.entries_per_point as usize)
             .min(1 << 20);
-        let mut points: Vec<(u32, u32)> =
+        let mut points: Vec<Point> =
             Vec::with_capacity(per_server.saturating_mul(servers.len()).min(1 << 24));
         let mut entries = vec![0u32; dist.entries_per_point as usize];
         let mut port_text = String::new();
@@ -518,7 +589,8 @@ impl Continuum {
             for p in 0..dist.points_per_server {
                 let n = (dist.point_hash)(server.host, &port_text, p, &mut entries);
                 let n = (n as usize).min(entries.len());
-                points.extend(entries[..n].iter().map(|&v| (v, i as u32)));
+                let owner = i as u32;
+                points.extend(entries[..n].iter().map(|&value| Point { value, owner }));
             }
         }
         let mut continuum = Continuum {
@@ -530,49 +602,88 @@ impl Continuum {
         continuum
     }
 
-    /// Sorts by (value, server index). libmemcached's qsort compares values only, and glibc
-    /// 2.36's qsort is a stable merge sort, so equal values stay in insertion order: lower
-    /// server index first. Sorting by the pair gives the same owner sequence, and an
-    /// unstable sort is enough because equal pairs are indistinguishable.
+    /// Sorts by (value, server index) and builds the bucket index. libmemcached's qsort
+    /// compares values only, and glibc 2.36's qsort is a stable merge sort, so equal values
+    /// stay in insertion order: lower server index first (every builder pushes points in
+    /// ascending server order). Sorting by the pair gives the same owner sequence, and
+    /// equal pairs are indistinguishable.
     ///
-    /// Large rings are sorted by a stable radix sort on the value alone: the builders push
-    /// points in ascending server order, so stability gives the same (value, server) order,
-    /// in three linear passes instead of a comparison sort's ~20 (the sort was 43 % of a
-    /// 10,000-server build).
-    fn set_points(&mut self, mut points: Vec<(u32, u32)>) {
-        if points.len() >= RADIX_SORT_MIN && points.windows(2).all(|w| w[0].1 <= w[1].1) {
-            radix_sort_by_value(&mut points);
-        } else {
-            points.sort_unstable();
-        }
-        self.values = points.iter().map(|&(v, _)| v).collect();
-        self.owners = points.iter().map(|&(_, s)| s).collect();
-        self.build_index();
-    }
-
-    /// About two points per bucket, at most 2^16 buckets (256 KiB of index for a
-    /// 1,000,000-point ring); none below 32 points, where the search is a few compares.
-    fn build_index(&mut self) {
-        const MAX_BITS: u32 = 16;
-        self.index.clear();
-        let n = self.values.len();
+    /// The index is the sort's first step: the points are counted per bucket (the top bits
+    /// of the value, which hashes spread evenly), the running counts are the index, one pass
+    /// moves every point into its bucket, and each bucket (about four points) is sorted on
+    /// its own. Two linear passes instead of a radix sort's three plus the index's own.
+    fn set_points(&mut self, mut points: Vec<Point>) {
+        self.index = Vec::new();
+        self.slots = Vec::new();
+        let n = points.len();
+        // None below 32 points, where a binary search is a few compares.
         if n < 32 {
+            points.sort_unstable();
+            self.points = points;
             return;
         }
-        let bits = ((n / 2).ilog2() + 1).min(MAX_BITS);
+        const MAX_BITS: u32 = 18;
+        let bits = ((n / 4).ilog2() + 1).min(MAX_BITS);
         self.index_shift = 32 - bits;
+        let shift = self.index_shift;
         let buckets = 1usize << bits;
-        self.index.reserve_exact(buckets + 1);
-        let mut i = 0usize;
-        for b in 0..buckets {
-            // First point whose value is >= the bucket's lowest hash.
-            let low = (b as u64) << self.index_shift;
-            while i < n && u64::from(self.values[i]) < low {
-                i += 1;
-            }
-            self.index.push(i as u32);
+        let mut index = vec![0u32; buckets + 1];
+        for p in &points {
+            index[(p.value >> shift) as usize + 1] += 1;
         }
-        self.index.push(n as u32);
+        for b in 1..=buckets {
+            index[b] += index[b - 1];
+        }
+        // index[b] is now the first slot of bucket b; `next` walks each bucket's slots.
+        let mut next = index.clone();
+        let mut sorted = vec![Point::default(); n];
+        for p in points {
+            let slot = &mut next[(p.value >> shift) as usize];
+            sorted[*slot as usize] = p;
+            *slot += 1;
+        }
+        for b in index.windows(2) {
+            sort_bucket(&mut sorted[b[0] as usize..b[1] as usize]);
+        }
+        self.points = sorted;
+        self.index = index;
+        self.build_slots(bits);
+    }
+
+    /// Fills `slots` from the sorted points and the index (see [`Slot`]).
+    fn build_slots(&mut self, bits: u32) {
+        self.slots = Vec::new();
+        if bits < 16 || self.server_count >= 0xffff {
+            return;
+        }
+        let low_mask = (1u32 << self.index_shift) - 1;
+        let entry = |p: &Point| ((p.value & low_mask) << 16) | p.owner;
+        let mut slots = Vec::with_capacity(self.index.len() - 1);
+        for b in self.index.windows(2) {
+            let (lo, hi) = (b[0] as usize, b[1] as usize);
+            let bucket = &self.points[lo..hi];
+            let mut entries = [OVERFLOW; 8];
+            if bucket.len() < entries.len() {
+                let successor = self.points.get(hi).unwrap_or(&self.points[0]);
+                entries = [0xffff_0000 | successor.owner; 8];
+                for (e, p) in entries.iter_mut().zip(bucket) {
+                    *e = entry(p);
+                }
+            }
+            slots.push(Slot(entries));
+        }
+        self.slots = slots;
+    }
+
+    /// The server of the first point `>= hash` from its slot; None without slots or when
+    /// the bucket overflowed.
+    #[inline]
+    fn slot_owner(&self, hash: u32) -> Option<usize> {
+        let slot = self.slots.get((hash >> self.index_shift) as usize)?;
+        let key = (hash & ((1u32 << self.index_shift) - 1)) << 16;
+        // The successor entry is >= every key, so this always finds one.
+        let e = *slot.0.iter().find(|&&e| e >= key)?;
+        (e != OVERFLOW).then_some((e & 0xffff) as usize)
     }
 
     /// Number of servers the continuum was built for (dead or alive).
@@ -582,7 +693,13 @@ impl Continuum {
 
     /// Number of points on the ring (0 for modula).
     pub fn point_count(&self) -> usize {
-        self.values.len()
+        self.points.len()
+    }
+
+    /// The point values, in ring order.
+    #[cfg(test)]
+    fn values(&self) -> Vec<u32> {
+        self.points.iter().map(|p| p.value).collect()
     }
 
     /// The key hash of this distribution.
@@ -595,19 +712,27 @@ impl Continuum {
     /// None on an empty ring.
     #[inline]
     fn point_for_hash(&self, hash: u32) -> Option<usize> {
-        if self.values.is_empty() {
+        let points = &self.points;
+        if points.is_empty() {
             return None;
         }
         let i = if self.index.is_empty() {
-            self.values.partition_point(|&v| v < hash)
+            points.partition_point(|p| p.value < hash)
         } else {
             // Every point before index[b] is below the bucket, every point from index[b + 1]
             // above it: the answer lies in between (or is index[b + 1] itself).
             let b = (hash >> self.index_shift) as usize;
             let (lo, hi) = (self.index[b] as usize, self.index[b + 1] as usize);
-            lo + self.values[lo..hi].partition_point(|&v| v < hash)
+            let bucket = &points[lo..hi];
+            lo + if bucket.len() <= 8 {
+                // A few points on one or two cache lines: a scan whose loads do not wait
+                // for each other's results, unlike a binary search's.
+                bucket.iter().take_while(|p| p.value < hash).count()
+            } else {
+                bucket.partition_point(|p| p.value < hash)
+            }
         };
-        Some(if i == self.values.len() { 0 } else { i })
+        Some(if i == points.len() { 0 } else { i })
     }
 
     /// Server for a key, ignoring liveness: libmemcached's `memcached_generate_hash`
@@ -642,7 +767,10 @@ impl Continuum {
         }
         match self.selection {
             Selection::Modula => Some(hash as usize % n),
-            Selection::Consistent => self.point_for_hash(hash).map(|p| self.owners[p] as usize),
+            Selection::Consistent => self.slot_owner(hash).or_else(|| {
+                self.point_for_hash(hash)
+                    .map(|p| self.points[p].owner as usize)
+            }),
             Selection::Random => Some(random_u32() as usize % n),
             Selection::VirtualBucket => {
                 let idx = if self.buckets.is_empty() {
@@ -710,10 +838,21 @@ impl Continuum {
             on_skip(idx);
             return None;
         }
+        // Nearly always the first point's server takes keys: answer without setting up
+        // the walk (and, from its slot, without touching the index or the points).
+        let first = match self.slot_owner(hash) {
+            Some(owner) => owner,
+            None => self.points[self.point_for_hash(hash)?].owner as usize,
+        };
+        if is_live(first) {
+            return Some(first);
+        }
+        on_skip(first);
+        // Then clockwise: the points after it, then from point 0 up to it.
         let start = self.point_for_hash(hash)?;
-        let (after, before) = (&self.owners[start..], &self.owners[..start]);
-        for &owner in after.iter().chain(before) {
-            let idx = owner as usize;
+        let (wrapped, from_start) = self.points.split_at(start);
+        for point in from_start[1..].iter().chain(wrapped) {
+            let idx = point.owner as usize;
             if is_live(idx) {
                 return Some(idx);
             }
@@ -738,24 +877,25 @@ fn random_u32() -> u32 {
 mod tests {
     use super::*;
 
-    /// The radix sort gives the (value, server) order of a comparison sort, duplicates
-    /// across servers included, when the points come in ascending server order.
+    /// The bucket sort gives the (value, server) order of a comparison sort, duplicates
+    /// across servers included, for points in any order.
     #[test]
-    fn radix_sort_matches_the_comparison_sort() {
+    fn bucket_sort_matches_the_comparison_sort() {
         let mut seed = 12345u32;
-        let mut points: Vec<(u32, u32)> = Vec::new();
-        for owner in 0..300u32 {
+        let mut points: Vec<Point> = Vec::new();
+        for owner in (0..300u32).rev() {
             for _ in 0..100 {
                 seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 // Few distinct values in the low range, so equal values meet across servers.
-                let v = if seed % 5 == 0 { seed % 97 } else { seed };
-                points.push((v, owner));
+                let value = if seed % 5 == 0 { seed % 97 } else { seed };
+                points.push(Point { value, owner });
             }
         }
         let mut expected = points.clone();
         expected.sort_unstable();
-        radix_sort_by_value(&mut points);
-        assert_eq!(points, expected);
+        let mut c = Continuum::default();
+        c.set_points(points);
+        assert_eq!(c.points, expected);
     }
 
     /// The bucket index answers exactly what a binary search over the whole ring answers:
@@ -770,14 +910,19 @@ mod tests {
             seed ^= seed << 5;
             seed
         };
-        for n in [0usize, 1, 31, 32, 33, 100, 400, 1000, 4096, 70_000] {
-            let mut points: Vec<(u32, u32)> = (0..n).map(|i| (next(), i as u32 % 7)).collect();
+        for n in [0usize, 1, 31, 32, 33, 100, 400, 1000, 4096, 70_000, 140_000] {
+            let mut points: Vec<Point> = (0..n)
+                .map(|i| Point {
+                    value: next(),
+                    owner: i as u32 % 7,
+                })
+                .collect();
             if n > 40 {
-                points[0].0 = 0;
-                points[1].0 = u32::MAX;
-                points[2].0 = points[3].0; // a duplicate value
+                points[0].value = 0;
+                points[1].value = u32::MAX;
+                points[2].value = points[3].value; // a duplicate value
                 for p in points.iter_mut().take(40).skip(10) {
-                    p.0 = 0x8000_0000 + (p.0 & 0xff); // a dense cluster in one bucket
+                    p.value = 0x8000_0000 + (p.value & 0xff); // a dense cluster in one bucket
                 }
             }
             let mut c = Continuum {
@@ -787,12 +932,13 @@ mod tests {
             };
             c.set_points(points);
             assert_eq!(c.index.is_empty(), n < 32, "n = {n}");
+            let values = c.values();
             let plain = |h: u32| {
-                let i = c.values.partition_point(|&v| v < h);
-                (!c.values.is_empty()).then_some(if i == c.values.len() { 0 } else { i })
+                let i = values.partition_point(|&v| v < h);
+                (!c.points.is_empty()).then_some(if i == c.points.len() { 0 } else { i })
             };
             let mut probes: Vec<u32> = vec![0, 1, u32::MAX, u32::MAX - 1, 0x8000_0000];
-            for &v in &c.values {
+            for &v in &values {
                 probes.extend([v, v.wrapping_sub(1), v.wrapping_add(1)]);
             }
             if !c.index.is_empty() {
@@ -802,9 +948,39 @@ mod tests {
                 }
             }
             probes.extend((0..20_000).map(|_| next()));
+            // Rings of 2^17 points and more have slots (some overflowing: the cluster).
+            assert_eq!(c.slots.is_empty(), n < 1 << 17, "n = {n}");
+            let overflows = c.slots.iter().filter(|s| s.0[0] == OVERFLOW).count();
+            assert!(c.slots.is_empty() || overflows > 0);
             for h in probes {
                 assert_eq!(c.point_for_hash(h), plain(h), "n = {n}, hash = {h:#x}");
+                let owner = plain(h).map(|i| c.points[i].owner as usize);
+                assert_eq!(c.server_for_hash(h), owner, "n = {n}, hash = {h:#x}");
+                assert_eq!(c.lookup_live(h, |_| true, |_| {}), owner);
+                // The first server dead: the walk goes on to the next point's server.
+                if let (Some(first), Some(i)) = (owner, plain(h)) {
+                    let next = (i + 1..c.points.len())
+                        .chain(0..i)
+                        .map(|j| c.points[j].owner as usize)
+                        .find(|&s| s != first);
+                    assert_eq!(c.lookup_live(h, |s| s != first, |_| {}), next);
+                }
             }
+        }
+        // Too many servers for a slot's 16-bit owner: no slots, the index answers.
+        let mut c = Continuum {
+            server_count: 0xffff,
+            ..Continuum::default()
+        };
+        let points = (0..140_000u32).map(|i| Point {
+            value: i.wrapping_mul(0x9e37_79b9),
+            owner: i % 0xffff,
+        });
+        c.set_points(points.collect());
+        assert!(c.slots.is_empty() && !c.index.is_empty());
+        for h in [0, 5, 0x8000_0000, u32::MAX] {
+            let i = c.point_for_hash(h).unwrap();
+            assert_eq!(c.server_for_hash(h), Some(c.points[i].owner as usize));
         }
     }
 
@@ -998,7 +1174,7 @@ mod tests {
             // The point column belongs to the KETAMA ring; upstream's SPY half repeats it.
             if i < 99 {
                 let p = c.point_for_hash(c.key_hash(key.as_bytes())).unwrap();
-                assert_eq!(c.values[p].to_string(), point, "line {i}");
+                assert_eq!(c.points[p].value.to_string(), point, "line {i}");
             }
             let idx = c.server_for_key(key.as_bytes()).unwrap();
             assert_eq!(FIXTURE_SERVERS[idx].0, server, "line {i} key {key:?}");
@@ -1291,8 +1467,7 @@ mod tests {
                 Continuum::build(&names, &old),
                 Continuum::build(&names, &new),
             );
-            assert_eq!(a.values, b.values);
-            assert_eq!(a.owners, b.owners);
+            assert_eq!(a.points, b.points);
             for i in 0..500u32 {
                 let k = keymap_key(i);
                 assert_eq!(a.server_for_key(&k), b.server_for_key(&k));
@@ -1323,12 +1498,12 @@ mod tests {
             let d = lmc(layout, HashAlgorithm::Crc);
             let a = Continuum::build_with_weights(&names, &weights, &d);
             let b = Continuum::build(&names, &d);
-            assert_eq!((a.values, a.owners), (b.values, b.owners));
+            assert_eq!(a.points, b.points);
         }
         let d = Distribution::LibmemcachedKetamaWeighted;
         let a = Continuum::build_with_weights(&names, &[0; 8], &d);
         let b = Continuum::build(&names, &d);
-        assert_eq!((a.values, a.owners), (b.values, b.owners));
+        assert_eq!(a.points, b.points);
     }
 
     #[test]
@@ -1358,9 +1533,9 @@ mod tests {
             assert_eq!(c.server_for_key(b"hello"), Some(h as usize % 3));
             // Unweighted points are hashed with the same algorithm.
             let c = Continuum::build(&names, &lmc(LibmemcachedLayout::Ketama, alg));
-            assert!(c.values.contains(&alg.hash(b"b-7").unwrap()));
+            assert!(c.values().contains(&alg.hash(b"b-7").unwrap()));
             let c = Continuum::build(&names, &lmc(LibmemcachedLayout::KetamaSpy, alg));
-            assert!(c.values.contains(&alg.hash(b"/b:11211-7").unwrap()));
+            assert!(c.values().contains(&alg.hash(b"/b:11211-7").unwrap()));
         }
     }
 

@@ -3,7 +3,7 @@
 use std::ffi::{c_int, CString};
 
 use super::{omcache_server_info_t, omcache_t, with_handle, INVALID, OK, OMCACHE_VERSION};
-use crate::ffi::common::{c_bytes, guard};
+use crate::ffi::common::{c_bytes, guard, with_locked};
 
 /// The index of the live server `key` goes to; -1 when there is no (live) server or the
 /// arguments are invalid.
@@ -13,16 +13,24 @@ pub extern "C" fn omcache_server_index_for_key(
     key: *const u8,
     key_len: usize,
 ) -> c_int {
-    with_handle(mc, -1, |inner, _| {
-        if key.is_null() && key_len > 0 {
+    if key.is_null() && key_len > 0 {
+        return -1;
+    }
+    // Not `with_handle`: a lookup sends nothing, uses no request id and logs nothing, so
+    // it only takes the lock (this is called once per key by callers that route
+    // themselves; the request-id sync and the callback bookkeeping were a third of it).
+    guard(-1, || {
+        // SAFETY: a non-NULL handle was returned by omcache_init and not yet freed (the C
+        // API's contract); only a shared reference is taken, the engine is read under the lock.
+        let Some(handle) = (unsafe { mc.as_ref() }) else {
             return -1;
-        }
+        };
         // SAFETY: a non-NULL key is valid for key_len bytes (the C API's contract).
         let key = unsafe { c_bytes(key, key_len) };
-        inner
-            .client
-            .server_index_for_key(key)
-            .map_or(-1, |i| i as c_int)
+        with_locked(&handle.inner, -1, |inner| {
+            let index = inner.client.server_index_for_key(key);
+            (index.map_or(-1, |i| i as c_int), None::<fn()>)
+        })
     })
 }
 
