@@ -319,7 +319,10 @@ impl Client {
             let c = &self.conns[i];
             i == server
                 || (!c.is_probing()
-                    && matches!(c.state(), State::Idle | State::Connected | State::Dead { .. })
+                    && matches!(
+                        c.state(),
+                        State::Idle | State::Connected | State::Dead { .. }
+                    )
                     && !c.has_work())
         });
         let conn = &mut self.conns[server];
