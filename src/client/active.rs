@@ -57,6 +57,15 @@ impl Client {
         self.active.add(server);
     }
 
+    /// Rebuilds the active set if the server list changed; else leaves it as it is (quiet
+    /// servers in it cost a look each, not a mistake). For calls that continue a batch (a
+    /// face's fetch calls `io` once per value: pruning there would cost more than it saves).
+    pub(super) fn refresh_active_if_stale(&mut self) {
+        if self.active.stale {
+            self.refresh_active();
+        }
+    }
+
     /// Drops the quiet servers from the active set, or rebuilds it from every server after
     /// a change of the server list.
     pub(super) fn refresh_active(&mut self) {

@@ -24,7 +24,7 @@ impl Client {
     ) -> IoOutcome {
         let wait = wait.into();
         self.check_fork();
-        self.refresh_active();
+        self.refresh_active_if_stale();
         self.unpin_all();
         if let Some(r) = reqs {
             self.hand_over_reports(r, sink);
