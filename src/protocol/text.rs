@@ -357,6 +357,13 @@ pub fn encode_metadump_all(out: &mut Vec<u8>) {
     out.extend_from_slice(b"lru_crawler metadump all\r\n");
 }
 
+/// Appends `lru_crawler metadump hash\r\n`: the same lines, the hash table walked instead
+/// of the LRUs (memcached 1.6: an item the LRU maintainer moves between segments meanwhile
+/// is not missed).
+pub fn encode_metadump_hash(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"lru_crawler metadump hash\r\n");
+}
+
 /// Appends `quit\r\n` (the server closes the connection without an answer).
 pub fn encode_quit(out: &mut Vec<u8>) {
     out.extend_from_slice(b"quit\r\n");
