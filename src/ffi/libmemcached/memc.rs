@@ -314,24 +314,7 @@ pub(super) fn with_memc<T>(memc: *mut memcached_st, on_error: T, f: impl FnOnce(
 where
     T: Copy,
 {
-    guard(on_error, || {
-        // SAFETY: the C API's contract: a memcached_st created by memcached_create.
-        let Some(lock) = (unsafe { handle(memc) }) else {
-            return on_error;
-        };
-        with_locked(lock, on_error, |lmc| {
-            // SAFETY: `memc` is a valid memcached_st (checked above); its hashkit is plain data
-            // the caller may have changed through memcached_get_hashkit's pointer.
-            let kit = unsafe { &(*memc).hashkit };
-            if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
-                lmc.adopt_hashkit(kit);
-            }
-            let out = f(lmc);
-            // SAFETY: `memc` is a valid memcached_st (checked above), its handle `lmc`.
-            unsafe { write_back(memc, lmc) };
-            (out, None::<fn()>)
-        })
-    })
+    locked(memc, on_error, true, f)
 }
 
 /// `with_memc` for the operations (get, store, mget, fetch, counters): they change neither the
@@ -346,6 +329,21 @@ pub(super) fn with_memc_op<T>(
 where
     T: Copy,
 {
+    locked(memc, on_error, false, f)
+}
+
+/// The two above: `write_back` after every call, or only when the hashkit was out of step
+/// (first call, or the caller changed the kit).
+#[inline(always)]
+fn locked<T>(
+    memc: *mut memcached_st,
+    on_error: T,
+    write_back_always: bool,
+    f: impl FnOnce(&mut Lmc) -> T,
+) -> T
+where
+    T: Copy,
+{
     guard(on_error, || {
         // SAFETY: the C API's contract: a memcached_st created by memcached_create.
         let Some(lock) = (unsafe { handle(memc) }) else {
@@ -355,15 +353,16 @@ where
             // SAFETY: `memc` is a valid memcached_st (checked above); its hashkit is plain data
             // the caller may have changed through memcached_get_hashkit's pointer.
             let kit = unsafe { &(*memc).hashkit };
-            if lmc.kit_synced != Some(KitSync::of(kit, &lmc.model)) {
-                // Out of step (first call, or the caller changed the kit): the full path.
+            let out_of_step = lmc.kit_synced != Some(KitSync::of(kit, &lmc.model));
+            if out_of_step {
                 lmc.adopt_hashkit(kit);
-                let out = f(lmc);
-                // SAFETY: as in `with_memc`.
-                unsafe { write_back(memc, lmc) };
-                return (out, None::<fn()>);
             }
-            (f(lmc), None::<fn()>)
+            let out = f(lmc);
+            if write_back_always || out_of_step {
+                // SAFETY: `memc` is a valid memcached_st (checked above), its handle `lmc`.
+                unsafe { write_back(memc, lmc) };
+            }
+            (out, None::<fn()>)
         })
     })
 }
