@@ -602,3 +602,193 @@ fn impossible_body_length_and_garbage_reset_the_connection() {
         assert_fresh_connection_works(&mut c, &srv, 0, b"after-bad-frame");
     }
 }
+
+// ----- answers taken in for a paused sink ------------------------------------------------------
+
+/// A sink that records every answer and pauses after each hit (libmemcached's fetch, which
+/// takes one value per call).
+#[derive(Default)]
+struct OneHitPerCall {
+    got: Vec<(usize, Status, Vec<u8>, Vec<u8>)>,
+    holding: bool,
+}
+
+impl ResponseSink for OneHitPerCall {
+    fn response(&mut self, r: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if let Some(i) = batch_index {
+            self.got
+                .push((i, r.status, r.key.to_vec(), r.data.to_vec()));
+            self.holding |= r.status == Status::Ok;
+        }
+        false
+    }
+
+    fn paused(&self) -> bool {
+        self.holding
+    }
+}
+
+/// No numbered defect (read-ahead coverage). While a sink is paused, the engine takes the
+/// bytes of the other servers the poll found ready into their buffers unprocessed
+/// (`take_in`). Here one server's answers arrive cut inside a frame (at `cut` bytes past its
+/// first frame, in the header or in the key) at the moment they are taken in; the rest
+/// follows 150 ms later (`reset` false) or the server closes instead (`reset` true). Every
+/// hit must come with its own key and value, exactly once; after a close the unanswered
+/// requests fail (never OK, never a miss), the call does not wait for a timeout, and the
+/// server is usable again. Both server orders (in the list and in which connection was used
+/// last), so that either server is the one taken in (the cut one, in about half the runs).
+#[test]
+fn a_frame_cut_or_a_reset_during_read_ahead_for_a_paused_sink() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use omcache::client::{IoOutcome, Requests, Wait};
+
+    for reset in [false, true] {
+        for cut in [10usize, 30] {
+            for cut_server_first in [false, true] {
+                // The cut server's request count and first frame's length, known once the
+                // client maps the keys (after both servers have their ports).
+                let on_cut = Arc::new(AtomicUsize::new(0));
+                let first_frame = Arc::new(AtomicUsize::new(0));
+                let whole = Server::start(|_| vec![serve()]);
+                let count = on_cut.clone();
+                let first_len = first_frame.clone();
+                let cut_srv = Server::start(move |n| {
+                    if n > 0 {
+                        return vec![serve()];
+                    }
+                    let first = first_len.load(Ordering::SeqCst) + cut;
+                    let bytes = move |rs: &[Req]| -> Vec<u8> {
+                        // rs[0] is the warm-up get.
+                        let all: Vec<u8> = rs[1..].iter().flat_map(answer).collect();
+                        if reset {
+                            all[..first].to_vec()
+                        } else {
+                            all
+                        }
+                    };
+                    // Every GETKQ of the batch and its closing NOOP.
+                    let reads = count.load(Ordering::SeqCst) + 1;
+                    let mut steps = vec![
+                        Step::ReadRequests(1),
+                        reply(|rs| hit(&rs[0])),
+                        Step::ReadRequests(reads),
+                    ];
+                    if reset {
+                        steps.push(reply(bytes));
+                        steps.push(Step::Close);
+                    } else {
+                        steps.push(Step::ReplyInPieces {
+                            reply: Box::new(bytes),
+                            first,
+                            piece: 1 << 20,
+                            delay: ms(150),
+                        });
+                        steps.push(serve());
+                    }
+                    steps
+                });
+                let list = if cut_server_first {
+                    format!("{},{}", cut_srv.addr(), whole.addr())
+                } else {
+                    format!("{},{}", whole.addr(), cut_srv.addr())
+                };
+                let cut_index = usize::from(!cut_server_first);
+                let mut c = client(&list);
+                let keys: Vec<Vec<u8>> =
+                    (0..40).map(|i| format!("ahead-{i}").into_bytes()).collect();
+                let owner: Vec<usize> = keys
+                    .iter()
+                    .map(|k| c.server_index_for_key(k).unwrap())
+                    .collect();
+                let on_cut_keys: Vec<usize> =
+                    (0..keys.len()).filter(|&i| owner[i] == cut_index).collect();
+                assert!(on_cut_keys.len() >= 3 && on_cut_keys.len() <= 37);
+                on_cut.store(on_cut_keys.len(), Ordering::SeqCst);
+                let first_key = &keys[on_cut_keys[0]];
+                // A GETKQ hit: header, 4 bytes of flags, the key, "v:" + key.
+                first_frame.store(24 + 4 + first_key.len() * 2 + 2, Ordering::SeqCst);
+                // Both connections established first, so that the batch leaves at once.
+                // (In both orders: the engine looks at ready servers in the order they became
+                // active, and either may be the one taken in.)
+                let on_whole = (0..keys.len()).find(|&i| owner[i] != cut_index).unwrap();
+                let warm_up = if cut_server_first {
+                    [on_cut_keys[0], on_whole]
+                } else {
+                    [on_whole, on_cut_keys[0]]
+                };
+                for i in warm_up {
+                    assert_eq!(
+                        c.get(&keys[i]).map(|i| i.map(|i| i.value)),
+                        Ok(Some(value_for(&keys[i])))
+                    );
+                }
+
+                let mut reqs: Vec<Request<'_>> = keys
+                    .iter()
+                    .map(|k| {
+                        Request::keyed(RequestParts {
+                            opcode: opcode::GETKQ,
+                            key: k,
+                            ..Default::default()
+                        })
+                    })
+                    .collect();
+                let mut set = Requests(&mut reqs);
+                let mut sink = OneHitPerCall::default();
+                let start = Instant::now();
+                assert_eq!(c.command_then_fetch(&mut set, &mut sink), Status::Buffered);
+                // Both servers' answers (the cut one's first part) wait in the kernel when
+                // the first poll runs: one is serviced, the other taken in.
+                std::thread::sleep(ms(80));
+                let what = format!("reset {reset}, cut {cut}, cut server first {cut_server_first}");
+                loop {
+                    sink.holding = false;
+                    let outcome = c.io(
+                        Some(&set as &dyn RequestSet),
+                        &mut sink,
+                        Wait::after(ms(3000)),
+                    );
+                    if outcome == IoOutcome::Done {
+                        break;
+                    }
+                    assert!(
+                        start.elapsed() < slack_ms(2500),
+                        "{what}: {outcome:?} after {:?}",
+                        start.elapsed()
+                    );
+                }
+                assert!(
+                    start.elapsed() < slack_ms(1000),
+                    "{what}: took {:?}",
+                    start.elapsed()
+                );
+                let first_on_cut = on_cut_keys[0];
+                for i in 0..keys.len() {
+                    let answers: Vec<_> = sink.got.iter().filter(|g| g.0 == i).collect();
+                    let should_hit = !reset || owner[i] != cut_index || i == first_on_cut;
+                    assert_eq!(answers.len(), 1, "{what}: key {i} answered {answers:?}");
+                    let (_, status, key, data) = answers[0];
+                    if should_hit {
+                        assert_eq!(*status, Status::Ok, "{what}: key {i}");
+                        assert_eq!(key, &keys[i], "{what}: key {i} answered with another key");
+                        assert_eq!(data, &value_for(&keys[i]), "{what}: key {i}");
+                    } else {
+                        assert!(
+                            *status != Status::Ok && *status != Status::NotFound,
+                            "{what}: key {i} got {status:?} after the reset"
+                        );
+                    }
+                }
+                // The server is usable again, on a fresh connection after a reset.
+                let k = &keys[*on_cut_keys.last().unwrap()];
+                assert_eq!(
+                    get_when_usable(&mut c, k).map(|i| i.map(|i| i.value)),
+                    Ok(Some(value_for(k))),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
