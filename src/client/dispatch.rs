@@ -1,6 +1,6 @@
 //! A batch of requests into the connections' send buffers, and the single-request fast path.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::connection::{self, ConnectStart, InFlight, Origin, QueueError, Received, State};
 use crate::protocol::{self, RequestParts};
@@ -45,6 +45,12 @@ impl Client {
         close_quiet: bool,
     ) -> Status {
         self.check_fork();
+        // A relative wait becomes a deadline here, with the clock read that a single
+        // request's own blocking receive can then do without.
+        let (wait, within) = match wait {
+            Wait::Within(d) => (wait.resolve(Instant::now()), Some(d)),
+            w => (w, None),
+        };
         let n = reqs.len();
         if self.conns.is_empty() {
             return Status::Failed(Failure::NoServers);
@@ -107,7 +113,7 @@ impl Client {
             }
         }
         if n == 1 && wait != Wait::NoWait && !self.settings.buffering && failure == Status::Ok {
-            if let Some(status) = self.finish_single(self.touched[0], &*reqs, sink, wait) {
+            if let Some(status) = self.finish_single(self.touched[0], &*reqs, sink, wait, within) {
                 return status;
             }
         }
@@ -311,6 +317,7 @@ impl Client {
         reqs: &dyn RequestSet,
         sink: &mut dyn ResponseSink,
         wait: Wait,
+        within: Option<Duration>,
     ) -> Option<Status> {
         // Only the active servers can be anything but idle. A server out of service with
         // nothing queued needs nothing from this call (its probe, if due, was started above
@@ -342,8 +349,10 @@ impl Client {
             _ => return None,
         }
         let dead_timeout = self.settings.dead_timeout;
-        let block = match wait {
-            Wait::Forever => dead_timeout,
+        let block = match (wait, within) {
+            (Wait::Forever, _) => dead_timeout,
+            // Resolved moments ago, in `dispatch`: all of it is left.
+            (_, Some(d)) => d.min(dead_timeout),
             _ => wait
                 .remaining(Instant::now())
                 .map_or(dead_timeout, |r| r.min(dead_timeout)),

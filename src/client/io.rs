@@ -22,7 +22,10 @@ impl Client {
         sink: &mut dyn ResponseSink,
         wait: impl Into<Wait>,
     ) -> IoOutcome {
-        let wait = wait.into();
+        let wait = match wait.into() {
+            w @ Wait::Within(_) => w.resolve(Instant::now()),
+            w => w,
+        };
         self.check_fork();
         self.refresh_active_if_stale();
         self.unpin_all();

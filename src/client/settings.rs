@@ -126,17 +126,31 @@ pub enum Wait {
     NoWait,
     /// Until this instant at most.
     Until(Instant),
+    /// At most this long from the start of the engine call it is given to (each call
+    /// counts anew). The engine reads the clock once for it where a caller's `after` and the
+    /// engine's own check would read it twice: a single request's wait then costs one clock
+    /// read.
+    Within(Duration),
     /// Until done or failed.
     Forever,
 }
 
 impl Wait {
-    /// OMcache's convention: 0 never blocks, negative blocks, positive is milliseconds.
+    /// OMcache's convention: 0 never blocks, negative blocks, positive is milliseconds (from
+    /// the start of the call it is given to).
     pub fn from_millis(ms: i32) -> Wait {
         match ms {
             0 => Wait::NoWait,
             ms if ms < 0 => Wait::Forever,
-            ms => Wait::Until(Instant::now() + Duration::from_millis(ms as u64)),
+            ms => Wait::Within(Duration::from_millis(ms as u64)),
+        }
+    }
+
+    /// `Within` as a deadline from `now`; the others as they are.
+    pub(crate) fn resolve(self, now: Instant) -> Wait {
+        match self {
+            Wait::Within(d) => now.checked_add(d).map_or(Wait::Forever, Wait::Until),
+            other => other,
         }
     }
 
@@ -144,18 +158,21 @@ impl Wait {
         Wait::Until(Instant::now() + d)
     }
 
+    /// The deadline (`Within` counted from `Instant::now()`).
     pub fn deadline(self) -> Option<Instant> {
-        match self {
+        match self.resolve(Instant::now()) {
             Wait::Until(d) => Some(d),
             _ => None,
         }
     }
 
-    /// The time left: None for `Forever`, zero for `NoWait` or a deadline passed.
+    /// The time left: None for `Forever`, zero for `NoWait` or a deadline passed (`Within`:
+    /// all of it, the call starting at `now`).
     pub fn remaining(self, now: Instant) -> Option<Duration> {
         match self {
             Wait::NoWait => Some(Duration::ZERO),
             Wait::Until(d) => Some(d.saturating_duration_since(now)),
+            Wait::Within(d) => Some(d),
             Wait::Forever => None,
         }
     }
@@ -164,6 +181,7 @@ impl Wait {
         match self {
             Wait::NoWait => true,
             Wait::Until(d) => now >= d,
+            Wait::Within(d) => d.is_zero(),
             Wait::Forever => false,
         }
     }

@@ -144,7 +144,8 @@ impl Lmc {
     /// How long one call may wait for the network.
     pub fn wait(&self) -> Wait {
         let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
-        Wait::after(Duration::from_millis(ms))
+        // Per call, as libmemcached's poll timeout is per wait; resolved by the engine.
+        Wait::Within(Duration::from_millis(ms))
     }
 
     /// Whether the next recorded failure leaves out the system's words (see `record_failure`).

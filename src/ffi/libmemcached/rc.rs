@@ -42,61 +42,66 @@ pub const SERVER_TEMPORARILY_DISABLED: c_int = 47;
 pub const SERVER_MEMORY_ALLOCATION_FAILURE: c_int = 48;
 
 /// `memcached_strerror`'s texts (observable output of every libmemcached tool), by code.
-const MESSAGES: [&[u8]; 50] = [
-    b"SUCCESS\0",
-    b"FAILURE\0",
-    b"getaddrinfo() or getnameinfo() HOSTNAME LOOKUP FAILURE\0",
-    b"CONNECTION FAILURE\0",
-    b"CONNECTION BIND FAILURE\0",
-    b"WRITE FAILURE\0",
-    b"READ FAILURE\0",
-    b"UNKNOWN READ FAILURE\0",
-    b"PROTOCOL ERROR\0",
-    b"CLIENT ERROR\0",
-    b"SERVER ERROR\0",
-    b"ERROR was returned by server\0",
-    b"CONNECTION DATA EXISTS\0",
-    b"CONNECTION DATA DOES NOT EXIST\0",
-    b"NOT STORED\0",
-    b"STORED\0",
-    b"NOT FOUND\0",
-    b"MEMORY ALLOCATION FAILURE\0",
-    b"PARTIAL READ\0",
-    b"SOME ERRORS WERE REPORTED\0",
-    b"NO SERVERS DEFINED\0",
-    b"SERVER END\0",
-    b"SERVER DELETE\0",
-    b"SERVER VALUE\0",
-    b"STAT VALUE\0",
-    b"ITEM VALUE\0",
-    b"SYSTEM ERROR\0",
-    b"COULD NOT OPEN UNIX SOCKET\0",
-    b"ACTION NOT SUPPORTED\0",
-    b"A KEY LENGTH OF ZERO WAS PROVIDED\0",
-    b"FETCH WAS NOT COMPLETED\0",
-    b"A TIMEOUT OCCURRED\0",
-    b"ACTION QUEUED\0",
-    b"A BAD KEY WAS PROVIDED/CHARACTERS OUT OF RANGE\0",
-    b"THE HOST TRANSPORT PROTOCOL DOES NOT MATCH THAT OF THE CLIENT\0",
-    b"SERVER IS MARKED DEAD\0",
-    b"ENCOUNTERED AN UNKNOWN STAT KEY\0",
-    b"ITEM TOO BIG\0",
-    b"INVALID ARGUMENTS\0",
-    b"KEY RETURNED FROM SERVER WAS TOO LARGE\0",
-    b"FAILED TO SEND AUTHENTICATION TO SERVER\0",
-    b"AUTHENTICATION FAILURE\0",
-    b"CONTINUE AUTHENTICATION\0",
-    b"ERROR OCCURED WHILE PARSING\0",
-    b"USER INITIATED ERROR OCCURED WHILE PARSING\0",
-    b"DEPRECATED\0",
-    b"OPERATION IN PROCESS\0",
-    b"SERVER HAS FAILED AND IS DISABLED UNTIL TIMED RETRY\0",
-    b"SERVER FAILED TO ALLOCATE OBJECT\0",
-    b"INVALID memcached_return_t\0",
+// str, not bytes: `text` then needs no UTF-8 check per call (it is on every failed call's path).
+const MESSAGES: [&str; 50] = [
+    "SUCCESS\0",
+    "FAILURE\0",
+    "getaddrinfo() or getnameinfo() HOSTNAME LOOKUP FAILURE\0",
+    "CONNECTION FAILURE\0",
+    "CONNECTION BIND FAILURE\0",
+    "WRITE FAILURE\0",
+    "READ FAILURE\0",
+    "UNKNOWN READ FAILURE\0",
+    "PROTOCOL ERROR\0",
+    "CLIENT ERROR\0",
+    "SERVER ERROR\0",
+    "ERROR was returned by server\0",
+    "CONNECTION DATA EXISTS\0",
+    "CONNECTION DATA DOES NOT EXIST\0",
+    "NOT STORED\0",
+    "STORED\0",
+    "NOT FOUND\0",
+    "MEMORY ALLOCATION FAILURE\0",
+    "PARTIAL READ\0",
+    "SOME ERRORS WERE REPORTED\0",
+    "NO SERVERS DEFINED\0",
+    "SERVER END\0",
+    "SERVER DELETE\0",
+    "SERVER VALUE\0",
+    "STAT VALUE\0",
+    "ITEM VALUE\0",
+    "SYSTEM ERROR\0",
+    "COULD NOT OPEN UNIX SOCKET\0",
+    "ACTION NOT SUPPORTED\0",
+    "A KEY LENGTH OF ZERO WAS PROVIDED\0",
+    "FETCH WAS NOT COMPLETED\0",
+    "A TIMEOUT OCCURRED\0",
+    "ACTION QUEUED\0",
+    "A BAD KEY WAS PROVIDED/CHARACTERS OUT OF RANGE\0",
+    "THE HOST TRANSPORT PROTOCOL DOES NOT MATCH THAT OF THE CLIENT\0",
+    "SERVER IS MARKED DEAD\0",
+    "ENCOUNTERED AN UNKNOWN STAT KEY\0",
+    "ITEM TOO BIG\0",
+    "INVALID ARGUMENTS\0",
+    "KEY RETURNED FROM SERVER WAS TOO LARGE\0",
+    "FAILED TO SEND AUTHENTICATION TO SERVER\0",
+    "AUTHENTICATION FAILURE\0",
+    "CONTINUE AUTHENTICATION\0",
+    "ERROR OCCURED WHILE PARSING\0",
+    "USER INITIATED ERROR OCCURED WHILE PARSING\0",
+    "DEPRECATED\0",
+    "OPERATION IN PROCESS\0",
+    "SERVER HAS FAILED AND IS DISABLED UNTIL TIMED RETRY\0",
+    "SERVER FAILED TO ALLOCATE OBJECT\0",
+    "INVALID memcached_return_t\0",
 ];
 
 /// The NUL-terminated text of a code (out-of-range codes give the last entry, as libmemcached).
 pub fn message(rc: c_int) -> &'static [u8] {
+    message_str(rc).as_bytes()
+}
+
+fn message_str(rc: c_int) -> &'static str {
     usize::try_from(rc)
         .ok()
         .and_then(|i| MESSAGES.get(i))
@@ -106,8 +111,8 @@ pub fn message(rc: c_int) -> &'static [u8] {
 
 /// The text without its NUL.
 pub fn text(rc: c_int) -> &'static str {
-    let m = message(rc);
-    std::str::from_utf8(&m[..m.len() - 1]).unwrap_or("")
+    let m = message_str(rc);
+    &m[..m.len() - 1]
 }
 
 /// An engine outcome in libmemcached's terms, `server_message` being the text of a text or
