@@ -81,6 +81,33 @@ fn send_buffer_limit_is_buffer_full() {
     c.set(b"k", b"fits", 0, 0).unwrap();
 }
 
+/// Receive memory kept for big values (a grown buffer, spares for the next big value) goes
+/// back once big values stop: within two sweeps of 64 calls.
+#[test]
+fn memory_kept_for_big_values_is_released_when_they_stop() {
+    let (_s, list) = common::cluster(2);
+    let mut c = client(&list);
+    let big: Vec<u8> = (0..900_000).map(|i| (i % 251) as u8).collect();
+    c.set(b"big-one", &big, 0, 0).unwrap();
+    c.set(b"small-one", b"v", 0, 0).unwrap();
+    let fresh = c.receive_memory();
+    for _ in 0..5 {
+        assert_eq!(c.get(b"big-one").unwrap().unwrap().value, big);
+    }
+    let held = c.receive_memory();
+    assert!(held >= big.len(), "{held} bytes held after big gets");
+    for _ in 0..2 * 64 + 2 {
+        assert_eq!(c.get(b"small-one").unwrap().unwrap().value, b"v");
+    }
+    let after = c.receive_memory();
+    assert!(
+        after <= fresh.max(2 * (32 * 1024 + 64)),
+        "{after} bytes held after small gets (fresh {fresh}, after big gets {held})"
+    );
+    // Big values still come whole afterwards.
+    assert_eq!(c.get(b"big-one").unwrap().unwrap().value, big);
+}
+
 #[test]
 fn large_values_roundtrip() {
     let (_s, list) = common::cluster(2);

@@ -81,6 +81,7 @@ impl Client {
                     set.list.push(i);
                 }
             }
+            self.relist_holding();
             return;
         }
         let conns = &self.conns;

@@ -108,6 +108,8 @@ impl Client {
         sink: &mut dyn ResponseSink,
     ) {
         let recv_max = self.settings.recv_buffer_max;
+        // Its buffers may have grown for a big frame: listed for the idle trim (trim.rs).
+        self.note_holding(server);
         loop {
             let conn = &mut self.conns[server];
             let mut pin = false;

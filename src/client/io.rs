@@ -432,6 +432,7 @@ impl Client {
             let server = self.active.get(k);
             self.conns[server].unpin();
         }
+        self.count_call_and_sweep();
     }
 
     /// Drops every queued and partially received byte and forgets the current batch.

@@ -24,6 +24,7 @@ mod servers;
 mod settings;
 mod status;
 mod tls;
+mod trim;
 
 use std::fmt;
 use std::time::Instant;
@@ -285,6 +286,8 @@ pub struct Client {
     touched_flag: Vec<bool>,
     /// The servers that may need attention this call (active.rs).
     active: active::ActiveSet,
+    /// Connections holding receive memory kept for big values (trim.rs).
+    holding: trim::Holding,
     /// The process's fork generation when this client last looked (see `check_fork`).
     fork_seen: u64,
     /// The rustls configuration built from `settings.tls`, shared by every connection (its
@@ -343,6 +346,7 @@ impl Client {
             touched: Vec::new(),
             touched_flag: Vec::new(),
             active: active::ActiveSet::default(),
+            holding: trim::Holding::default(),
             // Also registers the fork handler, before any fork that matters.
             fork_seen: sys::fork_generation(),
             tls: tls::TlsCache::default(),

@@ -164,6 +164,12 @@ impl Client {
         self.conns.len()
     }
 
+    /// Bytes of receive buffers the connections hold (a diagnostic: memory kept for big
+    /// values is released once they stop, see `trim.rs`).
+    pub fn receive_memory(&self) -> usize {
+        self.conns.iter().map(|c| c.receive_memory()).sum()
+    }
+
     pub fn server_addr(&self, index: usize) -> Option<&ServerAddr> {
         self.conns.get(index).map(|c| c.addr())
     }

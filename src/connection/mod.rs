@@ -830,6 +830,22 @@ impl Connection {
         self.recv.unpin();
     }
 
+    /// Bytes of receive memory held (buffer, retired buffers, spares).
+    pub fn receive_memory(&self) -> usize {
+        self.recv.memory()
+    }
+
+    /// More receive memory than a fresh connection's is held (after big frames).
+    pub fn holds_extra_buffers(&self) -> bool {
+        self.recv.holds_extra()
+    }
+
+    /// Releases the receive memory kept for big frames if none came since the last call;
+    /// returns whether extra memory is still held. For quiet connections only.
+    pub fn trim_idle_buffers(&mut self) -> bool {
+        self.recv.trim_idle()
+    }
+
     /// Values handed out of this call's answers point into the receive buffer.
     pub fn pin(&mut self) {
         self.recv.pin();

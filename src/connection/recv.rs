@@ -47,6 +47,8 @@ pub(super) struct RecvBuffer {
     pub(super) spare_bytes: usize,
     /// The retire budget of the last `make_room`: spares are kept up to this many bytes.
     pub(super) keep_bytes: usize,
+    /// A frame larger than the initial buffer was received since the last `trim_idle`.
+    pub(super) big_use: bool,
 }
 
 /// The index in `buf` (below `LANDING_ALIGN`) whose address is congruent to `addr` modulo
@@ -220,6 +222,7 @@ impl RecvBuffer {
     /// spare of its size if there is one, the buffer grows only when there is none.
     pub(super) fn make_room(&mut self, need: usize, max: usize, retire_budget: usize) -> bool {
         self.keep_bytes = retire_budget;
+        self.big_use |= need > INITIAL_RECV_BUFFER;
         if self.start == self.end && !self.pinned {
             self.land_empty();
         }
@@ -278,6 +281,36 @@ impl RecvBuffer {
         let old = self.replace(vec![0; wanted], need);
         self.keep_spare(old);
         true
+    }
+
+    /// Bytes of receive memory held: the buffer, retired buffers and spares.
+    pub(super) fn memory(&self) -> usize {
+        self.buf.len() + self.retired_bytes + self.spare_bytes
+    }
+
+    /// Whether more memory than a fresh buffer's is held (a grown buffer, spares).
+    pub(super) fn holds_extra(&self) -> bool {
+        self.spare_bytes > 0 || self.buf.len() > INITIAL_RECV_BUFFER + LANDING_ALIGN
+    }
+
+    /// Called from time to time while the connection is quiet: the memory kept for big
+    /// frames goes back to the allocator if no big frame came since the last call (spares,
+    /// and a grown buffer with nothing in it). Returns whether extra memory is still held.
+    pub(super) fn trim_idle(&mut self) -> bool {
+        if std::mem::take(&mut self.big_use) {
+            return self.holds_extra();
+        }
+        self.spares = Vec::new();
+        self.spare_bytes = 0;
+        let idle =
+            self.start == self.end && !self.pinned && self.retired.is_empty() && self.discard == 0;
+        if idle && self.buf.len() > INITIAL_RECV_BUFFER + LANDING_ALIGN {
+            // The next receive allocates a buffer of the initial size.
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+        self.holds_extra()
     }
 
     /// The writable tail, after `make_room`.

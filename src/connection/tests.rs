@@ -484,3 +484,39 @@ fn meta_quiet_gets_closed_by_mn_and_answers_by_opaque() {
     );
     assert_eq!(kinds(&mut c), ["answer 10 0 \"1.6.18\""]);
 }
+
+/// Memory kept for big frames is released by the second idle trim after the last big frame,
+/// not by the first (a steady stream keeps its buffers), and a fresh small frame works after.
+#[test]
+fn idle_trim_releases_big_frame_memory() {
+    const BIG: usize = 300_000;
+    let mut b = RecvBuffer::default();
+    for call in 0..3u8 {
+        b.unpin();
+        receive_big_frame(&mut b, BIG, call);
+        receive_big_frame(&mut b, BIG, call);
+    }
+    b.unpin();
+    assert!(b.holds_extra() && b.memory() > 2 * BIG);
+    // A trim right after big frames keeps everything.
+    let before = b.memory();
+    assert!(b.trim_idle());
+    assert_eq!(b.memory(), before);
+    // No big frame since: released.
+    assert!(!b.trim_idle());
+    assert!(!b.holds_extra());
+    assert!(b.memory() <= INITIAL_RECV_BUFFER + LANDING_ALIGN);
+    // A pinned buffer is never released, only spares.
+    receive_big_frame(&mut b, BIG, 9);
+    b.start = b.end;
+    assert!(b.trim_idle());
+    assert!(b.trim_idle(), "a pinned buffer was released");
+    assert!(b.buf.len() >= BIG);
+    b.unpin();
+    assert!(!b.trim_idle());
+    // Small frames after the trim.
+    assert!(b.make_room(24, MAX, BUDGET));
+    b.tail()[..24].fill(7);
+    b.filled(24);
+    assert_eq!(b.take(24), &[7u8; 24][..]);
+}
