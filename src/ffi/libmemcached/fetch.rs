@@ -450,6 +450,7 @@ impl Lmc {
         };
         // Namespace + key of every get, end to end, in buffers the handle keeps (no heap
         // once they have grown to the largest mget).
+        let replicating = self.model.number_of_replicas > 0 && self.replicating();
         let prefixed = &mut self.mget_keys;
         let ends = &mut self.mget_ends;
         prefixed.clear();
@@ -475,6 +476,29 @@ impl Lmc {
             first: None,
             failed: 0,
         };
+        if replicating {
+            let client = &self.client;
+            let by_key = |r: &Request<'_>| match r.route {
+                Route::Server(i) => Some(i),
+                Route::Key => client.server_index_for_key(r.parts.key),
+                Route::ByKey(k) => client.server_index_for_key(k),
+            };
+            let hashed: Vec<Option<usize>> = (0..n).map(|i| by_key(&reqs.request(i))).collect();
+            let (_, unreached) = super::replicas::replicated_mget(
+                &mut self.client,
+                &self.model,
+                &mut reqs,
+                &mut sink,
+                &hashed,
+            );
+            // 1.1.4's mget over replicas succeeds whatever the servers did (the last error
+            // names a server it could not reach).
+            let code = self.record(rc::SUCCESS, memc, None);
+            return match unreached {
+                Some(missed) => self.record_unreached(code, missed, memc),
+                None => code,
+            };
+        }
         let status = self.client.command_then_fetch(&mut reqs, &mut sink);
         match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
@@ -936,16 +960,23 @@ fn get_routed(
         },
     }];
     let wait = lmc.wait();
-    let status = lmc
-        .client
-        .command(&mut Requests(&mut reqs), &mut sink, wait);
+    // The server a get could not reach before it read from a replica (replicas.rs).
+    let mut unreached = None;
+    let status = if lmc.model.number_of_replicas == 0 || !lmc.replicating() {
+        lmc.client
+            .command(&mut Requests(&mut reqs), &mut sink, wait)
+    } else {
+        lmc.get_failover(reqs[0], group, &mut sink, wait, &mut unreached)
+    };
     let answer = sink.status.unwrap_or(status);
     let code = rc::from_status(answer, &sink.message[..sink.message_len]);
     lmc.quiet_errno(!lmc.model.binary_protocol);
-    (
-        lmc.record_failure(code, answer.failure(), memc, server),
-        sink,
-    )
+    let code = lmc.record_failure(code, answer.failure(), memc, server);
+    let code = match unreached {
+        Some(missed) => lmc.record_unreached(code, missed, memc),
+        None => code,
+    };
+    (code, sink)
 }
 
 #[no_mangle]

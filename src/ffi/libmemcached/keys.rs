@@ -203,6 +203,7 @@ impl Lmc {
             _ if self.model.auto_eject_hosts => Some(self.client.server_index_for_key(by)),
             _ => None,
         };
+        let base_op = op;
         let noreply = !self.model.reply && !keep_value;
         // libmemcached 1.1.4 buffers only set (not cas) and delete; add, replace, append,
         // prepend, cas, the counters, touch and exist still send and wait for their answer.
@@ -214,7 +215,7 @@ impl Lmc {
         } else {
             op
         };
-        let mut reqs = [Request {
+        let request = Request {
             route,
             parts: RequestParts {
                 opcode: op,
@@ -224,9 +225,17 @@ impl Lmc {
                 cas,
                 ..Default::default()
             },
-        }];
+        };
         let wait = if quiet { Wait::NoWait } else { self.wait() };
-        let status = self.client.command(&mut Requests(&mut reqs), sink, wait);
+        // The server a get could not reach before it read from a replica (replicas.rs).
+        let mut unreached = None;
+        let status = if self.model.number_of_replicas == 0 || !self.replicating() {
+            self.client
+                .command(&mut Requests(&mut [request]), sink, wait)
+        } else {
+            let (by, keep) = (by, keep_value);
+            self.command_replicated(request, base_op, by, keep, sink, wait, &mut unreached)
+        };
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
             (Status::Buffered, None) => (rc::SUCCESS, None),
@@ -244,6 +253,10 @@ impl Lmc {
         } else {
             None
         };
-        self.record_failure(code, failure, memc, server)
+        let code = self.record_failure(code, failure, memc, server);
+        match unreached {
+            Some(missed) => self.record_unreached(code, missed, memc),
+            None => code,
+        }
     }
 }
