@@ -6,9 +6,7 @@
 # kills two); the transcripts must be the same, except the "now:" lines (a set's copies before
 # memcached_flush_buffers: 1.1.4 leaves them buffered, ours sends them at once), which must
 # show the copies on ours. VALGRIND=1 also runs ours under valgrind (no errors, no definite
-# leaks). Not compared (differences of ours, see src/ffi/libmemcached/replicas.rs): an mget
-# with RETRY_TIMEOUT=0 after the key's server died (1.1.4 reads the keys from the replica, ours
-# misses them), and 1.1.4's lost copies to a second replica after some commands.
+# leaks).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}

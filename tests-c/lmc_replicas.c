@@ -139,7 +139,7 @@ static void writes(int binary, int replicas) {
     where(m, "set", "beta");
     if (replicas > 1) {
         /* 1.1.4 with 2 replicas loses copies to the second one after a few commands (seen
-         * for set_by_key and delete after incr/decr/touch): only sets and a delete here. */
+         * for set_by_key and delete, not always): only sets and a delete here. */
         RC(memcached_delete(m, "alpha", 5, 0));
         where(m, "delete", "alpha");
         memcached_free(m);
@@ -184,10 +184,12 @@ static void writes(int binary, int replicas) {
     where(m, "delete_by_key(beta)", "delta");
     RC(memcached_delete(m, "alpha", 5, 0));
     where(m, "delete", "alpha");
-    RC(memcached_delete(m, "missing", 7, 0));
     show_get(m, "after writes", "beta");
     const char *all[] = {"alpha", "beta", "gamma", "n", "nothing"};
     show_mget(m, "after writes", all, 5);
+    /* Last: 1.1.4's quiet deletes of a missing key on the replicas get error answers it
+     * does not read, which the next reads on those connections would take for theirs. */
+    RC(memcached_delete(m, "missing", 7, 0));
     memcached_free(m);
     flush_all();
 }
@@ -316,8 +318,6 @@ static void failover(void) {
         show_get(m, mode_name[mode], "k0");
         show_get(m, mode_name[mode], "k1");
         memcached_free(m);
-        if (mode == 2)
-            continue; /* ours: see lmc-replicas.sh */
         m = fresh(mode);
         show_mget(m, mode_name[mode], keys, 8);
         show_mget(m, mode_name[mode], keys, 8);
