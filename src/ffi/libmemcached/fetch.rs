@@ -476,31 +476,17 @@ impl Lmc {
             first: None,
             failed: 0,
         };
-        if replicating {
-            let client = &self.client;
-            let by_key = |r: &Request<'_>| match r.route {
-                Route::Server(i) => Some(i),
-                Route::Key => client.server_index_for_key(r.parts.key),
-                Route::ByKey(k) => client.server_index_for_key(k),
-            };
-            let hashed: Vec<Option<usize>> = (0..n).map(|i| by_key(&reqs.request(i))).collect();
-            let (_, unreached) = super::replicas::replicated_mget(
-                &mut self.client,
-                &self.model,
-                &mut reqs,
-                &mut sink,
-                &hashed,
-            );
-            // 1.1.4's mget over replicas succeeds whatever the servers did (the last error
-            // names a server it could not reach).
-            let code = self.record(rc::SUCCESS, memc, None);
-            return match unreached {
-                Some(missed) => self.record_unreached(code, missed, memc),
-                None => code,
-            };
-        }
-        let status = self.client.command_then_fetch(&mut reqs, &mut sink);
-        match (status, sink.first) {
+        // 1.1.4's mget over replicas succeeds whatever the servers did (the last error names
+        // a server it could not reach).
+        let mut missed = None;
+        let status = if replicating {
+            let (client, model) = (&mut self.client, &self.model);
+            missed = super::replicas::replicated_mget(client, model, &mut reqs, &mut sink);
+            Status::Ok
+        } else {
+            self.client.command_then_fetch(&mut reqs, &mut sink)
+        };
+        let code = match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {
                 let server = failed.and_then(|i| {
@@ -521,6 +507,10 @@ impl Lmc {
                     code
                 }
             }
+        };
+        match missed {
+            Some(missed) => self.record_unreached(code, missed, memc),
+            None => code,
         }
     }
 }

@@ -215,7 +215,7 @@ impl Lmc {
         } else {
             op
         };
-        let request = Request {
+        let mut reqs = [Request {
             route,
             parts: RequestParts {
                 opcode: op,
@@ -225,16 +225,15 @@ impl Lmc {
                 cas,
                 ..Default::default()
             },
-        };
+        }];
         let wait = if quiet { Wait::NoWait } else { self.wait() };
         // The server a get could not reach before it read from a replica (replicas.rs).
         let mut unreached = None;
-        let status = if self.model.number_of_replicas == 0 || !self.replicating() {
-            self.client
-                .command(&mut Requests(&mut [request]), sink, wait)
+        let status = if self.model.number_of_replicas == 0 {
+            self.client.command(&mut Requests(&mut reqs), sink, wait)
         } else {
             let (by, keep) = (by, keep_value);
-            self.command_replicated(request, base_op, by, keep, sink, wait, &mut unreached)
+            self.command_replicated(reqs[0], base_op, by, keep, sink, wait, &mut unreached)
         };
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),

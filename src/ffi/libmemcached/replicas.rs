@@ -152,6 +152,7 @@ impl Lmc {
     /// Runs one keyed request (`base_op`: its opcode before any quiet variant; `by`: its
     /// routing key) with replication: a set's or delete's copies in the same batch, a get's
     /// failover. `replica_failure` gets the last server a get could not reach.
+    #[inline(never)]
     pub(super) fn command_replicated<S: Answer>(
         &mut self,
         request: Request<'_>,
@@ -162,6 +163,10 @@ impl Lmc {
         wait: Wait,
         replica_failure: &mut Option<(Failure, usize)>,
     ) -> Status {
+        if !self.replicating() {
+            let mut reqs = [request];
+            return self.client.command(&mut Requests(&mut reqs), sink, wait);
+        }
         let copies_of = match base_op {
             opcode::SET if request.parts.cas == 0 => Some(true),
             opcode::DELETE => Some(false),
@@ -360,15 +365,22 @@ impl RequestSet for ReplicaRounds<'_, '_> {
 /// that refuses is known before the gets are queued), then the gets, each to its key's
 /// server or, when that cannot be reached, to the next replica (RANDOMIZE_REPLICA_READ as for
 /// a get). Returns the engine's status and the last server not reached.
+#[inline(never)]
 pub(super) fn replicated_mget(
     client: &mut crate::client::Client,
     model: &super::config::Model,
     gets: &mut dyn RequestSet,
     sink: &mut dyn ResponseSink,
-    hashed: &[Option<usize>],
-) -> (Status, Option<(Failure, usize)>) {
+) -> Option<(Failure, usize)> {
     let keys = gets.len();
     let servers = client.server_count();
+    let hashed: Vec<Option<usize>> = (0..keys)
+        .map(|i| match gets.request(i).route {
+            Route::Server(s) => Some(s),
+            Route::Key => client.server_index_for_key(gets.request(i).parts.key),
+            Route::ByKey(k) => client.server_index_for_key(k),
+        })
+        .collect();
     let mut unconnected: Vec<usize> = hashed
         .iter()
         .flatten()
@@ -412,13 +424,13 @@ pub(super) fn replicated_mget(
         replicas,
         start,
         servers,
-        hashed,
+        hashed: &hashed,
         sent: &mut sent,
         down: &down,
         unreached: None,
     };
-    let status = client.command_then_fetch(&mut rounds, sink);
-    (status, rounds.unreached)
+    client.command_then_fetch(&mut rounds, sink);
+    rounds.unreached
 }
 
 /// The batch indices of NOOPs that failed (their server could not be reached).
