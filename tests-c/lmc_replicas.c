@@ -323,6 +323,14 @@ static void failover(void) {
         show_mget(m, mode_name[mode], keys, 8);
         memcached_free(m);
     }
+    /* A set to the dead server: refused, and no copy goes to the replica (1.1.4 sends the
+     * copies only after the set itself was written). */
+    m = fresh(0);
+    RC(memcached_set(m, "k0", 2, "NEW", 3, 0, 0));
+    where(m, "set to the dead server", "k0");
+    /* (A get now reads the replica on both; 1.1.4's last error is then
+     * SERVER_TEMPORARILY_DISABLED, ours CONNECTION_FAILURE: not compared.) */
+    memcached_free(m);
     /* Text ignores the replicas: the dead server's keys are not found elsewhere. */
     m = handle(0, 1);
     show_get(m, "text", "k0");

@@ -480,8 +480,8 @@ impl Lmc {
         // a server it could not reach).
         let mut missed = None;
         let status = if replicating {
-            let (client, model) = (&mut self.client, &self.model);
-            missed = super::replicas::replicated_mget(client, model, &mut reqs, &mut sink);
+            let (client, model, scratch) = (&mut self.client, &self.model, &mut self.replicas);
+            missed = super::replicas::replicated_mget(client, model, scratch, &mut reqs, &mut sink);
             Status::Ok
         } else {
             self.client.command_then_fetch(&mut reqs, &mut sink)

@@ -23,7 +23,8 @@
 //!
 //! Nothing here runs, and nothing is allocated, while `number_of_replicas` is 0.
 
-use crate::client::{Failure, Request, RequestSet, Requests, Response, ResponseSink, Route};
+use crate::client::Route;
+use crate::client::{Discard, Failure, Request, RequestSet, Requests, Response, ResponseSink};
 use crate::client::{Status, Wait};
 use crate::protocol::{opcode, quiet_variant};
 
@@ -79,14 +80,17 @@ struct Replicated<'a> {
     only_if_sent: bool,
     /// Where the request went (None: it could not be sent), once queued.
     sent_to: Option<Option<usize>>,
+    /// 1: the copies only (the request went in a batch of its own).
+    skip: usize,
 }
 
 impl RequestSet for Replicated<'_> {
     fn len(&self) -> usize {
-        1 + self.copies
+        1 + self.copies - self.skip
     }
 
     fn request(&self, i: usize) -> Request<'_> {
+        let i = i + self.skip;
         if i == 0 {
             return self.request;
         }
@@ -107,7 +111,7 @@ impl RequestSet for Replicated<'_> {
     }
 
     fn assigned(&mut self, i: usize, server: Option<usize>, _opaque: u32) {
-        if i == 0 {
+        if i + self.skip == 0 {
             self.sent_to = Some(server);
         }
     }
@@ -187,7 +191,26 @@ impl Lmc {
                 copies,
                 only_if_sent,
                 sent_to: None,
+                skip: 0,
             };
+            // A set to a server not connected yet: 1.1.4 connects before it writes and sends
+            // no copies when that fails, so the set goes alone and its copies after it.
+            if only_if_sent && hashed.is_some_and(|s| self.client.server_fd(s).is_none()) {
+                let mut one = [request];
+                let status = self.client.command(&mut Requests(&mut one), sink, wait);
+                if sink
+                    .status()
+                    .unwrap_or(status)
+                    .failure()
+                    .is_some_and(unsent)
+                {
+                    return status;
+                }
+                reqs.sent_to = Some(hashed);
+                reqs.skip = 1;
+                self.client.command(&mut reqs, &mut Discard, wait);
+                return status;
+            }
             let status = self
                 .client
                 .command(&mut reqs, &mut FirstOnly(&mut *sink), wait);
@@ -365,48 +388,70 @@ impl RequestSet for ReplicaRounds<'_, '_> {
 /// that refuses is known before the gets are queued), then the gets, each to its key's
 /// server or, when that cannot be reached, to the next replica (RANDOMIZE_REPLICA_READ as for
 /// a get). Returns the engine's status and the last server not reached.
+/// The lists an mget over replicas works with, kept in the handle between calls (no heap
+/// once they have grown to the largest mget).
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// Each key's server (None: no server), and whether its get was queued.
+    hashed: Vec<Option<usize>>,
+    sent: Vec<bool>,
+    /// The keys' servers without a connection, their NOOPs, and the unreachable ones.
+    unconnected: Vec<usize>,
+    noops: Vec<Request<'static>>,
+    down: Vec<usize>,
+}
+
 #[inline(never)]
 pub(super) fn replicated_mget(
     client: &mut crate::client::Client,
     model: &super::config::Model,
+    scratch: &mut Scratch,
     gets: &mut dyn RequestSet,
     sink: &mut dyn ResponseSink,
 ) -> Option<(Failure, usize)> {
     let keys = gets.len();
     let servers = client.server_count();
-    let hashed: Vec<Option<usize>> = (0..keys)
-        .map(|i| match gets.request(i).route {
-            Route::Server(s) => Some(s),
-            Route::Key => client.server_index_for_key(gets.request(i).parts.key),
-            Route::ByKey(k) => client.server_index_for_key(k),
-        })
-        .collect();
-    let mut unconnected: Vec<usize> = hashed
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|&s| client.server_fd(s).is_none())
-        .collect();
+    let Scratch {
+        hashed,
+        sent,
+        unconnected,
+        noops,
+        down,
+    } = scratch;
+    hashed.clear();
+    hashed.extend((0..keys).map(|i| match gets.request(i).route {
+        Route::Server(s) => Some(s),
+        Route::Key => client.server_index_for_key(gets.request(i).parts.key),
+        Route::ByKey(k) => client.server_index_for_key(k),
+    }));
+    unconnected.clear();
+    unconnected.extend(
+        hashed
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&s| client.server_fd(s).is_none()),
+    );
     unconnected.sort_unstable();
     unconnected.dedup();
-    let mut down: Vec<usize> = Vec::new();
+    down.clear();
     if !unconnected.is_empty() {
-        let mut noops: Vec<Request<'_>> = unconnected
-            .iter()
-            .map(|&s| {
-                let parts = crate::protocol::RequestParts {
-                    opcode: opcode::NOOP,
-                    ..Default::default()
-                };
-                Request::to_server(s, parts)
-            })
-            .collect();
+        noops.clear();
+        noops.extend(unconnected.iter().map(|&s| {
+            let parts = crate::protocol::RequestParts {
+                opcode: opcode::NOOP,
+                ..Default::default()
+            };
+            Request::to_server(s, parts)
+        }));
         let wait = Wait::after(std::time::Duration::from_millis(
             u64::try_from(model.poll_timeout).unwrap_or(5000),
         ));
-        let mut failed = Down(Vec::new());
-        client.command(&mut Requests(&mut noops), &mut failed, wait);
-        down = failed.0.iter().map(|&i| unconnected[i]).collect();
+        let mut failed = Down(down);
+        client.command(&mut Requests(noops), &mut failed, wait);
+        for d in down.iter_mut() {
+            *d = unconnected[*d];
+        }
     }
     let replicas = u64::from(model.number_of_replicas);
     let start = if model.randomize_replica_read {
@@ -416,7 +461,8 @@ pub(super) fn replicated_mget(
     } else {
         0
     };
-    let mut sent = vec![false; keys];
+    sent.clear();
+    sent.resize(keys, false);
     let mut rounds = ReplicaRounds {
         inner: gets,
         keys,
@@ -424,9 +470,9 @@ pub(super) fn replicated_mget(
         replicas,
         start,
         servers,
-        hashed: &hashed,
-        sent: &mut sent,
-        down: &down,
+        hashed,
+        sent,
+        down,
         unreached: None,
     };
     client.command_then_fetch(&mut rounds, sink);
@@ -434,9 +480,9 @@ pub(super) fn replicated_mget(
 }
 
 /// The batch indices of NOOPs that failed (their server could not be reached).
-struct Down(Vec<usize>);
+struct Down<'v>(&'v mut Vec<usize>);
 
-impl ResponseSink for Down {
+impl ResponseSink for Down<'_> {
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
         if let (Some(i), Some(f)) = (batch_index, resp.status.failure()) {
             if unsent(f) {
