@@ -214,6 +214,20 @@ static void quiet_writes(void) {
     flush_all();
 }
 
+/* More replicas than other servers: every server once; a namespace goes with the copies. */
+static void more_replicas_than_servers(void) {
+    printf("== bin replicas=5, namespace\n");
+    memcached_st *m = handle(1, 5);
+    memcached_callback_set(m, MEMCACHED_CALLBACK_NAMESPACE, "ns:");
+    RC(memcached_set(m, "five", 4, "5", 1, 0, 0));
+    where(m, "set", "ns:five");
+    show_get(m, "five", "five");
+    RC(memcached_delete(m, "five", 4, 0));
+    where(m, "delete", "ns:five");
+    memcached_free(m);
+    flush_all();
+}
+
 static void config_string(void) {
     char conf[256];
     snprintf(conf, sizeof conf,
@@ -362,6 +376,7 @@ int main(int argc, char **argv) {
     writes(1, 2);
     writes(0, 1);
     quiet_writes();
+    more_replicas_than_servers();
     config_string();
     randomized();
     failover();

@@ -1,27 +1,45 @@
 //! Replication (MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS, RANDOMIZE_REPLICA_READ), as
-//! libmemcached 1.1.4 does it, over the binary protocol only (text ignores the setting):
+//! libmemcached 1.1.4 does it, over the binary protocol only (text ignores the setting).
+//! Measured against Debian's 1.1.4 by tests-c/lmc-replicas.sh.
 //!
-//! - `set` (not add, replace, append, prepend, cas, the counters or touch) is also sent, quiet,
-//!   to the servers after the key's in server-list order, `(s + 1) % count`, ... for
-//!   `number_of_replicas` servers, only when the request to the key's own server could be
-//!   sent. `delete` is sent quiet to the same servers whatever became of the first one. The
+//! - `set` and `set_by_key` (not add, replace, append, prepend, cas, the counters or touch)
+//!   are also sent, quiet, to the servers after the key's in server-list order,
+//!   `(s + 1) % count`, ... for `number_of_replicas` servers (at most every other server
+//!   once), only when the request to the key's own server could be sent. `delete` and
+//!   `delete_by_key` are sent quiet to the same servers whatever became of the first one. The
 //!   replicas' failures are ignored; the caller's result is the key's own server's.
-//! - A get (`memcached_get`, `memcached_get_by_key`) goes to the key's server; only when that
+//! - A get (`memcached_get`, `get_by_key`, `mget*`) goes to the key's server; only when that
 //!   server cannot be connected to or written to (refused, timed out, out of service) is it
 //!   sent to the next one, and so on for `number_of_replicas` servers. A miss or an error
 //!   answer is not retried elsewhere, nor is a connection that breaks after the request went
-//!   out. The value found on a replica comes back with SUCCESS while the last error keeps the
-//!   failed server's CONNECTION_FAILURE; when no server could be reached the get is a miss.
+//!   out (the first get after a kill on a connected handle fails, as in 1.1.4). The value
+//!   found on a replica comes back with SUCCESS while the last error is the unreached
+//!   server's CONNECTION_FAILURE; when no server could be reached the get is a miss. An mget
+//!   over replicas returns SUCCESS whatever the servers did, as 1.1.4's does.
 //! - RANDOMIZE_REPLICA_READ starts the reads at a random one of the key's server and its
-//!   replicas (libc `random()`, as 1.1.4 draws it, so an unseeded program makes the same
-//!   choices with either library), with 1.1.4's order after it.
+//!   replicas, with 1.1.4's order after it; like 1.1.4, setting it seeds libc `random()`
+//!   with the time and the choice is `random() % (replicas + 1)`.
 //!
-//! Ours sends the replicas' copies in the same batch as the request (one write per server)
-//! and waits for them as for the request; 1.1.4 leaves a set's copies in the replicas'
-//! output buffers until something else flushes them (memcached_flush_buffers, the next
-//! request to that server, memcached_free).
+//! Where ours differs:
+//! - The copies go in the same batch as the request (one write per server) and are waited
+//!   for with it; 1.1.4 leaves a set's copies in the replicas' output buffers until something
+//!   else flushes them (memcached_flush_buffers, the next request on that connection,
+//!   memcached_free). 1.1.4 also leaves unread the error answers of quiet copies (a delete of
+//!   a key a replica lacks), which the next reads on that connection take for theirs; and
+//!   with 2 replicas it loses copies to one of them after a flush_buffers. Ours does neither.
+//! - A set to a server not yet connected goes alone first (1.1.4 connects before it writes):
+//!   its copies follow only when it could be sent. A set to a connected server that then
+//!   fails still sends its copies, as 1.1.4's written-then-unanswered set does.
+//! - An mget connects the keys' unconnected servers first (a NOOP each, in one batch) so that
+//!   a refused server's keys go to a replica, as 1.1.4 connects within the mget.
+//! - A get that fails over leaves the dead server out of service until its retry time (the
+//!   engine's failover); 1.1.4 resets it, so its next request tries a connect again
+//!   (CONNECTION_FAILURE where ours answers SERVER_TEMPORARILY_DISABLED), and its last error
+//!   after a replica read is SERVER_TEMPORARILY_DISABLED when another command had put the
+//!   server out of service (ours: always CONNECTION_FAILURE).
 //!
-//! Nothing here runs, and nothing is allocated, while `number_of_replicas` is 0.
+//! Nothing here runs while `number_of_replicas` is 0 (one test of it per call), and nothing
+//! is allocated per call while every server answers (the mget's lists live in the handle).
 
 use crate::client::Route;
 use crate::client::{Discard, Failure, Request, RequestSet, Requests, Response, ResponseSink};
