@@ -6,7 +6,7 @@
 # kills two); the transcripts must be the same, except the "now:" lines (a set's copies before
 # memcached_flush_buffers: 1.1.4 leaves them buffered, ours sends them at once), which must
 # show the copies on ours. VALGRIND=1 also runs ours under valgrind (no errors, no definite
-# leaks).
+# leaks). KEEP=DIR keeps the transcripts (copied to DIR).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}
