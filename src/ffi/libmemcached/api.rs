@@ -196,6 +196,10 @@ pub extern "C" fn memcached_behavior_set(
         ) {
             return lmc.record(rc::DEPRECATED, memc, None);
         }
+        if flag == behavior::RANDOMIZE_REPLICA_READ {
+            // 1.1.4 seeds libc random() with the time (whatever the value).
+            super::replicas::seed_random();
+        }
         match lmc.model.behavior_set(flag, data) {
             Ok(()) => {
                 lmc.apply_settings();

@@ -450,6 +450,7 @@ impl Lmc {
         };
         // Namespace + key of every get, end to end, in buffers the handle keeps (no heap
         // once they have grown to the largest mget).
+        let replicating = self.model.number_of_replicas > 0 && self.replicating();
         let prefixed = &mut self.mget_keys;
         let ends = &mut self.mget_ends;
         prefixed.clear();
@@ -475,8 +476,17 @@ impl Lmc {
             first: None,
             failed: 0,
         };
-        let status = self.client.command_then_fetch(&mut reqs, &mut sink);
-        match (status, sink.first) {
+        // 1.1.4's mget over replicas succeeds whatever the servers did (the last error names
+        // a server it could not reach).
+        let mut missed = None;
+        let status = if replicating {
+            let (client, model, scratch) = (&mut self.client, &self.model, &mut self.replicas);
+            missed = super::replicas::replicated_mget(client, model, scratch, &mut reqs, &mut sink);
+            Status::Ok
+        } else {
+            self.client.command_then_fetch(&mut reqs, &mut sink)
+        };
+        let code = match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {
                 let server = failed.and_then(|i| {
@@ -497,6 +507,10 @@ impl Lmc {
                     code
                 }
             }
+        };
+        match missed {
+            Some(missed) => self.record_unreached(code, missed, memc),
+            None => code,
         }
     }
 }
@@ -936,16 +950,23 @@ fn get_routed(
         },
     }];
     let wait = lmc.wait();
-    let status = lmc
-        .client
-        .command(&mut Requests(&mut reqs), &mut sink, wait);
+    // The server a get could not reach before it read from a replica (replicas.rs).
+    let mut unreached = None;
+    let status = if lmc.model.number_of_replicas == 0 || !lmc.replicating() {
+        lmc.client
+            .command(&mut Requests(&mut reqs), &mut sink, wait)
+    } else {
+        lmc.get_failover(reqs[0], group, &mut sink, wait, &mut unreached)
+    };
     let answer = sink.status.unwrap_or(status);
     let code = rc::from_status(answer, &sink.message[..sink.message_len]);
     lmc.quiet_errno(!lmc.model.binary_protocol);
-    (
-        lmc.record_failure(code, answer.failure(), memc, server),
-        sink,
-    )
+    let code = lmc.record_failure(code, answer.failure(), memc, server);
+    let code = match unreached {
+        Some(missed) => lmc.record_unreached(code, missed, memc),
+        None => code,
+    };
+    (code, sink)
 }
 
 #[no_mangle]

@@ -203,6 +203,7 @@ impl Lmc {
             _ if self.model.auto_eject_hosts => Some(self.client.server_index_for_key(by)),
             _ => None,
         };
+        let base_op = op;
         let noreply = !self.model.reply && !keep_value;
         // libmemcached 1.1.4 buffers only set (not cas) and delete; add, replace, append,
         // prepend, cas, the counters, touch and exist still send and wait for their answer.
@@ -226,7 +227,14 @@ impl Lmc {
             },
         }];
         let wait = if quiet { Wait::NoWait } else { self.wait() };
-        let status = self.client.command(&mut Requests(&mut reqs), sink, wait);
+        // The server a get could not reach before it read from a replica (replicas.rs).
+        let mut unreached = None;
+        let status = if self.model.number_of_replicas == 0 {
+            self.client.command(&mut Requests(&mut reqs), sink, wait)
+        } else {
+            let (by, keep) = (by, keep_value);
+            self.command_replicated(reqs[0], base_op, by, keep, sink, wait, &mut unreached)
+        };
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
             (Status::Buffered, None) => (rc::SUCCESS, None),
@@ -244,6 +252,10 @@ impl Lmc {
         } else {
             None
         };
-        self.record_failure(code, failure, memc, server)
+        let code = self.record_failure(code, failure, memc, server);
+        match unreached {
+            Some(missed) => self.record_unreached(code, missed, memc),
+            None => code,
+        }
     }
 }

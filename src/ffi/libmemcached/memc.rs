@@ -50,6 +50,8 @@ pub(super) struct Lmc {
     /// calls so that an mget allocates nothing once they have grown.
     pub mget_keys: Vec<u8>,
     pub mget_ends: Vec<usize>,
+    /// An mget's lists over replicas (replicas.rs), kept for the same reason.
+    pub replicas: super::replicas::Scratch,
 }
 
 /// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
@@ -100,6 +102,7 @@ impl Lmc {
             udp: Default::default(),
             mget_keys: Vec::new(),
             mget_ends: Vec::new(),
+            replicas: Default::default(),
         };
         // Programs that cannot be changed get TLS from the environment (tls.rs).
         lmc.model.tls = super::tls::TlsOptions::from_env();

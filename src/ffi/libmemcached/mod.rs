@@ -22,6 +22,7 @@ mod memc;
 mod misc;
 mod php;
 mod rc;
+mod replicas;
 mod sasl;
 mod stats;
 pub mod types;
