@@ -308,6 +308,8 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-sasl.sh
 	$(STEP)"tests-c/lmc-udp.sh (USE_UDP against memcached -U on the real library and on ours: one noreply datagram per write, reads NOT_SUPPORTED; and under valgrind)"
 	VALGRIND=1 tests-c/lmc-udp.sh
+	$(STEP)"tests-c/lmc-replicas.sh (NUMBER_OF_REPLICAS / RANDOMIZE_REPLICA_READ: copies and replica reads after kill -9, on the real library and on ours, and under valgrind)"
+	VALGRIND=1 tests-c/lmc-replicas.sh
 	@$(MAKE) --no-print-directory check-python
 	$(STEP)"compat-tests/run-pgmemcache.sh (PostgreSQL 15 + Debian's pgmemcache on the real library and on ours)"
 	compat-tests/run-pgmemcache.sh
