@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use omcache::address::parse_server;
 use omcache::client::{
-    FailoverPolicy, Failure, IoOutcome, OwnedRequest, Request, RequestSet, Requests, Response,
-    ResponseSink, Server, Status, Wait,
+    FailoverPolicy, Failure, IoOutcome, OwnedRequest, Request, RequestSet, Requests, Server,
+    Status, Wait,
 };
 use omcache::hash::HashAlgorithm;
 use omcache::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
@@ -72,28 +72,10 @@ fn route_by_another_key_goes_to_that_keys_server() {
     assert_eq!(status, Status::Failed(Failure::InvalidRequest));
 }
 
-/// A sink that copies answers and pauses after each one (libmemcached's lazy fetch).
-#[derive(Default)]
-struct OneAtATime {
-    got: Vec<(usize, Vec<u8>, Vec<u8>)>,
-    holding: bool,
-}
+#[path = "support/one_at_a_time.rs"]
+mod one_at_a_time;
 
-impl ResponseSink for OneAtATime {
-    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
-        if let Some(i) = batch_index {
-            if resp.status == Status::Ok {
-                self.got.push((i, resp.key.to_vec(), resp.data.to_vec()));
-                self.holding = true;
-            }
-        }
-        false
-    }
-
-    fn paused(&self) -> bool {
-        self.holding
-    }
-}
+use one_at_a_time::OneAtATime;
 
 #[test]
 fn a_paused_sink_gets_the_rest_at_the_next_io() {

@@ -7,43 +7,17 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::{c_char, CString};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use omcache::ffi::libmemcached::*;
 
-struct Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller's contract is forwarded to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as for `dealloc`, and the caller's contract on `new_size` is forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting::allocations_during;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const BINARY_PROTOCOL: i32 = 18;
 const NUMBER_OF_REPLICAS: i32 = 29;
@@ -103,13 +77,11 @@ fn face_calls_allocate_nothing_with_and_without_replicas() {
         for _ in 0..3 {
             calls(memc, &keys);
         }
-        ALLOCATIONS.store(0, Ordering::Relaxed);
-        COUNTING.store(true, Ordering::Relaxed);
-        for _ in 0..3 {
-            calls(memc, &keys);
-        }
-        COUNTING.store(false, Ordering::Relaxed);
-        let n = ALLOCATIONS.load(Ordering::Relaxed);
+        let n = allocations_during(|| {
+            for _ in 0..3 {
+                calls(memc, &keys);
+            }
+        });
         assert_eq!(
             n, 0,
             "{n} heap allocations in 3 x 200 calls, replicas={replicas}"
