@@ -624,6 +624,115 @@ pub fn value_frame_len(buf: &[u8]) -> Option<usize> {
 /// Looks at the start of `buf`: either one complete reply and its length, or how many bytes
 /// (from the start of `buf`) are needed at least. Never allocates.
 pub fn parse_reply(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
+    // A multi-get's answer is mostly VALUE lines: the common form is read in one pass over its
+    // bytes; anything else (errors included) takes the general parser below.
+    if let Some(h) = value_line_fast(buf) {
+        return value_reply(buf, h);
+    }
+    parse_reply_general(buf)
+}
+
+/// A VALUE header line in the form memcached sends ("VALUE <key> <flags> <bytes>[ <cas>]\r\n",
+/// single spaces, no leading zeros needed, the key without control bytes), read in one pass,
+/// or None for anything else (the line incomplete too): the general parser then decides,
+/// errors included. Never accepts what the general parser would read differently
+/// (`value_line_fast_agrees_with_the_general_parser`).
+#[inline]
+fn value_line_fast(buf: &[u8]) -> Option<ValueHeader<'_>> {
+    const PREFIX: &[u8] = b"VALUE ";
+    if !buf.starts_with(PREFIX) {
+        return None;
+    }
+    let end = buf.len().min(MAX_REPLY_LINE);
+    let mut i = PREFIX.len();
+    let key_start = i;
+    loop {
+        let b = *buf.get(i).filter(|_| i < end)?;
+        if b > b' ' {
+            i += 1;
+        } else if b == b' ' && i > key_start {
+            break;
+        } else {
+            return None;
+        }
+    }
+    let key = &buf[key_start..i];
+    i += 1;
+    // Decimal digits at `i` (at least 1, at most `max`), and the index after them.
+    let digits = |mut i: usize, max: usize| -> Option<(u64, usize)> {
+        let start = i;
+        let mut n: u64 = 0;
+        while let Some(&b) = buf.get(i).filter(|_| i < end) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            if i - start == max {
+                return None;
+            }
+            n = n * 10 + u64::from(b - b'0');
+            i += 1;
+        }
+        (i > start).then_some((n, i))
+    };
+    let (flags, after) = digits(i, 10)?;
+    let flags = u32::try_from(flags).ok()?;
+    if buf.get(after) != Some(&b' ') {
+        return None;
+    }
+    let (bytes, mut i) = digits(after + 1, 10)?;
+    if bytes > u64::from(MAX_SANE_BODY) {
+        return None;
+    }
+    let mut cas = None;
+    if buf.get(i) == Some(&b' ') {
+        // 19 digits always fit a u64; a longer CAS takes the general path.
+        let (c, after) = digits(i + 1, 19)?;
+        cas = Some(c);
+        i = after;
+    }
+    if i + 2 > end || buf[i] != b'\r' || buf[i + 1] != b'\n' {
+        return None;
+    }
+    Some(ValueHeader {
+        key,
+        flags,
+        cas,
+        line_len: i + 2,
+        // At most MAX_SANE_BODY: fits any usize.
+        data_len: bytes as usize,
+    })
+}
+
+/// The reply of a parsed VALUE header: the whole value, or how many bytes it needs.
+fn value_reply<'a>(buf: &'a [u8], h: ValueHeader<'a>) -> Result<Parsed<'a>, ParseError> {
+    // No wrap, even on 32-bit targets: line_len <= MAX_REPLY_LINE and data_len <=
+    // MAX_SANE_BODY.
+    let line_len = h.line_len;
+    let data_end = line_len + h.data_len;
+    let total = h.frame_len();
+    if buf.len() < total {
+        // Reject a bad data terminator as soon as its first byte is there.
+        if buf.len() > data_end && buf[data_end] != b'\r' {
+            return Err(ParseError::BadDataEnd);
+        }
+        return Ok(Parsed::Need(total));
+    }
+    if &buf[data_end..total] != b"\r\n" {
+        return Err(ParseError::BadDataEnd);
+    }
+    Ok(Parsed::Reply {
+        reply: Reply::Value {
+            key: h.key,
+            flags: h.flags,
+            cas: h.cas,
+            data: &buf[line_len..data_end],
+        },
+        len: total,
+    })
+}
+
+/// `parse_reply` without the VALUE fast path.
+fn parse_reply_general(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let Some((line, line_len)) = first_line(buf)? else {
         return Ok(Parsed::Need(buf.len() + 1));
     };
@@ -642,30 +751,7 @@ pub fn parse_reply(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let body = strip_cr(line)?;
 
     if body.starts_with(b"VALUE ") {
-        let h = value_fields(body, line_len)?;
-        // No wrap, even on 32-bit targets: line_len <= MAX_REPLY_LINE and data_len <=
-        // MAX_SANE_BODY (value_fields checked it in u64 before converting).
-        let data_end = line_len + h.data_len;
-        let total = h.frame_len();
-        if buf.len() < total {
-            // Reject a bad data terminator as soon as its first byte is there.
-            if buf.len() > data_end && buf[data_end] != b'\r' {
-                return Err(ParseError::BadDataEnd);
-            }
-            return Ok(Parsed::Need(total));
-        }
-        if &buf[data_end..total] != b"\r\n" {
-            return Err(ParseError::BadDataEnd);
-        }
-        return Ok(Parsed::Reply {
-            reply: Reply::Value {
-                key: h.key,
-                flags: h.flags,
-                cas: h.cas,
-                data: &buf[line_len..data_end],
-            },
-            len: total,
-        });
+        return value_reply(buf, value_fields(body, line_len)?);
     }
 
     let reply = match body {
@@ -789,6 +875,112 @@ pub fn parse_metadump_line(line: &[u8]) -> Result<MetaDumpItem<'_>, ParseError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The VALUE fast path accepts only what the general parser reads the same way, and
+    /// `parse_reply` gives what the general parser gives, over VALUE lines of every shape:
+    /// keys with spaces, control bytes and high bytes, numbers of 0 to 21 digits with leading
+    /// zeros and overflows, missing or doubled spaces, bad terminators, the line and data cut
+    /// at every length, lines near `MAX_REPLY_LINE`.
+    #[test]
+    fn value_line_fast_agrees_with_the_general_parser() {
+        let keys: [&[u8]; 9] = [
+            b"k",
+            b"key-1",
+            b"",
+            b"a b",
+            b"a\rb",
+            b"a\tb",
+            b"\xff\x80k",
+            b"a\nb",
+            b"kk ",
+        ];
+        let numbers: [&[u8]; 14] = [
+            b"0",
+            b"7",
+            b"007",
+            b"4294967295",
+            b"4294967296",
+            b"12345678901",
+            b"1234567890123456789",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"123456789012345678901",
+            b"",
+            b"-1",
+            b"1a",
+            b"2147483648",
+        ];
+        let ends: [&[u8]; 5] = [b"\r\n", b"\n", b" \r\n", b"\r", b"\r\r\n"];
+        let mut checked = 0usize;
+        let mut fast = 0usize;
+        let mut check = |buf: &[u8]| {
+            for cut in 0..=buf.len() {
+                let b = &buf[..cut];
+                let general = parse_reply_general(b);
+                if let Some(h) = value_line_fast(b) {
+                    fast += 1;
+                    assert_eq!(
+                        value_reply(b, h),
+                        general,
+                        "{:?}",
+                        String::from_utf8_lossy(b)
+                    );
+                }
+                assert_eq!(parse_reply(b), general, "{:?}", String::from_utf8_lossy(b));
+                checked += 1;
+            }
+        };
+        for key in keys {
+            for flags in numbers {
+                for bytes in [&b"3"[..], b"0", b"03", b"10", b"4294967296", b"x"] {
+                    for cas in [None, Some(&b"5"[..]), Some(numbers[7]), Some(numbers[8])] {
+                        for end in ends {
+                            let mut line = b"VALUE ".to_vec();
+                            line.extend_from_slice(key);
+                            line.push(b' ');
+                            line.extend_from_slice(flags);
+                            line.push(b' ');
+                            line.extend_from_slice(bytes);
+                            if let Some(c) = cas {
+                                line.push(b' ');
+                                line.extend_from_slice(c);
+                            }
+                            line.extend_from_slice(end);
+                            line.extend_from_slice(b"abc\r\nEND\r\n");
+                            check(&line);
+                        }
+                    }
+                }
+            }
+        }
+        for cas in numbers {
+            check(&[&b"VALUE k 1 3 "[..], cas, b"\r\nabc\r\n"].concat());
+        }
+        // Doubled spaces, other prefixes.
+        for line in [
+            &b"VALUE  k 0 3\r\nabc\r\n"[..],
+            b"VALUE k  0 3\r\nabc\r\n",
+            b"VALUE k 0  3\r\nabc\r\n",
+            b"VALUE k 0 3  5\r\nabc\r\n",
+            b"VALUEk 0 3\r\nabc\r\n",
+            b"value k 0 3\r\nabc\r\n",
+            b"VALUE k 0 3\r\nabcd\r\n",
+            b"VALUE k 0 3\r\nab\r\n\r\n",
+        ] {
+            check(line);
+        }
+        // Near the line limit: a key making the line end just inside and just outside it.
+        for extra in [0usize, 1, 2, 3] {
+            let key = vec![b'k'; MAX_REPLY_LINE - b"VALUE  0 1\r\n".len() - 2 + extra];
+            let line = [&b"VALUE "[..], &key, b" 0 1\r\nx\r\n"].concat();
+            let b = &line[..];
+            assert_eq!(parse_reply(b), parse_reply_general(b));
+            if let Some(h) = value_line_fast(b) {
+                assert_eq!(value_reply(b, h), parse_reply_general(b));
+            }
+        }
+        assert!(fast > 1000, "the fast path took only {fast} of {checked}");
+    }
 
     fn bytes_of(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         let mut out = Vec::new();
