@@ -348,9 +348,13 @@ impl Inner {
         self.apply_servers();
     }
 
+    /// The wait of one engine call: `_poll_timeout` from the start of that call (resolved by
+    /// the engine, one clock read). A replicated request's calls (a set then its copies, a
+    /// get tried on the next server, an mget's connects then its gets) each get it anew, as
+    /// each of libmemcached's waits does.
     fn wait(&self) -> Wait {
         let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
-        Wait::after(Duration::from_millis(ms.max(1)))
+        Wait::Within(Duration::from_millis(ms.max(1)))
     }
 
     fn namespace_len(&self) -> usize {
