@@ -87,6 +87,11 @@ def test_pylibmc_replicas_multi(impl, three, binary):
     for k in KEYS:
         assert holders(impl, three, k) == {i: k.upper() for i in expected(mc, k, binary=binary)}
     assert mc.get_multi(KEYS) == {k: k.upper() for k in KEYS}
+    # Again on connected servers (the copies go in the same batch as the sets).
+    assert mc.set_multi({k: k + "2" for k in KEYS}) == []
+    mc.disconnect_all()
+    for k in KEYS:
+        assert holders(impl, three, k) == {i: k + "2" for i in expected(mc, k, binary=binary)}
     # With a key prefix (routed by the prefixed key, as the copies are).
     assert mc.set_multi({"a": 1, "b": 2}, key_prefix="p:") == []
     mc.disconnect_all()
