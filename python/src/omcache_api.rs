@@ -87,12 +87,13 @@ fn to_request((opcode, key, value, extras, cas, server_index): RequestTuple) -> 
 }
 
 /// OMcache's timeout convention (0 never blocks, negative blocks, positive is milliseconds),
-/// over the whole i64 range a Python int may carry.
+/// over the whole i64 range a Python int may carry. Each use is one engine call (`execute`,
+/// `flush_buffers`), which resolves the relative wait once at its start.
 fn wait_for(timeout_ms: i64) -> Wait {
     match timeout_ms {
         0 => Wait::NoWait,
         ms if ms < 0 => Wait::Forever,
-        ms => Wait::after(Duration::from_millis(ms as u64)),
+        ms => Wait::Within(Duration::from_millis(ms as u64)),
     }
 }
 

@@ -26,6 +26,8 @@ mod behaviors;
 mod engine;
 #[path = "pylibmc/errors.rs"]
 mod errors;
+#[path = "pylibmc/replicas.rs"]
+mod replicas;
 #[path = "pylibmc/values.rs"]
 mod values;
 

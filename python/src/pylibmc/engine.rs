@@ -14,6 +14,8 @@ use omcache::hash::HashAlgorithm;
 use omcache::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
 use omcache::protocol::{extras, opcode, Protocol, RequestParts};
 
+use super::replicas;
+
 /// The longest key memcached takes.
 pub const MAX_KEY_LEN: usize = 250;
 
@@ -62,6 +64,8 @@ pub struct Inner {
     pub sasl: Option<omcache::client::SaslCredentials>,
     /// TLS to every TCP server (`tls=`/`tls_*=` keywords); None: plaintext.
     pub tls: Option<omcache::client::TlsSettings>,
+    /// Lists of the multi calls over replicas (`num_replicas`), kept between calls.
+    replicas: replicas::Scratch,
 }
 
 /// Collects the answer of a single request; the value is copied into a reused buffer.
@@ -91,6 +95,16 @@ impl ResponseSink for One<'_> {
             self.message.extend_from_slice(resp.message);
         }
         false
+    }
+}
+
+impl replicas::Answer for One<'_> {
+    fn status(&self) -> Option<Status> {
+        self.status
+    }
+
+    fn clear(&mut self) {
+        self.status = None;
     }
 }
 
@@ -135,6 +149,12 @@ impl ResponseSink for Statuses<'_> {
             *slot = resp.status;
         }
         false
+    }
+}
+
+impl replicas::Answers for Statuses<'_> {
+    fn status(&self, i: usize) -> Status {
+        self.0[i]
     }
 }
 
@@ -243,6 +263,7 @@ impl Inner {
             statuses: Vec::new(),
             sasl: None,
             tls: None,
+            replicas: replicas::Scratch::default(),
         };
         inner.model.binary_protocol = binary;
         inner.apply_settings();
@@ -327,9 +348,13 @@ impl Inner {
         self.apply_servers();
     }
 
+    /// The wait of one engine call: `_poll_timeout` from the start of that call (resolved by
+    /// the engine, one clock read). A replicated request's calls (a set then its copies, a
+    /// get tried on the next server, an mget's connects then its gets) each get it anew, as
+    /// each of libmemcached's waits does.
     fn wait(&self) -> Wait {
         let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
-        Wait::after(Duration::from_millis(ms.max(1)))
+        Wait::Within(Duration::from_millis(ms.max(1)))
     }
 
     fn namespace_len(&self) -> usize {
@@ -404,9 +429,19 @@ impl Inner {
             value: &mut self.value,
             message: &mut self.message,
         };
-        let status =
+        let copies = replicas::copies(&self.model, &self.engine);
+        let status = if copies == 0 {
             self.engine
-                .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait);
+                .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
+        } else if let Some(only_if_sent) = replicas::copied(op, cas) {
+            let engine = &mut self.engine;
+            replicas::command_with_copies(engine, copies, reqs[0], only_if_sent, &mut sink, wait)
+        } else if op == opcode::GETK {
+            replicas::get_failover(&mut self.engine, copies, reqs[0], &mut sink, wait)
+        } else {
+            self.engine
+                .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
+        };
         answer.status = match (sink.status, status) {
             (Some(s), _) => s,
             (None, Status::Ok) => Status::NotFound,
@@ -509,6 +544,14 @@ impl Inner {
             hits: &mut self.hits,
             failure: None,
         };
+        let copies = replicas::copies(&self.model, &self.engine);
+        if copies > 0 {
+            // As 1.1.4's mget over replicas: no failure, the values found.
+            let engine = &mut self.engine;
+            let scratch = &mut self.replicas;
+            replicas::mget(engine, copies, &mut batch, &mut sink, wait, scratch);
+            return None;
+        }
         let status = self.engine.command(&mut batch, &mut sink, wait);
         match (sink.failure, status) {
             (Some(f), _) => Some(f),
@@ -554,9 +597,21 @@ impl Inner {
             extras_each,
             values,
         };
-        let status = self
-            .engine
-            .command(&mut batch, &mut Statuses(&mut self.statuses), wait);
+        let copies = replicas::copies(&self.model, &self.engine);
+        let mut sink = Statuses(&mut self.statuses);
+        let status = match replicas::copied(op, 0) {
+            Some(only_if_sent) if copies > 0 => replicas::batch_with_copies(
+                &mut self.engine,
+                copies,
+                op,
+                only_if_sent,
+                &mut batch,
+                &mut sink,
+                wait,
+                &mut self.replicas,
+            ),
+            _ => self.engine.command(&mut batch, &mut sink, wait),
+        };
         if status != Status::Ok {
             // Requests that never got an answer failed as the call did.
             for s in &mut self.statuses {
