@@ -84,6 +84,14 @@ impl Client {
             self.relist_holding();
             return;
         }
+        // The common case of a single request's server, without retain's general machinery.
+        if let [only] = set.list[..] {
+            if self.conns[only].is_quiet() {
+                set.member[only] = false;
+                set.list.clear();
+            }
+            return;
+        }
         let conns = &self.conns;
         let member = &mut set.member;
         set.list.retain(|&i| {

@@ -836,6 +836,7 @@ impl Connection {
     }
 
     /// More receive memory than a fresh connection's is held (after big frames).
+    #[inline]
     pub fn holds_extra_buffers(&self) -> bool {
         self.recv.holds_extra()
     }

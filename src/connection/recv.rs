@@ -289,6 +289,7 @@ impl RecvBuffer {
     }
 
     /// Whether more memory than a fresh buffer's is held (a grown buffer, spares).
+    #[inline]
     pub(super) fn holds_extra(&self) -> bool {
         self.spare_bytes > 0 || self.buf.len() > INITIAL_RECV_BUFFER + LANDING_ALIGN
     }
