@@ -655,62 +655,55 @@ impl Client {
         sent.resize(keys, false);
         reset.clear();
         reset.resize(keys, false);
-        let mut reqs = Rounds {
-            inner: &mut *gets,
-            keys,
-            rounds,
-            replicas,
-            start,
-            servers,
-            hashed,
-            sent,
-            down,
-            first_write,
-            closed: connected,
-            unreached: None,
-        };
-        let mut by_key = ByKey { sink, keys, reset };
-        if fetch_later {
-            let status = self.command_then_fetch(&mut reqs, &mut by_key);
-            return (status, reqs.unreached);
-        }
-        let status = self.command(&mut reqs, &mut by_key, wait);
-        let unreached = reqs.unreached;
-        // The keys after the first on a server found closed go on to the next servers.
-        if !reset.contains(&true) {
-            return (status, unreached);
-        }
-        down.clear();
-        for i in 0..keys {
-            sent[i] = true;
-            if reset[i] {
-                match hashed[i] {
-                    Some(s) if down.contains(&s) => sent[i] = false,
-                    Some(s) => down.push(s),
-                    None => {}
+        let mut unreached = None;
+        let mut follow_up = false;
+        loop {
+            let mut reqs = Rounds {
+                inner: &mut *gets,
+                keys,
+                rounds,
+                replicas,
+                start,
+                servers,
+                hashed,
+                sent: &mut *sent,
+                down,
+                first_write,
+                closed: connected,
+                unreached,
+            };
+            let mut by_key = ByKey {
+                sink: &mut *sink,
+                keys,
+                reset: &mut *reset,
+            };
+            if fetch_later {
+                let status = self.command_then_fetch(&mut reqs, &mut by_key);
+                return (status, reqs.unreached);
+            }
+            let status = self.command(&mut reqs, &mut by_key, wait);
+            unreached = reqs.unreached;
+            // The keys after the first on a server found closed go on to the next servers.
+            if follow_up || !reset.contains(&true) {
+                return (status, unreached);
+            }
+            down.clear();
+            for i in 0..keys {
+                sent[i] = true;
+                if reset[i] {
+                    match hashed[i] {
+                        Some(s) if down.contains(&s) => sent[i] = false,
+                        Some(s) => down.push(s),
+                        None => {}
+                    }
                 }
             }
+            if !sent.contains(&false) {
+                return (status, unreached);
+            }
+            reset.fill(false);
+            follow_up = true;
         }
-        if !sent.contains(&false) {
-            return (status, unreached);
-        }
-        reset.fill(false);
-        let mut reqs = Rounds {
-            inner: gets,
-            keys,
-            rounds,
-            replicas,
-            start,
-            servers,
-            hashed,
-            sent,
-            down,
-            first_write,
-            closed: connected,
-            unreached,
-        };
-        let status = self.command(&mut reqs, &mut ByKey { sink, keys, reset }, wait);
-        (status, reqs.unreached)
     }
 
     /// Keeps in `servers` (connected ones) those whose peer has closed the connection (a

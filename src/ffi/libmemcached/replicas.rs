@@ -31,16 +31,17 @@
 //!   its copies follow only when it could be sent. A set to a connected server that then
 //!   fails still sends its copies, as 1.1.4's written-then-unanswered set does.
 //! - An mget connects the keys' unconnected servers first (a NOOP each, in one batch) so that
-//!   a refused server's keys go to a replica, as 1.1.4 connects within the mget.
+//!   a refused server's keys go to a replica, as 1.1.4 connects within the mget. On a handle
+//!   connected before a server was killed, 1.1.4's mget writes the dead server's first get
+//!   (lost) and fails to write the others, which go on to the replicas (its last error then
+//!   ERRNO): ours queues its gets together, so it checks the connected servers for a closed
+//!   peer first (a poll that does not wait) and sends such a server its first key's get
+//!   only, with the same outcome.
 //! - A get that fails over leaves the dead server out of service until its retry time (the
 //!   engine's failover); 1.1.4 resets it, so its next request tries a connect again
 //!   (CONNECTION_FAILURE where ours answers SERVER_TEMPORARILY_DISABLED), and its last error
 //!   after a replica read is SERVER_TEMPORARILY_DISABLED when another command had put the
 //!   server out of service (ours: always CONNECTION_FAILURE).
-//!
-//! - An mget on a handle connected before a server was killed loses that server's first key
-//!   only, as 1.1.4 does (its first write goes out, the next ones fail and go on to the
-//!   replicas): the engine's replicated mget checks the connected servers before it queues.
 //!
 //! The rules are the engine's (src/client/replicas.rs, shared with omcache.pylibmc); this
 //! face decides when they apply, draws RANDOMIZE_REPLICA_READ's start with libc `random()`
