@@ -41,9 +41,7 @@ pub use dump::{
     DumpError, DumpMethod, DumpOptions, DumpReport, DumpedKey, DumpedKeys, OwnedDumpedKey,
     ServerDump,
 };
-pub use replicas::{
-    replica_copied, unsent, ReplicaAnswer, ReplicaAnswers, ReplicaScratch, Unreached,
-};
+pub use replicas::{replica_copied, ReplicaAnswer, ReplicaAnswers, ReplicaScratch, Unreached};
 pub use safe::{Item, Request as OwnedRequest, Response as OwnedResponse};
 pub use sasl::SaslCredentials;
 pub use servers::Server;

@@ -36,7 +36,7 @@ use super::{Route, Status, Wait};
 
 /// A failure that left the request unsent (the server could not be connected to or written
 /// to, or is out of service): a get then tries the next replica.
-pub fn unsent(f: Failure) -> bool {
+fn unsent(f: Failure) -> bool {
     matches!(
         f,
         Failure::ConnectRefused
