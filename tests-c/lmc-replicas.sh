@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # lmc-replicas.sh - tests-c/lmc_replicas.c (NUMBER_OF_REPLICAS, RANDOMIZE_REPLICA_READ: where
-# copies land, reads after kill -9 of a key's server) built against Debian's libmemcached
-# headers and run with Debian's libmemcached.so.11 and with ours (LD_LIBRARY_PATH=
-# build/libmemcached, LD_BIND_NOW=1), each run on three fresh memcached servers (the program
-# kills two); the transcripts must be the same, except the "now:" lines (a set's copies before
-# memcached_flush_buffers: 1.1.4 leaves them buffered, ours sends them at once), which must
-# show the copies on ours. VALGRIND=1 also runs ours under valgrind (no errors, no definite
-# leaks). KEEP=DIR keeps the transcripts (copied to DIR).
+# copies land, reads after kill -9 of a key's server, an mget first on a handle connected
+# before the kill) built against Debian's libmemcached headers and run with Debian's
+# libmemcached.so.11 and with ours (LD_LIBRARY_PATH=build/libmemcached, LD_BIND_NOW=1), each
+# run on three fresh memcached servers (the program kills two); the transcripts must be the
+# same, except the "now:" lines (a set's copies before memcached_flush_buffers: 1.1.4 leaves
+# them buffered, ours sends them at once), which must show the copies on ours. VALGRIND=1
+# also runs ours under valgrind (no errors, no definite leaks). KEEP=DIR keeps the
+# transcripts (copied to DIR).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 lib=${OMCACHE_LMC_DIR:-$root/build/libmemcached}

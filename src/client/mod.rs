@@ -18,6 +18,7 @@ mod dispatch;
 mod dump;
 mod failover;
 mod io;
+mod replicas;
 mod safe;
 mod sasl;
 mod servers;
@@ -40,6 +41,7 @@ pub use dump::{
     DumpError, DumpMethod, DumpOptions, DumpReport, DumpedKey, DumpedKeys, OwnedDumpedKey,
     ServerDump,
 };
+pub use replicas::{replica_copied, ReplicaAnswer, ReplicaAnswers, ReplicaScratch, Unreached};
 pub use safe::{Item, Request as OwnedRequest, Response as OwnedResponse};
 pub use sasl::SaslCredentials;
 pub use servers::Server;

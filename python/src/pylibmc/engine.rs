@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use omcache::client::{
-    Client, Failure, Request, RequestSet, Response, ResponseSink, Route, Status, Wait,
+    replica_copied, Client, Failure, ReplicaAnswer, ReplicaAnswers, ReplicaScratch, Request,
+    RequestSet, Response, ResponseSink, Route, Status, Wait,
 };
 use omcache::ffi::libmemcached::config::{distribution, Model, ModelServer};
 use omcache::ffi::libmemcached::server_list::ConnectionType;
@@ -65,7 +66,7 @@ pub struct Inner {
     /// TLS to every TCP server (`tls=`/`tls_*=` keywords); None: plaintext.
     pub tls: Option<omcache::client::TlsSettings>,
     /// Lists of the multi calls over replicas (`num_replicas`), kept between calls.
-    replicas: replicas::Scratch,
+    replicas: ReplicaScratch,
 }
 
 /// Collects the answer of a single request; the value is copied into a reused buffer.
@@ -98,7 +99,7 @@ impl ResponseSink for One<'_> {
     }
 }
 
-impl replicas::Answer for One<'_> {
+impl ReplicaAnswer for One<'_> {
     fn status(&self) -> Option<Status> {
         self.status
     }
@@ -152,7 +153,7 @@ impl ResponseSink for Statuses<'_> {
     }
 }
 
-impl replicas::Answers for Statuses<'_> {
+impl ReplicaAnswers for Statuses<'_> {
     fn status(&self, i: usize) -> Status {
         self.0[i]
     }
@@ -263,7 +264,7 @@ impl Inner {
             statuses: Vec::new(),
             sasl: None,
             tls: None,
-            replicas: replicas::Scratch::default(),
+            replicas: ReplicaScratch::default(),
         };
         inner.model.binary_protocol = binary;
         inner.apply_settings();
@@ -433,11 +434,14 @@ impl Inner {
         let status = if copies == 0 {
             self.engine
                 .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
-        } else if let Some(only_if_sent) = replicas::copied(op, cas) {
+        } else if let Some(only_if_sent) = replica_copied(op, cas) {
             let engine = &mut self.engine;
-            replicas::command_with_copies(engine, copies, reqs[0], only_if_sent, &mut sink, wait)
+            engine.command_with_copies(copies, op, only_if_sent, reqs[0], &mut sink, wait)
         } else if op == opcode::GETK {
-            replicas::get_failover(&mut self.engine, copies, reqs[0], &mut sink, wait)
+            let (replicas, request) = (copies as u64, reqs[0]);
+            let mut unreached = None;
+            let engine = &mut self.engine;
+            engine.get_from_replicas(replicas, 0, request, &mut sink, wait, &mut unreached)
         } else {
             self.engine
                 .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
@@ -549,7 +553,15 @@ impl Inner {
             // As 1.1.4's mget over replicas: no failure, the values found.
             let engine = &mut self.engine;
             let scratch = &mut self.replicas;
-            replicas::mget(engine, copies, &mut batch, &mut sink, wait, scratch);
+            engine.mget_from_replicas(
+                copies as u64,
+                0,
+                &mut batch,
+                &mut sink,
+                wait,
+                false,
+                scratch,
+            );
             return None;
         }
         let status = self.engine.command(&mut batch, &mut sink, wait);
@@ -599,9 +611,8 @@ impl Inner {
         };
         let copies = replicas::copies(&self.model, &self.engine);
         let mut sink = Statuses(&mut self.statuses);
-        let status = match replicas::copied(op, 0) {
-            Some(only_if_sent) if copies > 0 => replicas::batch_with_copies(
-                &mut self.engine,
+        let status = match replica_copied(op, 0) {
+            Some(only_if_sent) if copies > 0 => self.engine.batch_with_copies(
                 copies,
                 op,
                 only_if_sent,

@@ -956,7 +956,7 @@ fn get_routed(
         lmc.client
             .command(&mut Requests(&mut reqs), &mut sink, wait)
     } else {
-        lmc.get_failover(reqs[0], group, &mut sink, wait, &mut unreached)
+        lmc.get_failover(reqs[0], &mut sink, wait, &mut unreached)
     };
     let answer = sink.status.unwrap_or(status);
     let code = rc::from_status(answer, &sink.message[..sink.message_len]);

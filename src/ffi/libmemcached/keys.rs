@@ -232,8 +232,8 @@ impl Lmc {
         let status = if self.model.number_of_replicas == 0 {
             self.client.command(&mut Requests(&mut reqs), sink, wait)
         } else {
-            let (by, keep) = (by, keep_value);
-            self.command_replicated(reqs[0], base_op, by, keep, sink, wait, &mut unreached)
+            let keep = keep_value;
+            self.command_replicated(reqs[0], base_op, keep, sink, wait, &mut unreached)
         };
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),

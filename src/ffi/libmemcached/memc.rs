@@ -51,7 +51,7 @@ pub(super) struct Lmc {
     pub mget_keys: Vec<u8>,
     pub mget_ends: Vec<usize>,
     /// An mget's lists over replicas (replicas.rs), kept for the same reason.
-    pub replicas: super::replicas::Scratch,
+    pub replicas: crate::client::ReplicaScratch,
 }
 
 /// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
