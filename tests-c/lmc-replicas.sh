@@ -25,6 +25,8 @@ run() {
     for _ in 1 2 3; do
         local p; p=$(free_port)
         start_memcached "$p" || { echo "lmc-replicas: memcached on $p did not start"; exit 2; }
+        # The program kills two of them: no "Killed" job notices from this shell.
+        disown "$last_pid" 2>/dev/null || true
         ports+=("$p"); ids+=("$last_pid")
     done
     env LD_BIND_NOW=1 "$@" "$tmp/lmc_replicas" "${ports[@]}" "${ids[@]}" > "$out" 2> "$out.err"

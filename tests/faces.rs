@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use omcache::address::parse_server;
 use omcache::client::{
-    FailoverPolicy, Failure, IoOutcome, OwnedRequest, Request, RequestSet, Requests, Server,
-    Status, Wait,
+    FailoverPolicy, Failure, IoOutcome, OwnedRequest, RequestSet, Requests, Server, Status, Wait,
 };
 use omcache::hash::HashAlgorithm;
 use omcache::ketama::{Distribution, LibmemcachedConfig, LibmemcachedLayout};
-use omcache::protocol::{opcode, RequestParts};
+use omcache::protocol::opcode;
 use omcache::Client;
 
 use common::slack;
@@ -85,16 +84,7 @@ fn a_paused_sink_gets_the_rest_at_the_next_io() {
     for k in &keys {
         c.set(k, &[k.as_slice(), b"-value"].concat(), 0, 0).unwrap();
     }
-    let mut reqs: Vec<Request<'_>> = keys
-        .iter()
-        .map(|k| {
-            Request::keyed(RequestParts {
-                opcode: opcode::GETKQ,
-                key: k,
-                ..Default::default()
-            })
-        })
-        .collect();
+    let mut reqs = one_at_a_time::quiet_gets(&keys);
     let mut set = Requests(&mut reqs);
     let mut sink = OneAtATime::default();
     let status = c.command(&mut set, &mut sink, Wait::NoWait);
@@ -144,16 +134,7 @@ fn answers_taken_in_for_a_paused_sink_do_not_stall_or_leak_into_the_next_command
         c.set(k, &[k.as_slice(), b"-value"].concat(), 0, 0).unwrap();
     }
     for round in 0..5 {
-        let mut reqs: Vec<Request<'_>> = keys
-            .iter()
-            .map(|k| {
-                Request::keyed(RequestParts {
-                    opcode: opcode::GETKQ,
-                    key: k,
-                    ..Default::default()
-                })
-            })
-            .collect();
+        let mut reqs = one_at_a_time::quiet_gets(&keys);
         let mut set = Requests(&mut reqs);
         let mut sink = OneAtATime::default();
         assert_eq!(c.command_then_fetch(&mut set, &mut sink), Status::Buffered);

@@ -705,16 +705,7 @@ fn a_frame_cut_or_a_reset_during_read_ahead_for_a_paused_sink() {
                     );
                 }
 
-                let mut reqs: Vec<Request<'_>> = keys
-                    .iter()
-                    .map(|k| {
-                        Request::keyed(RequestParts {
-                            opcode: opcode::GETKQ,
-                            key: k,
-                            ..Default::default()
-                        })
-                    })
-                    .collect();
+                let mut reqs = one_at_a_time::quiet_gets(&keys);
                 let mut set = Requests(&mut reqs);
                 let mut sink = one_at_a_time::OneAtATime::default();
                 let start = Instant::now();

@@ -29,3 +29,16 @@ impl ResponseSink for OneAtATime {
         self.holding
     }
 }
+
+/// Quiet keyed gets (GETKQ) of `keys`, as a face's mget sends them.
+pub fn quiet_gets(keys: &[Vec<u8>]) -> Vec<omcache::client::Request<'_>> {
+    keys.iter()
+        .map(|k| {
+            omcache::client::Request::keyed(omcache::protocol::RequestParts {
+                opcode: omcache::protocol::opcode::GETKQ,
+                key: k,
+                ..Default::default()
+            })
+        })
+        .collect()
+}

@@ -54,6 +54,11 @@ pub extern "C" fn memcached(string: *const c_char, length: usize) -> *mut memcac
             return m;
         }
         let (pool_min, pool_max) = (model.pool_min, model.pool_max);
+        if model.randomize_replica_read {
+            // 1.1.4's parser sets the behavior through memcached_behavior_set, which seeds
+            // libc random() with the time (as ours does there).
+            super::replicas::seed_random();
+        }
         memc::with_memc(m, (), |lmc| {
             lmc.model = model;
             lmc.apply_settings();
