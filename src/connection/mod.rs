@@ -869,12 +869,7 @@ impl Connection {
             match sys::send(fd, &self.out[self.out_pos..limit], true) {
                 Ok(n) => {
                     self.out_pos += n;
-                    // The timer starts with the first byte sent; a send that had been blocked
-                    // going out means the server is reading: progress.
-                    if self.progress_at.is_none() || self.send_blocked {
-                        self.progress_at = now;
-                    }
-                    self.send_blocked = false;
+                    Self::note_sent(&mut self.progress_at, &mut self.send_blocked, now, true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.send_blocked = true;
@@ -890,6 +885,22 @@ impl Connection {
         self.out.clear();
         self.out_pos = 0;
         Ok(true)
+    }
+
+    /// Bytes went out (plaintext or TLS records). The dead timer starts with the first byte
+    /// sent, and a send that had been blocked going out means the server is reading:
+    /// progress, unless `counts` is false (a TLS handshake has its own deadline).
+    /// (On the two fields, so that a TLS session borrowed from the connection can stay.)
+    fn note_sent(
+        progress_at: &mut Option<Instant>,
+        send_blocked: &mut bool,
+        now: Option<Instant>,
+        counts: bool,
+    ) {
+        if counts && (progress_at.is_none() || *send_blocked) {
+            *progress_at = now;
+        }
+        *send_blocked = false;
     }
 
     /// Total bytes needed to complete the frame at the head of the receive buffer.

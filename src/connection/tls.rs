@@ -159,14 +159,13 @@ impl Connection {
         loop {
             while tls.conn.wants_write() {
                 match tls.conn.write_tls(&mut SocketIo(socket)) {
-                    Ok(_) => {
-                        // Handshake records are not progress on requests (the handshake has
-                        // its own deadline).
-                        if !handshaking && (self.progress_at.is_none() || self.send_blocked) {
-                            self.progress_at = now;
-                        }
-                        self.send_blocked = false;
-                    }
+                    // Handshake records are not progress on requests.
+                    Ok(_) => Self::note_sent(
+                        &mut self.progress_at,
+                        &mut self.send_blocked,
+                        now,
+                        !handshaking,
+                    ),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.send_blocked = true;
                         return Ok(false);

@@ -87,7 +87,8 @@ impl Lmc {
         cas: u64,
         keep_value: bool,
     ) -> (c_int, One) {
-        let (code, sink) = self.run_routed(memc, op, None, key, extras, value, cas, keep_value);
+        let mut sink = Counted::new(keep_value);
+        let code = self.run_routed_into(memc, op, None, key, extras, value, cas, &mut sink);
         (code, sink.one)
     }
 }

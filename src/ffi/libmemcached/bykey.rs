@@ -25,8 +25,8 @@ fn keyed_by_key(
     memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
         // SAFETY: the C API's contract: group key and key valid for their lengths.
         let (group, key) = unsafe { (group_arg(group, group_length), key_arg(key, key_length)) };
-        lmc.run_routed(memc, op, Some(group), key, ex, &[], 0, false)
-            .0
+        let mut answer = super::keys::Counted::new(false);
+        lmc.run_routed_into(memc, op, Some(group), key, ex, &[], 0, &mut answer)
     })
 }
 

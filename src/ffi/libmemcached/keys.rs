@@ -124,25 +124,8 @@ impl Lmc {
 
     /// Runs one keyed request routed by `group` (a `*_by_key` group key) or by the key, with
     /// the namespace applied; returns its outcome as a libmemcached code (recorded as the last
-    /// error) and the answer.
-    pub(super) fn run_routed(
-        &mut self,
-        memc: *const memcached_st,
-        op: u8,
-        group: Option<&[u8]>,
-        key: &[u8],
-        extras: &[u8],
-        value: &[u8],
-        cas: u64,
-        keep_value: bool,
-    ) -> (c_int, Counted) {
-        let mut sink = Counted::new(keep_value);
-        let code = self.run_routed_into(memc, op, group, key, extras, value, cas, &mut sink);
-        (code, sink)
-    }
-
-    /// `run_routed` with the answer in the caller's `sink` (a fresh `Counted::new`): the hot
-    /// calls keep it in their own frame instead of having it copied out on return.
+    /// error), the answer in the caller's `sink` (a fresh `Counted::new`, kept in the caller's
+    /// frame instead of being copied out on return).
     pub(super) fn run_routed_into(
         &mut self,
         memc: *const memcached_st,
