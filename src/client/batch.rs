@@ -7,6 +7,9 @@ pub struct Batch {
     /// `pending[i]`: request i has no final answer yet. Capacity is reused between batches.
     pending: Vec<bool>,
     remaining: usize,
+    /// Counts the batches started and cleared: a face that keeps answers of the current batch
+    /// (the libmemcached face's fetch) knows them stale when it changed.
+    generation: u64,
 }
 
 impl Batch {
@@ -15,11 +18,17 @@ impl Batch {
         self.pending.clear();
         self.pending.resize(len, true);
         self.remaining = len;
+        self.generation = self.generation.wrapping_add(1);
     }
 
     pub fn clear(&mut self) {
         self.pending.clear();
         self.remaining = 0;
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn remaining(&self) -> usize {
@@ -63,5 +72,11 @@ mod tests {
         assert_eq!(b.index_of(1), None);
         assert_eq!(b.remaining(), 2);
         assert!(b.matches(u32::MAX - 1, 0, 3));
+        let g = b.generation();
+        b.start(7, 1);
+        assert_ne!(b.generation(), g);
+        let g = b.generation();
+        b.clear();
+        assert_ne!(b.generation(), g);
     }
 }

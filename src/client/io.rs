@@ -42,7 +42,7 @@ impl Client {
                 self.process_input(server, reqs, sink);
             }
         }
-        if sink.paused() {
+        if sink.paused() || sink.satisfied() {
             return IoOutcome::Paused;
         }
         self.io_loop(reqs, sink, wait)
@@ -91,6 +91,9 @@ impl Client {
             }
             if self.finished(wait_batch) {
                 return IoOutcome::Done;
+            }
+            if sink.satisfied() {
+                return IoOutcome::Paused;
             }
             self.build_pollfds();
             let resolving = self

@@ -208,6 +208,14 @@ pub trait ResponseSink {
     fn paused(&self) -> bool {
         false
     }
+
+    /// Checked before the engine would wait for more input: true ends the call once the
+    /// answers already received are delivered, for a caller that has taken something to hand
+    /// out and would rather return than block (the libmemcached face's fetch, which takes
+    /// every buffered answer in one call and hands them out one at a time).
+    fn satisfied(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that drops everything.
@@ -418,6 +426,12 @@ impl Client {
     /// Requests of the current batch still unanswered.
     pub fn batch_remaining(&self) -> usize {
         self.batch.remaining()
+    }
+
+    /// Changes whenever a batch starts or is dropped (a new command, a fork, a reset): answers
+    /// a caller keeps from the current batch are stale once it differs.
+    pub fn batch_generation(&self) -> u64 {
+        self.batch.generation()
     }
 
     pub fn log_stale_batch(&mut self) {

@@ -52,6 +52,8 @@ pub(super) struct Lmc {
     pub mget_ends: Vec<usize>,
     /// An mget's lists over replicas (replicas.rs), kept for the same reason.
     pub replicas: crate::client::ReplicaScratch,
+    /// Answers of the pending fetch taken in beyond the one handed out (fetch.rs).
+    pub prefetched: super::fetch::Prefetched,
 }
 
 /// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
@@ -103,6 +105,7 @@ impl Lmc {
             mget_keys: Vec::new(),
             mget_ends: Vec::new(),
             replicas: Default::default(),
+            prefetched: Default::default(),
         };
         // Programs that cannot be changed get TLS from the environment (tls.rs).
         lmc.model.tls = super::tls::TlsOptions::from_env();

@@ -1,0 +1,227 @@
+//! The libmemcached face's fetch takes every answer already received in one engine call and
+//! hands them out one per fetch (fetch.rs, `Prefetched`). What must hold whatever the
+//! values' sizes (those copied aside, those too big to copy twice, runs past the copy
+//! budget) and whatever the caller does between fetches: every hit is its own key's value,
+//! exactly once, and answers of a fetch that ended are never handed out by a later one.
+//! Against real memcached servers, both protocols.
+
+mod common;
+
+use std::collections::HashMap;
+use std::ffi::{c_char, CString};
+
+use omcache::ffi::libmemcached::*;
+
+const BINARY_PROTOCOL: i32 = 18;
+const SUCCESS: i32 = 0;
+const NOTFOUND: i32 = 16;
+const END: i32 = 21;
+
+/// Value sizes around the copy limits (4,096 bytes each, 32 KiB in all per call).
+const SIZES: [usize; 10] = [0, 1, 100, 4095, 4096, 4097, 9000, 20_000, 40_000, 150_000];
+
+fn value_of(key: &str, len: usize) -> Vec<u8> {
+    let seed = key
+        .bytes()
+        .fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+    (0..len)
+        .map(|i| seed.wrapping_add((i % 251) as u8))
+        .collect()
+}
+
+fn handle(servers: &[common::Memcached], binary: bool) -> *mut types::memcached_st {
+    let memc = memcached_create(std::ptr::null_mut());
+    let host = CString::new("127.0.0.1").unwrap();
+    for s in servers {
+        assert_eq!(memcached_server_add(memc, host.as_ptr(), s.port), SUCCESS);
+    }
+    assert_eq!(
+        memcached_behavior_set(memc, BINARY_PROTOCOL, u64::from(binary)),
+        SUCCESS
+    );
+    memc
+}
+
+fn set(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) {
+    let rc = memcached_set(
+        memc,
+        key.as_ptr().cast(),
+        key.len(),
+        value.as_ptr().cast(),
+        value.len(),
+        0,
+        flags,
+    );
+    assert_eq!(rc, SUCCESS, "set {key}");
+}
+
+fn mget(memc: *mut types::memcached_st, keys: &[String]) {
+    let ptrs: Vec<*const c_char> = keys.iter().map(|k| k.as_ptr().cast()).collect();
+    let lens: Vec<usize> = keys.iter().map(String::len).collect();
+    assert_eq!(
+        memcached_mget(memc, ptrs.as_ptr(), lens.as_ptr(), keys.len()),
+        SUCCESS
+    );
+}
+
+/// One fetch: Ok((key, value, flags)) or Err(the end's code). Alternates the two fetch calls.
+fn fetch(memc: *mut types::memcached_st, n: usize) -> Result<(String, Vec<u8>, u32), i32> {
+    let mut rc = -1;
+    if n % 2 == 0 {
+        let r = memcached_fetch_result(memc, std::ptr::null_mut(), &mut rc);
+        if r.is_null() {
+            return Err(rc);
+        }
+        assert_eq!(rc, SUCCESS);
+        let klen = memcached_result_key_length(r);
+        let vlen = memcached_result_length(r);
+        // SAFETY: the result's key and value, valid until it is freed.
+        let (key, value) = unsafe {
+            (
+                std::slice::from_raw_parts(memcached_result_key_value(r).cast::<u8>(), klen),
+                std::slice::from_raw_parts(memcached_result_value(r).cast::<u8>(), vlen),
+            )
+        };
+        let out = (
+            String::from_utf8(key.to_vec()).unwrap(),
+            value.to_vec(),
+            memcached_result_flags(r),
+        );
+        memcached_result_free(r);
+        Ok(out)
+    } else {
+        let mut key = [0 as c_char; 251];
+        let (mut klen, mut vlen, mut flags) = (0usize, 0usize, 0u32);
+        let v = memcached_fetch(
+            memc,
+            key.as_mut_ptr(),
+            &mut klen,
+            &mut vlen,
+            &mut flags,
+            &mut rc,
+        );
+        if rc != SUCCESS {
+            assert!(v.is_null());
+            return Err(rc);
+        }
+        let value = if v.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: malloc'd by memcached_fetch, vlen bytes; freed here.
+            let copy = unsafe { std::slice::from_raw_parts(v.cast::<u8>(), vlen) }.to_vec();
+            unsafe { libc::free(v.cast()) };
+            copy
+        };
+        let key: Vec<u8> = key[..klen].iter().map(|&c| c as u8).collect();
+        Ok((String::from_utf8(key).unwrap(), value, flags))
+    }
+}
+
+#[test]
+fn every_hit_is_its_own_value_exactly_once_whatever_the_sizes() {
+    let (servers, _) = common::cluster(3);
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        let tag = if binary { "b" } else { "t" };
+        // 240 keys, sizes cycling through SIZES in two different orders, a third missing.
+        let keys: Vec<String> = (0..240).map(|i| format!("pf-{tag}-{i}")).collect();
+        let mut stored = HashMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            if i % 3 == 2 {
+                continue;
+            }
+            let size = SIZES[(i * 7 + i / 10) % SIZES.len()];
+            let value = value_of(key, size);
+            set(memc, key, &value, i as u32);
+            stored.insert(key.clone(), (value, i as u32));
+        }
+        for round in 0..3 {
+            mget(memc, &keys);
+            let mut seen = HashMap::new();
+            let mut n = round;
+            let end = loop {
+                match fetch(memc, n) {
+                    Ok((key, value, flags)) => {
+                        let (want, want_flags) = stored
+                            .get(&key)
+                            .unwrap_or_else(|| panic!("{key}: a hit for a key not stored"));
+                        assert!(
+                            value == *want && flags == *want_flags,
+                            "{key}: another value ({} bytes, flags {flags})",
+                            value.len()
+                        );
+                        assert!(seen.insert(key.clone(), ()).is_none(), "{key} twice");
+                    }
+                    Err(code) => break code,
+                }
+                n += 1;
+            };
+            // (END or NOTFOUND: a new result per fetch_result has counted no answer.)
+            assert!(
+                matches!(end, END | NOTFOUND),
+                "binary={binary} round {round}: {end}"
+            );
+            assert_eq!(seen.len(), stored.len(), "binary={binary} round {round}");
+        }
+        memcached_free(memc);
+    }
+}
+
+#[test]
+fn answers_of_an_ended_fetch_are_never_handed_out_later() {
+    let (servers, _) = common::cluster(2);
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        let tag = if binary { "b" } else { "t" };
+        let old: Vec<String> = (0..60).map(|i| format!("old-{tag}-{i}")).collect();
+        let new: Vec<String> = (0..60).map(|i| format!("new-{tag}-{i}")).collect();
+        for key in old.iter().chain(&new) {
+            set(memc, key, key.as_bytes(), 0);
+        }
+        // A fetch cut short by another command: its answers are gone (1.1.4 drops them too),
+        // the next fetch ends at once.
+        mget(memc, &old);
+        let (first, _, _) = fetch(memc, 0).expect("a first hit");
+        assert!(first.starts_with("old-"));
+        let mut rc = -1;
+        let (mut len, mut flags) = (0usize, 0u32);
+        let v = memcached_get(
+            memc,
+            b"nothere".as_ptr().cast(),
+            7,
+            &mut len,
+            &mut flags,
+            &mut rc,
+        );
+        assert!(v.is_null() && rc == NOTFOUND);
+        let after = fetch(memc, 0);
+        assert!(
+            matches!(after, Err(END | NOTFOUND)),
+            "binary={binary}: a fetch after another command gave {after:?}"
+        );
+        // A new mget after a partial fetch: only its own keys come back.
+        mget(memc, &old);
+        fetch(memc, 1).expect("a first hit");
+        mget(memc, &new);
+        let mut got = 0;
+        while let Ok((key, value, _)) = fetch(memc, got) {
+            assert!(
+                key.starts_with("new-"),
+                "binary={binary}: {key} from the old mget"
+            );
+            assert_eq!(value, key.as_bytes());
+            got += 1;
+        }
+        assert_eq!(got, new.len());
+        // memcached_quit in the middle ends the fetch.
+        mget(memc, &old);
+        fetch(memc, 0).expect("a first hit");
+        memcached_quit(memc);
+        let after = fetch(memc, 0);
+        assert!(
+            matches!(after, Err(END | NOTFOUND)),
+            "after quit: {after:?}"
+        );
+        memcached_free(memc);
+    }
+}
