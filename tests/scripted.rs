@@ -767,3 +767,126 @@ fn a_frame_cut_or_a_reset_during_read_ahead_for_a_paused_sink() {
         }
     }
 }
+
+/// A sink that takes every answer offered and is satisfied once it holds a hit (the
+/// libmemcached face's fetch): `io` must return once what was received is delivered, without
+/// waiting for the rest.
+#[derive(Default)]
+struct Satisfied {
+    got: Vec<(usize, Vec<u8>, Vec<u8>)>,
+    others: Vec<(usize, Status)>,
+    fresh: usize,
+}
+
+impl ResponseSink for Satisfied {
+    fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
+        if let Some(i) = batch_index {
+            if resp.status == Status::Ok {
+                self.got.push((i, resp.key.to_vec(), resp.data.to_vec()));
+                self.fresh += 1;
+            } else {
+                self.others.push((i, resp.status));
+            }
+        }
+        false
+    }
+
+    fn satisfied(&self) -> bool {
+        self.fresh > 0
+    }
+}
+
+#[test]
+fn a_satisfied_sink_returns_with_what_arrived_and_gets_the_rest_exactly_once() {
+    use omcache::client::{IoOutcome, Wait};
+
+    // The batch's answers: the first `part` bytes at once (cut inside a frame), the rest in
+    // 37-byte pieces 20 ms apart (frames are 40 or 42 bytes), or never (the server closes).
+    for close in [false, true] {
+        let keys: Vec<Vec<u8>> = (0..30).map(|i| format!("sat-{i}").into_bytes()).collect();
+        let srv = Server::start(move |n| {
+            if n > 0 {
+                return vec![serve()];
+            }
+            let bytes = |rs: &[Req]| -> Vec<u8> { rs.iter().flat_map(answer).collect() };
+            // Ten whole hits and part of the eleventh: a GETKQ hit is 24 + 4 + 2 * key + 2.
+            let part = 10 * (24 + 4 + 2 * 5 + 2) + 9;
+            let mut steps = vec![Step::ReadRequests(31)];
+            if close {
+                steps.push(reply(move |rs| bytes(rs)[..part].to_vec()));
+                steps.push(Step::Stall(ms(300)));
+                steps.push(Step::Close);
+            } else {
+                steps.push(Step::ReplyInPieces {
+                    reply: Box::new(bytes),
+                    first: part,
+                    piece: 37,
+                    delay: ms(20),
+                });
+                steps.push(serve());
+            }
+            steps
+        });
+        let mut c = client(&srv.addr());
+        // Keys 0..9 are "sat-0".."sat-9": 5 bytes, as `part` counts.
+        let mut reqs = one_at_a_time::quiet_gets(&keys);
+        let mut set = Requests(&mut reqs);
+        let mut sink = Satisfied::default();
+        assert_eq!(c.command_then_fetch(&mut set, &mut sink), Status::Buffered);
+        let start = Instant::now();
+        let outcome = c.io(
+            Some(&set as &dyn RequestSet),
+            &mut sink,
+            Wait::after(ms(3000)),
+        );
+        let what = format!("close {close}");
+        assert_eq!(outcome, IoOutcome::Paused, "{what}");
+        assert!(
+            start.elapsed() < slack_ms(250),
+            "{what}: {:?}",
+            start.elapsed()
+        );
+        assert!(
+            !sink.got.is_empty() && sink.got.len() <= 10,
+            "{what}: {}",
+            sink.got.len()
+        );
+        // Then call after call, each returning as soon as it has something, until done.
+        let mut calls = 1;
+        loop {
+            sink.fresh = 0;
+            let outcome = c.io(
+                Some(&set as &dyn RequestSet),
+                &mut sink,
+                Wait::after(ms(3000)),
+            );
+            calls += 1;
+            if outcome == IoOutcome::Done {
+                break;
+            }
+            assert_eq!(outcome, IoOutcome::Paused, "{what}");
+            assert!(
+                start.elapsed() < slack_ms(3000),
+                "{what}: {:?}",
+                start.elapsed()
+            );
+        }
+        assert!(calls < 40, "{what}: {calls} calls");
+        for (i, key) in keys.iter().enumerate() {
+            let hits: Vec<_> = sink.got.iter().filter(|g| g.0 == i).collect();
+            let others: Vec<_> = sink.others.iter().filter(|g| g.0 == i).collect();
+            if close && i >= 10 {
+                assert!(hits.is_empty(), "{what}: key {i} hit after the close");
+                assert_eq!(others.len(), 1, "{what}: key {i}: {others:?}");
+                assert!(others[0].1 != Status::NotFound, "{what}: key {i}: a miss");
+            } else {
+                assert!(others.is_empty(), "{what}: key {i}: {others:?}");
+                assert_eq!(hits.len(), 1, "{what}: key {i} hit {} times", hits.len());
+                assert_eq!(
+                    (hits[0].1.as_slice(), &hits[0].2),
+                    (key.as_slice(), &value_for(key))
+                );
+            }
+        }
+    }
+}
