@@ -93,6 +93,11 @@ impl Client {
             return;
         }
         let conns = &self.conns;
+        // Busy servers stay (buffered requests keep every server of a batch busy call after
+        // call): a look each, and retain's writes only when one has gone quiet.
+        if !set.list.iter().any(|&i| conns[i].is_quiet()) {
+            return;
+        }
         let member = &mut set.member;
         set.list.retain(|&i| {
             let keep = !conns[i].is_quiet();

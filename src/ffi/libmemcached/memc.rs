@@ -200,6 +200,20 @@ impl Lmc {
             }
             return code;
         }
+        if code == rc::BUFFERED && failure.is_none() {
+            // Every buffered set: the message is left alone when it already says so.
+            self.last_rc = code;
+            self.last_errno = 0;
+            let text = rc::text(code).as_bytes();
+            let same = self.last_message.len() == text.len() + 1
+                && self.last_message.starts_with(text);
+            if !same {
+                self.last_message.clear();
+                self.last_message.extend_from_slice(text);
+                self.last_message.push(0);
+            }
+            return code;
+        }
         // A unix socket path that is not there: libmemcached 1.1.4 reports the connect's
         // ENOENT as ERRNO (26, "SYSTEM ERROR(No such file or directory)", errno 2) where the
         // engine says the name did not resolve (Perl's errstr shows both).
