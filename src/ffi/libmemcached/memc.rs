@@ -205,8 +205,8 @@ impl Lmc {
             self.last_rc = code;
             self.last_errno = 0;
             let text = rc::text(code).as_bytes();
-            let same = self.last_message.len() == text.len() + 1
-                && self.last_message.starts_with(text);
+            let same =
+                self.last_message.len() == text.len() + 1 && self.last_message.starts_with(text);
             if !same {
                 self.last_message.clear();
                 self.last_message.extend_from_slice(text);
