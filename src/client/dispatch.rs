@@ -58,8 +58,11 @@ impl Client {
         if n == 0 {
             return Status::Ok;
         }
-        self.refresh_active();
+        // Unpinned first: a server whose values the last call handed out is quiet once they
+        // are released, and leaves the active set now rather than at the next call.
+        self.refresh_active_if_stale();
         self.unpin_all();
+        self.refresh_active();
         // A new batch: outcomes of the previous one not yet handed over are moot.
         self.reports.clear();
         if self
