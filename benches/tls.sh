@@ -77,7 +77,8 @@ run() {
 # to the median ops/s of each side, ratio to the median of the per-round ratios, pc/tc and
 # ps/ts to the median client and server CPU microseconds per operation of each side.
 compare() {
-    local w=$1 count=$2 tls_env=$3 r x y ps="" ts="" rs="" pcs="" tcs="" pss="" tss=""
+    local w=$1 count=$2 tls_env=$3 r x y xo xc xs yo yc ys
+    local ps="" ts="" rs="" pcs="" tcs="" pss="" tss=""
     for r in $(seq "$rounds"); do
         if [ $((r % 2)) = 1 ]; then
             x=$(run "$plain_pid" "$count" "$bench" "$w" "$plain" "$count")
