@@ -47,6 +47,46 @@ extern "C" {
     ) -> *const std::os::raw::c_char;
 }
 
+/// CPython's `_PyDict_NewPresized` (exported by 3.9 through 3.14, not in the stable ABI),
+/// looked up once at run time; None where the interpreter does not export it.
+type NewPresized = unsafe extern "C" fn(pyo3::ffi::Py_ssize_t) -> *mut pyo3::ffi::PyObject;
+
+#[cfg(target_os = "linux")]
+fn new_presized() -> Option<NewPresized> {
+    use std::os::raw::{c_char, c_void};
+    use std::sync::OnceLock;
+    extern "C" {
+        fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    }
+    static FOUND: OnceLock<Option<NewPresized>> = OnceLock::new();
+    *FOUND.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT (a null handle on Linux) and a NUL-terminated name
+        // only searches the loaded objects; a non-null result is that function, whose C
+        // signature is `PyObject *_PyDict_NewPresized(Py_ssize_t minused)`.
+        let f = unsafe { dlsym(std::ptr::null_mut(), c"_PyDict_NewPresized".as_ptr()) };
+        (!f.is_null())
+            // SAFETY: `f` is the address of the function with the signature above.
+            .then(|| unsafe { std::mem::transmute::<*mut c_void, NewPresized>(f) })
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn new_presized() -> Option<NewPresized> {
+    None
+}
+
+/// An empty dict with room for `n` items (a 100-key get_multi otherwise regrows it 4 times).
+fn dict_with_room(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyDict>> {
+    let Some(f) = new_presized().filter(|_| n > 5) else {
+        return Ok(PyDict::new(py));
+    };
+    let n = pyo3::ffi::Py_ssize_t::try_from(n).unwrap_or(pyo3::ffi::Py_ssize_t::MAX);
+    // SAFETY: called with the GIL held (`py`); it returns a new reference to a dict, or
+    // null with an exception set.
+    let d = unsafe { Bound::from_owned_ptr_or_err(py, f(n))? };
+    Ok(d.cast_into::<PyDict>()?)
+}
+
 /// The UTF-8 of a str without a bytes object made for it (a key is read once per request).
 fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a [u8]> {
     let mut len: pyo3::ffi::Py_ssize_t = 0;
@@ -63,6 +103,7 @@ fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a [u8]> {
 
 /// A key's bytes: a bytes object's own, a str's UTF-8; anything else is refused as pylibmc
 /// does. The bytes are the object's, so they stay valid (and unchanged) while it is held.
+#[inline]
 fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     // str first: the common key type in Python 3 code.
     let b = if let Ok(s) = key.cast::<PyString>() {
@@ -73,12 +114,14 @@ fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
         return Err(PyTypeError::new_err("key must be bytes"));
     };
     if b.len() > MAX_KEY_LEN {
-        return Err(PyValueError::new_err(format!(
-            "key length {} too long, max is {MAX_KEY_LEN}",
-            b.len()
-        )));
+        return Err(key_too_long(b.len()));
     }
     Ok(b)
+}
+
+#[cold]
+fn key_too_long(len: usize) -> PyErr {
+    PyValueError::new_err(format!("key length {len} too long, max is {MAX_KEY_LEN}"))
 }
 
 /// How many items a list or tuple holds (0 for other iterables: no len() asked).
@@ -365,10 +408,7 @@ impl PyClient {
                 continue;
             }
             if !held.push_key(p, k) {
-                return Err(PyValueError::new_err(format!(
-                    "key length {} too long, max is {MAX_KEY_LEN}",
-                    p.len() + k.len()
-                )));
+                return Err(key_too_long(p.len() + k.len()));
             }
             originals.push(key);
         }
@@ -831,12 +871,12 @@ impl PyClient {
         let native = !me.user_deserialize.load(Ordering::Relaxed);
         let mut held = me.acquire(py);
         let originals = Self::collect_keys(&mut held, keys, p)?;
-        let failure = py.detach(|| held.get_multi());
-        let out = PyDict::new(py);
-        if let Some(f) = failure {
+        let multi = held.get_multi(|run| py.detach(run));
+        if let Some(f) = multi.failure {
             // Values from the servers that answered are returned; the call fails only when
             // nothing came back.
-            if held.hits.is_empty() {
+            if multi.hits().is_empty() {
+                let held = multi.inner();
                 let server = (0..originals.len()).find_map(|i| held.arena_server(i));
                 let host = server
                     .filter(|_| f.failure().is_some_and(|x| x.is_server_failure()))
@@ -852,14 +892,15 @@ impl PyClient {
                 ));
             }
         }
+        let out = dict_with_room(py, multi.hits().len())?;
         let mut later = Vec::new();
-        for hit in held.hits.iter() {
-            let data = &held.values[hit.start..hit.end];
-            match values::decode(py, data, hit.flags, native)? {
+        for hit in multi.hits() {
+            match values::decode(py, multi.data(hit), hit.flags, native)? {
                 Decoded::Done(v) => out.set_item(&originals[hit.index], v)?,
                 pending => later.push((hit.index, pending)),
             }
         }
+        drop(multi);
         drop(held);
         drop(me);
         for (i, pending) in later {

@@ -31,12 +31,15 @@ pub struct Answer {
     pub server: Option<usize>,
 }
 
-/// One value of a multi-get: which key it answers and where its bytes are in `Inner::values`.
+/// One value of a multi-get: which key it answers and where its bytes are: in the engine's
+/// pinned receive buffer (at address `pinned`, read only through a `MultiGet`), or copied
+/// into `Inner::values[start..end]` (`pinned` 0).
 #[derive(Clone, Copy, Debug)]
 pub struct Hit {
     pub index: usize,
-    pub start: usize,
-    pub end: usize,
+    pinned: usize,
+    start: usize,
+    end: usize,
     pub flags: u32,
 }
 
@@ -56,9 +59,9 @@ pub struct Inner {
     /// Wire keys of a multi request, back to back, and where each ends.
     pub keys: Vec<u8>,
     pub key_ends: Vec<usize>,
-    /// Values of a multi-get, back to back, and the hits that point into them.
-    pub values: Vec<u8>,
-    pub hits: Vec<Hit>,
+    /// Values of a multi-get that were copied, back to back, and the hits (see `MultiGet`).
+    values: Vec<u8>,
+    hits: Vec<Hit>,
     /// The answer to each request of a multi store / delete / counter batch.
     pub statuses: Vec<Status>,
     /// SASL PLAIN credentials (`username=`/`password=`, binary protocol only).
@@ -109,11 +112,14 @@ impl ReplicaAnswer for One<'_> {
     }
 }
 
-/// Collects the hits of a multi-get (values copied back to back) and the first failure.
+/// Collects the hits of a multi-get and the first failure. With `pin`, a value stays where
+/// the engine received it (the sink pins the receive buffer until the next engine call),
+/// else it is copied into `values`.
 struct Hits<'b> {
     values: &'b mut Vec<u8>,
     hits: &'b mut Vec<Hit>,
     failure: Option<Status>,
+    pin: bool,
 }
 
 impl ResponseSink for Hits<'_> {
@@ -122,11 +128,22 @@ impl ResponseSink for Hits<'_> {
             return false;
         };
         match resp.status {
+            Status::Ok if self.pin && !resp.data.is_empty() => {
+                self.hits.push(Hit {
+                    index,
+                    pinned: resp.data.as_ptr().expose_provenance(),
+                    start: 0,
+                    end: resp.data.len(),
+                    flags: resp.flags,
+                });
+                return true;
+            }
             Status::Ok => {
                 let start = self.values.len();
                 self.values.extend_from_slice(resp.data);
                 self.hits.push(Hit {
                     index,
+                    pinned: 0,
                     start,
                     end: self.values.len(),
                     flags: resp.flags,
@@ -242,6 +259,45 @@ fn is_consistent(d: u32) -> bool {
             | distribution::CONSISTENT_KETAMA_SPY
             | distribution::CONSISTENT_WEIGHTED
     )
+}
+
+/// The outcome of `Inner::get_multi`: the first failure, and the values found. It borrows the
+/// client state mutably, so no other engine call can happen while the values are read: those
+/// left in the engine's receive buffer stay valid (pinned) until then.
+pub struct MultiGet<'a> {
+    inner: &'a mut Inner,
+    pub failure: Option<Status>,
+}
+
+impl MultiGet<'_> {
+    pub fn inner(&self) -> &Inner {
+        self.inner
+    }
+
+    pub fn hits(&self) -> &[Hit] {
+        &self.inner.hits
+    }
+
+    /// The bytes of a hit.
+    pub fn data(&self, hit: &Hit) -> &[u8] {
+        if hit.pinned == 0 {
+            return &self.inner.values[hit.start..hit.end];
+        }
+        let at = std::ptr::with_exposed_provenance::<u8>(hit.pinned);
+        // SAFETY: `Hits` took `hit.pinned` from a response's value (`end` bytes, non-empty)
+        // during the engine call of this `get_multi`, and returned true, which pins the
+        // receive buffer it points into until the next call into the engine. None can have
+        // happened since: `self` holds the only (mutable) borrow of the client state from
+        // that call until it is dropped, and the hits are cleared before the next one.
+        unsafe { std::slice::from_raw_parts(at, hit.end) }
+    }
+}
+
+impl Drop for MultiGet<'_> {
+    fn drop(&mut self) {
+        // No address survives the borrow that keeps it valid.
+        self.inner.hits.clear();
+    }
 }
 
 /// libmemcached's "not found: do not create" expiration for increment/decrement.
@@ -395,12 +451,17 @@ impl Inner {
             answer.status = Status::Failed(Failure::NoServers);
             return answer;
         }
-        self.wire.clear();
-        if let Some(ns) = &self.model.namespace {
-            self.wire.extend_from_slice(ns);
-        }
-        self.wire.extend_from_slice(key);
-        if self.wire.len() > MAX_KEY_LEN {
+        // The wire key: the key itself, or copied behind the namespace.
+        let wire: &[u8] = match &self.model.namespace {
+            None => key,
+            Some(ns) => {
+                self.wire.clear();
+                self.wire.extend_from_slice(ns);
+                self.wire.extend_from_slice(key);
+                &self.wire
+            }
+        };
+        if wire.len() > MAX_KEY_LEN {
             answer.status = Status::Failed(Failure::InvalidRequest);
             return answer;
         }
@@ -415,7 +476,7 @@ impl Inner {
             route,
             parts: RequestParts {
                 opcode: op,
-                key: &self.wire,
+                key: wire,
                 extras,
                 value,
                 cas,
@@ -502,11 +563,23 @@ impl Inner {
     /// Adds a wire key (namespace + prefix + key) to the arena; false if it is too long.
     #[inline]
     pub fn push_key(&mut self, prefix: &[u8], key: &[u8]) -> bool {
+        // Most calls have neither namespace nor prefix: one copy, not three.
+        if prefix.is_empty() && self.model.namespace.is_none() {
+            if key.len() > MAX_KEY_LEN {
+                return false;
+            }
+            self.keys.extend_from_slice(key);
+            self.key_ends.push(self.keys.len());
+            return true;
+        }
+        self.push_prefixed_key(prefix, key)
+    }
+
+    fn push_prefixed_key(&mut self, prefix: &[u8], key: &[u8]) -> bool {
         let ns = self.model.namespace.as_deref().unwrap_or(&[]);
         if ns.len() + prefix.len() + key.len() > MAX_KEY_LEN {
             return false;
         }
-        // Most calls have neither namespace nor prefix: one copy, not three.
         if !ns.is_empty() {
             self.keys.extend_from_slice(ns);
         }
@@ -518,9 +591,23 @@ impl Inner {
         true
     }
 
-    /// Gets every key of the arena with one pipelined batch per server; hits land in
-    /// `hits`/`values`. Returns the first failure, if any request got no answer.
-    pub fn get_multi(&mut self) -> Option<Status> {
+    /// Gets every key of the arena with one pipelined batch per server, the engine call run
+    /// by `detach` (which releases the GIL around it); the values found are read through the
+    /// `MultiGet` returned, which holds the client until it is dropped.
+    pub fn get_multi(
+        &mut self,
+        detach: impl FnOnce(&mut (dyn FnMut() -> Option<Status> + Send)) -> Option<Status>,
+    ) -> MultiGet<'_> {
+        let failure = detach(&mut || self.fetch_hits());
+        MultiGet {
+            inner: self,
+            failure,
+        }
+    }
+
+    /// The engine call of `get_multi`: hits land in `hits` (and `values`). Returns the first
+    /// failure, if any request got no answer.
+    fn fetch_hits(&mut self) -> Option<Status> {
         self.hits.clear();
         self.values.clear();
         if self.key_ends.is_empty() {
@@ -543,12 +630,15 @@ impl Inner {
             extras_each: &[],
             values: &[],
         };
+        let copies = replicas::copies(&self.model, &self.engine);
         let mut sink = Hits {
             values: &mut self.values,
             hits: &mut self.hits,
             failure: None,
+            // Over replicas the engine is called more than once (each call unpins what the
+            // one before pinned): values are copied then.
+            pin: copies == 0,
         };
-        let copies = replicas::copies(&self.model, &self.engine);
         if copies > 0 {
             // As 1.1.4's mget over replicas: no failure, the values found.
             let engine = &mut self.engine;

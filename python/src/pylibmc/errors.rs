@@ -198,6 +198,10 @@ pub fn raise(
     server_words: &[u8],
 ) -> PyErr {
     let rc = rc_of(status, binary);
+    if rc == 37 {
+        // pylibmc raises TooBig (MEMCACHED_E2BIG) without a message: its args are ().
+        return PyErr::from_type(classes(py).for_code(py, rc).clone(), ());
+    }
     let mut msg = format!("error {rc} from {what}");
     if let Some(k) = key {
         msg.push('(');
