@@ -1,6 +1,7 @@
-"""get_multi's values, read where the client received them: big values over several
-receive buffers, every value type, and calls one after another on one client (each call's
-values must not be disturbed by the next), Debian's python3-pylibmc and ours alike."""
+"""get_multi's values: big values over several receive buffers, every value type, calls one
+after another on one client (each call's values must not be disturbed by the next), and
+batches larger than the engine queues in one call, Debian's python3-pylibmc and ours
+alike."""
 
 import pickle
 
@@ -57,3 +58,20 @@ def test_pylibmc_get_multi_deserialize_uses_the_client(impl, servers, binary):
     values = {f"d:{i}": {"n": i} for i in range(20)}
     assert mc.set_multi(values) == []
     assert mc.get_multi(list(values)) == values
+
+
+def test_pylibmc_batches_larger_than_one_send_buffer(ours, servers, binary):
+    """120,000 values of 100 bytes (about 15 MB of requests, over the 10 MiB the engine
+    queues per server in one call; the values of a get_multi are over the 8 MiB the engine
+    keeps for values handed out in one call): every multi call does it all, in chunks, as
+    pylibmc's one-at-a-time loops do. Ours only: Debian's pylibmc does the same in 35-60 s
+    here (one request at a time), ours in under a second."""
+    mc = ours.Client([servers[0].address], binary=binary)
+    keys = [f"huge:{i}" for i in range(120_000)]
+    value = b"v" * 100
+    assert mc.set_multi(dict.fromkeys(keys, value)) == []
+    got = mc.get_multi(keys)
+    assert len(got) == len(keys)
+    assert all(v == value for v in got.values())
+    assert mc.delete_multi(keys) is True
+    assert mc.get_multi(keys[:1000] + keys[-1000:]) == {}
