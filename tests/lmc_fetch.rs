@@ -225,3 +225,50 @@ fn answers_of_an_ended_fetch_are_never_handed_out_later() {
         memcached_free(memc);
     }
 }
+
+#[test]
+fn an_mget_larger_than_the_send_buffer_gets_every_key() {
+    use omcache::client::{OwnedRequest, Status};
+    use omcache::protocol::opcode;
+
+    // 60,000 keys of 200 bytes: about 14 MB of requests, over the engine's 10 MiB a server
+    // (before: WRITE FAILURE over binary, over text only the keys that fitted; Debian's
+    // 1.1.4 hangs here over binary, its writes and the server's answers blocking each other).
+    let (servers, list) = common::cluster(1);
+    let keys: Vec<String> = (0..60_000)
+        .map(|i| format!("{}{i}", "L".repeat(195)))
+        .collect();
+    let mut c = omcache::Client::new();
+    c.set_servers(&list).unwrap();
+    for chunk in keys.chunks(10_000) {
+        let mut reqs: Vec<OwnedRequest> = chunk
+            .iter()
+            .map(|k| OwnedRequest {
+                extras: vec![0; 8],
+                value: k[190..].as_bytes().to_vec(),
+                ..OwnedRequest::keyed(opcode::SETQ, k.as_bytes())
+            })
+            .collect();
+        let (status, _) = c.execute(&mut reqs, 10_000);
+        assert_eq!(status, Status::Ok);
+    }
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        mget(memc, &keys);
+        let mut got = 0;
+        let mut n = 0;
+        let end = loop {
+            match fetch(memc, n) {
+                Ok((key, value, _)) => {
+                    assert_eq!(value, key[190..].as_bytes(), "binary={binary}: {key}");
+                    got += 1;
+                }
+                Err(code) => break code,
+            }
+            n += 1;
+        };
+        assert!(matches!(end, END | NOTFOUND), "binary={binary}: {end}");
+        assert_eq!(got, keys.len(), "binary={binary}");
+        memcached_free(memc);
+    }
+}
