@@ -245,7 +245,7 @@ fn an_mget_larger_than_the_send_buffer_gets_every_key() {
             .iter()
             .map(|k| OwnedRequest {
                 extras: vec![0; 8],
-                value: k[190..].as_bytes().to_vec(),
+                value: k.as_bytes()[190..].to_vec(),
                 ..OwnedRequest::keyed(opcode::SETQ, k.as_bytes())
             })
             .collect();
@@ -260,7 +260,7 @@ fn an_mget_larger_than_the_send_buffer_gets_every_key() {
         let end = loop {
             match fetch(memc, n) {
                 Ok((key, value, _)) => {
-                    assert_eq!(value, key[190..].as_bytes(), "binary={binary}: {key}");
+                    assert_eq!(value, &key.as_bytes()[190..], "binary={binary}: {key}");
                     got += 1;
                 }
                 Err(code) => break code,
