@@ -272,3 +272,55 @@ fn an_mget_larger_than_the_send_buffer_gets_every_key() {
         memcached_free(memc);
     }
 }
+
+#[test]
+fn buffered_sets_past_the_send_buffer_are_written_out_not_refused() {
+    // BUFFER_REQUESTS without a flush for 15 MB of sets to one server: libmemcached writes its
+    // buffer out when it fills; ours refused every set past the engine's 10 MiB with WRITE
+    // FAILURE. Every set must return BUFFERED and be stored once flushed.
+    const BUFFER_REQUESTS: i32 = 10;
+    const BUFFERED: i32 = 32;
+    let (servers, _) = common::cluster(1);
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        let tag = if binary { "b" } else { "t" };
+        let value = [b'q'; 100];
+        let n = 110_000;
+        for i in 0..n {
+            let key = format!("buffered-{tag}-{i}");
+            let rc = memcached_set(
+                memc,
+                key.as_ptr().cast(),
+                key.len(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+                0,
+            );
+            assert_eq!(rc, BUFFERED, "binary={binary}: set {i}");
+        }
+        assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+        memcached_free(memc);
+        let check = handle(&servers, binary);
+        for i in [0, 54_321, n - 1] {
+            let key = format!("buffered-{tag}-{i}");
+            let (mut len, mut flags, mut rc) = (0usize, 0u32, -1);
+            let v = memcached_get(
+                check,
+                key.as_ptr().cast(),
+                key.len(),
+                &mut len,
+                &mut flags,
+                &mut rc,
+            );
+            assert!(
+                rc == SUCCESS && len == value.len(),
+                "binary={binary}: {key}: {rc}"
+            );
+            // SAFETY: malloc'd by memcached_get, handed to the caller.
+            unsafe { libc::free(v.cast()) };
+        }
+        memcached_free(check);
+    }
+}

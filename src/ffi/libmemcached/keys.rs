@@ -213,7 +213,22 @@ impl Lmc {
         // The server a get could not reach before it read from a replica (replicas.rs).
         let mut unreached = None;
         let status = if self.model.number_of_replicas == 0 {
-            self.client.command(&mut Requests(&mut reqs), sink, wait)
+            let status = self.client.command(&mut Requests(&mut reqs), sink, wait);
+            let full = Some(Status::Failed(crate::client::Failure::SendBufferFull));
+            if buffered && sink.one.status == full {
+                // The server's queue is at the engine's limit (10 MiB): written out and
+                // answered first, as libmemcached writes its buffer out when it fills; then
+                // this request is queued.
+                let flushed = self.client.flush_buffers(self.wait());
+                if flushed == Status::Ok {
+                    sink.one.status = None;
+                    self.client.command(&mut Requests(&mut reqs), sink, wait)
+                } else {
+                    status
+                }
+            } else {
+                status
+            }
         } else {
             let keep = keep_value;
             self.command_replicated(reqs[0], base_op, keep, sink, wait, &mut unreached)
