@@ -3,7 +3,9 @@
 //! values' sizes (those copied aside, those too big to copy twice, runs past the copy
 //! budget) and whatever the caller does between fetches: every hit is its own key's value,
 //! exactly once, and answers of a fetch that ended are never handed out by a later one.
-//! Against real memcached servers, both protocols.
+//! Also batches larger than the engine queues per server in one call (an mget's keys,
+//! buffered sets without a flush): all of them go out. Against real memcached servers, both
+//! protocols.
 
 mod common;
 
