@@ -44,8 +44,22 @@ fn handle(servers: &[common::Memcached], binary: bool) -> *mut types::memcached_
     memc
 }
 
-fn set(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) {
-    let rc = memcached_set(
+/// Runs `f` on a new handle for each protocol (text, then binary) with a key tag of its own,
+/// and frees the handle after.
+fn each_protocol(
+    servers: &[common::Memcached],
+    mut f: impl FnMut(*mut types::memcached_st, bool, &str),
+) {
+    for binary in [false, true] {
+        let memc = handle(servers, binary);
+        f(memc, binary, if binary { "b" } else { "t" });
+        memcached_free(memc);
+    }
+}
+
+/// memcached_set's code.
+fn store(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) -> i32 {
+    memcached_set(
         memc,
         key.as_ptr().cast(),
         key.len(),
@@ -53,8 +67,11 @@ fn set(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) {
         value.len(),
         0,
         flags,
-    );
-    assert_eq!(rc, SUCCESS, "set {key}");
+    )
+}
+
+fn set(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) {
+    assert_eq!(store(memc, key, value, flags), SUCCESS, "set {key}");
 }
 
 fn mget(memc: *mut types::memcached_st, keys: &[String]) {
@@ -122,9 +139,7 @@ fn fetch(memc: *mut types::memcached_st, n: usize) -> Result<(String, Vec<u8>, u
 #[test]
 fn every_hit_is_its_own_value_exactly_once_whatever_the_sizes() {
     let (servers, _) = common::cluster(3);
-    for binary in [false, true] {
-        let memc = handle(&servers, binary);
-        let tag = if binary { "b" } else { "t" };
+    each_protocol(&servers, |memc, binary, tag| {
         // 240 keys, sizes cycling through SIZES in two different orders, a third missing.
         let keys: Vec<String> = (0..240).map(|i| format!("pf-{tag}-{i}")).collect();
         let mut stored = HashMap::new();
@@ -165,16 +180,13 @@ fn every_hit_is_its_own_value_exactly_once_whatever_the_sizes() {
             );
             assert_eq!(seen.len(), stored.len(), "binary={binary} round {round}");
         }
-        memcached_free(memc);
-    }
+    });
 }
 
 #[test]
 fn answers_of_an_ended_fetch_are_never_handed_out_later() {
     let (servers, _) = common::cluster(2);
-    for binary in [false, true] {
-        let memc = handle(&servers, binary);
-        let tag = if binary { "b" } else { "t" };
+    each_protocol(&servers, |memc, binary, tag| {
         let old: Vec<String> = (0..60).map(|i| format!("old-{tag}-{i}")).collect();
         let new: Vec<String> = (0..60).map(|i| format!("new-{tag}-{i}")).collect();
         for key in old.iter().chain(&new) {
@@ -224,8 +236,7 @@ fn answers_of_an_ended_fetch_are_never_handed_out_later() {
             matches!(after, Err(END | NOTFOUND)),
             "after quit: {after:?}"
         );
-        memcached_free(memc);
-    }
+    });
 }
 
 #[test]
@@ -291,15 +302,7 @@ fn buffered_sets_past_the_send_buffer_are_written_out_not_refused() {
         let n = 110_000;
         for i in 0..n {
             let key = format!("buffered-{tag}-{i}");
-            let rc = memcached_set(
-                memc,
-                key.as_ptr().cast(),
-                key.len(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-                0,
-            );
+            let rc = store(memc, &key, &value, 0);
             assert_eq!(rc, BUFFERED, "binary={binary}: set {i}");
         }
         assert_eq!(memcached_flush_buffers(memc), SUCCESS);

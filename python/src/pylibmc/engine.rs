@@ -185,7 +185,29 @@ struct KeyBatch<'a> {
     values: &'a [&'a [u8]],
 }
 
-impl KeyBatch<'_> {
+impl<'a> KeyBatch<'a> {
+    /// The chunk `range` of the arena's keys (`keys`, `ends`): requests of `opcode`, without
+    /// extras or values until the caller sets them.
+    fn chunk(
+        keys: &'a [u8],
+        ends: &'a [usize],
+        range: std::ops::Range<usize>,
+        unhashed_prefix: usize,
+        opcode: u8,
+    ) -> KeyBatch<'a> {
+        KeyBatch {
+            keys,
+            ends,
+            base: range.start,
+            len: range.len(),
+            unhashed_prefix,
+            opcode,
+            extras: &[],
+            extras_each: &[],
+            values: &[],
+        }
+    }
+
     /// Arena key `j` (an absolute index).
     fn key(&self, j: usize) -> &[u8] {
         let start = if j == 0 { 0 } else { self.ends[j - 1] };
@@ -626,17 +648,13 @@ impl Inner {
         while base < self.key_ends.len() {
             let end = chunk_end(&self.key_ends, base, 0, &[]);
             let wait = self.wait();
-            let mut batch = KeyBatch {
-                keys: &self.keys,
-                ends: &self.key_ends,
-                base,
-                len: end - base,
+            let mut batch = KeyBatch::chunk(
+                &self.keys,
+                &self.key_ends,
+                base..end,
                 unhashed_prefix,
-                opcode: opcode::GETKQ,
-                extras: &[],
-                extras_each: &[],
-                values: &[],
-            };
+                opcode::GETKQ,
+            );
             let mut sink = Hits {
                 values: &mut self.values,
                 hits: &mut self.hits,
@@ -699,15 +717,10 @@ impl Inner {
             let end = chunk_end(&self.key_ends, base, extras_len, values);
             let wait = self.wait();
             let mut batch = KeyBatch {
-                keys: &self.keys,
-                ends: &self.key_ends,
-                base,
-                len: end - base,
-                unhashed_prefix,
-                opcode: op,
                 extras,
                 extras_each,
                 values,
+                ..KeyBatch::chunk(&self.keys, &self.key_ends, base..end, unhashed_prefix, op)
             };
             let statuses = &mut self.statuses[base..end];
             let mut sink = Statuses(statuses);
