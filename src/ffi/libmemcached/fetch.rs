@@ -357,8 +357,8 @@ impl ResponseSink for FetchSink<'_> {
                 };
                 let value = plain.as_deref().unwrap_or(resp.data);
                 // The caller sees its own key: the namespace the get was sent with is cut off.
+                // (store_hit cuts it to the result's room, also for a copy handed out later.)
                 let key = resp.key.get(self.namespace_len..).unwrap_or_default();
-                let key = &key[..key.len().min(MAX_KEY - 1)];
                 let cas = if self.with_cas { resp.cas } else { 0 };
                 if self.got {
                     self.more.push_hit(key, value, resp.flags, cas);
