@@ -272,16 +272,45 @@ enum Prefetch {
 const PREFETCH_BYTES: usize = 32 * 1024;
 /// ... and a hit larger than this is never copied twice: after one, the call ends at once.
 const PREFETCH_LARGEST: usize = 4096;
+/// ... and at this many items, so that the lists, sized once for these bounds, never grow on
+/// the hot path (how many answers one read brings is up to the kernel: a list that grew to fit
+/// would allocate whenever a read brought more than any before it).
+const PREFETCH_ITEMS: usize = 256;
+/// Room for the bytes: the bound, plus the key and a value up to `PREFETCH_LARGEST` that may
+/// cross it. A larger value grows the buffer for its fetch, and `clear` gives that back.
+const PREFETCH_ROOM: usize = PREFETCH_BYTES + 256 + PREFETCH_LARGEST;
 
 impl Prefetched {
     pub(super) fn clear(&mut self) {
         self.items.clear();
         self.bytes.clear();
+        if self.bytes.capacity() > PREFETCH_ROOM {
+            self.bytes.shrink_to(PREFETCH_ROOM);
+        }
         self.next = 0;
         self.taken = 0;
     }
 
+    /// Sizes the lists for their bounds, once per handle (the first fetch that copies).
+    fn reserve(&mut self) {
+        if self.items.capacity() < PREFETCH_ITEMS {
+            self.items.reserve_exact(PREFETCH_ITEMS - self.items.len());
+            self.bytes.reserve_exact(PREFETCH_ROOM - self.bytes.len());
+        }
+    }
+
+    fn push(&mut self, item: Prefetch) {
+        self.reserve();
+        self.items.push(item);
+    }
+
+    /// Whether another item must wait for a later engine call.
+    fn full(&self) -> bool {
+        self.items.len() >= PREFETCH_ITEMS || self.bytes.len() >= PREFETCH_BYTES
+    }
+
     fn push_hit(&mut self, key: &[u8], value: &[u8], flags: u32, cas: u64) {
+        self.reserve();
         self.bytes.extend_from_slice(key);
         let key_end = self.bytes.len();
         self.bytes.extend_from_slice(value);
@@ -345,7 +374,7 @@ impl ResponseSink for FetchSink<'_> {
                         Some(p) => Some(p),
                         None => {
                             if self.got {
-                                self.more.items.push(Prefetch::BadValue);
+                                self.more.push(Prefetch::BadValue);
                             } else {
                                 self.bad_value = true;
                             }
@@ -362,8 +391,7 @@ impl ResponseSink for FetchSink<'_> {
                 let cas = if self.with_cas { resp.cas } else { 0 };
                 if self.got {
                     self.more.push_hit(key, value, resp.flags, cas);
-                    self.stop =
-                        value.len() > PREFETCH_LARGEST || self.more.bytes.len() >= PREFETCH_BYTES;
+                    self.stop = value.len() > PREFETCH_LARGEST || self.more.full();
                 } else if self.result.store_hit(key, value, resp.flags, cas) {
                     self.got = true;
                     self.stop = value.len() > PREFETCH_LARGEST;
@@ -373,7 +401,10 @@ impl ResponseSink for FetchSink<'_> {
                 }
             }
             Status::Ok | Status::NotFound => {}
-            other if self.got => self.more.items.push(Prefetch::Failure(other)),
+            other if self.got => {
+                self.more.push(Prefetch::Failure(other));
+                self.stop = self.more.full();
+            }
             other => {
                 self.failure.get_or_insert(other);
             }
