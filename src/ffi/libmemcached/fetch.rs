@@ -1414,4 +1414,30 @@ mod tests {
         assert_eq!(memcached_result_length(r), 0);
         memcached_result_free(r);
     }
+
+    /// However many answers a read brings, the prefetch lists stay within the room sized on
+    /// their first use: filling them to their bounds, with the largest value that may cross
+    /// the byte bound last, never grows them, and a bigger value's room is given back.
+    #[test]
+    fn prefetch_lists_never_grow_past_their_first_sizing() {
+        let mut p = Prefetched::default();
+        p.push_hit(b"k", b"v", 0, 0);
+        let (items, bytes) = (p.items.capacity(), p.bytes.capacity());
+        p.clear();
+        while !p.full() {
+            p.push_hit(b"key", b"", 0, 0);
+        }
+        assert_eq!(p.items.len(), PREFETCH_ITEMS);
+        p.clear();
+        let key = [b'k'; 250];
+        let value = vec![b'v'; PREFETCH_LARGEST];
+        while !p.full() {
+            p.push_hit(&key, &value, 0, 0);
+        }
+        assert_eq!((p.items.capacity(), p.bytes.capacity()), (items, bytes));
+        p.clear();
+        p.push_hit(&key, &vec![b'v'; 1 << 20], 0, 0);
+        p.clear();
+        assert_eq!(p.bytes.capacity(), bytes);
+    }
 }
