@@ -4,8 +4,10 @@
 //! budget) and whatever the caller does between fetches: every hit is its own key's value,
 //! exactly once, and answers of a fetch that ended are never handed out by a later one.
 //! Also batches larger than the engine queues per server in one call (an mget's keys,
-//! buffered sets without a flush): all of them go out. Against real memcached servers, both
-//! protocols.
+//! buffered sets without a flush): all of them go out. And memcached_flush_buffers, which
+//! writes without waiting for the answers: those answers are never taken for a later
+//! request's, and a quit still lets the server read every set. Against real memcached
+//! servers, both protocols.
 
 mod common;
 
@@ -327,5 +329,120 @@ fn buffered_sets_past_the_send_buffer_are_written_out_not_refused() {
             unsafe { libc::free(v.cast()) };
         }
         memcached_free(check);
+    }
+}
+
+#[test]
+fn answers_of_flushed_buffered_sets_are_never_taken_for_later_requests() {
+    // memcached_flush_buffers writes and returns (1.1.4's does not wait either): the answers
+    // of the buffered sets, one of them an error (a value over the server's item size), are
+    // still on their way when the same handle's gets and mgets are sent. Each get must come
+    // back with its own key's value, the refused key as a miss.
+    const BUFFER_REQUESTS: i32 = 10;
+    const BUFFERED: i32 = 32;
+    let (servers, _) = common::cluster(2);
+    each_protocol(&servers, |memc, binary, tag| {
+        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        for round in 0..10 {
+            let keys: Vec<String> = (0..60)
+                .map(|i| format!("flushed-{tag}-{round}-{i}"))
+                .collect();
+            let too_big = &keys[30];
+            for (i, key) in keys.iter().enumerate() {
+                let value = if key == too_big {
+                    vec![b'x'; 2 << 20]
+                } else {
+                    value_of(key, SIZES[i % SIZES.len()])
+                };
+                assert_eq!(store(memc, key, &value, i as u32), BUFFERED, "{key}");
+            }
+            assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+            for (i, key) in keys.iter().enumerate() {
+                let (mut len, mut flags, mut rc) = (0usize, 0u32, -1);
+                let v = memcached_get(
+                    memc,
+                    key.as_ptr().cast(),
+                    key.len(),
+                    &mut len,
+                    &mut flags,
+                    &mut rc,
+                );
+                if key == too_big {
+                    assert_eq!(
+                        (rc, v.is_null()),
+                        (NOTFOUND, true),
+                        "binary={binary}: {key}"
+                    );
+                    continue;
+                }
+                assert_eq!(rc, SUCCESS, "binary={binary}: {key}");
+                let got = if v.is_null() {
+                    Vec::new()
+                } else {
+                    // SAFETY: malloc'd by memcached_get, len bytes; freed here.
+                    let copy = unsafe { std::slice::from_raw_parts(v.cast::<u8>(), len) }.to_vec();
+                    unsafe { libc::free(v.cast()) };
+                    copy
+                };
+                assert!(
+                    got == value_of(key, SIZES[i % SIZES.len()]) && flags == i as u32,
+                    "binary={binary}: {key}: another value ({} bytes, flags {flags})",
+                    got.len()
+                );
+            }
+            // Sets buffered again, flushed, and an mget right behind them.
+            for key in &keys[..10] {
+                assert_eq!(store(memc, key, key.as_bytes(), 7), BUFFERED);
+            }
+            assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+            mget(memc, &keys[..10]);
+            let mut seen = 0;
+            while let Ok((key, value, flags)) = fetch(memc, seen) {
+                assert_eq!(
+                    (value.as_slice(), flags),
+                    (key.as_bytes(), 7),
+                    "binary={binary}"
+                );
+                seen += 1;
+            }
+            assert_eq!(seen, 10, "binary={binary}");
+        }
+    });
+}
+
+#[test]
+fn a_quit_after_a_flush_waits_for_a_frozen_server_no_longer_than_the_poll_timeout() {
+    // The quit (and memcached_free) reads the flushed sets' answers before it closes, so
+    // that the server gets to every set; a server that does not answer holds it up no
+    // longer than the poll timeout.
+    const BUFFER_REQUESTS: i32 = 10;
+    const POLL_TIMEOUT: i32 = 8;
+    let server = common::Memcached::start(&[]);
+    let pid = server.pid().to_string();
+    let servers = [server];
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
+        assert_eq!(store(memc, "frozen-first", b"v", 0), 32);
+        assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+        let status = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status();
+        assert!(status.unwrap().success());
+        assert_eq!(store(memc, "frozen", b"v", 0), 32);
+        assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+        let start = std::time::Instant::now();
+        memcached_quit(memc);
+        let took = start.elapsed();
+        let status = std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status();
+        assert!(status.unwrap().success());
+        assert!(
+            took < common::slack(std::time::Duration::from_millis(900)),
+            "binary={binary}: quit took {took:?}"
+        );
+        memcached_free(memc);
     }
 }

@@ -12,6 +12,17 @@ use super::{log_level, Client, Discard, Failure, IoOutcome, RequestSet, Response
 /// How often a pending name resolution is checked while the caller waits.
 const RESOLVER_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
+/// When an I/O loop is done.
+#[derive(Clone, Copy)]
+enum Until {
+    /// Every request of the current batch is answered.
+    Answered,
+    /// Nothing remains to send and no answer is awaited.
+    Idle,
+    /// Nothing remains to send (answers may still be awaited).
+    Sent,
+}
+
 impl Client {
     /// Runs I/O. With `reqs` (the current batch's requests) it waits until every one of them
     /// is answered, storing their responses through `sink`; without, until nothing remains to
@@ -48,6 +59,23 @@ impl Client {
         self.io_loop(reqs, sink, wait)
     }
 
+    /// Writes out everything queued, without waiting for the answers: they are taken in by
+    /// later calls (and delivered to their sinks as answers of no current batch). What
+    /// libmemcached's `memcached_flush_buffers` does; waiting for the answers as well would
+    /// cost a round trip per flush, which buffering exists to avoid. Answers that arrive
+    /// meanwhile are taken in, so that a server blocked on its own writes to us goes on
+    /// reading.
+    pub fn send_queued(&mut self, sink: &mut dyn ResponseSink, wait: impl Into<Wait>) -> IoOutcome {
+        let wait = match wait.into() {
+            w @ Wait::Within(_) => w.resolve(Instant::now()),
+            w => w,
+        };
+        self.check_fork();
+        self.refresh_active_if_stale();
+        self.unpin_all();
+        self.io_until(None, sink, wait, Until::Sent)
+    }
+
     /// The I/O loop of `io`, without unpinning: values already handed out in this call stay
     /// valid.
     pub(super) fn io_loop(
@@ -56,7 +84,21 @@ impl Client {
         sink: &mut dyn ResponseSink,
         wait: Wait,
     ) -> IoOutcome {
-        let wait_batch = reqs.is_some();
+        let until = if reqs.is_some() {
+            Until::Answered
+        } else {
+            Until::Idle
+        };
+        self.io_until(reqs, sink, wait, until)
+    }
+
+    fn io_until(
+        &mut self,
+        reqs: Option<&dyn RequestSet>,
+        sink: &mut dyn ResponseSink,
+        wait: Wait,
+        until: Until,
+    ) -> IoOutcome {
         let mut rescanned = false;
         loop {
             let now = Instant::now();
@@ -89,7 +131,7 @@ impl Client {
                     }
                 }
             }
-            if self.finished(wait_batch) {
+            if self.finished(until) {
                 return IoOutcome::Done;
             }
             if sink.satisfied() {
@@ -160,7 +202,7 @@ impl Client {
                 }
             }
             self.check_timeouts(Instant::now(), reqs, sink);
-            if self.finished(wait_batch) {
+            if self.finished(until) {
                 return IoOutcome::Done;
             }
             if wait.expired(Instant::now()) {
@@ -169,14 +211,15 @@ impl Client {
         }
     }
 
-    fn finished(&self, wait_batch: bool) -> bool {
-        if wait_batch {
-            self.batch.remaining() == 0
-        } else {
-            self.active.iter().all(|i| {
+    fn finished(&self, until: Until) -> bool {
+        match until {
+            Until::Answered => self.batch.remaining() == 0,
+            Until::Idle => self.active.iter().all(|i| {
                 let c = &self.conns[i];
                 !c.has_unsent() && !c.awaits_response()
-            })
+            }),
+            // (A server still connecting has its requests unsent.)
+            Until::Sent => self.active.iter().all(|i| !self.conns[i].has_unsent()),
         }
     }
 

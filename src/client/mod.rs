@@ -423,6 +423,12 @@ impl Client {
         self.logger.log(log_level::ERR, args);
     }
 
+    /// Whether any server has requests unsent or unanswered (of any batch, or none: buffered
+    /// requests written out by `send_queued`).
+    pub fn has_outstanding(&self) -> bool {
+        self.conns.iter().any(|c| c.has_work())
+    }
+
     /// Requests of the current batch still unanswered.
     pub fn batch_remaining(&self) -> usize {
         self.batch.remaining()

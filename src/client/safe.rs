@@ -373,4 +373,12 @@ impl Client {
             super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
         }
     }
+
+    /// Sends everything buffered; the answers are left to later calls (see `send_queued`).
+    pub fn write_buffers(&mut self, wait: impl Into<Wait>) -> Status {
+        match self.send_queued(&mut super::Discard, wait) {
+            super::IoOutcome::Done => Status::Ok,
+            super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
+        }
+    }
 }

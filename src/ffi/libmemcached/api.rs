@@ -672,11 +672,14 @@ pub extern "C" fn memcached_flush(
     })
 }
 
+/// Writes out the buffered requests and returns without waiting for their answers, as
+/// 1.1.4's does (later calls take the answers in; a buffered set's error is not reported,
+/// in 1.1.4 either).
 #[no_mangle]
 pub extern "C" fn memcached_flush_buffers(memc: *mut memcached_st) -> memcached_return_t {
     memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
         let wait = lmc.wait();
-        let status = lmc.client.flush_buffers(wait);
+        let status = lmc.client.write_buffers(wait);
         lmc.record_status(status, &[], memc, None)
     })
 }

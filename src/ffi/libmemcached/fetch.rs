@@ -1367,6 +1367,7 @@ pub extern "C" fn memcached_quit(ptr: *mut memcached_st) {
     memc::with_memc(ptr, (), |lmc| {
         // Answers taken in before the quit go with the connections (1.1.4's fetch ends).
         lmc.prefetched.clear();
+        lmc.settle();
         lmc.client.replace_servers(std::iter::empty());
         lmc.apply_servers();
     })

@@ -216,10 +216,10 @@ impl Lmc {
             let status = self.client.command(&mut Requests(&mut reqs), sink, wait);
             let full = Some(Status::Failed(crate::client::Failure::SendBufferFull));
             if buffered && sink.one.status == full {
-                // The server's queue is at the engine's limit (10 MiB): written out and
-                // answered first, as libmemcached writes its buffer out when it fills; then
-                // this request is queued.
-                let flushed = self.client.flush_buffers(self.wait());
+                // The server's queue is at the engine's limit (10 MiB): written out first
+                // (not waited for), as libmemcached writes its buffer out when it fills;
+                // then this request is queued.
+                let flushed = self.client.write_buffers(self.wait());
                 if flushed == Status::Ok {
                     sink.one.status = None;
                     self.client.command(&mut Requests(&mut reqs), sink, wait)

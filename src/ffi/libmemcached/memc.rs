@@ -54,6 +54,10 @@ pub(super) struct Lmc {
     pub replicas: crate::client::ReplicaScratch,
     /// Answers of the pending fetch taken in beyond the one handed out (fetch.rs).
     pub prefetched: super::fetch::Prefetched,
+    /// Buffered requests were queued since the connections last settled: `settle` writes
+    /// them and reads their answers before a quit (and only then: a quit after a timeout
+    /// does not wait for the server again).
+    pub buffered: bool,
 }
 
 /// See `Lmc::kit_synced`: the raw slot words, and the settings they stand for.
@@ -106,6 +110,7 @@ impl Lmc {
             mget_ends: Vec::new(),
             replicas: Default::default(),
             prefetched: Default::default(),
+            buffered: false,
         };
         // Programs that cannot be changed get TLS from the environment (tls.rs).
         lmc.model.tls = super::tls::TlsOptions::from_env();
@@ -148,6 +153,18 @@ impl Lmc {
     }
 
     /// How long one call may wait for the network.
+    /// Before the connections close: what is queued is written and what is awaited is read,
+    /// within the poll timeout. Closing a socket with answers unread makes the kernel reset
+    /// the connection, and the server then drops the requests it has not read yet (the last
+    /// buffered sets written by `memcached_flush_buffers`, which does not wait for their
+    /// answers). 1.1.4 likewise writes its buffers and reads until the server closes.
+    pub fn settle(&mut self) {
+        if std::mem::take(&mut self.buffered) && self.client.has_outstanding() {
+            let wait = self.wait();
+            let _ = self.client.flush_buffers(wait);
+        }
+    }
+
     pub fn wait(&self) -> Wait {
         let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
         // Per call, as libmemcached's poll timeout is per wait; resolved by the engine.
@@ -201,6 +218,7 @@ impl Lmc {
             return code;
         }
         if code == rc::BUFFERED && failure.is_none() {
+            self.buffered = true;
             // Every buffered set: the message is left alone when it already says so.
             self.last_rc = code;
             self.last_errno = 0;
@@ -442,6 +460,7 @@ pub(super) fn free(memc: *mut memcached_st) {
         if memc.is_null() {
             return;
         }
+        with_memc(memc, (), Lmc::settle);
         // SAFETY: a memcached_st created by memcached_create (the C API's contract).
         unsafe { super::fetch::release_handle_result(memc) };
         // SAFETY: as above.
