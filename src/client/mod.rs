@@ -276,6 +276,8 @@ pub struct Client {
     conns: Vec<Connection>,
     /// The protocol every connection speaks.
     protocol: Protocol,
+    /// Whether text gets ask for CAS uniques (see `set_text_cas`).
+    text_cas: bool,
     /// The weight of each server, beside `conns`.
     weights: Vec<u32>,
     dist: Distribution,
@@ -339,6 +341,7 @@ impl Client {
             settings: Settings::default(),
             conns: Vec::new(),
             protocol: Protocol::Binary,
+            text_cas: true,
             weights: Vec::new(),
             dist: Distribution::default(),
             continuum: Continuum::default(),

@@ -91,7 +91,9 @@ impl Client {
     /// policy's retry schedule applies (the probe fails again at once, quietly).
     fn new_connection(&mut self, addr: ServerAddr) -> Connection {
         let Some(defect) = addr.defect.clone() else {
-            return Connection::new(addr, self.protocol);
+            let mut conn = Connection::new(addr, self.protocol);
+            conn.set_text_cas(self.text_cas);
+            return conn;
         };
         let retry = self
             .settings
@@ -99,6 +101,7 @@ impl Client {
             .ejected_retry_timeout
             .unwrap_or(self.settings.reconnect_timeout);
         let mut conn = Connection::new(addr, self.protocol);
+        conn.set_text_cas(self.text_cas);
         conn.mark_dead(Instant::now() + retry, true);
         self.log(
             log_level::WARNING,
@@ -144,6 +147,16 @@ impl Client {
         }
         self.batch.clear();
         self.reports.clear();
+    }
+
+    /// Whether gets over the text protocol ask for the CAS unique (`gets`, the default) or
+    /// not (`get`, as libmemcached without SUPPORT_CAS: the answers then carry CAS 0). Binary
+    /// and meta answers carry it either way.
+    pub fn set_text_cas(&mut self, on: bool) {
+        self.text_cas = on;
+        for c in &mut self.conns {
+            c.set_text_cas(on);
+        }
     }
 
     pub fn set_distribution(&mut self, dist: Distribution) {

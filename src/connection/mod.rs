@@ -143,6 +143,9 @@ pub struct Connection {
     /// The protocol spoken, and (text) the get line being built.
     protocol: Protocol,
     text_run: Option<text::GetRun>,
+    /// Text gets ask for the CAS unique (`gets`), or not (`get`: what libmemcached sends
+    /// unless SUPPORT_CAS is on, and the server formats less per value).
+    text_cas: bool,
     /// The last request queued was quiet: a NOOP must follow before its outcome is known.
     tail_quiet: bool,
     /// The dead-timeout timer: when this connection last made progress (bytes received, or a
@@ -188,6 +191,7 @@ impl Connection {
         Connection {
             protocol,
             text_run: None,
+            text_cas: true,
             addr,
             socket: None,
             state: State::Idle,
@@ -1036,6 +1040,11 @@ impl Connection {
 
     /// Switches protocol: everything queued, in flight or received is abandoned and the
     /// socket closed (the caller fails what was in flight first).
+    /// Whether text gets ask for the CAS unique from now on (`gets`, the default) or not.
+    pub fn set_text_cas(&mut self, on: bool) {
+        self.text_cas = on;
+    }
+
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.inflight.clear();
         self.skip = 0;

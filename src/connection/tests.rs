@@ -427,6 +427,57 @@ fn text_oversized_value_is_skipped_and_the_stream_goes_on() {
     assert_eq!(kinds(&mut c), ["answer 2 0 \"y\"", "answer 0 0 \"\""]);
 }
 
+/// Without CAS (libmemcached's default): `get` lines instead of `gets`, each key's VALUE
+/// without its unique; answers are matched as strictly, a VALUE for another key still
+/// corrupts.
+#[test]
+fn text_gets_without_cas_send_get_and_take_values_without_uniques() {
+    let queue = |c: &mut Connection| {
+        for (key, opaque) in [(&b"a"[..], 1), (b"b", 2)] {
+            let parts = RequestParts {
+                opcode: QGET,
+                key,
+                opaque,
+                ..Default::default()
+            };
+            let entry = InFlight {
+                opaque,
+                opcode: QGET,
+                quiet: true,
+                origin: Origin::User,
+                keyed: true,
+                key_tag: key_tag(key),
+            };
+            c.queue(&parts, entry, 1 << 20).unwrap();
+        }
+        c.queue_noop(999, Origin::TrailingNoop);
+    };
+    let mut c = scripted_in(Protocol::Text, &[], b"");
+    c.set_text_cas(false);
+    queue(&mut c);
+    assert_eq!(c.out, b"get a b\r\n");
+    let answer = b"VALUE a 3 1\r\nx\r\nVALUE b 0 2 77\r\nyz\r\nEND\r\n";
+    c.recv.make_room(answer.len(), MAX, BUDGET);
+    fill(&mut c.recv, answer);
+    assert_eq!(
+        kinds(&mut c),
+        ["answer 1 0 \"x\"", "answer 2 0 \"yz\"", "answer 0 0 \"\""]
+    );
+    let mut c = scripted_in(Protocol::Text, &[], b"");
+    c.set_text_cas(false);
+    queue(&mut c);
+    let foreign = b"VALUE c 0 1\r\ny\r\nEND\r\n";
+    c.recv.make_room(foreign.len(), MAX, BUDGET);
+    fill(&mut c.recv, foreign);
+    assert!(kinds(&mut c).last().unwrap().starts_with("corrupt"));
+    // Back on: `gets`.
+    let mut c = scripted_in(Protocol::Text, &[], b"");
+    c.set_text_cas(false);
+    c.set_text_cas(true);
+    queue(&mut c);
+    assert_eq!(c.out, b"gets a b\r\n");
+}
+
 /// Meta: the requests of `ops` with the engine's closing mn.
 fn meta(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
     let mut c = scripted_in(Protocol::Meta, requests, b"");

@@ -25,17 +25,19 @@ pub(super) struct GetRun {
     line_len: usize,
 }
 
-fn get_kind(op: u8, extras: &[u8]) -> Option<GetKind> {
+fn get_kind(op: u8, extras: &[u8], cas: bool) -> Option<GetKind> {
     use opcode::*;
     match op {
-        GET | GETQ | GETK | GETKQ => Some(GetKind::Gets),
-        GAT | GATQ | GATK | GATKQ => Some(GetKind::Gats(be32(extras))),
+        GET | GETQ | GETK | GETKQ if cas => Some(GetKind::Gets),
+        GET | GETQ | GETK | GETKQ => Some(GetKind::Get),
+        GAT | GATQ | GATK | GATKQ if cas => Some(GetKind::Gats(be32(extras))),
+        GAT | GATQ | GATK | GATKQ => Some(GetKind::Gat(be32(extras))),
         _ => None,
     }
 }
 
 fn is_get(op: u8) -> bool {
-    get_kind(op, &[0; 4]).is_some()
+    get_kind(op, &[0; 4], true).is_some()
 }
 
 /// A get-like request (its miss is silent in a text get line).
@@ -73,7 +75,7 @@ impl Connection {
         let op = parts.opcode;
         let key = parts.key;
         let quiet = entry.quiet;
-        if let Some(kind) = get_kind(op, parts.extras) {
+        if let Some(kind) = get_kind(op, parts.extras, self.text_cas) {
             if !text::valid_key(key) {
                 return Err(QueueError::Invalid);
             }

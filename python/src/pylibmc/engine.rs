@@ -400,6 +400,8 @@ impl Inner {
         } else {
             Protocol::Text
         });
+        // As libmemcached: `get` over text unless the cas behavior is on.
+        self.engine.set_text_cas(m.support_cas);
         let layout =
             LibmemcachedLayout::from_c(m.distribution).unwrap_or(LibmemcachedLayout::Modula);
         let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();

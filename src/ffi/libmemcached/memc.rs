@@ -127,6 +127,8 @@ impl Lmc {
             Protocol::Text
         };
         self.client.set_protocol(protocol);
+        // 1.1.4 sends `get` over text unless SUPPORT_CAS is on (its values then have CAS 0).
+        self.client.set_text_cas(m.support_cas);
         let layout =
             LibmemcachedLayout::from_c(m.distribution).unwrap_or(LibmemcachedLayout::Modula);
         let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
