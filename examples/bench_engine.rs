@@ -328,6 +328,9 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     client.set_protocol(protocol);
+    // Configured as the libmemcached it is compared with (no SUPPORT_CAS): text gets go out
+    // as `get`, without CAS uniques.
+    client.set_text_cas(false);
     if let Some(ca) = std::env::var_os("BENCH_TLS").filter(|v| !v.is_empty()) {
         let mut tls = omcache::client::TlsSettings::new().with_ca_file(ca);
         tls.resume_sessions = std::env::var("BENCH_TLS_RESUME").as_deref() != Ok("0");
