@@ -3,13 +3,17 @@
  * memcached_server_add_udp*, memcached_reset, memcached_push, memcached_error /
  * memcached_error_print, memcached_reset_last_disconnected_server,
  * memcached_server_response_count, memcached_server_error_reset, memcached_instance_next_retry,
- * memcached_query_id, memcached_server_srcport.
+ * memcached_query_id, memcached_server_srcport; and buffered sets (BUFFER_REQUESTS), which
+ * reach the server however the connections close: a protocol switch, a server added,
+ * memcached_servers_reset, memcached_reset, memcached_quit, memcached_free, with or without a
+ * memcached_flush_buffers first.
  * Usage: lmc_misc PORT1 PORT2 (two running memcached servers). Calls the real library crashes
  * on (memcached_autoeject, memcached_push with NULL) are left out, and so is pushing a handle onto itself (1.1.4 reads
  * the list it is growing: the copy of the first server came out as 127.0.0.1:0). */
 #include <libmemcached/memcached.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void getters(const char *what, memcached_st *m)
 {
@@ -75,6 +79,64 @@ static void query_ids(in_port_t port)
     memcached_reset(m); Q("reset");
     printf("NULL qid %llu\n", (unsigned long long)memcached_query_id(NULL));
     memcached_free(m);
+}
+
+/* Whether KEY is on the server at PORT, read with a handle of its own. */
+static int stored_on(in_port_t port, const char *key)
+{
+    memcached_st *c = memcached_create(NULL);
+    memcached_server_add(c, "127.0.0.1", port);
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    char *v = memcached_get(c, key, strlen(key), &len, &flags, &rc);
+    free(v);
+    memcached_free(c);
+    return rc == MEMCACHED_SUCCESS && len == 5;
+}
+
+/* One buffered set to P1, then the connections close one way or another; the handle is
+ * freed, and the key must be on the server. */
+static void buffered_sets(in_port_t p1, in_port_t p2)
+{
+    static const char *const ways[] = {"protocol switch", "server added", "servers_reset",
+                                       "reset", "quit", "free", "flush then free"};
+    for (int binary = 0; binary < 2; binary++) {
+        for (int way = 0; way < 7; way++) {
+            memcached_st *m = memcached_create(NULL);
+            memcached_server_add(m, "127.0.0.1", p1);
+            memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+            memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
+            char key[64];
+            snprintf(key, sizeof key, "lmc-misc-buffered-%d-%d", binary, way);
+            memcached_return_t rc = memcached_set(m, key, strlen(key), "value", 5, 0, 0);
+            switch (way) {
+            case 0:
+                memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) !binary);
+                break;
+            case 1:
+                memcached_server_add(m, "127.0.0.1", p2);
+                break;
+            case 2:
+                memcached_servers_reset(m);
+                break;
+            case 3:
+                memcached_reset(m);
+                break;
+            case 4:
+                memcached_quit(m);
+                break;
+            case 6:
+                printf("buffered flush %d\n", memcached_flush_buffers(m));
+                break;
+            default:
+                break;
+            }
+            memcached_free(m);
+            printf("buffered binary=%d %s: set %d, stored %d\n", binary, ways[way], rc,
+                   stored_on(p1, key));
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -235,6 +297,7 @@ int main(int argc, char **argv)
     memcached_free(s);
 
     query_ids(p2);
+    buffered_sets(p1, p2);
 
     /* the library's version and the hash names the tools match --hash against */
     printf("lib_version %s\n", memcached_lib_version());

@@ -126,6 +126,11 @@ impl Lmc {
         } else {
             Protocol::Text
         };
+        if self.client.protocol() != protocol {
+            // The switch closes every connection (1.1.4 quits them, writing its buffers).
+            self.settle();
+        }
+        let m = &self.model;
         self.client.set_protocol(protocol);
         // 1.1.4 sends `get` over text unless SUPPORT_CAS is on (its values then have CAS 0).
         self.client.set_text_cas(m.support_cas);
@@ -150,13 +155,15 @@ impl Lmc {
 
     /// The engine's server list as the model's (in order, with weights).
     pub fn apply_servers(&mut self) {
+        // Servers leaving the list take their connections with them.
+        self.settle();
         let servers = self.model.engine_servers();
         self.client.replace_servers(servers);
     }
 
     /// How long one call may wait for the network.
-    /// Before the connections close: what is queued is written and what is awaited is read,
-    /// within the poll timeout. Closing a socket with answers unread makes the kernel reset
+    /// Before the connections close (quit, free, reset, a protocol switch, a new server
+    /// list): what is queued is written and what is awaited is read, within the poll timeout. Closing a socket with answers unread makes the kernel reset
     /// the connection, and the server then drops the requests it has not read yet (the last
     /// buffered sets written by `memcached_flush_buffers`, which does not wait for their
     /// answers). 1.1.4 likewise writes its buffers and reads until the server closes.

@@ -165,6 +165,7 @@ pub extern "C" fn memcached_reset_last_disconnected_server(memc: *mut memcached_
 #[no_mangle]
 pub extern "C" fn memcached_reset(memc: *mut memcached_st) {
     memc::with_memc(memc, (), |lmc| {
+        lmc.settle();
         let mut instances = std::mem::take(&mut lmc.instances);
         let query_id = lmc.query_id;
         *lmc = Lmc::new();
