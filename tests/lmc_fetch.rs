@@ -446,3 +446,37 @@ fn a_quit_after_a_flush_waits_for_a_frozen_server_no_longer_than_the_poll_timeou
         memcached_free(memc);
     }
 }
+
+#[test]
+fn a_flush_that_cannot_write_to_a_killed_server_reports_some_errors() {
+    // The flush does not wait for answers, but a server that fails while its buffer is
+    // written (here: killed, so a write after its reset fails) is reported, as 1.1.4
+    // reports it: SOME_ERRORS. (The first write after the kill may still be taken by the
+    // kernel: a few rounds.)
+    const BUFFER_REQUESTS: i32 = 10;
+    const SOME_ERRORS: i32 = 19;
+    for binary in [false, true] {
+        let server = common::Memcached::start(&[]);
+        let memc = handle(std::slice::from_ref(&server), binary);
+        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        assert_eq!(store(memc, "before-kill", b"v", 0), 32);
+        assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+        drop(server);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut codes = Vec::new();
+        for i in 0..4 {
+            let key = format!("after-kill-{i}");
+            let _ = store(memc, &key, b"v", 0);
+            codes.push(memcached_flush_buffers(memc));
+            if codes.last() == Some(&SOME_ERRORS) {
+                break;
+            }
+        }
+        assert_eq!(
+            codes.last(),
+            Some(&SOME_ERRORS),
+            "binary={binary}: flushes after the kill returned {codes:?}"
+        );
+        memcached_free(memc);
+    }
+}

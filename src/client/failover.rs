@@ -224,6 +224,8 @@ impl Client {
     ) {
         let now = Instant::now();
         let policy = self.settings.failover;
+        self.failures_seen += 1;
+        self.last_failure = Some(failure);
         let conn = &mut self.conns[server];
         let addr = conn.addr().to_string();
         // Without an established connection no byte of the queued requests has left, nor

@@ -65,7 +65,13 @@ impl Client {
     /// cost a round trip per flush, which buffering exists to avoid. Answers that arrive
     /// meanwhile are taken in, so that a server blocked on its own writes to us goes on
     /// reading.
-    pub fn send_queued(&mut self, sink: &mut dyn ResponseSink, wait: impl Into<Wait>) -> IoOutcome {
+    /// Returns how the I/O ended and, when a server failed meanwhile, the last failure (the
+    /// requests it took with it belong to no batch: no sink hears of them).
+    pub fn send_queued(
+        &mut self,
+        sink: &mut dyn ResponseSink,
+        wait: impl Into<Wait>,
+    ) -> (IoOutcome, Option<Failure>) {
         let wait = match wait.into() {
             w @ Wait::Within(_) => w.resolve(Instant::now()),
             w => w,
@@ -73,7 +79,12 @@ impl Client {
         self.check_fork();
         self.refresh_active_if_stale();
         self.unpin_all();
-        self.io_until(None, sink, wait, Until::Sent)
+        let seen = self.failures_seen;
+        let outcome = self.io_until(None, sink, wait, Until::Sent);
+        let failed = (self.failures_seen != seen)
+            .then_some(self.last_failure)
+            .flatten();
+        (outcome, failed)
     }
 
     /// The I/O loop of `io`, without unpinning: values already handed out in this call stay

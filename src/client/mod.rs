@@ -278,6 +278,10 @@ pub struct Client {
     protocol: Protocol,
     /// Whether text gets ask for CAS uniques (see `set_text_cas`).
     text_cas: bool,
+    /// Server failures so far, and the last one's reason: a call whose requests belong to
+    /// no batch (`send_queued`) learns from them that a server failed during it.
+    failures_seen: u64,
+    last_failure: Option<Failure>,
     /// The weight of each server, beside `conns`.
     weights: Vec<u32>,
     dist: Distribution,
@@ -342,6 +346,8 @@ impl Client {
             conns: Vec::new(),
             protocol: Protocol::Binary,
             text_cas: true,
+            failures_seen: 0,
+            last_failure: None,
             weights: Vec::new(),
             dist: Distribution::default(),
             continuum: Continuum::default(),

@@ -375,10 +375,12 @@ impl Client {
     }
 
     /// Sends everything buffered; the answers are left to later calls (see `send_queued`).
+    /// A server that failed meanwhile (its buffered requests lost) makes it a failure.
     pub fn write_buffers(&mut self, wait: impl Into<Wait>) -> Status {
         match self.send_queued(&mut super::Discard, wait) {
-            super::IoOutcome::Done => Status::Ok,
-            super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
+            (_, Some(failure)) => Status::Failed(failure),
+            (super::IoOutcome::Done, None) => Status::Ok,
+            (super::IoOutcome::Again | super::IoOutcome::Paused, None) => Status::Again,
         }
     }
 }

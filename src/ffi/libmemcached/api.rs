@@ -673,13 +673,19 @@ pub extern "C" fn memcached_flush(
 }
 
 /// Writes out the buffered requests and returns without waiting for their answers, as
-/// 1.1.4's does (later calls take the answers in; a buffered set's error is not reported,
-/// in 1.1.4 either).
+/// 1.1.4's does (later calls take the answers in; a buffered set's error answer is not
+/// reported, in 1.1.4 either). A server that fails while its buffer is written makes it
+/// SOME_ERRORS, the failure kept as the last error, as in 1.1.4.
 #[no_mangle]
 pub extern "C" fn memcached_flush_buffers(memc: *mut memcached_st) -> memcached_return_t {
     memc::with_memc(memc, rc::INVALID_ARGUMENTS, |lmc| {
         let wait = lmc.wait();
         let status = lmc.client.write_buffers(wait);
-        lmc.record_status(status, &[], memc, None)
+        let code = lmc.record_status(status, &[], memc, None);
+        if status.failure().is_some() {
+            rc::SOME_ERRORS
+        } else {
+            code
+        }
     })
 }
