@@ -890,3 +890,81 @@ fn a_satisfied_sink_returns_with_what_arrived_and_gets_the_rest_exactly_once() {
         }
     }
 }
+
+/// Buffered sets written out by `write_buffers` (libmemcached's flush, which does not wait)
+/// are still unanswered when the next get goes out on the same connection. Whatever the
+/// server then sends first, an error answer of one of those sets, a frame that carries a
+/// set's opaque but a get's value, a stale opaque, the get's value is its own or the get
+/// fails; never another answer taken for it.
+#[test]
+fn answers_of_written_buffered_sets_never_become_a_later_gets_value() {
+    use scripted::frame;
+    const SETQ: u8 = 0x11;
+    const NOT_STORED: u16 = 0x0005;
+    // What the server sends before the right answers, given the sets (0..3), the NOOP that
+    // closed them, and the get (4).
+    type Lie = fn(&[Req]) -> Vec<u8>;
+    let lies: [(&str, Lie); 4] = [
+        ("nothing", |_| Vec::new()),
+        ("a set's error answer", |r| {
+            frame(SETQ, NOT_STORED, r[1].opaque, 0, &[], &[], b"Not stored")
+        }),
+        ("a set's opaque on the get's value", |r| {
+            frame(
+                r[4].opcode,
+                0,
+                r[1].opaque,
+                7,
+                &0u32.to_be_bytes(),
+                &r[4].key,
+                b"evil",
+            )
+        }),
+        ("a stale opaque", |r| stale_hit(&r[4], b"evil")),
+    ];
+    for (what, lie) in lies {
+        let srv = Server::start(move |n| {
+            if n > 0 {
+                return vec![serve()];
+            }
+            vec![
+                Step::ReadRequests(5),
+                reply(move |r| {
+                    let mut out = lie(r);
+                    // The NOOP's answer, then the get's.
+                    out.extend(answer(&r[3]));
+                    out.extend(hit(&r[4]));
+                    out
+                }),
+                serve(),
+            ]
+        });
+        let mut c = client(&srv.addr());
+        c.settings_mut().buffering = true;
+        let mut sets: Vec<OwnedRequest> = [b"s0", b"s1", b"s2"]
+            .iter()
+            .map(|k| OwnedRequest {
+                value: b"value".to_vec(),
+                extras: vec![0; 8],
+                ..OwnedRequest::keyed(SETQ, *k)
+            })
+            .collect();
+        let (status, _) = c.execute(&mut sets, 0);
+        assert_eq!(status, Status::Buffered, "{what}");
+        assert_eq!(c.write_buffers(1000), Status::Ok, "{what}");
+        c.settings_mut().buffering = false;
+        match c.get(b"k") {
+            Ok(Some(item)) => assert_eq!(item.value, value_for(b"k"), "{what}"),
+            Ok(None) => panic!("{what}: the get came back a miss"),
+            Err(_) => {
+                // Failed rather than take a lie: the next get is answered right.
+                let r = get_when_usable(&mut c, b"k2");
+                assert_eq!(
+                    r.map(|i| i.map(|i| i.value)),
+                    Ok(Some(value_for(b"k2"))),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
