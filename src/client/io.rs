@@ -33,13 +33,7 @@ impl Client {
         sink: &mut dyn ResponseSink,
         wait: impl Into<Wait>,
     ) -> IoOutcome {
-        let wait = match wait.into() {
-            w @ Wait::Within(_) => w.resolve(Instant::now()),
-            w => w,
-        };
-        self.check_fork();
-        self.refresh_active_if_stale();
-        self.unpin_all();
+        let wait = self.begin_io(wait.into());
         if let Some(r) = reqs {
             self.hand_over_reports(r, sink);
         }
@@ -72,19 +66,26 @@ impl Client {
         sink: &mut dyn ResponseSink,
         wait: impl Into<Wait>,
     ) -> (IoOutcome, Option<Failure>) {
-        let wait = match wait.into() {
-            w @ Wait::Within(_) => w.resolve(Instant::now()),
-            w => w,
-        };
-        self.check_fork();
-        self.refresh_active_if_stale();
-        self.unpin_all();
+        let wait = self.begin_io(wait.into());
         let seen = self.failures_seen;
         let outcome = self.io_until(None, sink, wait, Until::Sent);
         let failed = (self.failures_seen != seen)
             .then_some(self.last_failure)
             .flatten();
         (outcome, failed)
+    }
+
+    /// What a call that runs I/O on its own does first: its relative wait made a deadline, a
+    /// fork and the active set checked, values handed out before released.
+    fn begin_io(&mut self, wait: Wait) -> Wait {
+        let wait = match wait {
+            w @ Wait::Within(_) => w.resolve(Instant::now()),
+            w => w,
+        };
+        self.check_fork();
+        self.refresh_active_if_stale();
+        self.unpin_all();
+        wait
     }
 
     /// The I/O loop of `io`, without unpinning: values already handed out in this call stay

@@ -1038,13 +1038,13 @@ impl Connection {
         self.protocol
     }
 
-    /// Switches protocol: everything queued, in flight or received is abandoned and the
-    /// socket closed (the caller fails what was in flight first).
     /// Whether text gets ask for the CAS unique from now on (`gets`, the default) or not.
     pub fn set_text_cas(&mut self, on: bool) {
         self.text_cas = on;
     }
 
+    /// Switches protocol: everything queued, in flight or received is abandoned and the
+    /// socket closed (the caller fails what was in flight first).
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.inflight.clear();
         self.skip = 0;

@@ -55,8 +55,8 @@ pub(super) struct Lmc {
     /// Answers of the pending fetch taken in beyond the one handed out (fetch.rs).
     pub prefetched: super::fetch::Prefetched,
     /// Buffered requests were queued since the connections last settled: `settle` writes
-    /// them and reads their answers before a quit (and only then: a quit after a timeout
-    /// does not wait for the server again).
+    /// them and reads their answers before the connections close (and only then: a quit
+    /// after a timeout does not wait for the server again).
     pub buffered: bool,
 }
 
