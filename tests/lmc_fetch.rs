@@ -20,6 +20,10 @@ const BINARY_PROTOCOL: i32 = 18;
 const SUCCESS: i32 = 0;
 const NOTFOUND: i32 = 16;
 const END: i32 = 21;
+const SOME_ERRORS: i32 = 19;
+const BUFFERED: i32 = 32;
+const BUFFER_REQUESTS: i32 = 10;
+const POLL_TIMEOUT: i32 = 8;
 
 /// Value sizes around the copy limits (4,096 bytes each, 32 KiB in all per call).
 const SIZES: [usize; 10] = [0, 1, 100, 4095, 4096, 4097, 9000, 20_000, 40_000, 150_000];
@@ -74,6 +78,26 @@ fn store(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) ->
 
 fn set(memc: *mut types::memcached_st, key: &str, value: &[u8], flags: u32) {
     assert_eq!(store(memc, key, value, flags), SUCCESS, "set {key}");
+}
+
+/// memcached_get's code, value (None for a NULL one) and flags.
+fn get(memc: *mut types::memcached_st, key: &str) -> (i32, Option<Vec<u8>>, u32) {
+    let (mut len, mut flags, mut rc) = (0usize, 0u32, -1);
+    let v = memcached_get(
+        memc,
+        key.as_ptr().cast(),
+        key.len(),
+        &mut len,
+        &mut flags,
+        &mut rc,
+    );
+    if v.is_null() {
+        return (rc, None, flags);
+    }
+    // SAFETY: malloc'd by memcached_get, len bytes, handed to the caller; freed here.
+    let value = unsafe { std::slice::from_raw_parts(v.cast::<u8>(), len) }.to_vec();
+    unsafe { libc::free(v.cast()) };
+    (rc, Some(value), flags)
 }
 
 fn mget(memc: *mut types::memcached_st, keys: &[String]) {
@@ -199,17 +223,8 @@ fn answers_of_an_ended_fetch_are_never_handed_out_later() {
         mget(memc, &old);
         let (first, _, _) = fetch(memc, 0).expect("a first hit");
         assert!(first.starts_with("old-"));
-        let mut rc = -1;
-        let (mut len, mut flags) = (0usize, 0u32);
-        let v = memcached_get(
-            memc,
-            b"nothere".as_ptr().cast(),
-            7,
-            &mut len,
-            &mut flags,
-            &mut rc,
-        );
-        assert!(v.is_null() && rc == NOTFOUND);
+        let (rc, v, _) = get(memc, "nothere");
+        assert!(v.is_none() && rc == NOTFOUND);
         let after = fetch(memc, 0);
         assert!(
             matches!(after, Err(END | NOTFOUND)),
@@ -293,8 +308,6 @@ fn buffered_sets_past_the_send_buffer_are_written_out_not_refused() {
     // BUFFER_REQUESTS without a flush for 15 MB of sets to one server: libmemcached writes its
     // buffer out when it fills; ours refused every set past the engine's 10 MiB with WRITE
     // FAILURE. Every set must return BUFFERED and be stored once flushed.
-    const BUFFER_REQUESTS: i32 = 10;
-    const BUFFERED: i32 = 32;
     let (servers, _) = common::cluster(1);
     for binary in [false, true] {
         let memc = handle(&servers, binary);
@@ -312,21 +325,11 @@ fn buffered_sets_past_the_send_buffer_are_written_out_not_refused() {
         let check = handle(&servers, binary);
         for i in [0, 54_321, n - 1] {
             let key = format!("buffered-{tag}-{i}");
-            let (mut len, mut flags, mut rc) = (0usize, 0u32, -1);
-            let v = memcached_get(
-                check,
-                key.as_ptr().cast(),
-                key.len(),
-                &mut len,
-                &mut flags,
-                &mut rc,
-            );
+            let (rc, got, _) = get(check, &key);
             assert!(
-                rc == SUCCESS && len == value.len(),
+                rc == SUCCESS && got.is_some_and(|v| v.len() == value.len()),
                 "binary={binary}: {key}: {rc}"
             );
-            // SAFETY: malloc'd by memcached_get, handed to the caller.
-            unsafe { libc::free(v.cast()) };
         }
         memcached_free(check);
     }
@@ -338,8 +341,6 @@ fn answers_of_flushed_buffered_sets_are_never_taken_for_later_requests() {
     // of the buffered sets, one of them an error (a value over the server's item size), are
     // still on their way when the same handle's gets and mgets are sent. Each get must come
     // back with its own key's value, the refused key as a miss.
-    const BUFFER_REQUESTS: i32 = 10;
-    const BUFFERED: i32 = 32;
     let (servers, _) = common::cluster(2);
     each_protocol(&servers, |memc, binary, tag| {
         assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
@@ -358,32 +359,13 @@ fn answers_of_flushed_buffered_sets_are_never_taken_for_later_requests() {
             }
             assert_eq!(memcached_flush_buffers(memc), SUCCESS);
             for (i, key) in keys.iter().enumerate() {
-                let (mut len, mut flags, mut rc) = (0usize, 0u32, -1);
-                let v = memcached_get(
-                    memc,
-                    key.as_ptr().cast(),
-                    key.len(),
-                    &mut len,
-                    &mut flags,
-                    &mut rc,
-                );
+                let (rc, got, flags) = get(memc, key);
                 if key == too_big {
-                    assert_eq!(
-                        (rc, v.is_null()),
-                        (NOTFOUND, true),
-                        "binary={binary}: {key}"
-                    );
+                    assert_eq!((rc, got), (NOTFOUND, None), "binary={binary}: {key}");
                     continue;
                 }
                 assert_eq!(rc, SUCCESS, "binary={binary}: {key}");
-                let got = if v.is_null() {
-                    Vec::new()
-                } else {
-                    // SAFETY: malloc'd by memcached_get, len bytes; freed here.
-                    let copy = unsafe { std::slice::from_raw_parts(v.cast::<u8>(), len) }.to_vec();
-                    unsafe { libc::free(v.cast()) };
-                    copy
-                };
+                let got = got.unwrap_or_default();
                 assert!(
                     got == value_of(key, SIZES[i % SIZES.len()]) && flags == i as u32,
                     "binary={binary}: {key}: another value ({} bytes, flags {flags})",
@@ -415,8 +397,6 @@ fn a_quit_after_a_flush_waits_for_a_frozen_server_no_longer_than_the_poll_timeou
     // The quit (and memcached_free) reads the flushed sets' answers before it closes, so
     // that the server gets to every set; a server that does not answer holds it up no
     // longer than the poll timeout.
-    const BUFFER_REQUESTS: i32 = 10;
-    const POLL_TIMEOUT: i32 = 8;
     let server = common::Memcached::start(&[]);
     let pid = server.pid().to_string();
     let servers = [server];
@@ -424,13 +404,13 @@ fn a_quit_after_a_flush_waits_for_a_frozen_server_no_longer_than_the_poll_timeou
         let memc = handle(&servers, binary);
         assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
         assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
-        assert_eq!(store(memc, "frozen-first", b"v", 0), 32);
+        assert_eq!(store(memc, "frozen-first", b"v", 0), BUFFERED);
         assert_eq!(memcached_flush_buffers(memc), SUCCESS);
         let status = std::process::Command::new("kill")
             .args(["-STOP", &pid])
             .status();
         assert!(status.unwrap().success());
-        assert_eq!(store(memc, "frozen", b"v", 0), 32);
+        assert_eq!(store(memc, "frozen", b"v", 0), BUFFERED);
         assert_eq!(memcached_flush_buffers(memc), SUCCESS);
         let start = std::time::Instant::now();
         memcached_quit(memc);
@@ -453,13 +433,11 @@ fn a_flush_that_cannot_write_to_a_killed_server_reports_some_errors() {
     // written (here: killed, so a write after its reset fails) is reported, as 1.1.4
     // reports it: SOME_ERRORS. (The first write after the kill may still be taken by the
     // kernel: a few rounds.)
-    const BUFFER_REQUESTS: i32 = 10;
-    const SOME_ERRORS: i32 = 19;
     for binary in [false, true] {
         let server = common::Memcached::start(&[]);
         let memc = handle(std::slice::from_ref(&server), binary);
         assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
-        assert_eq!(store(memc, "before-kill", b"v", 0), 32);
+        assert_eq!(store(memc, "before-kill", b"v", 0), BUFFERED);
         assert_eq!(memcached_flush_buffers(memc), SUCCESS);
         drop(server);
         std::thread::sleep(std::time::Duration::from_millis(100));

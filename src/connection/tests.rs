@@ -168,25 +168,30 @@ fn scripted_in(protocol: Protocol, requests: &[(u8, &[u8], u32)], bytes: &[u8]) 
         protocol,
     );
     for &(op, key, opaque) in requests {
-        let parts = RequestParts {
-            opcode: op,
-            key,
-            opaque,
-            ..Default::default()
-        };
-        let entry = InFlight {
-            opaque,
-            opcode: op,
-            quiet: protocol::is_quiet(op),
-            origin: Origin::User,
-            keyed: true,
-            key_tag: if returns_key(op) { key_tag(key) } else { 0 },
-        };
-        c.queue(&parts, entry, 1 << 20).unwrap();
+        queue_request(&mut c, op, key, opaque);
     }
     c.recv.make_room(bytes.len(), MAX, BUDGET);
     fill(&mut c.recv, bytes);
     c
+}
+
+/// Queues a request of `op` for `key` as the engine does.
+fn queue_request(c: &mut Connection, op: u8, key: &[u8], opaque: u32) {
+    let parts = RequestParts {
+        opcode: op,
+        key,
+        opaque,
+        ..Default::default()
+    };
+    let entry = InFlight {
+        opaque,
+        opcode: op,
+        quiet: protocol::is_quiet(op),
+        origin: Origin::User,
+        keyed: true,
+        key_tag: if returns_key(op) { key_tag(key) } else { 0 },
+    };
+    c.queue(&parts, entry, 1 << 20).unwrap();
 }
 
 fn answer(op: u8, status: u16, opaque: u32, key: &[u8], value: &[u8]) -> Vec<u8> {
@@ -433,23 +438,8 @@ fn text_oversized_value_is_skipped_and_the_stream_goes_on() {
 #[test]
 fn text_gets_without_cas_send_get_and_take_values_without_uniques() {
     let queue = |c: &mut Connection| {
-        for (key, opaque) in [(&b"a"[..], 1), (b"b", 2)] {
-            let parts = RequestParts {
-                opcode: QGET,
-                key,
-                opaque,
-                ..Default::default()
-            };
-            let entry = InFlight {
-                opaque,
-                opcode: QGET,
-                quiet: true,
-                origin: Origin::User,
-                keyed: true,
-                key_tag: key_tag(key),
-            };
-            c.queue(&parts, entry, 1 << 20).unwrap();
-        }
+        queue_request(c, QGET, b"a", 1);
+        queue_request(c, QGET, b"b", 2);
         c.queue_noop(999, Origin::TrailingNoop);
     };
     let mut c = scripted_in(Protocol::Text, &[], b"");
