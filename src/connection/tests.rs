@@ -432,6 +432,55 @@ fn text_oversized_value_is_skipped_and_the_stream_goes_on() {
     assert_eq!(kinds(&mut c), ["answer 2 0 \"y\"", "answer 0 0 \"\""]);
 }
 
+/// Every field of a get-line's answers (key, value, flags, CAS), the same whether the
+/// answers arrive whole (each VALUE then read from its header alone) or a byte at a time (the
+/// general parser until each one is complete); a VALUE for a key whose get came earlier in
+/// the line makes the keys before it misses.
+#[test]
+fn text_value_answers_are_the_same_whole_or_byte_by_byte() {
+    let bytes = b"VALUE key-a 7 3 99\r\nabc\r\nVALUE kb 4294967295 0 1\r\n\r\n\
+VALUE kd 0 2 18446744073709551615\r\n\r\n\r\nEND\r\n";
+    let requests: [(u8, &[u8], u32); 4] = [
+        (QGET, b"key-a", 1),
+        (QGET, b"kb", 2),
+        (QGET, b"kc", 3),
+        (QGET, b"kd", 4),
+    ];
+    let expected = [
+        "answer 1 key-a \"abc\" flags 7 cas 99",
+        "answer 2 kb \"\" flags 4294967295 cas 1",
+        "missed 3",
+        "answer 4 kd \"\\r\\n\" flags 0 cas 18446744073709551615",
+        "answer 0  \"\" flags 0 cas 0",
+    ];
+    let describe = |e: Event<'_>| match e {
+        Event::Answer { entry, answer, .. } => Some(format!(
+            "answer {} {} {:?} flags {} cas {}",
+            entry.opaque,
+            String::from_utf8_lossy(answer.key),
+            String::from_utf8_lossy(answer.value),
+            answer.flags,
+            answer.cas
+        )),
+        Event::Missed(f) => Some(format!("missed {}", f.opaque)),
+        Event::NeedMore => None,
+        other => Some(format!("{other:?}")),
+    };
+    for piece in [bytes.len(), 1, 7] {
+        let mut c = text(&requests, b"");
+        let mut seen = Vec::new();
+        for chunk in bytes.chunks(piece) {
+            c.recv.make_room(chunk.len(), MAX, BUDGET);
+            fill(&mut c.recv, chunk);
+            while let Some(d) = describe(c.next_event(MAX)) {
+                seen.push(d);
+            }
+        }
+        assert_eq!(seen, expected, "pieces of {piece}");
+        assert_eq!(c.inflight_len(), 0);
+    }
+}
+
 /// Without CAS (libmemcached's default): `get` lines instead of `gets`, each key's VALUE
 /// without its unique; answers are matched as strictly, a VALUE for another key still
 /// corrupts.

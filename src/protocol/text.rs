@@ -639,68 +639,67 @@ pub fn parse_reply(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
 /// (`value_line_fast_agrees_with_the_general_parser`).
 #[inline]
 fn value_line_fast(buf: &[u8]) -> Option<ValueHeader<'_>> {
-    const PREFIX: &[u8] = b"VALUE ";
-    if !buf.starts_with(PREFIX) {
+    // The header must end within the line limit, as the general parser's lines do.
+    let line = &buf[..buf.len().min(MAX_REPLY_LINE)];
+    let rest = line.strip_prefix(b"VALUE ")?;
+    let key_len = rest.iter().position(|&b| b <= b' ')?;
+    if key_len == 0 || rest[key_len] != b' ' {
         return None;
     }
-    let end = buf.len().min(MAX_REPLY_LINE);
-    let mut i = PREFIX.len();
-    let key_start = i;
-    loop {
-        let b = *buf.get(i).filter(|_| i < end)?;
-        if b > b' ' {
-            i += 1;
-        } else if b == b' ' && i > key_start {
-            break;
-        } else {
-            return None;
-        }
-    }
-    let key = &buf[key_start..i];
-    i += 1;
-    // Decimal digits at `i` (at least 1, at most `max`), and the index after them.
-    let digits = |mut i: usize, max: usize| -> Option<(u64, usize)> {
-        let start = i;
-        let mut n: u64 = 0;
-        while let Some(&b) = buf.get(i).filter(|_| i < end) {
-            if !b.is_ascii_digit() {
-                break;
-            }
-            if i - start == max {
-                return None;
-            }
-            n = n * 10 + u64::from(b - b'0');
-            i += 1;
-        }
-        (i > start).then_some((n, i))
-    };
-    let (flags, after) = digits(i, 10)?;
+    let key = &rest[..key_len];
+    let (flags, rest) = leading_number(&rest[key_len + 1..], 10)?;
     let flags = u32::try_from(flags).ok()?;
-    if buf.get(after) != Some(&b' ') {
-        return None;
-    }
-    let (bytes, mut i) = digits(after + 1, 10)?;
+    let (bytes, mut rest) = leading_number(rest.strip_prefix(b" ")?, 10)?;
     if bytes > u64::from(MAX_SANE_BODY) {
         return None;
     }
     let mut cas = None;
-    if buf.get(i) == Some(&b' ') {
+    if let Some(after) = rest.strip_prefix(b" ") {
         // 19 digits always fit a u64; a longer CAS takes the general path.
-        let (c, after) = digits(i + 1, 19)?;
+        let (c, after) = leading_number(after, 19)?;
         cas = Some(c);
-        i = after;
+        rest = after;
     }
-    if i + 2 > end || buf[i] != b'\r' || buf[i + 1] != b'\n' {
-        return None;
-    }
+    let rest = rest.strip_prefix(b"\r\n")?;
     Some(ValueHeader {
         key,
         flags,
         cas,
-        line_len: i + 2,
+        line_len: line.len() - rest.len(),
         // At most MAX_SANE_BODY: fits any usize.
         data_len: bytes as usize,
     })
+}
+
+/// The decimal number (1 to `max` digits) at the start of `s`, and the bytes after it; None
+/// when `s` starts with no digit or with more than `max`.
+#[inline]
+fn leading_number(s: &[u8], max: usize) -> Option<(u64, &[u8])> {
+    let mut n: u64 = 0;
+    let mut len = 0;
+    while let Some(&b) = s.get(len) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if len == max {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+        len += 1;
+    }
+    (len > 0).then(|| (n, &s[len..]))
+}
+
+/// A complete VALUE answer at the start of `buf` in the form memcached sends (its header line,
+/// its data block and the data's `\r\n` all there), or None: the caller then parses `buf` with
+/// `parse_reply`, which reads anything else, incomplete answers and errors included. Never
+/// accepts what `parse_reply` reads differently (`complete_value_agrees_with_parse_reply`).
+#[inline]
+pub fn complete_value(buf: &[u8]) -> Option<ValueHeader<'_>> {
+    let h = value_line_fast(buf)?;
+    let data_end = h.line_len + h.data_len;
+    (buf.get(data_end..data_end + 2) == Some(&b"\r\n"[..])).then_some(h)
 }
 
 /// The reply of a parsed VALUE header: the whole value, or how many bytes it needs.
@@ -913,6 +912,7 @@ mod tests {
         let ends: [&[u8]; 5] = [b"\r\n", b"\n", b" \r\n", b"\r", b"\r\r\n"];
         let mut checked = 0usize;
         let mut fast = 0usize;
+        let mut complete = 0usize;
         let mut check = |buf: &[u8]| {
             for cut in 0..=buf.len() {
                 let b = &buf[..cut];
@@ -927,6 +927,18 @@ mod tests {
                     );
                 }
                 assert_eq!(parse_reply(b), general, "{:?}", String::from_utf8_lossy(b));
+                if let Some(h) = complete_value(b) {
+                    let data = &b[h.line_len..h.line_len + h.data_len];
+                    let reply = Reply::Value {
+                        key: h.key,
+                        flags: h.flags,
+                        cas: h.cas,
+                        data,
+                    };
+                    let len = h.frame_len();
+                    assert_eq!(Ok(Parsed::Reply { reply, len }), general, "{b:?}");
+                    complete += 1;
+                }
                 checked += 1;
             }
         };
@@ -980,6 +992,10 @@ mod tests {
             }
         }
         assert!(fast > 1000, "the fast path took only {fast} of {checked}");
+        assert!(
+            complete > 100,
+            "complete values: only {complete} of {checked}"
+        );
     }
 
     fn bytes_of(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
