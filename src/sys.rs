@@ -76,6 +76,23 @@ pub fn recv(fd: RawFd, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
     }
 }
 
+/// Whether bytes (not an end of stream) wait to be read on a socket, without taking any and
+/// without blocking: one `recv(2)` of a byte with MSG_PEEK. An error or an end of stream is
+/// left for the next real receive to find.
+pub fn bytes_waiting(fd: RawFd) -> bool {
+    let mut byte = [0u8; 1];
+    // SAFETY: `byte` is a valid, exclusively borrowed writable buffer of 1 byte.
+    let rc = unsafe {
+        libc::recv(
+            fd,
+            byte.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    rc > 0
+}
+
 extern "C" {
     // glibc and musl; not in the libc crate. Thread-safe: all state is in the caller's buffers.
     fn getservbyname_r(

@@ -198,6 +198,13 @@ impl Client {
                 0
             },
         };
+        if self.conns[server].close_if_unsolicited() && self.log_enabled(log_level::WARNING) {
+            let addr = self.conns[server].addr().to_string();
+            self.log(
+                log_level::WARNING,
+                format_args!("[{addr}] bytes from the server while no answer was due: connection closed, the request goes on a new one"),
+            );
+        }
         match self.conns[server].queue(&parts, entry, send_max) {
             Ok(()) => Ok(server),
             Err(QueueError::Invalid) => Err(Status::Failed(Failure::InvalidRequest)),

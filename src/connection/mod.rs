@@ -789,6 +789,36 @@ impl Connection {
         self.auth_end = 0;
     }
 
+    /// Text protocol: closes the connection when the server has sent bytes while no answer
+    /// was due and nothing was queued, and returns true. A text answer carries no request id:
+    /// such bytes would be taken for the answer of the next request (a VALUE for its key
+    /// injected ahead of the request, an END that makes a hit a miss). Checked only when a
+    /// request is about to be queued on an idle plaintext connection (one `recv` with
+    /// MSG_PEEK); the next request then connects afresh. TLS sessions are left alone: a
+    /// server may send session tickets at any time.
+    pub fn close_if_unsolicited(&mut self) -> bool {
+        if self.protocol != Protocol::Text
+            || self.state != State::Connected
+            || self.tls.is_some()
+            || self.has_unsent()
+            || self.awaits_response()
+            || self.skip != 0
+            || !self.recv.is_empty()
+        {
+            return false;
+        }
+        let Some(fd) = self.fd() else {
+            return false;
+        };
+        if !sys::bytes_waiting(fd) {
+            return false;
+        }
+        // What is still in flight is quiet (noreply): never answered, nothing waits for it.
+        self.inflight.clear();
+        self.reset();
+        true
+    }
+
     /// Closes a connection with nothing queued or in flight (the server is known to close
     /// it); the next request connects again. Not a failure.
     pub fn close_quietly(&mut self) {

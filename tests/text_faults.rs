@@ -1,0 +1,139 @@
+//! Text-protocol faults only a fake server can make (never a stand-in for memcached): bytes
+//! sent while no answer is due. A text answer carries no request id, so such bytes must not
+//! be taken for the answer of the next request.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use omcache::protocol::Protocol;
+use omcache::Client;
+
+/// A text server on a free loopback port. It answers `get`/`gets` with `val-<key>` for every
+/// key, `version`, and `set … noreply` silently. On its first connection only, 50 ms after
+/// the first get's answer, it sends `unasked`. Returns its address and its connection count.
+fn server(unasked: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+            thread::spawn(move || serve(stream, first.then_some(unasked)));
+        }
+    });
+    (addr, connections)
+}
+
+fn serve(stream: TcpStream, mut unasked: Option<&[u8]>) {
+    let mut out = stream.try_clone().unwrap();
+    let mut input = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut reply = Vec::new();
+        match words.first().copied() {
+            Some(cmd @ ("get" | "gets")) => {
+                for key in &words[1..] {
+                    let value = format!("val-{key}");
+                    let cas = if cmd == "gets" { " 1" } else { "" };
+                    let header = format!("VALUE {key} 0 {}{cas}\r\n", value.len());
+                    reply.extend_from_slice(header.as_bytes());
+                    reply.extend_from_slice(value.as_bytes());
+                    reply.extend_from_slice(b"\r\n");
+                }
+                reply.extend_from_slice(b"END\r\n");
+            }
+            Some("set") => {
+                let len: usize = words.get(4).and_then(|n| n.parse().ok()).unwrap_or(0);
+                let mut data = vec![0; len + 2];
+                if input.read_exact(&mut data).is_err() {
+                    return;
+                }
+                if words.last() != Some(&"noreply") {
+                    reply.extend_from_slice(b"STORED\r\n");
+                }
+            }
+            Some("version") => reply.extend_from_slice(b"VERSION 1.6.18\r\n"),
+            _ => reply.extend_from_slice(b"ERROR\r\n"),
+        }
+        if out.write_all(&reply).is_err() {
+            return;
+        }
+        if let Some(bytes) = unasked.filter(|_| words.first() == Some(&"get")) {
+            thread::sleep(Duration::from_millis(50));
+            let _ = out.write_all(bytes);
+            unasked = None;
+        }
+    }
+}
+
+fn client(addr: &str) -> Client {
+    let mut c = Client::new();
+    c.set_servers(addr).unwrap();
+    c.set_protocol(Protocol::Text);
+    c.set_text_cas(false);
+    c.settings_mut().connect_timeout = Duration::from_millis(500);
+    c
+}
+
+fn value(c: &mut Client, key: &[u8]) -> Option<Vec<u8>> {
+    c.get(key).unwrap().map(|item| item.value)
+}
+
+/// A VALUE for the next get's key sent ahead of it: the next get gets the server's answer to
+/// it, on a new connection, never the unasked bytes.
+#[test]
+fn a_value_sent_before_its_get_is_not_its_answer() {
+    let (addr, connections) = server(b"VALUE keyB 0 10\r\nINJECTED-B\r\nEND\r\n");
+    let mut c = client(&addr);
+    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
+    thread::sleep(Duration::from_millis(150));
+    assert_eq!(value(&mut c, b"keyB").as_deref(), Some(&b"val-keyB"[..]));
+    assert_eq!(value(&mut c, b"keyC").as_deref(), Some(&b"val-keyC"[..]));
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// An unasked END would make the next get a miss; after a noreply set (quiet, never answered)
+/// the same.
+#[test]
+fn an_end_sent_before_a_get_does_not_make_it_a_miss() {
+    let (addr, connections) = server(b"END\r\n");
+    let mut c = client(&addr);
+    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
+    thread::sleep(Duration::from_millis(150));
+    assert_eq!(value(&mut c, b"keyB").as_deref(), Some(&b"val-keyB"[..]));
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// The same bytes arriving after a multi-get: the next multi-get's answers are the server's.
+#[test]
+fn values_sent_before_a_multi_get_are_not_its_answers() {
+    let (addr, connections) = server(b"VALUE k1 0 4\r\nBAD1\r\nVALUE k2 0 4\r\nBAD2\r\nEND\r\n");
+    let mut c = client(&addr);
+    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
+    thread::sleep(Duration::from_millis(150));
+    let items = c.get_multi(&[&b"k1"[..], b"k2"]).unwrap();
+    let mut got: Vec<(Vec<u8>, Vec<u8>)> = items
+        .into_iter()
+        .map(|(key, item)| (key, item.value))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (b"k1".to_vec(), b"val-k1".to_vec()),
+            (b"k2".to_vec(), b"val-k2".to_vec())
+        ]
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
