@@ -458,3 +458,33 @@ fn a_flush_that_cannot_write_to_a_killed_server_reports_some_errors() {
         memcached_free(memc);
     }
 }
+
+#[test]
+fn a_noreply_set_on_a_new_handle_is_written_before_the_call_returns() {
+    // 1.1.4 has written a noreply set when memcached_set returns, connecting first. Ours
+    // left it queued while its connection was still being made: a handle freed right after
+    // lost every such set (200 of 200).
+    const NOREPLY: i32 = 26;
+    let server = common::Memcached::start(&[]);
+    let servers = std::slice::from_ref(&server);
+    let reader = handle(servers, true);
+    for binary in [false, true] {
+        for i in 0..50 {
+            let key = format!("noreply-{binary}-{i}");
+            let memc = handle(servers, binary);
+            assert_eq!(memcached_behavior_set(memc, NOREPLY, 1), SUCCESS);
+            assert_eq!(store(memc, &key, b"v", 0), SUCCESS, "{key}");
+            memcached_free(memc);
+            // Another connection: its server thread may read before the first one's does.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while get(reader, &key).1.is_none() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{key} was never stored"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+    memcached_free(reader);
+}

@@ -438,6 +438,12 @@ impl Client {
         self.conns.iter().any(|c| c.has_work())
     }
 
+    /// Whether a server in use has requests queued but not yet written (one still
+    /// connecting, or one whose socket would not take them all).
+    pub fn has_unsent(&self) -> bool {
+        self.active.iter().any(|i| self.conns[i].has_unsent())
+    }
+
     /// Requests of the current batch still unanswered.
     pub fn batch_remaining(&self) -> usize {
         self.batch.remaining()

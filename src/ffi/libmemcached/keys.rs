@@ -233,6 +233,19 @@ impl Lmc {
             let keep = keep_value;
             self.command_replicated(reqs[0], base_op, keep, sink, wait, &mut unreached)
         };
+        // 1.1.4 has written a noreply request when it returns, connecting first if need be.
+        // Ours is on its way unless its server was still connecting (or its socket full):
+        // then it is written out now, or it would wait for the next call on this handle and
+        // be lost if none came.
+        let status =
+            if noreply && !buffered && status == Status::Buffered && self.client.has_unsent() {
+                match self.client.write_buffers(self.wait()) {
+                    Status::Ok => status,
+                    failed => failed,
+                }
+            } else {
+                status
+            };
         let (code, failure) = match (status, sink.one.status) {
             (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
             (Status::Buffered, None) => (rc::SUCCESS, None),
