@@ -488,3 +488,50 @@ fn a_noreply_set_on_a_new_handle_is_written_before_the_call_returns() {
     }
     memcached_free(reader);
 }
+
+#[test]
+fn values_past_one_mebibyte_are_stored_and_read_whole() {
+    // memcached -I raises its item limit (up to 1 GiB); 1.1.4 stores and reads such values
+    // whole. Ours answered gets past 1 MiB with ITEM TOO BIG (OMcache's receive limit) and
+    // sets past 10 MiB with WRITE FAILURE (the engine's per-server queue).
+    let server = common::Memcached::start(&["-I", "32m", "-m", "256"]);
+    let servers = std::slice::from_ref(&server);
+    let sizes = [2_000_000, 12_000_000];
+    each_protocol(servers, |memc, _binary, tag| {
+        for buffered in [false, true] {
+            assert_eq!(
+                memcached_behavior_set(memc, BUFFER_REQUESTS, u64::from(buffered)),
+                SUCCESS
+            );
+            let keys: Vec<String> = sizes
+                .iter()
+                .map(|size| format!("huge-{tag}-{buffered}-{size}"))
+                .collect();
+            for (key, &size) in keys.iter().zip(&sizes) {
+                let expected = if buffered { BUFFERED } else { SUCCESS };
+                assert_eq!(store(memc, key, &value_of(key, size), 1), expected, "{key}");
+            }
+            if buffered {
+                assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+            }
+            for (key, &size) in keys.iter().zip(&sizes) {
+                let (rc, value, _) = get(memc, key);
+                assert_eq!(rc, SUCCESS, "{key}");
+                assert!(value == Some(value_of(key, size)), "{key}");
+            }
+            mget(memc, &keys);
+            let mut seen = Vec::new();
+            let mut n = 0;
+            while let Ok((key, value, flags)) = fetch(memc, n) {
+                assert_eq!((value == value_of(&key, value.len()), flags), (true, 1));
+                seen.push((key, value.len()));
+                n += 1;
+            }
+            seen.sort();
+            let mut expected: Vec<(String, usize)> =
+                keys.iter().cloned().zip(sizes.iter().copied()).collect();
+            expected.sort();
+            assert_eq!(seen, expected);
+        }
+    });
+}

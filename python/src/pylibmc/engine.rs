@@ -220,9 +220,9 @@ impl<'a> KeyBatch<'a> {
 /// FAILURE) runs in chunks of about this many bytes, one after the other.
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// The end of the chunk of arena requests that starts at `start`: requests are added until
-/// their encoded size reaches CHUNK_BYTES (at least one).
-fn chunk_end(ends: &[usize], start: usize, extras: usize, values: &[&[u8]]) -> usize {
+/// The end of the chunk of arena requests that starts at `start`, and its encoded size:
+/// requests are added until their encoded size reaches CHUNK_BYTES (at least one).
+fn chunk_end(ends: &[usize], start: usize, extras: usize, values: &[&[u8]]) -> (usize, usize) {
     let mut bytes = 0;
     let mut j = start;
     while j < ends.len() && bytes < CHUNK_BYTES {
@@ -230,7 +230,7 @@ fn chunk_end(ends: &[usize], start: usize, extras: usize, values: &[&[u8]]) -> u
         bytes += 24 + extras + key + values.get(j).map_or(0, |v| v.len());
         j += 1;
     }
-    j
+    (j, bytes)
 }
 
 impl RequestSet for KeyBatch<'_> {
@@ -418,6 +418,9 @@ impl Inner {
         s.sasl = self.sasl.clone();
         s.tls = self.tls.clone();
         m.apply_timeouts(s);
+        // pylibmc (libmemcached) reads a value of any size: memcached's largest item
+        // (`-I 1024m`) must come through, not OMcache's 1 MiB default limit.
+        s.recv_buffer_max = omcache::protocol::binary::MAX_SANE_BODY as usize;
     }
 
     /// The engine's server list as the model's.
@@ -518,6 +521,14 @@ impl Inner {
             value: &mut self.value,
             message: &mut self.message,
         };
+        // The engine queues at most send_buffer_max (10 MiB) per server; pylibmc sends a value
+        // of any size (memcached takes up to `-I 1024m`): this one request may be queued
+        // whatever its size.
+        let limit = self.engine.settings().send_buffer_max;
+        let need = value.len().saturating_add(wire.len()).saturating_add(64);
+        if need > limit {
+            self.engine.settings_mut().send_buffer_max = need.saturating_add(limit);
+        }
         let copies = replicas::copies(&self.model, &self.engine);
         let status = if copies == 0 {
             self.engine
@@ -534,6 +545,7 @@ impl Inner {
             self.engine
                 .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
         };
+        self.engine.settings_mut().send_buffer_max = limit;
         answer.status = match (sink.status, status) {
             (Some(s), _) => s,
             (None, Status::Ok) => Status::NotFound,
@@ -648,7 +660,7 @@ impl Inner {
         let mut failure = None;
         let mut base = 0;
         while base < self.key_ends.len() {
-            let end = chunk_end(&self.key_ends, base, 0, &[]);
+            let (end, _) = chunk_end(&self.key_ends, base, 0, &[]);
             let wait = self.wait();
             let mut batch = KeyBatch::chunk(
                 &self.keys,
@@ -716,7 +728,13 @@ impl Inner {
         let extras_len = extras_each.first().map_or(extras.len(), |e| e.len());
         let mut base = 0;
         while base < n {
-            let end = chunk_end(&self.key_ends, base, extras_len, values);
+            let (end, bytes) = chunk_end(&self.key_ends, base, extras_len, values);
+            // A chunk may hold one value larger than the engine's per-server queue (10 MiB):
+            // pylibmc sends a value of any size, so this chunk may be queued whatever its size.
+            let limit = self.engine.settings().send_buffer_max;
+            if bytes > limit {
+                self.engine.settings_mut().send_buffer_max = bytes.saturating_add(limit);
+            }
             let wait = self.wait();
             let mut batch = KeyBatch {
                 extras,
@@ -738,6 +756,7 @@ impl Inner {
                 ),
                 _ => self.engine.command(&mut batch, &mut sink, wait),
             };
+            self.engine.settings_mut().send_buffer_max = limit;
             if status != Status::Ok {
                 // Requests that never got an answer failed as the call did.
                 for s in &mut self.statuses[base..end] {

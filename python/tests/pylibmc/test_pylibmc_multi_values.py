@@ -75,3 +75,19 @@ def test_pylibmc_batches_larger_than_one_send_buffer(ours, servers, binary):
     assert all(v == value for v in got.values())
     assert mc.delete_multi(keys) is True
     assert mc.get_multi(keys[:1000] + keys[-1000:]) == {}
+
+
+def test_pylibmc_values_past_one_mebibyte(impl, server_factory, binary):
+    """memcached -I raises its item limit (up to 1 GiB); pylibmc stores and reads such values
+    whole, one at a time and in multi calls. Ours refused gets past 1 MiB (OMcache's receive
+    limit) and sets past 10 MiB (the engine's per-server queue)."""
+    server = server_factory("-I", "32m", "-m", "256")
+    mc = impl.Client([server.address], binary=binary)
+    sizes = [2_000_000, 12_000_000]
+    for i, size in enumerate(sizes):
+        value = pattern(i, size)
+        assert mc.set(f"huge:{size}", value)
+        assert mc.get(f"huge:{size}") == value
+    values = {f"huge:multi:{i}": pattern(i + 2, size) for i, size in enumerate(sizes)}
+    assert mc.set_multi(values) == []
+    assert mc.get_multi(list(values)) == values

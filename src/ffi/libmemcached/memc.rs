@@ -151,6 +151,9 @@ impl Lmc {
         m.apply_timeouts(s);
         s.buffering = m.buffer_requests;
         s.tls = m.tls.settings();
+        // 1.1.4 reads a value of any size: memcached's largest item (`-I 1024m`) must come
+        // through, not OMcache's 1 MiB default limit.
+        s.recv_buffer_max = crate::protocol::binary::MAX_SANE_BODY as usize;
     }
 
     /// The engine's server list as the model's (in order, with weights).
