@@ -139,6 +139,75 @@ static void buffered_sets(in_port_t p1, in_port_t p2)
     }
 }
 
+/* Which of p1, p2 and a third server (127.0.0.1:p1+p2 % 50000 + 1024, never connected) 30
+ * keys go to: "1", "2", "3". */
+static void placement(const char *what, memcached_st *m, in_port_t p1, in_port_t p2)
+{
+    char line[31];
+    for (int i = 0; i < 30; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "key%d", i);
+        memcached_return_t rc;
+        const memcached_instance_st *s = memcached_server_by_key(m, key, strlen(key), &rc);
+        in_port_t port = s ? memcached_server_port(s) : 0;
+        line[i] = port == p1 ? '1' : port == p2 ? '2' : s ? '3' : '0';
+    }
+    line[30] = 0;
+    printf("placement %-32s %s\n", what, line);
+}
+
+static memcached_st *three(in_port_t p1, in_port_t p2)
+{
+    memcached_st *m = memcached_create(NULL);
+    memcached_server_add(m, "localhost", (in_port_t)((p1 + p2) % 50000 + 1024));
+    memcached_server_add(m, "127.0.0.1", p2);
+    memcached_server_add(m, "127.0.0.1", p1);
+    return m;
+}
+
+/* 1.1.4 hashes a continuum's points with the key hash of the moment it is built (a server
+ * list change, DISTRIBUTION, KETAMA, KETAMA_WEIGHTED, SORT_HOSTS), not when only HASH
+ * changes; SORT_HOSTS reorders the list and keeps each key on its server. */
+static void placements(in_port_t p1, in_port_t p2)
+{
+    struct { const char *what; int b1; uint64_t v1; int b2; uint64_t v2; int b3; uint64_t v3; } steps[] = {
+        {"ketama", MEMCACHED_BEHAVIOR_KETAMA, 1, -1, 0, -1, 0},
+        {"ketama md5", MEMCACHED_BEHAVIOR_KETAMA, 1, MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_MD5, -1, 0},
+        {"md5 ketama", MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_MD5, MEMCACHED_BEHAVIOR_KETAMA, 1, -1, 0},
+        {"consistent crc", MEMCACHED_BEHAVIOR_DISTRIBUTION, MEMCACHED_DISTRIBUTION_CONSISTENT,
+         MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_CRC, -1, 0},
+        {"ketama sort", MEMCACHED_BEHAVIOR_KETAMA, 1, MEMCACHED_BEHAVIOR_SORT_HOSTS, 1, -1, 0},
+        {"ketama murmur sort", MEMCACHED_BEHAVIOR_KETAMA, 1, MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_MURMUR,
+         MEMCACHED_BEHAVIOR_SORT_HOSTS, 1},
+        {"ketama sort murmur", MEMCACHED_BEHAVIOR_KETAMA, 1, MEMCACHED_BEHAVIOR_SORT_HOSTS, 1,
+         MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_MURMUR},
+        {"spy md5", MEMCACHED_BEHAVIOR_DISTRIBUTION, MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA_SPY,
+         MEMCACHED_BEHAVIOR_HASH, MEMCACHED_HASH_MD5, -1, 0},
+        {"sort modula", MEMCACHED_BEHAVIOR_SORT_HOSTS, 1, -1, 0, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        memcached_st *m = three(p1, p2);
+        memcached_behavior_set(m, (memcached_behavior_t) steps[i].b1, steps[i].v1);
+        if (steps[i].b2 >= 0)
+            memcached_behavior_set(m, (memcached_behavior_t) steps[i].b2, steps[i].v2);
+        if (steps[i].b3 >= 0)
+            memcached_behavior_set(m, (memcached_behavior_t) steps[i].b3, steps[i].v3);
+        placement(steps[i].what, m, p1, p2);
+        memcached_st *c = memcached_clone(NULL, m);
+        placement("  its clone", c, p1, p2);
+        memcached_free(c);
+        memcached_quit(m);
+        placement("  after quit", m, p1, p2);
+        memcached_free(m);
+    }
+    char config[160];
+    snprintf(config, sizeof config,
+             "--SERVER=127.0.0.1:%u --SERVER=127.0.0.1:%u --DISTRIBUTION=consistent --HASH=md5", p1, p2);
+    memcached_st *m = memcached(config, strlen(config));
+    placement("config consistent md5", m, p1, p2);
+    memcached_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -298,6 +367,7 @@ int main(int argc, char **argv)
 
     query_ids(p2);
     buffered_sets(p1, p2);
+    placements(p1, p2);
 
     /* the library's version and the hash names the tools match --hash against */
     printf("lib_version %s\n", memcached_lib_version());

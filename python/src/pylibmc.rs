@@ -1200,7 +1200,6 @@ impl PyClient {
 /// order (that of `all_behaviors`, then the namespace): libmemcached's side effects depend
 /// on it (`ketama_weighted` resets `hash`, a distribution rebuilds the continuum).
 fn set_behaviors_on(held: &mut Held<'_>, behaviors: &Bound<'_, PyAny>) -> PyResult<()> {
-    use omcache::ffi::libmemcached::config::behavior as b;
     let py = behaviors.py();
     for name in behaviors.try_iter()? {
         let name: String = name?.extract()?;
@@ -1232,12 +1231,6 @@ fn set_behaviors_on(held: &mut Held<'_>, behaviors: &Bound<'_, PyAny>) -> PyResu
                         None,
                         format!("memcached_behavior_set returned 38 for behavior '{name}' = {v}"),
                     ));
-                }
-                if matches!(
-                    c,
-                    b::DISTRIBUTION | b::KETAMA | b::KETAMA_WEIGHTED | b::SORT_HOSTS
-                ) {
-                    held.points_hash = held.model.hash;
                 }
             }
         }

@@ -50,9 +50,6 @@ pub struct Inner {
     pub engine: Client,
     pub model: Model,
     pub pickle_protocol: i32,
-    /// The key hash when the continuum was last built (libmemcached rebuilds it when the
-    /// servers or the distribution change, not when only HASH does).
-    pub points_hash: u32,
     /// The wire key of a single request (namespace + key).
     wire: Vec<u8>,
     /// The value of the last single get.
@@ -334,7 +331,6 @@ impl Inner {
             engine: Client::new(),
             model: Model::default(),
             pickle_protocol: -1,
-            points_hash: 0,
             wire: Vec::new(),
             value: Vec::new(),
             message: Vec::new(),
@@ -360,7 +356,7 @@ impl Inner {
         c.sasl = self.sasl.clone();
         c.tls = self.tls.clone();
         // memcached_clone pushes the servers into the copy: its continuum is built afresh.
-        c.points_hash = c.model.hash;
+        c.model.run_distribution();
         c.apply_settings();
         c.apply_servers();
         c
@@ -376,18 +372,13 @@ impl Inner {
         if weight > 1 && is_consistent(self.model.distribution) {
             self.model.weighted = true;
         }
-        self.points_hash = self.model.hash;
         self.model.servers.push(ModelServer {
             hostname: host.as_bytes().to_vec(),
             port,
             weight,
             kind,
         });
-        if self.model.sort_hosts {
-            self.model
-                .servers
-                .sort_by(|a, b| (&a.hostname, a.port).cmp(&(&b.hostname, b.port)));
-        }
+        self.model.run_distribution();
     }
 
     /// The engine's settings as the model says (as the libmemcached face applies them, except
@@ -407,8 +398,8 @@ impl Inner {
         let hash = HashAlgorithm::from_c(m.hash).unwrap_or_default();
         let weighted = m.weighted || m.distribution == distribution::CONSISTENT_WEIGHTED;
         let mut config = LibmemcachedConfig::new(layout, hash).weighted(weighted);
-        if self.points_hash != m.hash {
-            if let Some(points) = HashAlgorithm::from_c(self.points_hash) {
+        if m.points_hash != m.hash {
+            if let Some(points) = HashAlgorithm::from_c(m.points_hash) {
                 config = config.with_point_hash(points);
             }
         }

@@ -204,6 +204,18 @@ pub extern "C" fn memcached_behavior_set(
         match lmc.model.behavior_set(flag, data) {
             Ok(()) => {
                 lmc.apply_settings();
+                let redistributes = matches!(
+                    flag,
+                    behavior::DISTRIBUTION
+                        | behavior::KETAMA
+                        | behavior::KETAMA_WEIGHTED
+                        | behavior::SORT_HOSTS
+                );
+                if redistributes && lmc.model.sort_hosts {
+                    // The model's list was sorted: the engine's takes the same order (the
+                    // connections stay), or server indices would name other servers.
+                    lmc.apply_servers();
+                }
                 lmc.record(rc::SUCCESS, memc, None)
             }
             Err(_) => lmc.record(rc::INVALID_ARGUMENTS, memc, None),
@@ -345,6 +357,7 @@ pub extern "C" fn memcached_server_push(
                 kind,
             });
         }
+        lmc.model.run_distribution();
         lmc.apply_settings();
         lmc.apply_servers();
         lmc.record(rc::SUCCESS, memc, None)
@@ -382,6 +395,7 @@ pub extern "C" fn memcached_server_add_with_weight(
             weight: add.weight,
             kind: add.kind,
         });
+        lmc.model.run_distribution();
         lmc.apply_settings();
         lmc.apply_servers();
         lmc.record(rc::SUCCESS, memc, None)

@@ -985,6 +985,11 @@ pub struct Model {
     pub distribution: u32,
     pub weighted: bool,
     pub hash: u32,
+    /// The key hash when the continuum was last built: 1.1.4 builds it (`run_distribution`)
+    /// when the servers or the distribution change, not when only HASH does, and hashes its
+    /// points (unweighted) with the key hash of that moment. A HASH set after the servers and
+    /// the distribution moves the keys, not the points.
+    pub points_hash: u32,
     pub distribution_hash: u32,
     /// The caller's functions behind `hash` / `distribution_hash` = CUSTOM (11), given with
     /// `memcached_set_hashkit`.
@@ -1037,6 +1042,7 @@ impl Default for Model {
             distribution: distribution::MODULA,
             weighted: false,
             hash: 0,
+            points_hash: 0,
             distribution_hash: 0,
             custom_hash: None,
             custom_distribution_hash: None,
@@ -1238,6 +1244,7 @@ impl Model {
             _ => return Err(Refused),
         }
         self.distribution = d;
+        self.run_distribution();
         Ok(())
     }
 
@@ -1347,9 +1354,11 @@ impl Model {
         self.run_distribution();
     }
 
-    /// The part of `run_distribution()` visible here: with SORT_HOSTS the server list is
-    /// sorted (by hostname bytes, then port) every time it is rebuilt.
-    fn run_distribution(&mut self) {
+    /// What 1.1.4's `run_distribution()` (after every server list change and distribution
+    /// set) does to the model: with SORT_HOSTS the server list is sorted (by hostname bytes,
+    /// then port), and the continuum's points take the key hash of this moment.
+    pub fn run_distribution(&mut self) {
+        self.points_hash = self.hash;
         if self.sort_hosts {
             self.servers
                 .sort_by(|a, b| (&a.hostname, a.port).cmp(&(&b.hostname, b.port)));

@@ -1341,6 +1341,8 @@ pub extern "C" fn memcached_clone(
         let mut sasl = sasl;
         let ok = memc::with_memc(new, false, |lmc| {
             lmc.model = model.take().unwrap_or_default();
+            // 1.1.4's clone pushes the servers into the copy: its continuum is built afresh.
+            lmc.model.run_distribution();
             // The encoding key goes with the clone (measured on 1.1.4).
             lmc.encoding_key = encoding_key.take().flatten();
             lmc.apply_settings();

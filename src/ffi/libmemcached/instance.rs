@@ -695,6 +695,7 @@ pub extern "C" fn memcached_server_add_unix_socket_with_weight(
             weight: add.weight,
             kind: add.kind,
         });
+        lmc.model.run_distribution();
         lmc.apply_settings();
         lmc.apply_servers();
         lmc.record(rc::SUCCESS, ptr, None)

@@ -141,6 +141,11 @@ impl Lmc {
         let mut config = LibmemcachedConfig::new(layout, hash)
             .weighted(weighted)
             .with_buckets(&m.buckets);
+        if m.points_hash != m.hash {
+            if let Some(points) = HashAlgorithm::from_c(m.points_hash) {
+                config = config.with_point_hash(points);
+            }
+        }
         // A caller's key hash (memcached_set_hashkit) replaces the algorithm.
         if let Some(custom) = m.custom_hash.filter(|_| m.hash == HASHKIT_HASH_CUSTOM) {
             config.hash = KeyHash::Custom(std::sync::Arc::new(move |key: &[u8]| custom.call(key)));

@@ -200,6 +200,7 @@ pub extern "C" fn memcached_push(
             }
             lmc.model.servers.push(s.clone());
         }
+        lmc.model.run_distribution();
         lmc.apply_settings();
         lmc.apply_servers();
         rc::SUCCESS
