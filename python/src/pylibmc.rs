@@ -792,9 +792,10 @@ impl PyClient {
         if !slf.borrow().acquire(py).model.support_cas {
             return Err(PyValueError::new_err("cas without cas behavior"));
         }
+        // As memcached_cas: a replace carrying the CAS value.
         Self::store_common(
             slf,
-            opcode::SET,
+            opcode::REPLACE,
             "memcached_cas",
             key,
             val,

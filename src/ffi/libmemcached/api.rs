@@ -458,6 +458,10 @@ storage_functions! {
     memcached_prepend, memcached_prepend_by_key, opcode::PREPEND;
 }
 
+/// 1.1.4 sends a cas as a replace carrying the CAS value: a missing key is NOT_FOUND whatever
+/// the value, and a CAS of 0 (a value fetched without SUPPORT_CAS) replaces unconditionally
+/// over binary (measured); over text ours replaces too, where 1.1.4's server answers ERROR
+/// and the connection loses its place.
 #[no_mangle]
 pub extern "C" fn memcached_cas(
     memc: *mut memcached_st,
@@ -472,7 +476,7 @@ pub extern "C" fn memcached_cas(
     let (k, v) = ((key, key_length), (value, value_length));
     store(
         memc,
-        opcode::SET,
+        opcode::REPLACE,
         None,
         k.0,
         k.1,
@@ -501,7 +505,7 @@ pub extern "C" fn memcached_cas_by_key(
     let (k, v) = ((key, key_length), (value, value_length));
     store(
         memc,
-        opcode::SET,
+        opcode::REPLACE,
         group,
         k.0,
         k.1,
