@@ -208,6 +208,26 @@ static void placements(in_port_t p1, in_port_t p2)
     memcached_free(m);
 }
 
+/* A delete with an expiration is refused by 1.1.4 (INVALID_ARGUMENTS, nothing deleted). */
+static void delete_expiration(in_port_t p1)
+{
+    for (int binary = 0; binary < 2; binary++) {
+        memcached_st *m = memcached_create(NULL);
+        memcached_server_add(m, "127.0.0.1", p1);
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+        time_t expirations[] = {10, -1, 0};
+        for (int i = 0; i < 3; i++) {
+            memcached_set(m, "lmc-misc-del", 12, "value", 5, 0, 0);
+            memcached_return_t rc = expirations[i] == -1
+                ? memcached_delete_by_key(m, "g", 1, "lmc-misc-del", 12, -1)
+                : memcached_delete(m, "lmc-misc-del", 12, expirations[i]);
+            printf("delete binary=%d expiration %ld: %d, stored %d, %s\n", binary, (long) expirations[i], rc,
+                   stored_on(p1, "lmc-misc-del"), memcached_last_error_message(m));
+        }
+        memcached_free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -368,6 +388,7 @@ int main(int argc, char **argv)
     query_ids(p2);
     buffered_sets(p1, p2);
     placements(p1, p2);
+    delete_expiration(p1);
 
     /* the library's version and the hash names the tools match --hash against */
     printf("lib_version %s\n", memcached_lib_version());

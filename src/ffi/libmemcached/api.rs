@@ -586,14 +586,22 @@ pub extern "C" fn memcached_get(
     value
 }
 
+/// 1.1.4 refuses a delete with an expiration (memcached dropped delayed deletes) and deletes
+/// nothing; a program that passes one must not lose the key with ours.
+pub(super) const DELETE_EXPIRATION: &str =
+    "Memcached server version does not allow expiration of deleted items";
+
 #[no_mangle]
 pub extern "C" fn memcached_delete(
     memc: *mut memcached_st,
     key: *const c_char,
     key_length: usize,
-    _expiration: libc::time_t,
+    expiration: libc::time_t,
 ) -> memcached_return_t {
     memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
+        if expiration != 0 {
+            return lmc.record_detail(rc::INVALID_ARGUMENTS, memc, DELETE_EXPIRATION);
+        }
         // SAFETY: the C API's contract: key valid for key_length bytes.
         let key = unsafe { key_arg(key, key_length) };
         lmc.run_keyed(memc, opcode::DELETE, key, &[], &[], 0, false)

@@ -37,8 +37,13 @@ pub extern "C" fn memcached_delete_by_key(
     group_key_length: usize,
     key: *const c_char,
     key_length: usize,
-    _expiration: libc::time_t,
+    expiration: libc::time_t,
 ) -> memcached_return_t {
+    if expiration != 0 {
+        return memc::with_memc(ptr, rc::INVALID_ARGUMENTS, |lmc| {
+            lmc.record_detail(rc::INVALID_ARGUMENTS, ptr, super::api::DELETE_EXPIRATION)
+        });
+    }
     let (g, gl, k, kl) = (group_key, group_key_length, key, key_length);
     keyed_by_key(ptr, opcode::DELETE, g, gl, k, kl, &[])
 }

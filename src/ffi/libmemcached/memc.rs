@@ -203,6 +203,18 @@ impl Lmc {
         self.record_failure(code, None, memc, server)
     }
 
+    /// As `record`, with libmemcached's detail after the code's text: "(handle) TEXT, DETAIL
+    /// -> omcache-rs" (1.1.4 names its source file where ours names itself).
+    pub fn record_detail(&mut self, code: c_int, memc: *const memcached_st, detail: &str) -> c_int {
+        self.record(code, memc, None);
+        self.last_message.clear();
+        let text = rc::text(code);
+        self.last_message
+            .extend_from_slice(format!("({memc:p}) {text}, {detail} -> omcache-rs").as_bytes());
+        self.last_message.push(0);
+        code
+    }
+
     /// As `record`, with the failure behind the code: libmemcached adds the system's words
     /// for a refused or timed-out connect ("CONNECTION FAILURE(Connection refused)").
     pub fn record_failure(
