@@ -130,6 +130,12 @@ fn every_command_in_every_protocol() {
         let stats = c.stats(0, None).unwrap();
         assert!(stats.iter().any(|(k, _)| k == "pid"), "{p}");
         assert!(c.stats(0, Some("settings")).unwrap().len() > 10, "{p}");
+        // `stats reset` (text: answered RESET, no rows), then the server is still in use.
+        assert_eq!(c.stats(0, Some("reset")), Ok(Vec::new()), "{p}");
+        assert!(
+            c.stats(0, None).unwrap().iter().any(|(k, _)| k == "pid"),
+            "{p}"
+        );
         c.flush_all(0).unwrap();
         c.flush_all(1).unwrap();
     }

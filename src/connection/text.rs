@@ -401,6 +401,8 @@ fn answer_fits(op: u8, reply: &Reply<'_>) -> Option<(u16, bool)> {
         Reply::Value { .. } if is_get(op) => (wire::NO_ERROR, true),
         Reply::End if op == OP_TEXT_END => (wire::NO_ERROR, true),
         Reply::End if op == STAT => (wire::NO_ERROR, true),
+        // `stats reset` is answered RESET, no rows.
+        Reply::Reset if op == STAT => (wire::NO_ERROR, true),
         Reply::Stat { .. } if op == STAT => (wire::NO_ERROR, false),
         Reply::Stored if storage => (wire::NO_ERROR, true),
         Reply::NotStored if storage => (wire::ITEM_NOT_STORED, true),
