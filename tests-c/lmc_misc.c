@@ -228,6 +228,28 @@ static void delete_expiration(in_port_t p1)
     }
 }
 
+/* A miss, NOT_STORED and DATA_EXISTS are the server's answers, not errors: 1.1.4 leaves
+ * memcached_last_error at SUCCESS. */
+static void answers_are_not_errors(in_port_t p1)
+{
+    for (int binary = 0; binary < 2; binary++) {
+        memcached_st *m = memcached_create(NULL);
+        memcached_server_add(m, "127.0.0.1", p1);
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+        memcached_set(m, "lmc-misc-there", 14, "v", 1, 0, 0);
+        size_t len;
+        uint32_t flags;
+        memcached_return_t rc;
+        free(memcached_get(m, "lmc-misc-absent", 15, &len, &flags, &rc));
+        printf("answers binary=%d miss %d: last %d %s\n", binary, rc, memcached_last_error(m),
+               memcached_last_error_message(m));
+        rc = memcached_add(m, "lmc-misc-there", 14, "v", 1, 0, 0);
+        printf("answers binary=%d add existing %d: last %d %s\n", binary, rc, memcached_last_error(m),
+               memcached_last_error_message(m));
+        memcached_free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -389,6 +411,7 @@ int main(int argc, char **argv)
     buffered_sets(p1, p2);
     placements(p1, p2);
     delete_expiration(p1);
+    answers_are_not_errors(p1);
 
     /* the library's version and the hash names the tools match --hash against */
     printf("lib_version %s\n", memcached_lib_version());

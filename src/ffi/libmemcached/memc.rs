@@ -224,9 +224,14 @@ impl Lmc {
         memc: *const memcached_st,
         server: Option<usize>,
     ) -> c_int {
-        if code == rc::AUTH_FAILURE && failure.is_none() {
-            // The server's answer to a request sent without credentials: 1.1.4 returns it
-            // without recording an error (the tools print nothing for it).
+        let answered = matches!(
+            code,
+            rc::AUTH_FAILURE | rc::NOTFOUND | rc::NOTSTORED | rc::DATA_EXISTS
+        );
+        if answered && failure.is_none() {
+            // The server's answer (a miss, not stored, exists, a request sent without
+            // credentials), not an error: 1.1.4 returns it without recording one, and
+            // memcached_last_error says SUCCESS (measured; the tools print nothing for it).
             self.last_rc = rc::SUCCESS;
             self.last_errno = 0;
             self.last_message.clear();
