@@ -206,6 +206,18 @@ static void placements(in_port_t p1, in_port_t p2)
     memcached_st *m = memcached(config, strlen(config));
     placement("config consistent md5", m, p1, p2);
     memcached_free(m);
+    /* An empty entry of a pushed list is localhost:11211, by name in the continuum too. */
+    char list[80];
+    snprintf(list, sizeof list, "127.0.0.1:%u,,127.0.0.1:%u", p1, p2);
+    m = memcached_create(NULL);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA, 1);
+    memcached_server_st *parsed = memcached_servers_parse(list);
+    memcached_server_push(m, parsed);
+    memcached_server_list_free(parsed);
+    const memcached_instance_st *empty = memcached_server_instance_by_position(m, 1);
+    printf("pushed empty entry: %s:%u\n", memcached_server_name(empty), memcached_server_port(empty));
+    placement("pushed list with an empty entry", m, p1, p2);
+    memcached_free(m);
 }
 
 /* A delete with an expiration is refused by 1.1.4 (INVALID_ARGUMENTS, nothing deleted). */

@@ -336,12 +336,18 @@ pub extern "C" fn memcached_server_push(
         // SAFETY: the C API's contract.
         let entries = unsafe { server_list_entries(list) };
         for e in entries {
-            let name: Vec<u8> = e
+            let mut name: Vec<u8> = e
                 .hostname
                 .iter()
                 .take_while(|&&c| c != 0)
                 .map(|&c| c as u8)
                 .collect();
+            if name.is_empty() {
+                // An empty entry of a parsed list ("a:1,,b:2"): 1.1.4 names the server
+                // localhost, as a server added with an empty name, and its continuum's points
+                // carry that name (measured).
+                name.extend_from_slice(b"localhost");
+            }
             let kind = match e.kind {
                 2 => ConnectionType::UnixSocket,
                 1 => ConnectionType::Udp,
