@@ -874,8 +874,8 @@ impl PyClient {
         let originals = Self::collect_keys(&mut held, keys, p)?;
         let multi = held.get_multi(|run| py.detach(run));
         if let Some(f) = multi.failure {
-            // Values from the servers that answered are returned; the call fails only when
-            // nothing came back.
+            // Values and misses from the servers that answered are returned; the call fails
+            // only when no server answered (every key's server failed).
             if multi.hits().is_empty() {
                 let held = multi.inner();
                 let server = (0..originals.len()).find_map(|i| held.arena_server(i));

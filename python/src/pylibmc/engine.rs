@@ -117,6 +117,8 @@ struct Hits<'b> {
     values: &'b mut Vec<u8>,
     hits: &'b mut Vec<Hit>,
     failure: Option<Status>,
+    /// Requests that failed (neither a value nor a miss).
+    failed: usize,
     /// The arena index of the chunk's first key (see `chunk_end`).
     base: usize,
 }
@@ -140,6 +142,7 @@ impl ResponseSink for Hits<'_> {
             Status::NotFound => {}
             other => {
                 self.failure.get_or_insert(other);
+                self.failed += 1;
             }
         }
         false
@@ -636,7 +639,8 @@ impl Inner {
     }
 
     /// The engine call of `get_multi`: hits land in `hits` (and `values`). Returns the first
-    /// failure, if any request got no answer.
+    /// failure when every request failed: as pylibmc's get_multi over text, a server that
+    /// answered (hits or misses) makes the call a success with what it found.
     fn fetch_hits(&mut self) -> Option<Status> {
         self.hits.clear();
         self.values.clear();
@@ -649,6 +653,7 @@ impl Inner {
         let unhashed_prefix = self.unhashed_prefix();
         let copies = replicas::copies(&self.model, &self.engine);
         let mut failure = None;
+        let mut failed = 0;
         let mut base = 0;
         while base < self.key_ends.len() {
             let (end, _) = chunk_end(&self.key_ends, base, 0, &[]);
@@ -664,6 +669,7 @@ impl Inner {
                 values: &mut self.values,
                 hits: &mut self.hits,
                 failure: None,
+                failed: 0,
                 base,
             };
             if copies > 0 {
@@ -680,15 +686,22 @@ impl Inner {
             } else {
                 let status = self.engine.command(&mut batch, &mut sink, wait);
                 let chunk_failure = match (sink.failure, status) {
-                    (Some(f), _) => Some(f),
+                    (Some(f), _) => {
+                        failed += sink.failed;
+                        Some(f)
+                    }
                     (None, Status::Ok) => None,
-                    (None, other) => Some(other),
+                    // The call failed as a whole: none of the chunk's keys was answered.
+                    (None, other) => {
+                        failed += end - base;
+                        Some(other)
+                    }
                 };
                 failure = failure.or(chunk_failure);
             }
             base = end;
         }
-        failure
+        failure.filter(|_| failed >= self.key_ends.len())
     }
 
     /// Runs one request per arena key (stores with `values`, deletes, counters); each

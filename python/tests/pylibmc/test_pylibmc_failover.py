@@ -55,6 +55,21 @@ def test_pylibmc_killed_server_get_multi_returns_the_rest(ours, three, binary):
         mc.get_multi(dead)
 
 
+def test_pylibmc_get_multi_of_misses_with_a_server_down_is_empty_over_text(impl, three):
+    """Over text pylibmc returns {} when the live servers' keys are misses and the others'
+    server is down (ours raised ConnectionError, then ServerDown); with no server answering
+    at all, both raise."""
+    mc = impl.Client([s.address for s in three], binary=False,
+                     behaviors={"connect_timeout": 500, "_poll_timeout": 500})
+    dead, live = split(mc, 0)
+    mc.delete_multi(live)
+    three[0].kill()
+    for _ in range(3):
+        assert mc.get_multi([live[0], dead[0]]) == {}
+    with pytest.raises(impl.Error):
+        mc.get_multi(dead[:2])
+
+
 def test_pylibmc_auto_eject_moves_keys(ours, three, binary):
     mc = ours.Client([s.address for s in three], binary=binary,
                      behaviors={"ketama": True, "auto_eject": True, "failure_limit": 1,
