@@ -475,3 +475,58 @@ fn request_for_an_unresolvable_host_is_answered_or_failed() {
         responses.len()
     );
 }
+
+/// libmemcached's policy: a connection the server closed is reconnected by the next request,
+/// not at once, so that a memcached restarted in between answers it (1.1.4 and pylibmc
+/// recover on the next call; ours was refused by a reconnect made at the moment of the close,
+/// then out of service for RETRY_TIMEOUT). A reconnect that is refused puts the server out of
+/// service as before. OMcache's policy still reconnects at once.
+#[test]
+fn libmemcached_policy_finds_a_restarted_server_at_the_next_request() {
+    use omcache::client::FailoverPolicy;
+    let policies = [
+        (FailoverPolicy::libmemcached(false, 5, None), true),
+        (FailoverPolicy::libmemcached(true, 2, None), true),
+        (FailoverPolicy::omcache(), false),
+    ];
+    for (policy, found) in policies {
+        let server = common::Memcached::start(&[]);
+        let port = server.port;
+        let mut c = Client::new();
+        c.set_servers(&format!("127.0.0.1:{port}")).unwrap();
+        c.settings_mut().failover = policy;
+        c.settings_mut().reconnect_timeout = Duration::from_secs(30);
+        c.set(b"k", b"v", 0, 0).unwrap();
+        drop(server);
+        assert_eq!(
+            c.get(b"k").map(|v| v.is_some()),
+            Err(Status::Failed(Failure::ConnectionReset)),
+            "{policy:?}"
+        );
+        let _restarted = common::Memcached::start_at(port);
+        let after = c.get(b"k");
+        if found {
+            assert_eq!(after, Ok(None), "{policy:?}: the restarted server is empty");
+        } else {
+            assert!(after.is_err(), "{policy:?}: {after:?}");
+        }
+    }
+    // Refused: out of service, no further connect until the retry time.
+    let server = common::Memcached::start(&[]);
+    let port = server.port;
+    let mut c = Client::new();
+    c.set_servers(&format!("127.0.0.1:{port}")).unwrap();
+    c.settings_mut().failover = FailoverPolicy::libmemcached(false, 5, None);
+    c.settings_mut().reconnect_timeout = Duration::from_secs(30);
+    c.set(b"k", b"v", 0, 0).unwrap();
+    drop(server);
+    let codes: Vec<_> = (0..3).map(|_| c.get(b"k").err()).collect();
+    assert_eq!(
+        codes,
+        [
+            Some(Status::Failed(Failure::ConnectionReset)),
+            Some(Status::Failed(Failure::ConnectRefused)),
+            Some(Status::Failed(Failure::ServerTemporarilyDisabled)),
+        ]
+    );
+}

@@ -314,7 +314,7 @@ impl Client {
                 "[{addr}] {reason}; {what}, {failed} request(s) failed, {moved} moved to other servers"
             ),
         );
-        if !dead {
+        if !dead && policy.reconnect_at_once {
             // One immediate reconnect; if it is refused or times out the server is dead.
             self.kick(server, reqs, sink, now);
         }

@@ -77,6 +77,10 @@ pub struct FailoverPolicy {
     /// timed-out connect, an unresolvable name, and no progress for `dead_timeout` always put
     /// it out of service.
     pub immediate_reconnects: u32,
+    /// After such a close: true reconnects at once, in the same call (OMcache); false leaves
+    /// the connection closed until a request needs it (libmemcached), so that a server
+    /// restarted meanwhile is found rather than refused.
+    pub reconnect_at_once: bool,
     /// Ejected after this many failures without an answer in between; None: never (keys
     /// never move).
     pub eject_after: Option<u32>,
@@ -90,13 +94,16 @@ impl FailoverPolicy {
     pub const fn omcache() -> FailoverPolicy {
         FailoverPolicy {
             immediate_reconnects: 1,
+            reconnect_at_once: true,
             eject_after: Some(1),
             ejected_retry_timeout: None,
         }
     }
 
-    /// libmemcached 1.1.4's behaviors: every failure puts the server out of service for
-    /// RETRY_TIMEOUT; with AUTO_EJECT_HOSTS (or REMOVE_FAILED_SERVERS) it is ejected after
+    /// libmemcached 1.1.4's behaviors: a close or reset of an established connection is
+    /// reconnected by the next request (a memcached restarted meanwhile answers it at once);
+    /// any other failure (that reconnect refused included) puts the server out of service
+    /// for RETRY_TIMEOUT; with AUTO_EJECT_HOSTS (or REMOVE_FAILED_SERVERS) it is ejected after
     /// SERVER_FAILURE_LIMIT failures and — unlike libmemcached, which never brings it back
     /// when DEAD_TIMEOUT is 0 — retried after DEAD_TIMEOUT (or RETRY_TIMEOUT) in the
     /// background until it answers.
@@ -106,7 +113,13 @@ impl FailoverPolicy {
         dead_timeout: Option<Duration>,
     ) -> FailoverPolicy {
         FailoverPolicy {
-            immediate_reconnects: 0,
+            // With a failure limit of 1 the first close already ejects the server.
+            immediate_reconnects: if auto_eject && failure_limit <= 1 {
+                0
+            } else {
+                1
+            },
+            reconnect_at_once: false,
             eject_after: auto_eject.then_some(failure_limit.max(1)),
             ejected_retry_timeout: dead_timeout.filter(|d| !d.is_zero()),
         }

@@ -128,3 +128,36 @@ def test_pylibmc_server_back_after_retry_timeout(ours, three):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_pylibmc_restarted_server_answers_the_next_call(impl, server_factory, binary):
+    """A memcached restarted right after it closed our connection answers the very next call
+    (pylibmc reconnects when a request needs it; ours reconnected at the moment of the close,
+    was refused and then raised ServerDown for retry_timeout)."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    first = server_factory()
+    port = first.port
+    mc = impl.Client([first.address], binary=binary, behaviors={"retry_timeout": 30})
+    assert mc.set("rs", "v") is True
+    first.kill()
+    with pytest.raises(impl.Error):
+        mc.get("rs")
+    cmd = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port),
+           "-U", "0", "-t", "1"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        assert mc.get("rs") is None
+        assert mc.set("rs", "back") is True
+        assert mc.get("rs") == "back"
+    finally:
+        proc.kill()
+        proc.wait()
