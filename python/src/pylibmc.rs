@@ -292,6 +292,7 @@ impl PyClient {
         match decoded {
             Decoded::Done(v) => Ok(v),
             Decoded::Later(data, flags) => {
+                let data = values::inflated(slf.py(), data, flags)?;
                 if slf.borrow().user_deserialize.load(Ordering::Relaxed) {
                     slf.call_method1("deserialize", (data, flags))
                 } else {

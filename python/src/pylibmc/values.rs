@@ -170,18 +170,30 @@ fn decode_plain<'py>(py: Python<'py>, data: &[u8], flags: u32) -> PyResult<Bound
     }
 }
 
-/// pylibmc's native deserialization: zlib first when flagged, then by type.
+/// A received value as pylibmc hands it to deserialization: inflated first when flagged
+/// compressed (8), whether the client's own or a subclass's `deserialize` follows; a value
+/// that does not inflate is pylibmc's `Error` ("Failed to decompress value").
+pub fn inflated<'py>(
+    py: Python<'py>,
+    data: Bound<'py, PyBytes>,
+    flags: u32,
+) -> PyResult<Bound<'py, PyBytes>> {
+    if flags & FLAG_ZLIB == 0 {
+        return Ok(data);
+    }
+    module(py, &ZLIB, "zlib")?
+        .call_method1("decompress", (data,))
+        .and_then(|plain| Ok(plain.cast_into::<PyBytes>()?))
+        .map_err(|_| super::errors::raise_code(py, None, "Failed to decompress value".into()))
+}
+
+/// pylibmc's native deserialization of inflated bytes, by type (the compression bit is
+/// ignored: `deserialize(b"abc", 8)` is `b"abc"`, as pylibmc's).
 pub fn deserialize<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyBytes>,
     flags: u32,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if flags & FLAG_ZLIB != 0 {
-        let plain = module(py, &ZLIB, "zlib")?
-            .call_method1("decompress", (data,))?
-            .cast_into::<PyBytes>()?;
-        return decode_plain(py, plain.as_bytes(), flags);
-    }
     decode_plain(py, data.as_bytes(), flags)
 }
 

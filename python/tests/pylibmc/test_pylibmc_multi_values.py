@@ -91,3 +91,29 @@ def test_pylibmc_values_past_one_mebibyte(impl, server_factory, binary):
     values = {f"huge:multi:{i}": pattern(i + 2, size) for i, size in enumerate(sizes)}
     assert mc.set_multi(values) == []
     assert mc.get_multi(list(values)) == values
+
+
+def test_pylibmc_compressed_values_are_inflated_before_deserialize(impl, servers, binary):
+    """pylibmc inflates a compressed value (flag 8) before any deserialize, a subclass's
+    included; its own deserialize ignores the compression bit; a value flagged compressed that
+    does not inflate is pylibmc's Error (ours passed the raw zlib bytes to a subclass and
+    raised zlib.error)."""
+
+    class Custom(impl.Client):
+        def deserialize(self, data, flags):
+            return flags, data[:4]
+
+    plain = impl.Client([servers[0].address], binary=binary)
+    assert plain.set("cz", "x" * 200, min_compress_len=10)
+    assert plain.get("cz") == "x" * 200
+    assert Custom([servers[0].address], binary=binary).get("cz") == (24, b"xxxx")
+    assert plain.deserialize(b"abc", 8) == b"abc"
+    raw = impl.Client([servers[0].address], binary=binary)
+
+    class Raw(impl.Client):
+        def serialize(self, value):
+            return value, 8
+
+    assert Raw([servers[0].address], binary=binary).set("cz-bad", b"not zlib")
+    with pytest.raises(impl.Error):
+        raw.get("cz-bad")
