@@ -220,13 +220,20 @@ static void placements(in_port_t p1, in_port_t p2)
     memcached_free(m);
 }
 
+/* A handle on the server at `port`, over binary or text. */
+static memcached_st *one_server(in_port_t port, int binary)
+{
+    memcached_st *m = memcached_create(NULL);
+    memcached_server_add(m, "127.0.0.1", port);
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+    return m;
+}
+
 /* A delete with an expiration is refused by 1.1.4 (INVALID_ARGUMENTS, nothing deleted). */
 static void delete_expiration(in_port_t p1)
 {
     for (int binary = 0; binary < 2; binary++) {
-        memcached_st *m = memcached_create(NULL);
-        memcached_server_add(m, "127.0.0.1", p1);
-        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+        memcached_st *m = one_server(p1, binary);
         time_t expirations[] = {10, -1, 0};
         for (int i = 0; i < 3; i++) {
             memcached_set(m, "lmc-misc-del", 12, "value", 5, 0, 0);
@@ -245,9 +252,7 @@ static void delete_expiration(in_port_t p1)
 static void answers_are_not_errors(in_port_t p1)
 {
     for (int binary = 0; binary < 2; binary++) {
-        memcached_st *m = memcached_create(NULL);
-        memcached_server_add(m, "127.0.0.1", p1);
-        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+        memcached_st *m = one_server(p1, binary);
         memcached_set(m, "lmc-misc-there", 14, "v", 1, 0, 0);
         size_t len;
         uint32_t flags;

@@ -90,27 +90,30 @@ fn value(c: &mut Client, key: &[u8]) -> Option<Vec<u8>> {
     c.get(key).unwrap().map(|item| item.value)
 }
 
+/// A client whose first get (keyA) was answered, after which the server sent `unasked`; and
+/// the server's connection count.
+fn after_unasked(unasked: &'static [u8]) -> (Client, Arc<AtomicUsize>) {
+    let (addr, connections) = server(unasked);
+    let mut c = client(&addr);
+    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
+    thread::sleep(Duration::from_millis(150));
+    (c, connections)
+}
+
 /// A VALUE for the next get's key sent ahead of it: the next get gets the server's answer to
 /// it, on a new connection, never the unasked bytes.
 #[test]
 fn a_value_sent_before_its_get_is_not_its_answer() {
-    let (addr, connections) = server(b"VALUE keyB 0 10\r\nINJECTED-B\r\nEND\r\n");
-    let mut c = client(&addr);
-    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
-    thread::sleep(Duration::from_millis(150));
+    let (mut c, connections) = after_unasked(b"VALUE keyB 0 10\r\nINJECTED-B\r\nEND\r\n");
     assert_eq!(value(&mut c, b"keyB").as_deref(), Some(&b"val-keyB"[..]));
     assert_eq!(value(&mut c, b"keyC").as_deref(), Some(&b"val-keyC"[..]));
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
 
-/// An unasked END would make the next get a miss; after a noreply set (quiet, never answered)
-/// the same.
+/// An unasked END would make the next get a miss.
 #[test]
 fn an_end_sent_before_a_get_does_not_make_it_a_miss() {
-    let (addr, connections) = server(b"END\r\n");
-    let mut c = client(&addr);
-    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
-    thread::sleep(Duration::from_millis(150));
+    let (mut c, connections) = after_unasked(b"END\r\n");
     assert_eq!(value(&mut c, b"keyB").as_deref(), Some(&b"val-keyB"[..]));
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
@@ -118,10 +121,8 @@ fn an_end_sent_before_a_get_does_not_make_it_a_miss() {
 /// The same bytes arriving after a multi-get: the next multi-get's answers are the server's.
 #[test]
 fn values_sent_before_a_multi_get_are_not_its_answers() {
-    let (addr, connections) = server(b"VALUE k1 0 4\r\nBAD1\r\nVALUE k2 0 4\r\nBAD2\r\nEND\r\n");
-    let mut c = client(&addr);
-    assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
-    thread::sleep(Duration::from_millis(150));
+    let (mut c, connections) =
+        after_unasked(b"VALUE k1 0 4\r\nBAD1\r\nVALUE k2 0 4\r\nBAD2\r\nEND\r\n");
     let items = c.get_multi(&[&b"k1"[..], b"k2"]).unwrap();
     let mut got: Vec<(Vec<u8>, Vec<u8>)> = items
         .into_iter()

@@ -1,6 +1,10 @@
 """A killed server: its keys fail fast (or move elsewhere with auto_eject), the other
 servers' keys are unaffected."""
 
+import os
+import shutil
+import socket
+import subprocess
 import time
 
 import pytest
@@ -11,6 +15,21 @@ KEYS = [f"fo:{i}" for i in range(60)]
 @pytest.fixture
 def three(server_factory):
     return [server_factory() for _ in range(3)]
+
+
+def restart_on(port):
+    """A memcached on `port` again (a killed server's), accepting connections; the caller
+    kills it."""
+    cmd = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port),
+           "-U", "0", "-t", "1"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return proc
 
 
 def split(mc, victim):
@@ -102,20 +121,8 @@ def test_pylibmc_server_back_after_retry_timeout(ours, three):
     with pytest.raises(ours.Error):
         mc.set(dead[0], 1)
     # A new server on the same port: used again once retry_timeout has passed.
-    import os
-    import shutil
-    import socket
-    import subprocess
-    cmd = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port),
-           "-U", "0", "-t", "1"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = restart_on(port)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.02)
         deadline = time.monotonic() + 5
         while True:
             try:
@@ -134,10 +141,6 @@ def test_pylibmc_restarted_server_answers_the_next_call(impl, server_factory, bi
     """A memcached restarted right after it closed our connection answers the very next call
     (pylibmc reconnects when a request needs it; ours reconnected at the moment of the close,
     was refused and then raised ServerDown for retry_timeout)."""
-    import os
-    import shutil
-    import socket
-    import subprocess
     first = server_factory()
     port = first.port
     mc = impl.Client([first.address], binary=binary, behaviors={"retry_timeout": 30})
@@ -145,16 +148,8 @@ def test_pylibmc_restarted_server_answers_the_next_call(impl, server_factory, bi
     first.kill()
     with pytest.raises(impl.Error):
         mc.get("rs")
-    cmd = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port),
-           "-U", "0", "-t", "1"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = restart_on(port)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.02)
         assert mc.get("rs") is None
         assert mc.set("rs", "back") is True
         assert mc.get("rs") == "back"
