@@ -438,6 +438,22 @@ impl Client {
         self.conns.iter().any(|c| c.has_work())
     }
 
+    /// Lets the next calls queue `need` bytes for one server whatever `send_buffer_max` says
+    /// (for a batch whose data is in the caller's memory already: a face's big value, a long
+    /// mget); returns the limit to put back with `restore_send_limit` after the call.
+    pub fn raise_send_limit(&mut self, need: usize) -> usize {
+        let limit = self.settings.send_buffer_max;
+        if need > limit {
+            self.settings.send_buffer_max = need.saturating_add(limit);
+        }
+        limit
+    }
+
+    /// Puts back the limit `raise_send_limit` returned.
+    pub fn restore_send_limit(&mut self, limit: usize) {
+        self.settings.send_buffer_max = limit;
+    }
+
     /// Whether a server in use has requests queued but not yet written (one still
     /// connecting, or one whose socket would not take them all).
     pub fn has_unsent(&self) -> bool {

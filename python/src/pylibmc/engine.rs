@@ -518,11 +518,8 @@ impl Inner {
         // The engine queues at most send_buffer_max (10 MiB) per server; pylibmc sends a value
         // of any size (memcached takes up to `-I 1024m`): this one request may be queued
         // whatever its size.
-        let limit = self.engine.settings().send_buffer_max;
         let need = value.len().saturating_add(wire.len()).saturating_add(64);
-        if need > limit {
-            self.engine.settings_mut().send_buffer_max = need.saturating_add(limit);
-        }
+        let limit = self.engine.raise_send_limit(need);
         let copies = replicas::copies(&self.model, &self.engine);
         let status = if copies == 0 {
             self.engine
@@ -539,7 +536,7 @@ impl Inner {
             self.engine
                 .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
         };
-        self.engine.settings_mut().send_buffer_max = limit;
+        self.engine.restore_send_limit(limit);
         answer.status = match (sink.status, status) {
             (Some(s), _) => s,
             (None, Status::Ok) => Status::NotFound,
@@ -735,10 +732,7 @@ impl Inner {
             let (end, bytes) = chunk_end(&self.key_ends, base, extras_len, values);
             // A chunk may hold one value larger than the engine's per-server queue (10 MiB):
             // pylibmc sends a value of any size, so this chunk may be queued whatever its size.
-            let limit = self.engine.settings().send_buffer_max;
-            if bytes > limit {
-                self.engine.settings_mut().send_buffer_max = bytes.saturating_add(limit);
-            }
+            let limit = self.engine.raise_send_limit(bytes);
             let wait = self.wait();
             let mut batch = KeyBatch {
                 extras,
@@ -760,7 +754,7 @@ impl Inner {
                 ),
                 _ => self.engine.command(&mut batch, &mut sink, wait),
             };
-            self.engine.settings_mut().send_buffer_max = limit;
+            self.engine.restore_send_limit(limit);
             if status != Status::Ok {
                 // Requests that never got an answer failed as the call did.
                 for s in &mut self.statuses[base..end] {

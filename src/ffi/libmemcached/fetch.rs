@@ -656,14 +656,11 @@ impl Lmc {
         // may ask for more (60,000 keys of 200 bytes failed with WRITE FAILURE, and over text
         // returned the keys that fitted). The caller's keys are in memory already: this call
         // may queue them all; the engine writes them while it reads the answers.
-        let limit = self.client.settings().send_buffer_max;
         let need = lens
             .iter()
             .fold(0usize, |a, &l| a.saturating_add(l))
             .saturating_add(n.saturating_mul(24 + namespace.len()));
-        if need > limit {
-            self.client.settings_mut().send_buffer_max = need.saturating_add(limit);
-        }
+        let limit = self.client.raise_send_limit(need);
         let status = if replicating {
             let (client, model, scratch) = (&mut self.client, &self.model, &mut self.replicas);
             missed = super::replicas::replicated_mget(client, model, scratch, &mut reqs, &mut sink);
@@ -671,7 +668,7 @@ impl Lmc {
         } else {
             self.client.command_then_fetch(&mut reqs, &mut sink)
         };
-        self.client.settings_mut().send_buffer_max = limit;
+        self.client.restore_send_limit(limit);
         let code = match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {

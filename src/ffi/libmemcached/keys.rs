@@ -213,11 +213,8 @@ impl Lmc {
         // The engine queues at most send_buffer_max (10 MiB) per server; 1.1.4 sends a value of
         // any size (memcached takes up to `-I 1024m`). The value is in the caller's memory
         // already: this one request may be queued whatever its size.
-        let limit = self.client.settings().send_buffer_max;
         let need = value.len().saturating_add(wire.len()).saturating_add(64);
-        if need > limit {
-            self.client.settings_mut().send_buffer_max = need.saturating_add(limit);
-        }
+        let limit = self.client.raise_send_limit(need);
         // The server a get could not reach before it read from a replica (replicas.rs).
         let mut unreached = None;
         let status = if self.model.number_of_replicas == 0 {
@@ -241,7 +238,7 @@ impl Lmc {
             let keep = keep_value;
             self.command_replicated(reqs[0], base_op, keep, sink, wait, &mut unreached)
         };
-        self.client.settings_mut().send_buffer_max = limit;
+        self.client.restore_send_limit(limit);
         // 1.1.4 has written a noreply request when it returns, connecting first if need be.
         // Ours is on its way unless its server was still connecting (or its socket full):
         // then it is written out now, or it would wait for the next call on this handle and
