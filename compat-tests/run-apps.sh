@@ -302,7 +302,10 @@ EOF
     app_pid=$!
     for _ in $(seq 100); do grep -q 'SCEN done' "$d/log" && break; sleep 0.1; done
     stop_app; stop_servers
-    sed -n 's/^ *[0-9]*([0-9]*) //p' "$d/log" | grep -aE 'SCEN|ERROR|memcached' | grep -v 'libmemcached version' > "$tmp/$out"
+    # io_wait_loop errors are kamailio's own event loop being stopped (seen once on Debian's
+    # library: epoll_wait EINVAL at shutdown), not the memcached module's.
+    sed -n 's/^ *[0-9]*([0-9]*) //p' "$d/log" | grep -aE 'SCEN|ERROR|memcached' |
+        grep -v 'libmemcached version' | grep -v 'io_wait_loop' > "$tmp/$out"
 }
 if command -v kamailio >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/memcached.so ]; then
     for memory in 0 1; do
