@@ -138,3 +138,49 @@ fn values_sent_before_a_multi_get_are_not_its_answers() {
     );
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
+
+/// Two servers, one of which sent bytes while idle: a multi-get over both (whose idle
+/// connections are looked at with one `poll` before anything is queued) gets the servers'
+/// answers, on a new connection to that server only.
+#[test]
+fn a_multi_get_over_two_servers_skips_the_one_that_sent_unasked_bytes() {
+    // A value for each of k0..k19: whichever of them the client places on the first server.
+    let injected: String = (0..20)
+        .map(|i| format!("VALUE k{i} 0 4\r\nBAD{}\r\n", i % 10))
+        .chain(["END\r\n".to_string()])
+        .collect();
+    let (addr_a, connections_a) = server(Box::leak(injected.into_bytes().into_boxed_slice()));
+    let (addr_b, connections_b) = server(b"");
+    let mut c = client(&format!("{addr_a},{addr_b}"));
+    let on = |server: usize| {
+        (0..20)
+            .map(|i| format!("k{i}"))
+            .find(|k| c.server_index_for_key(k.as_bytes()) == Some(server))
+            .unwrap()
+    };
+    let (on_a, on_b) = (on(0), on(1));
+    let keys = [on_a.as_bytes(), on_b.as_bytes()];
+    let values = |c: &mut Client| {
+        let mut got: Vec<(Vec<u8>, Vec<u8>)> = c
+            .get_multi(&keys)
+            .unwrap()
+            .into_iter()
+            .map(|(key, item)| (key, item.value))
+            .collect();
+        got.sort();
+        got
+    };
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = {
+        let mut e: Vec<_> = keys
+            .iter()
+            .map(|k| (k.to_vec(), [b"val-", *k].concat()))
+            .collect();
+        e.sort();
+        e
+    };
+    assert_eq!(values(&mut c), expected);
+    thread::sleep(Duration::from_millis(150));
+    assert_eq!(values(&mut c), expected);
+    assert_eq!(connections_a.load(Ordering::SeqCst), 2);
+    assert_eq!(connections_b.load(Ordering::SeqCst), 1);
+}

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::connection::{self, ConnectStart, InFlight, Origin, QueueError, Received, State};
 use crate::protocol::{self, RequestParts};
+use crate::sys;
 
 use super::failover::connect_failure;
 use super::{log_level, valid_key, Client, IoOutcome, Request, RequestSet, ResponseSink, Status};
@@ -86,6 +87,7 @@ impl Client {
 
         let mut failure = Status::Ok;
         self.touched.clear();
+        self.unsolicited_checked = n > 1 && self.check_idle_text_connections(n);
         for i in 0..n {
             let opaque = first.wrapping_add(i as u32);
             let req = reqs.request(i);
@@ -105,6 +107,7 @@ impl Client {
                 }
             }
         }
+        self.unsolicited_checked = false;
         for t in 0..self.touched.len() {
             let server = self.touched[t];
             self.touched_flag[server] = false;
@@ -198,12 +201,8 @@ impl Client {
                 0
             },
         };
-        if self.conns[server].close_if_unsolicited() && self.log_enabled(log_level::WARNING) {
-            let addr = self.conns[server].addr().to_string();
-            self.log(
-                log_level::WARNING,
-                format_args!("[{addr}] bytes from the server while no answer was due: connection closed, the request goes on a new one"),
-            );
+        if !self.unsolicited_checked {
+            self.close_if_unsolicited(server);
         }
         match self.conns[server].queue(&parts, entry, send_max) {
             Ok(()) => Ok(server),
@@ -216,6 +215,59 @@ impl Client {
                 Err(Status::Failed(Failure::SendBufferFull))
             }
         }
+    }
+
+    /// Text protocol: closes the connection of `server` if the server sent bytes while no
+    /// answer was due (see `Connection::close_if_unsolicited`), so that they cannot be taken
+    /// for the answer of the request about to be queued.
+    fn close_if_unsolicited(&mut self, server: usize) {
+        if self.conns[server].close_if_unsolicited() && self.log_enabled(log_level::WARNING) {
+            let addr = self.conns[server].addr().to_string();
+            self.log(
+                log_level::WARNING,
+                format_args!("[{addr}] bytes from the server while no answer was due: connection closed, the request goes on a new one"),
+            );
+        }
+    }
+
+    /// Before a batch of `n` requests: looks at every idle plaintext text connection for
+    /// bytes nobody asked for with one `poll` instead of one `recv(MSG_PEEK)` per server as
+    /// its first request is queued (a 100-key get over 4 servers: 1 system call instead of
+    /// 4). Only a connection poll reports readable is peeked, then closed if bytes (not an
+    /// end of stream) wait. Returns whether the look was done; not when a server list much
+    /// longer than the batch would make the scan cost more than the peeks it saves, or when
+    /// one connection at most is to be looked at.
+    fn check_idle_text_connections(&mut self, n: usize) -> bool {
+        if self.protocol != protocol::Protocol::Text || self.conns.len() > 2 * n {
+            return false;
+        }
+        self.pollfds.clear();
+        self.poll_conns.clear();
+        for (server, conn) in self.conns.iter().enumerate() {
+            if let Some(fd) = conn.unsolicited_check_fd() {
+                self.pollfds.push(sys::PollFd {
+                    fd,
+                    events: sys::POLLIN,
+                    revents: 0,
+                });
+                self.poll_conns.push(server);
+            }
+        }
+        if self.pollfds.len() < 2 {
+            return false;
+        }
+        match sys::poll(&mut self.pollfds, Some(Duration::ZERO)) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            // Each connection is then looked at as its first request is queued.
+            Err(_) => return false,
+        }
+        for p in 0..self.pollfds.len() {
+            if self.pollfds[p].revents != 0 {
+                self.close_if_unsolicited(self.poll_conns[p]);
+            }
+        }
+        true
     }
 
     /// Connects a server if needed and writes what it has queued, without blocking.

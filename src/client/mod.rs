@@ -300,6 +300,10 @@ pub struct Client {
     /// Connections that received a request in the current dispatch, and a flag per connection.
     touched: Vec<usize>,
     touched_flag: Vec<bool>,
+    /// Set while a dispatch queues requests after one `poll` has looked at every idle text
+    /// connection for bytes nobody asked for (dispatch.rs): `enqueue` then skips its own
+    /// look, one system call per server.
+    unsolicited_checked: bool,
     /// The servers that may need attention this call (active.rs).
     active: active::ActiveSet,
     /// Connections holding receive memory kept for big values (trim.rs).
@@ -364,6 +368,7 @@ impl Client {
             poll_conns: Vec::new(),
             touched: Vec::new(),
             touched_flag: Vec::new(),
+            unsolicited_checked: false,
             active: active::ActiveSet::default(),
             holding: trim::Holding::default(),
             // Also registers the fork handler, before any fork that matters.

@@ -797,17 +797,7 @@ impl Connection {
     /// MSG_PEEK); the next request then connects afresh. TLS sessions are left alone: a
     /// server may send session tickets at any time.
     pub fn close_if_unsolicited(&mut self) -> bool {
-        if self.protocol != Protocol::Text
-            || self.state != State::Connected
-            || self.tls.is_some()
-            || self.has_unsent()
-            || self.awaits_response()
-            || self.skip != 0
-            || !self.recv.is_empty()
-        {
-            return false;
-        }
-        let Some(fd) = self.fd() else {
+        let Some(fd) = self.unsolicited_check_fd() else {
             return false;
         };
         if !sys::bytes_waiting(fd) {
@@ -817,6 +807,23 @@ impl Connection {
         self.inflight.clear();
         self.reset();
         true
+    }
+
+    /// The socket to look at for bytes nobody asked for: a connected plaintext text
+    /// connection with nothing queued, in flight or buffered (binary and meta answers carry
+    /// their request's id; a TLS session may send session tickets at any time).
+    pub fn unsolicited_check_fd(&self) -> Option<std::os::fd::RawFd> {
+        if self.protocol != Protocol::Text
+            || self.state != State::Connected
+            || self.tls.is_some()
+            || self.has_unsent()
+            || self.awaits_response()
+            || self.skip != 0
+            || !self.recv.is_empty()
+        {
+            return None;
+        }
+        self.fd()
     }
 
     /// Closes a connection with nothing queued or in flight (the server is known to close
