@@ -4,10 +4,11 @@
 //! server does not do (a handshake that stalls; recording what the client sends).
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -939,4 +940,114 @@ fn ipv6_addresses_are_verified_as_ip_names() {
         &[TlsFailure::NameMismatch],
         Duration::from_secs(2),
     );
+}
+
+/// A text server over TLS (rustls, the test CA's `server` certificate) on a free loopback
+/// port: answers each `get` with `val-<key>` for every key. On its first connection only,
+/// 50 ms after the first get's answer, it sends `unasked` as application data, or when that
+/// is empty a TLS 1.3 key update (a handshake message: bytes, but no plaintext). Returns the
+/// address and the connection count.
+fn unasked_tls_server(pki: &Pki, unasked: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.crt"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+            let session = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(session, stream);
+            let mut unasked = first.then_some(unasked);
+            std::thread::spawn(move || {
+                let mut input = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Some(end) = input.windows(2).position(|w| w == b"\r\n") else {
+                        match tls.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => input.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let line = String::from_utf8_lossy(&input[..end]).into_owned();
+                    input.drain(..end + 2);
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    let mut reply = Vec::new();
+                    match words.first().copied() {
+                        Some("get" | "gets") => {
+                            for key in &words[1..] {
+                                let value = format!("val-{key}");
+                                reply.extend_from_slice(
+                                    format!("VALUE {key} 0 {}\r\n{value}\r\n", value.len())
+                                        .as_bytes(),
+                                );
+                            }
+                            reply.extend_from_slice(b"END\r\n");
+                        }
+                        Some("version") => reply.extend_from_slice(b"VERSION 1.6.18\r\n"),
+                        _ => reply.extend_from_slice(b"ERROR\r\n"),
+                    }
+                    if tls.write_all(&reply).and_then(|_| tls.flush()).is_err() {
+                        return;
+                    }
+                    if let Some(bytes) = unasked.filter(|_| words.first() == Some(&"get")) {
+                        std::thread::sleep(Duration::from_millis(50));
+                        if bytes.is_empty() {
+                            // Handshake bytes on the idle connection, no plaintext: a TLS 1.3
+                            // key update, which asks the client for one in return.
+                            tls.conn.refresh_traffic_keys().unwrap();
+                            let _ = tls.flush();
+                        } else {
+                            let _ = tls.write_all(bytes).and_then(|_| tls.flush());
+                        }
+                        unasked = None;
+                    }
+                }
+            });
+        }
+    });
+    (addr, connections)
+}
+
+/// Over TLS as over plaintext: a VALUE the server sends ahead of the get for its key is not
+/// that get's answer (the idle connection is read through the session before the request is
+/// queued: plaintext closes it). A key update the server sends while the connection is idle
+/// closes nothing: every get goes on the first connection.
+#[test]
+fn text_over_tls_unasked_values_are_not_answers_and_key_updates_no_reason_to_reconnect() {
+    let Some(pki) = pki() else { return };
+    let get = |c: &mut Client, key: &[u8]| c.get(key).unwrap().map(|item| item.value);
+    for (unasked, connections_after) in [
+        (&b"VALUE keyB 0 10\r\nINJECTED-B\r\nEND\r\n"[..], 2),
+        (&b""[..], 1),
+    ] {
+        let (addr, connections) = unasked_tls_server(pki, unasked);
+        let (mut c, log) = tls_client(&addr, test_ca(pki), Duration::from_secs(5));
+        c.set_protocol(Protocol::Text);
+        c.set_text_cas(false);
+        assert_eq!(get(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(get(&mut c, b"keyB").as_deref(), Some(&b"val-keyB"[..]));
+        assert_eq!(get(&mut c, b"keyC").as_deref(), Some(&b"val-keyC"[..]));
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            connections_after,
+            "{:?}",
+            log.lock().unwrap()
+        );
+    }
 }

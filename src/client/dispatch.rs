@@ -225,7 +225,7 @@ impl Client {
             let addr = self.conns[server].addr().to_string();
             self.log(
                 log_level::WARNING,
-                format_args!("[{addr}] bytes from the server while no answer was due: connection closed, the request goes on a new one"),
+                format_args!("[{addr}] bytes (or the end of its TLS session) from the server while no answer was due: connection closed, the request goes on a new one"),
             );
         }
     }

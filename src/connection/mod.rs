@@ -794,9 +794,13 @@ impl Connection {
     /// such bytes would be taken for the answer of the next request (a VALUE for its key
     /// injected ahead of the request, an END that makes a hit a miss). Checked only when a
     /// request is about to be queued on an idle plaintext connection (one `recv` with
-    /// MSG_PEEK); the next request then connects afresh. TLS sessions are left alone: a
-    /// server may send session tickets at any time.
+    /// MSG_PEEK, or one `poll` for a batch's connections); the next request then connects
+    /// afresh. Over TLS the look is a non-blocking read through the session (a server may
+    /// send session tickets at any time; only plaintext counts).
     pub fn close_if_unsolicited(&mut self) -> bool {
+        if self.tls.is_some() {
+            return self.close_if_unsolicited_tls();
+        }
         let Some(fd) = self.unsolicited_check_fd() else {
             return false;
         };
@@ -813,17 +817,21 @@ impl Connection {
     /// connection with nothing queued, in flight or buffered (binary and meta answers carry
     /// their request's id; a TLS session may send session tickets at any time).
     pub fn unsolicited_check_fd(&self) -> Option<std::os::fd::RawFd> {
-        if self.protocol != Protocol::Text
-            || self.state != State::Connected
-            || self.tls.is_some()
-            || self.has_unsent()
-            || self.awaits_response()
-            || self.skip != 0
-            || !self.recv.is_empty()
-        {
+        if self.tls.is_some() || !self.is_idle_text() {
             return None;
         }
         self.fd()
+    }
+
+    /// A connected text connection with nothing queued, in flight or buffered: any byte the
+    /// server sends now answers nothing.
+    fn is_idle_text(&self) -> bool {
+        self.protocol == Protocol::Text
+            && self.state == State::Connected
+            && !self.has_unsent()
+            && !self.awaits_response()
+            && self.skip == 0
+            && self.recv.is_empty()
     }
 
     /// Closes a connection with nothing queued or in flight (the server is known to close

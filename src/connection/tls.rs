@@ -193,6 +193,27 @@ impl Connection {
         Ok(true)
     }
 
+    /// `close_if_unsolicited` over TLS: one non-blocking read through the session of an idle,
+    /// established text connection. Handshake messages (session tickets, key updates) are
+    /// taken in and are not a reason to close; plaintext is (it would be taken for the next
+    /// request's answer), and so is a session the server ended or broke, which the next
+    /// request could not use either.
+    pub(super) fn close_if_unsolicited_tls(&mut self) -> bool {
+        if !self.is_idle_text() || self.tls.as_ref().map_or(true, |t| t.is_handshaking()) {
+            return false;
+        }
+        let Some(fd) = self.fd() else {
+            return false;
+        };
+        if let Ok(Received::WouldBlock) = self.receive_tls(fd, true) {
+            return false;
+        }
+        // What is still in flight is quiet (noreply): never answered, nothing waits for it.
+        self.inflight.clear();
+        self.reset();
+        true
+    }
+
     /// `receive` through the TLS session: at most one read of the socket (blocking as the
     /// socket's receive timeout says, unless `dontwait`), into the session's own buffer, and
     /// only when nothing read earlier is left; then as much plaintext as the receive buffer
