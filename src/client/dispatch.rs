@@ -234,11 +234,16 @@ impl Client {
     /// bytes nobody asked for with one `poll` instead of one `recv(MSG_PEEK)` per server as
     /// its first request is queued (a 100-key get over 4 servers: 1 system call instead of
     /// 4). Only a connection poll reports readable is peeked, then closed if bytes (not an
-    /// end of stream) wait. Returns whether the look was done; not when a server list much
-    /// longer than the batch would make the scan cost more than the peeks it saves, or when
-    /// one connection at most is to be looked at.
+    /// end of stream) wait. Returns whether the look was done; not over TLS, not when a
+    /// server list much longer than the batch would make the scan cost more than the peeks
+    /// it saves, and not when one connection at most is to be looked at.
     fn check_idle_text_connections(&mut self, n: usize) -> bool {
-        if self.protocol != protocol::Protocol::Text || self.conns.len() > 2 * n {
+        // TLS connections are looked at through their sessions, one by one (unix sockets
+        // stay plain beside them).
+        if self.protocol != protocol::Protocol::Text
+            || self.settings.tls.is_some()
+            || self.conns.len() > 2 * n
+        {
             return false;
         }
         self.pollfds.clear();
