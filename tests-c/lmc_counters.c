@@ -127,6 +127,24 @@ static void counters(int binary) {
     printf("decr_with_initial_by_key grp gd: rc=%d v=%llu\n", rc, (unsigned long long)v);
     where(p, "gi");
     where(p, "gd");
+    /* Under NOREPLY no value comes back: SUCCESS with UINT64_MAX (text refuses an initial
+     * value as it does without NOREPLY). */
+    RC(memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NOREPLY, 1));
+    v = 77;
+    rc = memcached_increment(m, "n", 1, 5, &v);
+    printf("noreply incr n 5: rc=%d v=%llu\n", rc, (unsigned long long)v);
+    v = 77;
+    rc = memcached_decrement(m, "n", 1, 1, &v);
+    printf("noreply decr n 1: rc=%d v=%llu\n", rc, (unsigned long long)v);
+    v = 77;
+    rc = memcached_increment(m, "missing", 7, 1, &v);
+    printf("noreply incr missing: rc=%d v=%llu\n", rc, (unsigned long long)v);
+    v = 77;
+    rc = memcached_increment_with_initial(m, "wn", 2, 1, 7, 0, &v);
+    printf("noreply incr_with_initial wn: rc=%d v=%llu\n", rc, (unsigned long long)v);
+    RC(memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NOREPLY, 0));
+    show_get(m, p, "n");
+    show_get(m, p, "wn");
     memcached_free(m);
     flush_all();
 }

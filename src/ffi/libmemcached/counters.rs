@@ -1,6 +1,6 @@
 //! `memcached_increment` / `memcached_decrement`, their `_with_initial` and `*_by_key` forms.
 //! As libmemcached 1.1.4: the new value goes to `*value`, UINT64_MAX on any failure after the
-//! key was accepted; `_with_initial` creates a missing key over binary only (text:
+//! key was accepted and under NOREPLY; `_with_initial` creates a missing key over binary only (text:
 //! INVALID_ARGUMENTS, nothing sent); a non-numeric value is CLIENT_ERROR over text and
 //! UNKNOWN_READ_FAILURE over binary.
 
@@ -78,7 +78,9 @@ fn delta(
         } else {
             code
         };
-        let v = if code == rc::SUCCESS {
+        // Under NOREPLY the request is sent quiet and no value comes back: 1.1.4 reports
+        // UINT64_MAX with its SUCCESS.
+        let v = if code == rc::SUCCESS && lmc.model.reply {
             sink.delta_value
         } else {
             u64::MAX
