@@ -178,11 +178,30 @@ fn every_hit_is_its_own_value_exactly_once_whatever_the_sizes() {
             set(memc, key, &value, i as u32);
             stored.insert(key.clone(), (value, i as u32));
         }
-        for round in 0..3 {
+        // Rounds 3 and 4: a get (and in round 4 a set) after every fifth hit, in the middle
+        // of the fetch.
+        for round in 0..5 {
             mget(memc, &keys);
             let mut seen = HashMap::new();
             let mut n = round;
             let end = loop {
+                if round >= 3 && n % 5 == 4 {
+                    let key = &keys[(n * 11) % keys.len()];
+                    let (rc, value, _) = get(memc, key);
+                    // (memcached_get returns NULL for an empty value.)
+                    let want = stored.get(key).map(|(v, _)| v.as_slice());
+                    assert_eq!(
+                        (rc, value.unwrap_or_default()),
+                        match want {
+                            Some(v) => (SUCCESS, v.to_vec()),
+                            None => (NOTFOUND, Vec::new()),
+                        },
+                        "{key}: the get in the middle"
+                    );
+                    if round == 4 {
+                        set(memc, &format!("pf-{tag}-other"), b"x", 0);
+                    }
+                }
                 match fetch(memc, n) {
                     Ok((key, value, flags)) => {
                         let (want, want_flags) = stored
@@ -218,17 +237,48 @@ fn answers_of_an_ended_fetch_are_never_handed_out_later() {
         for key in old.iter().chain(&new) {
             set(memc, key, key.as_bytes(), 0);
         }
-        // A fetch cut short by another command: its answers are gone (1.1.4 drops them too),
-        // the next fetch ends at once.
+        // Commands in the middle of a fetch (1.1.4 loses the rest of the fetch, or hands a
+        // set or an increment the fetch's answers as its own): each gets its own answer, and
+        // the fetch goes on after them, every key exactly once.
         mget(memc, &old);
-        let (first, _, _) = fetch(memc, 0).expect("a first hit");
-        assert!(first.starts_with("old-"));
+        let mut seen = HashMap::new();
+        let mut n = 0;
+        let mut next = |memc, seen: &mut HashMap<String, ()>| {
+            n += 1;
+            let (key, value, _) = fetch(memc, n).expect("a hit");
+            assert!(key.starts_with("old-"), "binary={binary}: {key}");
+            assert_eq!(value, key.as_bytes());
+            assert!(seen.insert(key.clone(), ()).is_none(), "{key} twice");
+        };
+        next(memc, &mut seen);
         let (rc, v, _) = get(memc, "nothere");
         assert!(v.is_none() && rc == NOTFOUND);
+        next(memc, &mut seen);
+        set(memc, &format!("mid-{tag}"), b"12", 0);
+        next(memc, &mut seen);
+        let (rc, v, _) = get(memc, &new[0]);
+        assert_eq!((rc, v.as_deref()), (SUCCESS, Some(new[0].as_bytes())));
+        let mut counter = 0u64;
+        let key = format!("mid-{tag}");
+        let rc = memcached_increment(memc, key.as_ptr().cast(), key.len(), 5, &mut counter);
+        assert_eq!((rc, counter), (SUCCESS, 17));
+        let end = loop {
+            match fetch(memc, n) {
+                Ok((key, value, _)) => {
+                    assert!(key.starts_with("old-"), "binary={binary}: {key}");
+                    assert_eq!(value, key.as_bytes());
+                    assert!(seen.insert(key.clone(), ()).is_none(), "{key} twice");
+                    n += 1;
+                }
+                Err(code) => break code,
+            }
+        };
+        assert!(matches!(end, END | NOTFOUND), "binary={binary}: {end}");
+        assert_eq!(seen.len(), old.len(), "binary={binary}");
         let after = fetch(memc, 0);
         assert!(
             matches!(after, Err(END | NOTFOUND)),
-            "binary={binary}: a fetch after another command gave {after:?}"
+            "binary={binary}: a fetch after the end gave {after:?}"
         );
         // A new mget after a partial fetch: only its own keys come back.
         mget(memc, &old);
@@ -533,5 +583,68 @@ fn values_past_one_mebibyte_are_stored_and_read_whole() {
             expected.sort();
             assert_eq!(seen, expected);
         }
+    });
+}
+
+/// What a `memcached_fetch_execute` callback sees, and the handle it may call back into.
+struct Executed {
+    keys: Vec<String>,
+    tag: String,
+}
+
+/// Records the result's key and value, and every third time stores another key through the
+/// same handle (a command in the middle of the fetch).
+unsafe extern "C" fn record_and_set(
+    memc: *const types::memcached_st,
+    result: *mut memcached_result_st,
+    context: *mut std::ffi::c_void,
+) -> i32 {
+    // SAFETY: the test's Executed, for the duration of memcached_fetch_execute.
+    let seen = unsafe { &mut *context.cast::<Executed>() };
+    let klen = memcached_result_key_length(result);
+    let vlen = memcached_result_length(result);
+    // SAFETY: the result's key and value, valid during the callback.
+    let (key, value) = unsafe {
+        (
+            std::slice::from_raw_parts(memcached_result_key_value(result).cast::<u8>(), klen),
+            std::slice::from_raw_parts(memcached_result_value(result).cast::<u8>(), vlen),
+        )
+    };
+    assert_eq!(key, value);
+    seen.keys.push(String::from_utf8(key.to_vec()).unwrap());
+    if seen.keys.len() % 3 == 0 {
+        let other = format!("cb-{}-{}", seen.tag, seen.keys.len());
+        set(memc.cast_mut(), &other, b"v", 0);
+    }
+    SUCCESS
+}
+
+#[test]
+fn a_fetch_execute_callback_may_call_the_handle_without_losing_results() {
+    let (servers, _) = common::cluster(3);
+    each_protocol(&servers, |memc, binary, tag| {
+        let keys: Vec<String> = (0..50).map(|i| format!("fx-{tag}-{i}")).collect();
+        for key in &keys {
+            set(memc, key, key.as_bytes(), 0);
+        }
+        mget(memc, &keys);
+        let mut seen = Executed {
+            keys: Vec::new(),
+            tag: tag.to_string(),
+        };
+        let callbacks = [Some(record_and_set as unsafe extern "C" fn(_, _, _) -> i32)];
+        let rc = memcached_fetch_execute(
+            memc,
+            callbacks.as_ptr(),
+            (&mut seen as *mut Executed).cast(),
+            1,
+        );
+        assert_eq!(rc, SUCCESS, "binary={binary}");
+        seen.keys.sort();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(seen.keys, want, "binary={binary}");
+        let (rc, v, _) = get(memc, &format!("cb-{tag}-3"));
+        assert_eq!((rc, v.as_deref()), (SUCCESS, Some(&b"v"[..])));
     });
 }

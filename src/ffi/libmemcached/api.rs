@@ -661,6 +661,7 @@ pub extern "C" fn memcached_flush(
         }
         let extras = extras::expiration(expiration as u32);
         let mut result = rc::SUCCESS;
+        lmc.keep_pending_fetch();
         for server in 0..n {
             let mut reqs = [Request::to_server(
                 server,

@@ -25,6 +25,7 @@
 //! - Results' values are NUL-terminated (the real library's are not always).
 
 use std::ffi::{c_char, c_int, c_void};
+use std::time::{Duration, Instant};
 
 use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
@@ -241,10 +242,14 @@ impl RequestSet for Pending {
 /// about 700 instructions a key on a 100-key text mget). Owned copies, not pointers into the
 /// engine's buffers, so that nothing the caller does between fetches can leave them dangling;
 /// they belong to the engine batch they came from and are dropped when it is no longer the
-/// current one (a new command ends the fetch, as it does the answers still unread).
+/// current one (a reset, a new mget), unless a command in the middle of the fetch had them
+/// kept with the rest of its answers (`Lmc::keep_pending_fetch`).
 #[derive(Default)]
 pub(super) struct Prefetched {
     batch: u64,
+    /// The rest of a fetch that a command interrupted (`Lmc::keep_pending_fetch`): handed
+    /// out whatever the engine's batch is now, and the fetch ends with its last item.
+    kept: bool,
     items: Vec<Prefetch>,
     /// Keys and values of the hits, end to end.
     bytes: Vec<u8>,
@@ -282,6 +287,7 @@ const PREFETCH_ROOM: usize = PREFETCH_BYTES + 256 + PREFETCH_LARGEST;
 
 impl Prefetched {
     pub(super) fn clear(&mut self) {
+        self.kept = false;
         self.items.clear();
         self.bytes.clear();
         if self.bytes.capacity() > PREFETCH_ROOM {
@@ -360,6 +366,9 @@ struct FetchSink<'r> {
     stop: bool,
     /// The namespace's length, in front of every key that comes back.
     namespace_len: usize,
+    /// Every answer goes to `more`, none to `result`, and nothing stops the call (the rest of
+    /// an interrupted fetch).
+    keep_all: bool,
 }
 
 impl ResponseSink for FetchSink<'_> {
@@ -373,7 +382,7 @@ impl ResponseSink for FetchSink<'_> {
                     Some(k) if !resp.data.is_empty() => match k.decrypt(resp.data) {
                         Some(p) => Some(p),
                         None => {
-                            if self.got {
+                            if self.got || self.keep_all {
                                 self.more.push(Prefetch::BadValue);
                             } else {
                                 self.bad_value = true;
@@ -389,7 +398,9 @@ impl ResponseSink for FetchSink<'_> {
                 // (store_hit cuts it to the result's room, also for a copy handed out later.)
                 let key = resp.key.get(self.namespace_len..).unwrap_or_default();
                 let cas = if self.with_cas { resp.cas } else { 0 };
-                if self.got {
+                if self.keep_all {
+                    self.more.push_hit(key, value, resp.flags, cas);
+                } else if self.got {
                     self.more.push_hit(key, value, resp.flags, cas);
                     self.stop = value.len() > PREFETCH_LARGEST || self.more.full();
                 } else if self.result.store_hit(key, value, resp.flags, cas) {
@@ -401,6 +412,7 @@ impl ResponseSink for FetchSink<'_> {
                 }
             }
             Status::Ok | Status::NotFound => {}
+            other if self.keep_all => self.more.push(Prefetch::Failure(other)),
             other if self.got => {
                 self.more.push(Prefetch::Failure(other));
                 self.stop = self.more.full();
@@ -473,7 +485,8 @@ impl Lmc {
         }
         // Answers an earlier call took in hand out first, unless their batch is gone.
         let mut failure = None;
-        if self.prefetched.batch != self.client.batch_generation() {
+        let kept = self.prefetched.kept;
+        if !kept && self.prefetched.batch != self.client.batch_generation() {
             self.prefetched.clear();
         }
         while let Some((item, key, value)) = self.prefetched.pop() {
@@ -490,11 +503,16 @@ impl Lmc {
                 }
                 Prefetch::BadValue => {
                     self.prefetched.clear();
+                    self.open_fetch = None;
                     return bad_value_end(r, result);
                 }
             }
         }
         self.prefetched.clear();
+        if kept {
+            // The rest of a fetch a command interrupted, handed out whole: its end.
+            return self.end_fetch(memc, r, result, failure, IoOutcome::Done);
+        }
         let wait = if self.client.batch_remaining() == 0 {
             // Answers already in the buffers are taken first, even when the batch is done.
             Wait::NoWait
@@ -515,6 +533,7 @@ impl Lmc {
             bad_value: false,
             stop: false,
             namespace_len: self.model.namespace.as_ref().map_or(0, Vec::len),
+            keep_all: false,
         };
         let outcome = self.client.io(Some(&Pending), &mut sink, wait);
         let (failure, bad_value, got) = (sink.failure, sink.bad_value, sink.got);
@@ -522,6 +541,7 @@ impl Lmc {
         // A value that does not decrypt ends the fetch as a miss would (measured on 1.1.4: the
         // fetch returns NULL with NOTFOUND, the answers after it are not handed out).
         if bad_value {
+            self.open_fetch = None;
             return bad_value_end(r, result);
         }
         // Like libmemcached, a fetch leaves the last error alone unless it fails.
@@ -529,6 +549,20 @@ impl Lmc {
             r.count += 1;
             return rc::SUCCESS;
         }
+        self.end_fetch(memc, r, result, failure, outcome)
+    }
+
+    /// The end of a fetch: END when this result took answers, NOTFOUND when it took none, or
+    /// the failure met on the way; an allocated result is freed and a caller's emptied.
+    fn end_fetch(
+        &mut self,
+        memc: *const memcached_st,
+        r: &mut memcached_result_st,
+        result: *mut memcached_result_st,
+        failure: Option<Status>,
+        outcome: IoOutcome,
+    ) -> memcached_return_t {
+        self.open_fetch = None;
         let code = match (failure, outcome) {
             (Some(status), _) if r.count == 0 => rc::from_status(status, &[]),
             (None, IoOutcome::Again) if r.count == 0 && self.client.batch_remaining() > 0 => {
@@ -551,6 +585,63 @@ impl Lmc {
             let server = (self.client.server_count() == 1).then_some(0);
             self.record_failure(code, failure.and_then(Status::failure), memc, server)
         }
+    }
+
+    /// A command between an mget and the end of its fetch (a get or a set between two
+    /// `memcached_fetch` calls, or from a `memcached_fetch_execute` callback): the fetch's
+    /// answers still to come are taken in first and kept, in order, and the fetches after
+    /// the command hand them out. 1.1.4 loses them: a get ends the fetch, and a set or an
+    /// increment reads the fetch's answers on its server as its own and drops the rest there.
+    /// Waits as a fetch would (the poll timeout); what has not come by then is a TIMEOUT for
+    /// the fetch to report when it gets there.
+    pub(super) fn keep_pending_fetch(&mut self) {
+        let Some(batch) = self.open_fetch.take() else {
+            return;
+        };
+        if batch != self.client.batch_generation() {
+            return;
+        }
+        if self.prefetched.kept || self.prefetched.batch != batch {
+            self.prefetched.clear();
+        }
+        // Never written: every answer goes to the kept list.
+        let mut unused = memcached_result_st::fresh(std::ptr::null(), 0);
+        let deadline =
+            Instant::now() + Duration::from_millis(self.model.poll_timeout.max(0) as u64);
+        loop {
+            let wait = if self.client.batch_remaining() == 0 {
+                Wait::NoWait
+            } else {
+                Wait::Until(deadline)
+            };
+            let mut sink = FetchSink {
+                result: &mut unused,
+                more: &mut self.prefetched,
+                with_cas: self.fetch_with_cas,
+                got: false,
+                failure: None,
+                decrypt: if self.model.binary_protocol {
+                    None
+                } else {
+                    self.encoding_key.as_ref()
+                },
+                bad_value: false,
+                stop: false,
+                namespace_len: self.model.namespace.as_ref().map_or(0, Vec::len),
+                keep_all: true,
+            };
+            let outcome = self.client.io(Some(&Pending), &mut sink, wait);
+            if self.client.batch_remaining() == 0 || outcome == IoOutcome::Paused {
+                // Done, or a value that did not decrypt: the fetch ends there.
+                break;
+            }
+            if Instant::now() >= deadline {
+                self.prefetched.push(Prefetch::Failure(Status::Again));
+                break;
+            }
+        }
+        self.prefetched.batch = batch;
+        self.prefetched.kept = true;
     }
 
     /// Queues the gets of an mget; nothing is sent for a bad key.
@@ -669,6 +760,11 @@ impl Lmc {
             self.client.command_then_fetch(&mut reqs, &mut sink)
         };
         self.client.restore_send_limit(limit);
+        // This mget's fetch replaces whatever an interrupted one kept.
+        if self.prefetched.kept {
+            self.prefetched.clear();
+        }
+        self.open_fetch = Some(self.client.batch_generation());
         let code = match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {
@@ -1123,6 +1219,7 @@ fn get_routed(
     if lmc.model.use_udp {
         return (lmc.record(rc::NOT_SUPPORTED, memc, None), sink);
     }
+    lmc.keep_pending_fetch();
     let server = lmc.client.server_index_for_key(group);
     let mut reqs = [Request {
         route: Route::ByKey(group),
@@ -1364,8 +1461,10 @@ pub extern "C" fn memcached_clone(
 #[no_mangle]
 pub extern "C" fn memcached_quit(ptr: *mut memcached_st) {
     memc::with_memc(ptr, (), |lmc| {
-        // Answers taken in before the quit go with the connections (1.1.4's fetch ends).
+        // Answers taken in before the quit go with the connections (1.1.4's fetch ends),
+        // also those a command in the middle of the fetch kept.
         lmc.prefetched.clear();
+        lmc.open_fetch = None;
         lmc.settle();
         lmc.client.replace_servers(std::iter::empty());
         lmc.apply_servers();

@@ -304,6 +304,7 @@ impl Lmc {
         key: &[u8],
         extras: &[u8],
     ) -> Vec<ServerAnswer> {
+        self.keep_pending_fetch();
         let mut reqs: Vec<Request<'_>> = servers
             .iter()
             .map(|&i| {

@@ -167,6 +167,7 @@ impl Lmc {
             *sink = answer;
             return code;
         }
+        self.keep_pending_fetch();
         let route = if group.is_none() && same_key(by, wire) {
             Route::Key
         } else if !valid_key(by) {

@@ -54,6 +54,9 @@ pub(super) struct Lmc {
     pub replicas: crate::client::ReplicaScratch,
     /// Answers of the pending fetch taken in beyond the one handed out (fetch.rs).
     pub prefetched: super::fetch::Prefetched,
+    /// The engine batch of an mget whose fetch has not reached its end (fetch.rs): a
+    /// command before that end first takes in the rest of its answers (`keep_pending_fetch`).
+    pub open_fetch: Option<u64>,
     /// Buffered requests were queued since the connections last settled: `settle` writes
     /// them and reads their answers before the connections close (and only then: a quit
     /// after a timeout does not wait for the server again).
@@ -110,6 +113,7 @@ impl Lmc {
             mget_ends: Vec::new(),
             replicas: Default::default(),
             prefetched: Default::default(),
+            open_fetch: None,
             buffered: false,
         };
         // Programs that cannot be changed get TLS from the environment (tls.rs).
