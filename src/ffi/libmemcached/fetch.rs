@@ -25,7 +25,7 @@
 //! - Results' values are NUL-terminated (the real library's are not always).
 
 use std::ffi::{c_char, c_int, c_void};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::memc::{self, Lmc};
 use super::rc::{self, memcached_return_t};
@@ -606,8 +606,7 @@ impl Lmc {
         }
         // Never written: every answer goes to the kept list.
         let mut unused = memcached_result_st::fresh(std::ptr::null(), 0);
-        let deadline =
-            Instant::now() + Duration::from_millis(self.model.poll_timeout.max(0) as u64);
+        let deadline = Instant::now() + self.poll_timeout();
         loop {
             let wait = if self.client.batch_remaining() == 0 {
                 Wait::NoWait

@@ -187,9 +187,13 @@ impl Lmc {
     }
 
     pub fn wait(&self) -> Wait {
-        let ms = u64::try_from(self.model.poll_timeout).unwrap_or(5000);
         // Per call, as libmemcached's poll timeout is per wait; resolved by the engine.
-        Wait::Within(Duration::from_millis(ms))
+        Wait::Within(self.poll_timeout())
+    }
+
+    /// POLL_TIMEOUT (a negative one, "forever" to libmemcached, is taken as 5 seconds).
+    pub fn poll_timeout(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.model.poll_timeout).unwrap_or(5000))
     }
 
     /// Whether the next recorded failure leaves out the system's words (see `record_failure`).
