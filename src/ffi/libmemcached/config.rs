@@ -1354,6 +1354,12 @@ impl Model {
         self.run_distribution();
     }
 
+    /// POLL_TIMEOUT as a duration (a negative one, "forever" to libmemcached, is taken as
+    /// 5 seconds).
+    pub fn poll_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.poll_timeout).unwrap_or(5000))
+    }
+
     /// What 1.1.4's `run_distribution()` (after every server list change and distribution
     /// set) does to the model: with SORT_HOSTS the server list is sorted (by hostname bytes,
     /// then port), and the continuum's points take the key hash of this moment.

@@ -63,11 +63,12 @@ pub extern "C" fn memcached_dump(
         }
         // A listing may take a while (it streams every key), but a server that stops
         // answering must not hold the call for long: twice the handle's I/O timeout.
-        let poll = u64::try_from(lmc.model.poll_timeout)
-            .unwrap_or(5000)
-            .max(500);
+        let poll = lmc
+            .model
+            .poll_wait()
+            .max(std::time::Duration::from_millis(500));
         let opts = DumpOptions {
-            timeout: std::time::Duration::from_millis(poll * 2),
+            timeout: poll * 2,
             ..DumpOptions::default()
         };
         let report = lmc.client.dump(&opts, |_, k| {

@@ -606,7 +606,7 @@ impl Lmc {
         }
         // Never written: every answer goes to the kept list.
         let mut unused = memcached_result_st::fresh(std::ptr::null(), 0);
-        let deadline = Instant::now() + self.poll_timeout();
+        let deadline = Instant::now() + self.model.poll_wait();
         loop {
             let wait = if self.client.batch_remaining() == 0 {
                 Wait::NoWait

@@ -3,7 +3,6 @@
 //! fields real programs read in step with the settings.
 
 use std::ffi::{c_int, c_void};
-use std::time::Duration;
 
 use super::config::{distribution, Model};
 use super::rc;
@@ -188,12 +187,7 @@ impl Lmc {
 
     pub fn wait(&self) -> Wait {
         // Per call, as libmemcached's poll timeout is per wait; resolved by the engine.
-        Wait::Within(self.poll_timeout())
-    }
-
-    /// POLL_TIMEOUT (a negative one, "forever" to libmemcached, is taken as 5 seconds).
-    pub fn poll_timeout(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.model.poll_timeout).unwrap_or(5000))
+        Wait::Within(self.model.poll_wait())
     }
 
     /// Whether the next recorded failure leaves out the system's words (see `record_failure`).

@@ -195,9 +195,7 @@ pub(super) fn replicated_mget(
     gets: &mut dyn RequestSet,
     sink: &mut dyn ResponseSink,
 ) -> Unreached {
-    let wait = Wait::after(std::time::Duration::from_millis(
-        u64::try_from(model.poll_timeout).unwrap_or(5000),
-    ));
+    let wait = Wait::after(model.poll_wait());
     let replicas = u64::from(model.number_of_replicas);
     let start = read_start(model, replicas);
     client
