@@ -130,18 +130,17 @@ static void counters(int binary) {
     /* Under NOREPLY no value comes back: SUCCESS with UINT64_MAX (text refuses an initial
      * value as it does without NOREPLY). */
     RC(memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NOREPLY, 1));
-    v = 77;
-    rc = memcached_increment(m, "n", 1, 5, &v);
-    printf("noreply incr n 5: rc=%d v=%llu\n", rc, (unsigned long long)v);
-    v = 77;
-    rc = memcached_decrement(m, "n", 1, 1, &v);
-    printf("noreply decr n 1: rc=%d v=%llu\n", rc, (unsigned long long)v);
-    v = 77;
-    rc = memcached_increment(m, "missing", 7, 1, &v);
-    printf("noreply incr missing: rc=%d v=%llu\n", rc, (unsigned long long)v);
-    v = 77;
-    rc = memcached_increment_with_initial(m, "wn", 2, 1, 7, 0, &v);
-    printf("noreply incr_with_initial wn: rc=%d v=%llu\n", rc, (unsigned long long)v);
+#define NOREPLY_COUNTER(call)                                                    \
+    do {                                                                         \
+        v = 77;                                                                  \
+        rc = (call);                                                             \
+        printf("noreply %s: rc=%d v=%llu\n", #call, rc, (unsigned long long)v); \
+    } while (0)
+    NOREPLY_COUNTER(memcached_increment(m, "n", 1, 5, &v));
+    NOREPLY_COUNTER(memcached_decrement(m, "n", 1, 1, &v));
+    NOREPLY_COUNTER(memcached_increment(m, "missing", 7, 1, &v));
+    NOREPLY_COUNTER(memcached_increment_with_initial(m, "wn", 2, 1, 7, 0, &v));
+#undef NOREPLY_COUNTER
     RC(memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NOREPLY, 0));
     show_get(m, p, "n");
     show_get(m, p, "wn");

@@ -371,6 +371,33 @@ struct FetchSink<'r> {
     keep_all: bool,
 }
 
+impl<'r> FetchSink<'r> {
+    /// A sink for the pending fetch: `keep_all` takes every answer into `more`.
+    fn new(
+        result: &'r mut memcached_result_st,
+        more: &'r mut Prefetched,
+        model: &super::config::Model,
+        encoding_key: Option<&'r super::encoding::EncodingKey>,
+        with_cas: bool,
+        failure: Option<Status>,
+        keep_all: bool,
+    ) -> FetchSink<'r> {
+        FetchSink {
+            result,
+            more,
+            with_cas,
+            got: false,
+            failure,
+            // 1.1.4 decrypts values over text only.
+            decrypt: encoding_key.filter(|_| !model.binary_protocol),
+            bad_value: false,
+            stop: false,
+            namespace_len: model.namespace.as_ref().map_or(0, Vec::len),
+            keep_all,
+        }
+    }
+}
+
 impl ResponseSink for FetchSink<'_> {
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
         if batch_index.is_none() || self.stop {
@@ -519,22 +546,15 @@ impl Lmc {
         } else {
             self.wait()
         };
-        let mut sink = FetchSink {
-            result: r,
-            more: &mut self.prefetched,
-            with_cas: self.fetch_with_cas,
-            got: false,
+        let mut sink = FetchSink::new(
+            r,
+            &mut self.prefetched,
+            &self.model,
+            self.encoding_key.as_ref(),
+            self.fetch_with_cas,
             failure,
-            decrypt: if self.model.binary_protocol {
-                None
-            } else {
-                self.encoding_key.as_ref()
-            },
-            bad_value: false,
-            stop: false,
-            namespace_len: self.model.namespace.as_ref().map_or(0, Vec::len),
-            keep_all: false,
-        };
+            false,
+        );
         let outcome = self.client.io(Some(&Pending), &mut sink, wait);
         let (failure, bad_value, got) = (sink.failure, sink.bad_value, sink.got);
         self.prefetched.batch = self.client.batch_generation();
@@ -613,22 +633,15 @@ impl Lmc {
             } else {
                 Wait::Until(deadline)
             };
-            let mut sink = FetchSink {
-                result: &mut unused,
-                more: &mut self.prefetched,
-                with_cas: self.fetch_with_cas,
-                got: false,
-                failure: None,
-                decrypt: if self.model.binary_protocol {
-                    None
-                } else {
-                    self.encoding_key.as_ref()
-                },
-                bad_value: false,
-                stop: false,
-                namespace_len: self.model.namespace.as_ref().map_or(0, Vec::len),
-                keep_all: true,
-            };
+            let mut sink = FetchSink::new(
+                &mut unused,
+                &mut self.prefetched,
+                &self.model,
+                self.encoding_key.as_ref(),
+                self.fetch_with_cas,
+                None,
+                true,
+            );
             let outcome = self.client.io(Some(&Pending), &mut sink, wait);
             if self.client.batch_remaining() == 0 || outcome == IoOutcome::Paused {
                 // Done, or a value that did not decrypt: the fetch ends there.
