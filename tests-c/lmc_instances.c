@@ -168,7 +168,9 @@ static void stats_scenario(memcached_st *memc, const char *tag) {
     free(a); /* memcstat frees it with free() */
     free(st); /* pylibmc */
 
-    static const char *groups[] = {"items", "slabs", "settings", "nonsense", "with space", NULL};
+    /* "detail off|dump" are groups of two words (a fresh server: the dump is empty). */
+    static const char *groups[] = {"items", "slabs", "settings", "nonsense", "with space",
+                                   "detail off", "detail dump", "detail", "detail  dump", NULL};
     for (const char **g = groups; *g; g++) {
         rc = MEMCACHED_MAXIMUM_RETURN;
         st = memcached_stat(memc, (char *) *g, &rc);
@@ -188,6 +190,9 @@ static void stats_scenario(memcached_st *memc, const char *tag) {
     c.rows = 0;
     rc = memcached_stat_execute(memc, "nonsense", stat_cb, &c);
     printf("%s stat_execute(nonsense) rc=%d rows=%d\n", tag, rc, c.rows);
+    c.rows = 0;
+    rc = memcached_stat_execute(memc, "detail dump", stat_cb, &c);
+    printf("%s stat_execute(detail dump) rc=%d rows=%d\n", tag, rc, c.rows);
 }
 
 static void by_key(memcached_st *memc, const char *tag) {

@@ -527,3 +527,31 @@ fn hostile_meta_servers_never_yield_a_wrong_value() {
         }
     }
 }
+
+/// `stats detail on|dump|off` over text: groups of two words. `on` and `off` are answered OK,
+/// the dump's `PREFIX` lines become rows named PREFIX; a group the line cannot carry (a
+/// control byte) is refused before anything is sent.
+#[test]
+fn text_stats_detail_groups() {
+    let (_servers, list) = common::cluster(1);
+    let mut c = client(&list, Protocol::Text);
+    assert_eq!(c.stats(0, Some("detail on")), Ok(vec![]));
+    assert_eq!(c.get(b"pfx:a").unwrap(), None);
+    c.set(b"pfx:b", b"1", 0, 0).unwrap();
+    let dump = Ok(vec![(
+        "PREFIX".to_string(),
+        "pfx get 1 hit 0 set 1 del 0".to_string(),
+    )]);
+    assert_eq!(c.stats(0, Some("detail dump")), dump);
+    // memcached splits the line at runs of spaces.
+    assert_eq!(c.stats(0, Some("detail  dump")), dump);
+    assert_eq!(c.stats(0, Some("detail off")), Ok(vec![]));
+    // memcached's usage message (CLIENT_ERROR), and a tab the encoder refuses.
+    assert!(c.stats(0, Some("detail")).is_err());
+    assert_eq!(
+        c.stats(0, Some("detail\tdump")),
+        Err(Status::Failed(Failure::InvalidRequest))
+    );
+    // The connection is still in step.
+    assert_eq!(c.get(b"pfx:b").unwrap().map(|i| i.value), Some(b"1".to_vec()));
+}

@@ -413,7 +413,8 @@ fn answer_fits(op: u8, reply: &Reply<'_>) -> Option<(u16, bool)> {
         Reply::Deleted if op == DELETE => (wire::NO_ERROR, true),
         Reply::Touched if op == TOUCH => (wire::NO_ERROR, true),
         Reply::Number(_) if matches!(op, INCREMENT | DECREMENT) => (wire::NO_ERROR, true),
-        Reply::Ok if matches!(op, FLUSH | VERBOSITY) => (wire::NO_ERROR, true),
+        // `stats detail on|off` is answered OK.
+        Reply::Ok if matches!(op, FLUSH | VERBOSITY | STAT) => (wire::NO_ERROR, true),
         Reply::Version(_) if matches!(op, VERSION | NOOP) => (wire::NO_ERROR, true),
         // The server does not know the command (an old server, a proxy).
         Reply::Error | Reply::ErrorMessage(_) if !is_get(op) && !storage => {

@@ -323,13 +323,26 @@ pub fn encode_verbosity(out: &mut Vec<u8>, level: u32, noreply: bool) {
     debug_assert!(r.is_ok());
 }
 
+/// Whether `group` can follow `stats` on a line: words like keys (no control bytes)
+/// separated by spaces, at least one, 250 bytes at most in all (`items`, `detail dump`).
+/// memcached splits the line at runs of spaces, as libmemcached sends the group as given.
+pub fn stats_group_fits(group: &[u8]) -> bool {
+    group.len() <= MAX_KEY_LEN
+        && group.iter().any(|&b| b != b' ')
+        && group
+            .split(|&b| b == b' ')
+            .all(|word| word.is_empty() || valid_key(word))
+}
+
 /// Appends `stats\r\n` or `stats <group>\r\n` (`items`, `slabs`, `settings`, `sizes`, `conns`,
-/// `reset`, ...); the group is checked like a key.
+/// `reset`, `detail on|off|dump`, ...); see [`stats_group_fits`].
 pub fn encode_stats(out: &mut Vec<u8>, group: Option<&[u8]>) -> Result<(), EncodeError> {
     match group {
         None => push_line(out, &[Word::Bytes(b"stats")], false),
         Some(g) => {
-            check_key(g)?;
+            if !stats_group_fits(g) {
+                return Err(EncodeError::InvalidKey);
+            }
             push_line(out, &[Word::Bytes(b"stats"), Word::Bytes(g)], false)
         }
     }
@@ -778,6 +791,14 @@ fn parse_reply_general(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
                     return Err(ParseError::Unexpected);
                 }
                 Reply::Stat { name, value }
+            } else if body.starts_with(b"PREFIX ") {
+                // `stats detail dump`: `PREFIX <prefix> get <n> hit <n> set <n> del <n>`, a
+                // row named PREFIX.
+                let (name, value) = body.split_at(b"PREFIX".len());
+                Reply::Stat {
+                    name,
+                    value: &value[1..],
+                }
             } else if let Some(rest) = body.strip_prefix(b"ITEM ") {
                 let (key, rest) = split_word(rest);
                 if key.is_empty() {
@@ -1120,6 +1141,10 @@ mod tests {
                 b"stats slabs\r\n",
             ),
             (
+                bytes_of(|o| encode_stats(o, Some(b"detail dump")).unwrap()),
+                b"stats detail dump\r\n",
+            ),
+            (
                 bytes_of(|o| encode_cachedump(o, 1, 0)),
                 b"stats cachedump 1 0\r\n",
             ),
@@ -1164,11 +1189,17 @@ mod tests {
                 encode_touch(&mut out, key, 1, false),
                 Err(EncodeError::InvalidKey)
             );
-            assert_eq!(
-                encode_stats(&mut out, Some(key)),
-                Err(EncodeError::InvalidKey)
-            );
             assert_eq!(push_get_key(&mut out, key), Err(EncodeError::InvalidKey));
+        }
+        // A stats group may be a few words ("detail dump"), each like a key.
+        let bad_groups: [&[u8]; 6] = [b"", b"  ", b"a\tb", b"a\r\nb", b"a\0", &long];
+        for group in bad_groups {
+            assert_eq!(
+                encode_stats(&mut out, Some(group)),
+                Err(EncodeError::InvalidKey),
+                "{:?}",
+                String::from_utf8_lossy(group)
+            );
         }
         assert_eq!(out, b"prefix");
         encode_version(&mut out);
@@ -1317,6 +1348,13 @@ mod tests {
                 Reply::Stat {
                     name: b"pid",
                     value: b"123",
+                },
+            ),
+            (
+                b"PREFIX pfx get 2 hit 1 set 0 del 0\r\n",
+                Reply::Stat {
+                    name: b"PREFIX",
+                    value: b"pfx get 2 hit 1 set 0 del 0",
                 },
             ),
             (

@@ -235,9 +235,13 @@ impl Lmc {
     /// The stats rows of every server (in text, values cut at the first blank).
     fn stats_rows(&mut self, group: &[u8]) -> Vec<ServerAnswer> {
         let servers: Vec<usize> = (0..self.client.server_count()).collect();
-        if !self.model.binary_protocol && group.iter().any(|&b| server_list::c_isspace(b)) {
-            // The real library sends "stats a b" and memcached answers ERROR; the text
-            // encoder refuses such a line, so the answer is given here.
+        if !self.model.binary_protocol
+            && group.iter().any(|&b| server_list::c_isspace(b))
+            && !crate::protocol::text::stats_group_fits(group)
+        {
+            // The real library sends "stats a  b" and memcached answers ERROR; the text
+            // encoder refuses such a line, so the answer is given here. (Groups of words
+            // such as "detail dump" are sent.)
             return servers
                 .iter()
                 .map(|_| ServerAnswer {
@@ -249,7 +253,9 @@ impl Lmc {
         let mut answers = self.ask_servers(&servers, opcode::STAT, group, &[]);
         if !self.model.binary_protocol {
             for a in &mut answers {
-                for (_, v) in &mut a.rows {
+                // (The rows of `detail dump` keep their counts: 1.1.4 cannot read them at
+                // all, SOME_ERRORS.)
+                for (_, v) in a.rows.iter_mut().filter(|(name, _)| name != b"PREFIX") {
                     let n = text_value(v).len();
                     v.truncate(n);
                 }
