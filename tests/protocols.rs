@@ -553,5 +553,8 @@ fn text_stats_detail_groups() {
         Err(Status::Failed(Failure::InvalidRequest))
     );
     // The connection is still in step.
-    assert_eq!(c.get(b"pfx:b").unwrap().map(|i| i.value), Some(b"1".to_vec()));
+    assert_eq!(
+        c.get(b"pfx:b").unwrap().map(|i| i.value),
+        Some(b"1".to_vec())
+    );
 }
