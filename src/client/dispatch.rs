@@ -201,7 +201,8 @@ impl Client {
                 0
             },
         };
-        if !self.unsolicited_checked {
+        // (Binary and meta answers carry their request's id: nothing to look for.)
+        if self.protocol == protocol::Protocol::Text && !self.unsolicited_checked {
             self.close_if_unsolicited(server);
         }
         match self.conns[server].queue(&parts, entry, send_max) {
