@@ -648,3 +648,62 @@ fn a_fetch_execute_callback_may_call_the_handle_without_losing_results() {
         assert_eq!((rc, v.as_deref()), (SUCCESS, Some(&b"v"[..])));
     });
 }
+
+/// A command in the middle of a fetch while one of the mget's servers is frozen: the rest of
+/// the fetch is waited for no longer than the poll timeout, the command gets its own answer,
+/// and the fetch then hands out the live server's results (each its own key's, once) and
+/// ends instead of waiting again.
+#[test]
+fn a_command_in_the_middle_of_a_fetch_waits_for_a_frozen_server_no_longer_than_the_poll_timeout() {
+    const TIMEOUT: i32 = 31;
+    let (servers, _) = common::cluster(2);
+    let frozen = servers[1].pid().to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, frozen.as_str()])
+            .status();
+        assert!(status.unwrap().success());
+    };
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
+        let keys: Vec<String> = (0..20).map(|i| format!("fz-{binary}-{i}")).collect();
+        for key in &keys {
+            set(memc, key, key.as_bytes(), 0);
+        }
+        signal("-STOP");
+        mget(memc, &keys);
+        let (first, value, _) = fetch(memc, 1).expect("a hit from the live server");
+        assert_eq!(value, first.as_bytes());
+        let start = std::time::Instant::now();
+        let (rc, value, _) = get(memc, &first);
+        let took = start.elapsed();
+        assert_eq!((rc, value.as_deref()), (SUCCESS, Some(first.as_bytes())));
+        assert!(
+            took < common::slack(std::time::Duration::from_millis(900)),
+            "binary={binary}: the get in the middle took {took:?}"
+        );
+        let mut seen = HashMap::from([(first, ())]);
+        let mut n = 2;
+        let end = loop {
+            match fetch(memc, n) {
+                Ok((key, value, _)) => {
+                    assert_eq!(value, key.as_bytes(), "binary={binary}");
+                    assert!(seen.insert(key.clone(), ()).is_none(), "{key} twice");
+                    n += 1;
+                }
+                Err(code) => break code,
+            }
+        };
+        assert!(
+            matches!(end, END | NOTFOUND | TIMEOUT),
+            "binary={binary}: {end}"
+        );
+        assert!(
+            seen.len() < keys.len(),
+            "binary={binary}: the frozen server answered"
+        );
+        signal("-CONT");
+        memcached_free(memc);
+    }
+}
