@@ -471,8 +471,32 @@ fn fake_meta_server(reply: &'static str, close: bool) -> u16 {
 fn hostile_meta_servers_never_yield_a_wrong_value() {
     // (fault, reply, close after, the right value for "k" if any)
     type Fault = (&'static str, &'static str, bool, Option<&'static [u8]>);
-    let faults: [Fault; 7] = [
+    let faults: [Fault; 11] = [
         ("garbage line", "HELLO THERE\r\n", false, None),
+        (
+            "another key's answer with this request's opaque",
+            "VA 5 kother O{O}\r\nwrong\r\n",
+            false,
+            None,
+        ),
+        (
+            "an answer that does not name its key",
+            "VA 5 O{O}\r\nwrong\r\n",
+            false,
+            None,
+        ),
+        (
+            "two opaques on one line",
+            "VA 5 kk O{O+1} O{O}\r\nwrong\r\n",
+            false,
+            None,
+        ),
+        (
+            "a text answer to mg",
+            "VALUE k 0 5\r\nwrong\r\nEND\r\n",
+            false,
+            None,
+        ),
         (
             "an answer to another opaque",
             "VA 5 O{O+1}\r\nwrong\r\n",
@@ -482,7 +506,7 @@ fn hostile_meta_servers_never_yield_a_wrong_value() {
         ("an answer without opaque", "VA 5\r\nwrong\r\n", false, None),
         (
             "the right answer",
-            "VA 3 f0 c1 O{O}\r\nabc\r\n",
+            "VA 3 f0 c1 kk O{O}\r\nabc\r\n",
             false,
             Some(b"abc"),
         ),

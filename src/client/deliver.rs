@@ -269,6 +269,9 @@ impl Client {
                     Corruption::KeyMismatch => {
                         "protocol error: an answer carries another key than its request's".into()
                     }
+                    Corruption::WrongAnswer => {
+                        "protocol error: an answer of another kind than its request".into()
+                    }
                 };
                 self.server_failed(server, &msg, Failure::ProtocolError, reqs, sink);
                 return;

@@ -60,9 +60,23 @@ impl Connection {
         let Some(entry) = entry else {
             return Event::Late(Answer::from_frame(&frame));
         };
+        let ok_status = header.status == protocol::status::NO_ERROR;
+        // memcached answers with its request's opcode. Another one (a STAT row, a SET frame
+        // carrying the right key) is not this request's answer, whatever its key says; nor
+        // is a successful increment without its 8-byte counter.
+        let delta = matches!(
+            entry.opcode,
+            protocol::opcode::INCREMENT
+                | protocol::opcode::DECREMENT
+                | protocol::opcode::INCREMENTQ
+                | protocol::opcode::DECREMENTQ
+        );
+        if header.opcode != entry.opcode || (delta && ok_status && frame.value.len() != 8) {
+            self.inflight.push_front(entry);
+            return Event::Corrupt(Corruption::WrongAnswer);
+        }
         if entry.key_tag != 0 {
             let carries_key = !frame.key.is_empty();
-            let ok_status = header.status == protocol::status::NO_ERROR;
             if (carries_key && key_tag(frame.key) != entry.key_tag) || (!carries_key && ok_status) {
                 // Consumed, but the connection is reset for it anyway, and the request, back
                 // at the head of the queue, fails with the others.
@@ -71,9 +85,7 @@ impl Connection {
             }
         }
         // STAT answers one row per statistic, then an empty-key row that ends it.
-        let last = !(header.opcode == protocol::opcode::STAT
-            && header.status == protocol::status::NO_ERROR
-            && header.key_len > 0);
+        let last = !(entry.opcode == protocol::opcode::STAT && ok_status && header.key_len > 0);
         if !last {
             self.inflight.push_front(entry);
         }

@@ -6,12 +6,15 @@
 //! even for quiet ms/md, and an error line carries no opaque, so it could not be attributed in
 //! a quiet pipeline. An error line is attributed to the request at the head of the queue when
 //! that one is not quiet; otherwise the connection is reset. Keys a text line cannot carry go
-//! base64-encoded (`b`). Answers carry no key: the engine takes it from the request. Server
+//! base64-encoded (`b`). Requests with a key sent as text ask for it back (`k`), and an answer
+//! with another key resets the connection, as over binary (a base64 key is not asked back: an
+//! item memcached created by vivify returns its key raw, which can break the reply line). The
+//! engine takes the answer's key from the request. Server
 //! commands without a meta form (version, stats, flush_all, verbosity) go as text commands,
 //! which a meta connection answers in text, in order.
 
 use super::text::{self as text_match, Spans, OP_TEXT_END};
-use super::{Answer, Connection, Corruption, Event, InFlight, Origin, QueueError};
+use super::{key_tag, Answer, Connection, Corruption, Event, InFlight, Origin, QueueError};
 use crate::protocol::binary::status as wire;
 use crate::protocol::meta::{
     self, ArithFlags, ArithMode, Code, DeleteFlags, GetFlags, MetaReply, SetFlags, SetMode,
@@ -41,6 +44,13 @@ impl Connection {
         let op = parts.opcode;
         let key = parts.key;
         let base64 = !text::valid_key(key);
+        // Keys sent as text come back in every answer (`k`) and are checked against it.
+        let return_key = !base64;
+        entry.key_tag = if return_key && !key.is_empty() {
+            key_tag(key)
+        } else {
+            0
+        };
         let opaque = Some(entry.opaque);
         let out = &mut self.out;
         let result = match op {
@@ -50,6 +60,7 @@ impl Connection {
                     value: true,
                     client_flags: true,
                     cas: true,
+                    key: return_key,
                     touch,
                     quiet: entry.quiet,
                     opaque,
@@ -61,6 +72,7 @@ impl Connection {
             TOUCH => {
                 let flags = GetFlags {
                     touch: Some(be32(parts.extras)),
+                    key: return_key,
                     opaque,
                     base64,
                     ..GetFlags::default()
@@ -82,6 +94,7 @@ impl Connection {
                     ttl: be32(parts.extras.get(4..).unwrap_or(&[])),
                     compare_cas: (parts.cas != 0).then_some(parts.cas),
                     return_cas: true,
+                    return_key,
                     opaque,
                     base64,
                     ..SetFlags::default()
@@ -92,6 +105,7 @@ impl Connection {
             DELETE | DELETEQ => {
                 let flags = DeleteFlags {
                     compare_cas: (parts.cas != 0).then_some(parts.cas),
+                    return_key,
                     opaque,
                     base64,
                     ..DeleteFlags::default()
@@ -114,6 +128,7 @@ impl Connection {
                     vivify_ttl: create.then_some(exptime),
                     return_value: true,
                     return_cas: true,
+                    return_key,
                     opaque,
                     base64,
                     ..ArithFlags::default()
@@ -122,12 +137,14 @@ impl Connection {
                 meta::encode_arith(out, key, &flags)
             }
             NOOP => {
+                entry.key_tag = 0;
                 meta::encode_noop(out);
                 Ok(())
             }
             // Server commands have no meta form: text, answered in text, in order.
             VERSION | STAT | FLUSH | FLUSHQ | VERBOSITY | QUIT | QUITQ => {
                 entry.quiet = false;
+                entry.key_tag = 0;
                 return self.queue_text(
                     &RequestParts {
                         opcode: match op {
@@ -170,8 +187,15 @@ impl Connection {
         }
         let pending = self.recv.pending();
         let (reply, len) = match meta::parse_reply(pending) {
-            // A text command's answer (version, stats, ...), matched in order.
-            Err(meta::ParseError::Unexpected) => return self.next_text_event(recv_max),
+            // A text command's answer (version, stats, ...), matched in order; a text answer
+            // where a meta one is due (`VALUE` to an `mg`, `STORED` to an `ms`) answers nothing.
+            Err(meta::ParseError::Unexpected) => {
+                let due = self.inflight.iter().find(|f| !f.quiet).map(|f| f.opcode);
+                if due.is_some_and(answered_in_text) {
+                    return self.next_text_event(recv_max);
+                }
+                return Event::Corrupt(Corruption::Unexpected);
+            }
             Err(e) => return Event::Corrupt(Corruption::Meta(e)),
             Ok(meta::Parsed::Reply { reply, len }) => (reply, len),
             Ok(meta::Parsed::Need(need)) => {
@@ -276,6 +300,18 @@ impl Connection {
                     self.inflight.push_front(entry);
                     return Event::Corrupt(Corruption::Unexpected);
                 }
+                if entry.key_tag != 0 && !carries_key(&meta.flags, entry.key_tag) {
+                    self.inflight.push_front(entry);
+                    return Event::Corrupt(Corruption::KeyMismatch);
+                }
+                // A counter's success (we always ask `v`) is `VA` with a decimal number.
+                if is_delta(entry.opcode)
+                    && matches!(meta.code, Code::Va | Code::Hd)
+                    && parse_counter(&meta).is_none()
+                {
+                    self.inflight.push_front(entry);
+                    return Event::Corrupt(Corruption::WrongAnswer);
+                }
                 // Field by field (the answer still borrows the receive buffer): the server
                 // is alive, and a probe has succeeded.
                 self.failures = 0;
@@ -367,6 +403,43 @@ enum ErrorLine {
     Server(u16),
 }
 
+/// Requests a meta connection sends as text commands (answered in text, in order).
+fn answered_in_text(op: u8) -> bool {
+    use opcode::*;
+    matches!(
+        op,
+        VERSION | STAT | FLUSH | FLUSHQ | VERBOSITY | QUIT | QUITQ
+    )
+}
+
+/// Whether an answer's `k` flag names the key whose fingerprint is `tag` (a key memcached
+/// stored base64-encoded comes back so, with `b`, even to a request that sent it as text).
+fn carries_key(flags: &meta::ReturnFlags<'_>, tag: u64) -> bool {
+    match flags.key {
+        None => false,
+        Some(k) if flags.key_is_base64 => {
+            let mut raw = [0u8; meta::MAX_KEY_LEN];
+            meta::decode_base64_key(k, &mut raw).is_some_and(|n| key_tag(&raw[..n]) == tag)
+        }
+        Some(k) => key_tag(k) == tag,
+    }
+}
+
+fn is_delta(op: u8) -> bool {
+    matches!(
+        op,
+        opcode::INCREMENT | opcode::INCREMENTQ | opcode::DECREMENT | opcode::DECREMENTQ
+    )
+}
+
+/// A counter answer's number: `VA` with a decimal that fits 64 bits; None otherwise.
+fn parse_counter(m: &MetaReply<'_>) -> Option<u64> {
+    if m.code != Code::Va {
+        return None;
+    }
+    std::str::from_utf8(m.data).ok()?.trim().parse::<u64>().ok()
+}
+
 /// Whether a meta answer code answers a request with opcode `op`.
 fn fits(op: u8, code: Code) -> bool {
     use opcode::*;
@@ -408,13 +481,8 @@ fn answer_of<'a>(op: u8, m: &MetaReply<'a>) -> Answer<'a> {
         Code::Ex => wire::KEY_EXISTS,
         Code::Me => wire::NO_ERROR,
     };
-    let delta = matches!(
-        op,
-        opcode::INCREMENT | opcode::INCREMENTQ | opcode::DECREMENT | opcode::DECREMENTQ
-    );
-    let counter = (delta && m.code == Code::Va)
-        .then(|| std::str::from_utf8(m.data).ok()?.trim().parse::<u64>().ok())
-        .flatten();
+    let delta = is_delta(op);
+    let counter = if delta { parse_counter(m) } else { None };
     Answer {
         opcode: op,
         status,

@@ -94,6 +94,9 @@ pub enum Corruption {
     Meta(crate::protocol::meta::ParseError),
     /// An answer that fits no request in flight (text answers come in order).
     Unexpected,
+    /// An answer with its request's id, but not of its kind: another command's answer
+    /// (binary opcode), or a counter's answer without a number.
+    WrongAnswer,
 }
 
 /// What the bytes at the head of a connection's receive buffer are.
@@ -813,9 +816,9 @@ impl Connection {
         true
     }
 
-    /// The socket to look at for bytes nobody asked for: a connected plaintext text
-    /// connection with nothing queued, in flight or buffered (binary and meta answers carry
-    /// their request's id; a TLS session may send session tickets at any time).
+    /// The socket to look at for bytes nobody asked for: a connected plaintext text or meta
+    /// connection with nothing queued, in flight or buffered (binary answers carry their
+    /// request's id; a TLS session may send session tickets at any time).
     pub fn unsolicited_check_fd(&self) -> Option<std::os::fd::RawFd> {
         if self.tls.is_some() || !self.is_idle_text() {
             return None;
@@ -823,10 +826,11 @@ impl Connection {
         self.fd()
     }
 
-    /// A connected text connection with nothing queued, in flight or buffered: any byte the
+    /// A connected text (or meta: its end-of-batch `MN`, error lines and text-command answers
+    /// carry no id) connection with nothing queued, in flight or buffered: any byte the
     /// server sends now answers nothing.
     fn is_idle_text(&self) -> bool {
-        self.protocol == Protocol::Text
+        self.protocol != Protocol::Binary
             && self.state == State::Connected
             && !self.has_unsent()
             && !self.awaits_response()

@@ -265,6 +265,45 @@ fn an_answer_with_another_key_is_corruption_and_keeps_its_request() {
 }
 
 #[test]
+fn an_answer_of_another_command_is_not_its_requests_answer() {
+    // A STAT row (or a SET frame) with the right key and id answering a get: refused, the
+    // request kept for the reset to fail (it was taken for "more rows follow", with success).
+    for op in [STAT, SET] {
+        let mut c = scripted(&[(GETK, b"a", 7)], &answer(op, 0, 7, b"a", b"EVIL"));
+        assert!(
+            matches!(c.next_event(MAX), Event::Corrupt(Corruption::WrongAnswer)),
+            "opcode {op:#x}"
+        );
+        assert_eq!(c.inflight_len(), 1);
+    }
+    // A successful increment carries its 8-byte counter; anything else is refused.
+    for len in [0, 4, 9] {
+        let mut c = scripted(
+            &[(INCREMENT, b"n", 8)],
+            &answer(INCREMENT, 0, 8, b"", &vec![0; len]),
+        );
+        assert!(
+            matches!(c.next_event(MAX), Event::Corrupt(Corruption::WrongAnswer)),
+            "value of {len} bytes"
+        );
+    }
+    let mut c = scripted(
+        &[(INCREMENT, b"n", 8)],
+        &answer(INCREMENT, 0, 8, b"", &7u64.to_be_bytes()),
+    );
+    assert_eq!(
+        kinds(&mut c),
+        ["answer 8 0 \"\\0\\0\\0\\0\\0\\0\\0\\u{7}\""]
+    );
+    // A failed increment has a message, not a counter.
+    let mut c = scripted(
+        &[(INCREMENT, b"n", 8)],
+        &answer(INCREMENT, 6, 8, b"", b"non-numeric value"),
+    );
+    assert!(matches!(c.next_event(MAX), Event::Answer { .. }));
+}
+
+#[test]
 fn late_oversized_split_and_stat_answers() {
     // An opaque not in flight: late, the request still waits.
     let mut c = scripted(&[(GETK, b"k", 20)], &answer(GETK, 0, 3, b"k", b"old"));
@@ -351,7 +390,7 @@ fn kinds(c: &mut Connection) -> Vec<String> {
     out
 }
 
-use protocol::opcode::{DELETE, GETKQ as QGET, INCREMENT, SET, SETQ};
+use protocol::opcode::{DELETE, GET, GETKQ as QGET, INCREMENT, SET, SETQ};
 
 #[test]
 fn text_get_line_hits_misses_and_repeats_in_order() {
@@ -530,7 +569,7 @@ fn meta(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
 
 #[test]
 fn meta_quiet_gets_closed_by_mn_and_answers_by_opaque() {
-    let bytes = b"VA 2 f5 c9 O11\r\nvb\r\nMN\r\n";
+    let bytes = b"VA 2 f5 c9 kb O11\r\nvb\r\nMN\r\n";
     let mut c = meta(
         &[(QGET, b"a", 10), (QGET, b"b", 11), (QGET, b"c", 12)],
         bytes,
@@ -546,7 +585,7 @@ fn meta_quiet_gets_closed_by_mn_and_answers_by_opaque() {
     );
     // A stale opaque is a late answer; an answer without opaque or an error line in a quiet
     // pipeline cannot be attributed: reset.
-    let mut c = meta(&[(QGET, b"a", 10)], b"VA 1 O7\r\nx\r\nMN\r\n");
+    let mut c = meta(&[(QGET, b"a", 10)], b"VA 1 ka O7\r\nx\r\nMN\r\n");
     assert_eq!(
         kinds(&mut c),
         ["late", "unanswered 10", "answer 999 0 \"\""]
@@ -573,6 +612,60 @@ fn meta_quiet_gets_closed_by_mn_and_answers_by_opaque() {
         b"VERSION 1.6.18\r\n",
     );
     assert_eq!(kinds(&mut c), ["answer 10 0 \"1.6.18\""]);
+}
+
+#[test]
+fn meta_answers_name_their_key_and_kind() {
+    // Keys sent as text are asked back (k) and checked.
+    let c = meta(&[(QGET, b"a", 10), (SET, b"s", 11)], b"");
+    let sent = String::from_utf8_lossy(&c.out).into_owned();
+    assert_eq!(sent, "mg a v k f c q O10\r\nms s 0 c k O11\r\n\r\n");
+    // Another key's answer with this request's id: refused, the request kept.
+    let mut c = meta(&[(GET, b"a", 10)], b"VA 3 kb O10\r\nBBB\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt KeyMismatch"]);
+    assert_eq!(c.inflight_len(), 1);
+    // No key at all: refused too.
+    let mut c = meta(&[(GET, b"a", 10)], b"VA 3 O10\r\nAAA\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt KeyMismatch"]);
+    // The key as memcached stored it: base64 with `b` (an item stored with `ms ... b`).
+    let mut c = meta(&[(GET, b"abc", 10)], b"VA 3 kYWJj b O10\r\nAAA\r\n");
+    assert_eq!(kinds(&mut c), ["answer 10 0 \"AAA\""]);
+    let mut c = meta(&[(GET, b"abc", 10)], b"EN kabc O10\r\n");
+    assert_eq!(kinds(&mut c), ["answer 10 1 \"\""]);
+    // Two ids (or keys) on one line fit two requests: refused.
+    let mut c = meta(
+        &[(GET, b"a", 10), (GET, b"b", 11)],
+        b"VA 3 kb O11 O10\r\nBBB\r\n",
+    );
+    assert_eq!(kinds(&mut c), ["corrupt Meta(BadFlag(79))"]);
+    // A text answer where a meta one is due.
+    let mut c = meta(&[(GET, b"a", 10)], b"VALUE a 0 3\r\nZZZ\r\nEND\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    let mut c = meta(&[(SET, b"a", 10)], b"STORED\r\n");
+    assert_eq!(kinds(&mut c), ["corrupt Unexpected"]);
+    // A counter's success is VA with a number.
+    for bad in [
+        &b"HD kn O10\r\n"[..],
+        b"VA 3 kn O10\r\nabc\r\n",
+        b"VA 2 kn O10\r\n-1\r\n",
+        b"VA 0 kn O10\r\n\r\n",
+        b"VA 21 kn O10\r\n184467440737095516160\r\n",
+    ] {
+        let mut c = meta(&[(INCREMENT, b"n", 10)], bad);
+        assert_eq!(
+            kinds(&mut c),
+            ["corrupt WrongAnswer"],
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    let mut c = meta(&[(INCREMENT, b"n", 10)], b"VA 2 kn O10\r\n42\r\n");
+    assert_eq!(kinds(&mut c), ["answer 10 0 \"\""]);
+    // A key that needs base64 is not asked back (an item created by vivify would return it
+    // raw and break the line): matched by id alone.
+    let mut c = meta(&[(GET, b"a b", 10)], b"VA 1 b O10\r\nx\r\n");
+    assert!(!String::from_utf8_lossy(&c.out).contains(" k "));
+    assert_eq!(kinds(&mut c), ["answer 10 0 \"x\""]);
 }
 
 /// Memory kept for big frames is released by the second idle trim after the last big frame,

@@ -748,8 +748,12 @@ fn parse_flags(tokens: &[u8]) -> Result<ReturnFlags<'_>, ParseError> {
         };
         let bad = ParseError::BadFlag(letter);
         match letter {
-            b'O' => f.opaque = Some(parse_u64(arg).and_then(|n| n.try_into().ok()).ok_or(bad)?),
-            b'k' => f.key = Some(arg),
+            // A second id or key would make the answer fit two requests: refused.
+            b'O' if f.opaque.is_none() => {
+                f.opaque = Some(parse_u64(arg).and_then(|n| n.try_into().ok()).ok_or(bad)?)
+            }
+            b'k' if f.key.is_none() => f.key = Some(arg),
+            b'O' | b'k' => return Err(bad),
             b'b' if arg.is_empty() => f.key_is_base64 = true,
             b'c' => f.cas = Some(parse_u64(arg).ok_or(bad)?),
             b'f' => {
