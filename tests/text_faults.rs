@@ -1,6 +1,7 @@
 //! Text-protocol faults only a fake server can make (never a stand-in for memcached): bytes
 //! sent while no answer is due. A text answer carries no request id, so such bytes must not
-//! be taken for the answer of the next request.
+//! be taken for the answer of the next request. The same for the meta protocol's answers
+//! without an id: the `MN` that ends a multi-get's quiet gets, and text commands' answers.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,7 +14,8 @@ use omcache::protocol::Protocol;
 use omcache::Client;
 
 /// A text server on a free loopback port. It answers `get`/`gets` with `val-<key>` for every
-/// key, `version`, and `set … noreply` silently. On its first connection only, 50 ms after
+/// key, `version`, and `set … noreply` silently; and, in meta, `mg` (a hit, the same value)
+/// and `mn`. On its first connection only, 50 ms after
 /// the first get's answer, it sends `unasked`. Returns its address and its connection count.
 fn server(unasked: &'static [u8]) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -64,12 +66,21 @@ fn serve(stream: TcpStream, mut unasked: Option<&[u8]>) {
                 }
             }
             Some("version") => reply.extend_from_slice(b"VERSION 1.6.18\r\n"),
+            Some("mg") => {
+                let value = format!("val-{}", words[1]);
+                let opaque = words.iter().find(|w| w.starts_with('O')).unwrap_or(&"");
+                let head = format!("VA {} f0 c1 k{} {opaque}\r\n", value.len(), words[1]);
+                reply.extend_from_slice(head.as_bytes());
+                reply.extend_from_slice(value.as_bytes());
+                reply.extend_from_slice(b"\r\n");
+            }
+            Some("mn") => reply.extend_from_slice(b"MN\r\n"),
             _ => reply.extend_from_slice(b"ERROR\r\n"),
         }
         if out.write_all(&reply).is_err() {
             return;
         }
-        if let Some(bytes) = unasked.filter(|_| words.first() == Some(&"get")) {
+        if let Some(bytes) = unasked.filter(|_| matches!(words.first(), Some(&("get" | "mg")))) {
             thread::sleep(Duration::from_millis(50));
             let _ = out.write_all(bytes);
             unasked = None;
@@ -78,9 +89,13 @@ fn serve(stream: TcpStream, mut unasked: Option<&[u8]>) {
 }
 
 fn client(addr: &str) -> Client {
+    client_in(addr, Protocol::Text)
+}
+
+fn client_in(addr: &str, protocol: Protocol) -> Client {
     let mut c = Client::new();
     c.set_servers(addr).unwrap();
-    c.set_protocol(Protocol::Text);
+    c.set_protocol(protocol);
     c.set_text_cas(false);
     c.settings_mut().connect_timeout = Duration::from_millis(500);
     c
@@ -98,6 +113,35 @@ fn after_unasked(unasked: &'static [u8]) -> (Client, Arc<AtomicUsize>) {
     assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
     thread::sleep(Duration::from_millis(150));
     (c, connections)
+}
+
+/// Meta: an `MN` sent while idle would end the next multi-get before its hits (all misses);
+/// a `VERSION` line would be the next version request's answer.
+#[test]
+fn meta_answers_without_an_id_sent_while_idle_are_not_taken() {
+    for unasked in [&b"MN\r\n"[..], b"VERSION 9.9\r\n", b"SERVER_ERROR busy\r\n"] {
+        let (addr, connections) = server(unasked);
+        let mut c = client_in(&addr, Protocol::Meta);
+        assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
+        thread::sleep(Duration::from_millis(150));
+        let what = String::from_utf8_lossy(unasked);
+        let mut got: Vec<(Vec<u8>, Vec<u8>)> = c
+            .get_multi(&[&b"k1"[..], b"k2"])
+            .unwrap()
+            .into_iter()
+            .map(|(key, item)| (key, item.value))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (b"k1".to_vec(), b"val-k1".to_vec()),
+                (b"k2".to_vec(), b"val-k2".to_vec())
+            ],
+            "{what}"
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "{what}");
+    }
 }
 
 /// A VALUE for the next get's key sent ahead of it: the next get gets the server's answer to

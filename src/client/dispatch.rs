@@ -87,7 +87,7 @@ impl Client {
 
         let mut failure = Status::Ok;
         self.touched.clear();
-        self.unsolicited_checked = n > 1 && self.check_idle_text_connections(n);
+        self.unsolicited_checked = n > 1 && self.check_idle_text_connections(reqs, n);
         for i in 0..n {
             let opaque = first.wrapping_add(i as u32);
             let req = reqs.request(i);
@@ -201,8 +201,7 @@ impl Client {
                 0
             },
         };
-        // (Binary and meta answers carry their request's id: nothing to look for.)
-        if self.protocol == protocol::Protocol::Text && !self.unsolicited_checked {
+        if !self.unsolicited_checked && self.answer_may_lack_id(entry.opcode, entry.quiet) {
             self.close_if_unsolicited(server);
         }
         match self.conns[server].queue(&parts, entry, send_max) {
@@ -218,9 +217,25 @@ impl Client {
         }
     }
 
-    /// Text protocol: closes the connection of `server` if the server sent bytes while no
-    /// answer was due (see `Connection::close_if_unsolicited`), so that they cannot be taken
-    /// for the answer of the request about to be queued.
+    /// Whether a request's answer can be taken from bytes a server sent before it was asked:
+    /// every text answer (matched in order), and over meta the answers that carry no id —
+    /// the `MN` ending quiet gets, and the text commands' (version, stats, flush_all,
+    /// verbosity). Other meta answers and every binary one carry their request's id (and,
+    /// for keyed requests, its key).
+    fn answer_may_lack_id(&self, opcode: u8, quiet: bool) -> bool {
+        use protocol::opcode::*;
+        match self.protocol {
+            protocol::Protocol::Text => true,
+            protocol::Protocol::Binary => false,
+            protocol::Protocol::Meta => {
+                quiet || matches!(opcode, NOOP | VERSION | STAT | FLUSH | FLUSHQ | VERBOSITY)
+            }
+        }
+    }
+
+    /// Text and meta protocols: closes the connection of `server` if the server sent bytes
+    /// while no answer was due (see `Connection::close_if_unsolicited`), so that they cannot
+    /// be taken for the answer of the request about to be queued.
     fn close_if_unsolicited(&mut self, server: usize) {
         if self.conns[server].close_if_unsolicited() && self.log_enabled(log_level::WARNING) {
             let addr = self.conns[server].addr().to_string();
@@ -231,20 +246,25 @@ impl Client {
         }
     }
 
-    /// Before a batch of `n` requests: looks at every idle plaintext text connection for
-    /// bytes nobody asked for with one `poll` instead of one `recv(MSG_PEEK)` per server as
-    /// its first request is queued (a 100-key get over 4 servers: 1 system call instead of
-    /// 4). Only a connection poll reports readable is peeked, then closed if bytes (not an
-    /// end of stream) wait. Returns whether the look was done; not over TLS, not when a
+    /// Before a batch of `n` requests: looks at every idle plaintext text (or, for a
+    /// multi-get, meta) connection for bytes nobody asked for with one `poll` instead of one
+    /// `recv(MSG_PEEK)` per server as its first request is queued (a 100-key get over 4
+    /// servers: 1 system call instead of 4). Only a connection poll reports readable is
+    /// peeked, then closed if bytes (not an end of stream) wait. Returns whether the look was done; not over TLS, not when a
     /// server list much longer than the batch would make the scan cost more than the peeks
     /// it saves, and not when one connection at most is to be looked at.
-    fn check_idle_text_connections(&mut self, n: usize) -> bool {
+    fn check_idle_text_connections(&mut self, reqs: &dyn RequestSet, n: usize) -> bool {
         // TLS connections are looked at through their sessions, one by one (unix sockets
-        // stay plain beside them).
-        if self.protocol != protocol::Protocol::Text
+        // stay plain beside them). A meta batch needs the look when it is a multi-get (quiet
+        // gets closed by `mn`).
+        if self.protocol == protocol::Protocol::Binary
             || self.settings.tls.is_some()
             || self.conns.len() > 2 * n
         {
+            return false;
+        }
+        let first = reqs.request(0).parts.opcode;
+        if !self.answer_may_lack_id(first, protocol::is_quiet(first)) {
             return false;
         }
         self.pollfds.clear();
