@@ -248,6 +248,50 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
     );
 }
 
+/// A frozen server keeps its data. When a write for one of its keys went to another server
+/// while it was out, it is flushed before it takes its keys back: a get never hands out the
+/// value from before the freeze (found by an outside tester; without writes elsewhere it keeps
+/// its data, as the test above shows).
+#[test]
+fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() {
+    let (servers, list) = common::cluster(3);
+    let mut c = fast_client(&list);
+    let keys = keys(150);
+    for k in &keys {
+        c.set(k, &value_for(k), 0, 0).unwrap();
+    }
+    let before = mapping(&c, &keys);
+    let victim = index_of(&c, servers[0].port);
+    let on_victim: Vec<&Vec<u8>> = keys
+        .iter()
+        .zip(&before)
+        .filter(|(_, o)| **o == Some(victim))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(on_victim.len() >= 2, "too few keys on the victim");
+    let (rewritten, untouched) = (on_victim[0], on_victim[1]);
+
+    stop(servers[0].pid());
+    assert_eq!(c.get(rewritten), Err(Status::Failed(Failure::Timeout)));
+    // Out of service: the write goes to another server.
+    c.set(rewritten, b"written-during-the-freeze", 0, 0).unwrap();
+    assert_ne!(c.server_index_for_key(rewritten), Some(victim));
+    signal(servers[0].pid(), "-CONT");
+    wait_for_mapping(&mut c, &keys, &before);
+    // Back, and flushed first: a miss, never the old value (nor anything from before).
+    assert_eq!(c.get(rewritten).unwrap(), None);
+    assert_eq!(c.get(untouched).unwrap(), None);
+    // Keys of the other servers were not touched.
+    for (k, o) in keys.iter().zip(&before) {
+        if *o != Some(victim) {
+            assert_eq!(c.get(k).unwrap().unwrap().value, value_for(k));
+        }
+    }
+    // And the server works as before.
+    c.set(rewritten, b"after", 0, 0).unwrap();
+    assert_eq!(c.get(rewritten).unwrap().unwrap().value, b"after");
+}
+
 #[test]
 fn all_servers_dead_is_no_servers_promptly() {
     let (servers, list) = common::cluster(2);

@@ -278,10 +278,24 @@ impl Client {
             }
             if probe_answered {
                 let addr = self.conns[server].addr().to_string();
-                self.log(
-                    log_level::NOTICE,
-                    format_args!("[{addr}] answered again; server re-enabled"),
-                );
+                if self.conns[server].take_flush_refused() {
+                    self.log(
+                        log_level::WARNING,
+                        format_args!("[{addr}] refused the flush sent before it takes its keys back (flush_all disabled?): it may hand out values older than those written elsewhere while it was out"),
+                    );
+                }
+                if self.conns[server].needs_flush_probe() {
+                    // Writes for its keys went elsewhere while its NOOP probe was out.
+                    let id = self.next_id();
+                    let conn = &mut self.conns[server];
+                    conn.start_probe(id);
+                    let _ = conn.flush(Some(std::time::Instant::now()));
+                } else {
+                    self.log(
+                        log_level::NOTICE,
+                        format_args!("[{addr}] answered again; server re-enabled"),
+                    );
+                }
             }
             if sink.paused() || !self.conns[server].may_have_event() {
                 return;

@@ -155,7 +155,8 @@ impl Client {
         if bad_key || protocol::check_request(&req.parts).is_err() {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
-        let server = self.route(req).ok_or(Status::Failed(Failure::NoServers))?;
+        let (server, home) = self.route_noting_home(req);
+        let server = server.ok_or(Status::Failed(Failure::NoServers))?;
         self.activate(server);
         if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
             // Before a connect (not per request): unusable settings fail at once.
@@ -205,7 +206,16 @@ impl Client {
             self.close_if_unsolicited(server);
         }
         match self.conns[server].queue(&parts, entry, send_max) {
-            Ok(()) => Ok(server),
+            Ok(()) => {
+                // A write moved off its ejected server: that server is flushed before it
+                // takes its keys back (see `Connection::start_probe`).
+                if let Some(home) = home.filter(|&h| h != server) {
+                    if protocol::changes_value(parts.opcode) {
+                        self.conns[home].note_written_elsewhere();
+                    }
+                }
+                Ok(server)
+            }
             Err(QueueError::Invalid) => Err(Status::Failed(Failure::InvalidRequest)),
             Err(QueueError::Full) => {
                 self.log(

@@ -216,6 +216,23 @@ impl Client {
             .server_for_key_live(key, |i| conns[i].takes_keys())
     }
 
+    /// `route`, and for a keyed request the server its key belongs to when every server is
+    /// in service (its home: another one when the key moved off an ejected server).
+    pub(super) fn route_noting_home(&self, req: &Request<'_>) -> (Option<usize>, Option<usize>) {
+        let key = match req.route {
+            Route::Server(_) => return (self.route(req), None),
+            Route::Key => req.parts.key,
+            Route::ByKey(k) => k,
+        };
+        let conns = &self.conns;
+        let mut home = None;
+        let server = self.continuum.server_for_key_live(key, |i| {
+            home.get_or_insert(i);
+            conns[i].takes_keys()
+        });
+        (server, home)
+    }
+
     /// The server a request goes to: its explicit index if that server is usable, else the
     /// live server of its key.
     pub(super) fn route(&self, req: &Request<'_>) -> Option<usize> {

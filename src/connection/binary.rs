@@ -92,7 +92,7 @@ impl Connection {
         self.failures = 0;
         if entry.origin == Origin::Probe {
             self.probing = false;
-            self.ejected = false;
+            self.ejected = self.revival.probe_answered(ok_status);
         }
         Event::Answer {
             answer: Answer::from_frame(&frame),

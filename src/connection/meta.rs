@@ -264,7 +264,7 @@ impl Connection {
                     return Event::Corrupt(Corruption::Unexpected);
                 }
                 self.recv.take(len);
-                self.answered(entry);
+                self.answered(entry, true);
                 Event::Answer {
                     answer: Answer {
                         opcode: opcode::NOOP,
@@ -317,7 +317,7 @@ impl Connection {
                 self.failures = 0;
                 if entry.origin == Origin::Probe {
                     self.probing = false;
-                    self.ejected = false;
+                    self.ejected = self.revival.probe_answered(true);
                 }
                 // One parse per answer: its parts as offsets, then slices of the taken bytes.
                 let spans = Spans::of(&answer_of(entry.opcode, &meta), pending.as_ptr() as usize);
@@ -331,12 +331,13 @@ impl Connection {
         }
     }
 
-    /// An answer arrived for `entry`: the server is alive (and a probe has succeeded).
-    fn answered(&mut self, entry: InFlight) {
+    /// An answer arrived for `entry` (`ok`: a success): the server is alive, and a probe has
+    /// been answered.
+    fn answered(&mut self, entry: InFlight, ok: bool) {
         self.failures = 0;
         if entry.origin == Origin::Probe {
             self.probing = false;
-            self.ejected = false;
+            self.ejected = self.revival.probe_answered(ok);
         }
     }
 
@@ -373,7 +374,7 @@ impl Connection {
         let Some(entry) = self.inflight.pop_front() else {
             return Event::Corrupt(Corruption::Unexpected);
         };
-        self.answered(entry);
+        self.answered(entry, false);
         let buf = self.recv.take(len);
         let message = match meta::parse_reply(buf) {
             Ok(meta::Parsed::Reply {

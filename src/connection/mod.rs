@@ -99,6 +99,32 @@ pub enum Corruption {
     WrongAnswer,
 }
 
+/// What an ejected server must do before it takes its keys back.
+#[derive(Debug, Default)]
+pub(super) struct Revival {
+    /// While it was out of service, a write for one of its keys went to another server: what
+    /// it still holds for that key may be older. It is flushed before it takes its keys back
+    /// (its probe is then a flush instead of a NOOP).
+    written_elsewhere: bool,
+    /// The probe in flight is a flush.
+    probe_flushes: bool,
+    /// A flush probe was refused (memcached -F): the server took its keys back unflushed.
+    flush_refused: bool,
+}
+
+impl Revival {
+    /// Its probe was answered (`ok`: with success). Returns whether the server stays out:
+    /// writes for its keys went elsewhere since a probe that was not a flush left (the
+    /// client then sends a flush probe at once). A refused flush is given up (and reported).
+    pub(super) fn probe_answered(&mut self, ok: bool) -> bool {
+        if std::mem::take(&mut self.probe_flushes) {
+            self.written_elsewhere = false;
+            self.flush_refused = !ok;
+        }
+        self.written_elsewhere
+    }
+}
+
 /// What the bytes at the head of a connection's receive buffer are.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -170,6 +196,8 @@ pub struct Connection {
     /// Out of service with its keys moved to other servers (the failover policy decided so);
     /// it takes them back when a probe is answered.
     ejected: bool,
+    /// Whether it must be flushed before it takes its keys back.
+    revival: Revival,
     /// Addresses of the host, and when they were resolved.
     cached_addrs: Option<(Instant, Vec<SocketAddr>)>,
     /// A resolution under way in a helper thread.
@@ -211,6 +239,7 @@ impl Connection {
             failures: 0,
             probing: false,
             ejected: false,
+            revival: Revival::default(),
             cached_addrs: None,
             resolver: None,
             auth_deadline: None,
@@ -398,10 +427,52 @@ impl Connection {
         self.tail_quiet
     }
 
-    /// Starts a background reconnect's probe: a NOOP whose answer brings the server back.
+    /// Starts a background reconnect's probe: a NOOP whose answer brings the server back —
+    /// or, when writes for its keys went elsewhere meanwhile, a flush (`flush_all`), so that
+    /// it never hands out a value older than one written elsewhere.
     pub fn start_probe(&mut self, opaque: u32) {
         self.probing = true;
-        self.queue_noop(opaque, Origin::Probe);
+        self.revival.probe_flushes = self.revival.written_elsewhere;
+        if !self.revival.probe_flushes {
+            self.queue_noop(opaque, Origin::Probe);
+            return;
+        }
+        let flush = RequestParts {
+            opcode: protocol::opcode::FLUSH,
+            opaque,
+            ..Default::default()
+        };
+        let entry = InFlight {
+            opaque,
+            opcode: protocol::opcode::FLUSH,
+            quiet: false,
+            origin: Origin::Probe,
+            keyed: false,
+            key_tag: 0,
+        };
+        if self.queue(&flush, entry, usize::MAX).is_err() {
+            // A flush without key or value always encodes; a NOOP keeps the probe going.
+            self.revival.probe_flushes = false;
+            self.queue_noop(opaque, Origin::Probe);
+        }
+    }
+
+    /// A write for one of this server's keys went to another server while it was out.
+    pub fn note_written_elsewhere(&mut self) {
+        self.revival.written_elsewhere = true;
+    }
+
+    /// Out of service until a flush probe is sent (see `Revival::probe_answered`).
+    pub fn needs_flush_probe(&self) -> bool {
+        self.revival.written_elsewhere
+            && self.ejected
+            && !self.probing
+            && self.state == State::Connected
+    }
+
+    /// A flush probe was refused since the last call (cleared by reading it).
+    pub fn take_flush_refused(&mut self) -> bool {
+        std::mem::take(&mut self.revival.flush_refused)
     }
 
     pub fn has_unsent(&self) -> bool {

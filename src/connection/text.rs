@@ -285,7 +285,7 @@ impl Connection {
         self.failures = 0;
         if entry.origin == Origin::Probe {
             self.probing = false;
-            self.ejected = false;
+            self.ejected = self.revival.probe_answered(status == wire::NO_ERROR);
         }
         // The answer's parts as offsets into the reply (its borrow ends here), then as slices
         // of the consumed bytes: one parse per answer.
@@ -316,7 +316,7 @@ impl Connection {
         self.failures = 0;
         if entry.origin == Origin::Probe {
             self.probing = false;
-            self.ejected = false;
+            self.ejected = self.revival.probe_answered(true);
         }
         const KEY_AT: usize = b"VALUE ".len();
         let buf = self.recv.take(len);

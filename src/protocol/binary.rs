@@ -89,6 +89,35 @@ pub fn is_quiet(op: u8) -> bool {
     ) || (0x32..=0x3c).contains(&op) // the R*Q range commands
 }
 
+/// Whether a command changes what a server holds for its key (a store, a delete, a counter,
+/// a touch): done on another server, it leaves the key's own server possibly stale.
+pub fn changes_value(op: u8) -> bool {
+    use opcode::*;
+    matches!(
+        op,
+        SET | SETQ
+            | ADD
+            | ADDQ
+            | REPLACE
+            | REPLACEQ
+            | APPEND
+            | APPENDQ
+            | PREPEND
+            | PREPENDQ
+            | DELETE
+            | DELETEQ
+            | INCREMENT
+            | INCREMENTQ
+            | DECREMENT
+            | DECREMENTQ
+            | TOUCH
+            | GAT
+            | GATQ
+            | GATK
+            | GATKQ
+    )
+}
+
 /// Quiet variant of a command, for "fire and forget" (timeout 0) requests.
 pub fn quiet_variant(op: u8) -> u8 {
     use opcode::*;
