@@ -274,7 +274,8 @@ fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() 
     stop(servers[0].pid());
     assert_eq!(c.get(rewritten), Err(Status::Failed(Failure::Timeout)));
     // Out of service: the write goes to another server.
-    c.set(rewritten, b"written-during-the-freeze", 0, 0).unwrap();
+    c.set(rewritten, b"written-during-the-freeze", 0, 0)
+        .unwrap();
     assert_ne!(c.server_index_for_key(rewritten), Some(victim));
     signal(servers[0].pid(), "-CONT");
     wait_for_mapping(&mut c, &keys, &before);
