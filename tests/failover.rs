@@ -192,8 +192,17 @@ fn kill_9_moves_only_the_dead_servers_keys_and_they_come_back() {
     }
 }
 
-#[test]
-fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont() {
+/// Three servers holding 150 keys, each set to `value_for(key)`, through a fast client; the
+/// keys, each key's server, and the index of `servers[0]` (the one a test freezes).
+type Filled = (
+    Vec<common::Memcached>,
+    Client,
+    Vec<Vec<u8>>,
+    Vec<Option<usize>>,
+    usize,
+);
+
+fn three_filled_servers() -> Filled {
     let (servers, list) = common::cluster(3);
     let mut c = fast_client(&list);
     let keys = keys(150);
@@ -202,6 +211,12 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
     }
     let before = mapping(&c, &keys);
     let victim = index_of(&c, servers[0].port);
+    (servers, c, keys, before, victim)
+}
+
+#[test]
+fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont() {
+    let (servers, mut c, keys, before, victim) = three_filled_servers();
     let victim_key = keys
         .iter()
         .zip(&before)
@@ -254,14 +269,7 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
 /// its data, as the test above shows).
 #[test]
 fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() {
-    let (servers, list) = common::cluster(3);
-    let mut c = fast_client(&list);
-    let keys = keys(150);
-    for k in &keys {
-        c.set(k, &value_for(k), 0, 0).unwrap();
-    }
-    let before = mapping(&c, &keys);
-    let victim = index_of(&c, servers[0].port);
+    let (servers, mut c, keys, before, victim) = three_filled_servers();
     let on_victim: Vec<&Vec<u8>> = keys
         .iter()
         .zip(&before)

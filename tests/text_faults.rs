@@ -105,6 +105,28 @@ fn value(c: &mut Client, key: &[u8]) -> Option<Vec<u8>> {
     c.get(key).unwrap().map(|item| item.value)
 }
 
+/// A multi-get's (key, value) pairs, sorted.
+fn multi_get(c: &mut Client, keys: &[&[u8]]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut got: Vec<(Vec<u8>, Vec<u8>)> = c
+        .get_multi(keys)
+        .unwrap()
+        .into_iter()
+        .map(|(key, item)| (key, item.value))
+        .collect();
+    got.sort();
+    got
+}
+
+/// What the fake server holds for `keys` (`val-<key>`), sorted as `multi_get`'s.
+fn served(keys: &[&[u8]]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = keys
+        .iter()
+        .map(|k| (k.to_vec(), [&b"val-"[..], k].concat()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
 /// A client whose first get (keyA) was answered, after which the server sent `unasked`; and
 /// the server's connection count.
 fn after_unasked(unasked: &'static [u8]) -> (Client, Arc<AtomicUsize>) {
@@ -125,21 +147,8 @@ fn meta_answers_without_an_id_sent_while_idle_are_not_taken() {
         assert_eq!(value(&mut c, b"keyA").as_deref(), Some(&b"val-keyA"[..]));
         thread::sleep(Duration::from_millis(150));
         let what = String::from_utf8_lossy(unasked);
-        let mut got: Vec<(Vec<u8>, Vec<u8>)> = c
-            .get_multi(&[&b"k1"[..], b"k2"])
-            .unwrap()
-            .into_iter()
-            .map(|(key, item)| (key, item.value))
-            .collect();
-        got.sort();
-        assert_eq!(
-            got,
-            [
-                (b"k1".to_vec(), b"val-k1".to_vec()),
-                (b"k2".to_vec(), b"val-k2".to_vec())
-            ],
-            "{what}"
-        );
+        let keys = [&b"k1"[..], b"k2"];
+        assert_eq!(multi_get(&mut c, &keys), served(&keys), "{what}");
         assert_eq!(connections.load(Ordering::SeqCst), 2, "{what}");
     }
 }
@@ -167,19 +176,8 @@ fn an_end_sent_before_a_get_does_not_make_it_a_miss() {
 fn values_sent_before_a_multi_get_are_not_its_answers() {
     let (mut c, connections) =
         after_unasked(b"VALUE k1 0 4\r\nBAD1\r\nVALUE k2 0 4\r\nBAD2\r\nEND\r\n");
-    let items = c.get_multi(&[&b"k1"[..], b"k2"]).unwrap();
-    let mut got: Vec<(Vec<u8>, Vec<u8>)> = items
-        .into_iter()
-        .map(|(key, item)| (key, item.value))
-        .collect();
-    got.sort();
-    assert_eq!(
-        got,
-        [
-            (b"k1".to_vec(), b"val-k1".to_vec()),
-            (b"k2".to_vec(), b"val-k2".to_vec())
-        ]
-    );
+    let keys = [&b"k1"[..], b"k2"];
+    assert_eq!(multi_get(&mut c, &keys), served(&keys));
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
 
@@ -204,27 +202,9 @@ fn a_multi_get_over_two_servers_skips_the_one_that_sent_unasked_bytes() {
     };
     let (on_a, on_b) = (on(0), on(1));
     let keys = [on_a.as_bytes(), on_b.as_bytes()];
-    let values = |c: &mut Client| {
-        let mut got: Vec<(Vec<u8>, Vec<u8>)> = c
-            .get_multi(&keys)
-            .unwrap()
-            .into_iter()
-            .map(|(key, item)| (key, item.value))
-            .collect();
-        got.sort();
-        got
-    };
-    let expected: Vec<(Vec<u8>, Vec<u8>)> = {
-        let mut e: Vec<_> = keys
-            .iter()
-            .map(|k| (k.to_vec(), [b"val-", *k].concat()))
-            .collect();
-        e.sort();
-        e
-    };
-    assert_eq!(values(&mut c), expected);
+    assert_eq!(multi_get(&mut c, &keys), served(&keys));
     thread::sleep(Duration::from_millis(150));
-    assert_eq!(values(&mut c), expected);
+    assert_eq!(multi_get(&mut c, &keys), served(&keys));
     assert_eq!(connections_a.load(Ordering::SeqCst), 2);
     assert_eq!(connections_b.load(Ordering::SeqCst), 1);
 }
