@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use omcache::client::{Failure, Status};
+use omcache::protocol::Protocol;
 use omcache::Client;
 
 use common::slack;
@@ -202,9 +203,10 @@ type Filled = (
     usize,
 );
 
-fn three_filled_servers() -> Filled {
+fn three_filled_servers(protocol: Protocol) -> Filled {
     let (servers, list) = common::cluster(3);
     let mut c = fast_client(&list);
+    c.set_protocol(protocol);
     let keys = keys(150);
     for k in &keys {
         c.set(k, &value_for(k), 0, 0).unwrap();
@@ -216,7 +218,7 @@ fn three_filled_servers() -> Filled {
 
 #[test]
 fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont() {
-    let (servers, mut c, keys, before, victim) = three_filled_servers();
+    let (servers, mut c, keys, before, victim) = three_filled_servers(Protocol::Binary);
     let victim_key = keys
         .iter()
         .zip(&before)
@@ -269,7 +271,14 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
 /// its data, as the test above shows).
 #[test]
 fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() {
-    let (servers, mut c, keys, before, victim) = three_filled_servers();
+    // The flush probe is `flush_all` over text and meta.
+    for protocol in [Protocol::Binary, Protocol::Text, Protocol::Meta] {
+        back_from_a_freeze(protocol);
+    }
+}
+
+fn back_from_a_freeze(protocol: Protocol) {
+    let (servers, mut c, keys, before, victim) = three_filled_servers(protocol);
     let on_victim: Vec<&Vec<u8>> = keys
         .iter()
         .zip(&before)
