@@ -87,7 +87,7 @@ impl Client {
 
         let mut failure = Status::Ok;
         self.touched.clear();
-        self.unsolicited_checked = n > 1 && self.check_idle_text_connections(reqs, n);
+        self.unsolicited_checked = n > 1 && self.check_idle_connections(reqs, n);
         for i in 0..n {
             let opaque = first.wrapping_add(i as u32);
             let req = reqs.request(i);
@@ -260,10 +260,11 @@ impl Client {
     /// multi-get, meta) connection for bytes nobody asked for with one `poll` instead of one
     /// `recv(MSG_PEEK)` per server as its first request is queued (a 100-key get over 4
     /// servers: 1 system call instead of 4). Only a connection poll reports readable is
-    /// peeked, then closed if bytes (not an end of stream) wait. Returns whether the look was done; not over TLS, not when a
-    /// server list much longer than the batch would make the scan cost more than the peeks
-    /// it saves, and not when one connection at most is to be looked at.
-    fn check_idle_text_connections(&mut self, reqs: &dyn RequestSet, n: usize) -> bool {
+    /// peeked, then closed if bytes (not an end of stream) wait. Returns whether the look was
+    /// done; not over TLS, not when a server list much longer than the batch would make the
+    /// scan cost more than the peeks it saves, and not when one connection at most is to be
+    /// looked at.
+    fn check_idle_connections(&mut self, reqs: &dyn RequestSet, n: usize) -> bool {
         // TLS connections are looked at through their sessions, one by one (unix sockets
         // stay plain beside them). A meta batch needs the look when it is a multi-get (quiet
         // gets closed by `mn`).

@@ -891,7 +891,7 @@ impl Connection {
     /// connection with nothing queued, in flight or buffered (binary answers carry their
     /// request's id; a TLS session may send session tickets at any time).
     pub fn unsolicited_check_fd(&self) -> Option<std::os::fd::RawFd> {
-        if self.tls.is_some() || !self.is_idle_text() {
+        if self.tls.is_some() || !self.is_idle_line_protocol() {
             return None;
         }
         self.fd()
@@ -900,7 +900,7 @@ impl Connection {
     /// A connected text (or meta: its end-of-batch `MN`, error lines and text-command answers
     /// carry no id) connection with nothing queued, in flight or buffered: any byte the
     /// server sends now answers nothing.
-    fn is_idle_text(&self) -> bool {
+    fn is_idle_line_protocol(&self) -> bool {
         self.protocol != Protocol::Binary
             && self.state == State::Connected
             && !self.has_unsent()

@@ -199,7 +199,7 @@ impl Connection {
     /// request's answer), and so is a session the server ended or broke, which the next
     /// request could not use either.
     pub(super) fn close_if_unsolicited_tls(&mut self) -> bool {
-        if !self.is_idle_text() || self.tls.as_ref().map_or(true, |t| t.is_handshaking()) {
+        if !self.is_idle_line_protocol() || self.tls.as_ref().map_or(true, |t| t.is_handshaking()) {
             return false;
         }
         let Some(fd) = self.fd() else {
