@@ -232,13 +232,15 @@ impl Client {
     /// the `MN` ending quiet gets, and the text commands' (version, stats, flush_all,
     /// verbosity). Other meta answers and every binary one carry their request's id (and,
     /// for keyed requests, its key).
+    #[inline]
     fn answer_may_lack_id(&self, opcode: u8, quiet: bool) -> bool {
-        use protocol::opcode::*;
         match self.protocol {
             protocol::Protocol::Text => true,
             protocol::Protocol::Binary => false,
             protocol::Protocol::Meta => {
-                quiet || matches!(opcode, NOOP | VERSION | STAT | FLUSH | FLUSHQ | VERBOSITY)
+                quiet
+                    || opcode == protocol::opcode::NOOP
+                    || connection::meta_answered_in_text(opcode)
             }
         }
     }

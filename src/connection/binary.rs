@@ -64,14 +64,8 @@ impl Connection {
         // memcached answers with its request's opcode. Another one (a STAT row, a SET frame
         // carrying the right key) is not this request's answer, whatever its key says; nor
         // is a successful increment without its 8-byte counter.
-        let delta = matches!(
-            entry.opcode,
-            protocol::opcode::INCREMENT
-                | protocol::opcode::DECREMENT
-                | protocol::opcode::INCREMENTQ
-                | protocol::opcode::DECREMENTQ
-        );
-        if header.opcode != entry.opcode || (delta && ok_status && frame.value.len() != 8) {
+        let counter = protocol::is_counter(entry.opcode);
+        if header.opcode != entry.opcode || (counter && ok_status && frame.value.len() != 8) {
             self.inflight.push_front(entry);
             return Event::Corrupt(Corruption::WrongAnswer);
         }

@@ -305,7 +305,7 @@ impl Connection {
                     return Event::Corrupt(Corruption::KeyMismatch);
                 }
                 // A counter's success (we always ask `v`) is `VA` with a decimal number.
-                if is_delta(entry.opcode)
+                if crate::protocol::is_counter(entry.opcode)
                     && matches!(meta.code, Code::Va | Code::Hd)
                     && parse_counter(&meta).is_none()
                 {
@@ -404,8 +404,9 @@ enum ErrorLine {
     Server(u16),
 }
 
-/// Requests a meta connection sends as text commands (answered in text, in order).
-fn answered_in_text(op: u8) -> bool {
+/// Requests a meta connection sends as text commands (answered in text, in order, without
+/// an id).
+pub(crate) fn answered_in_text(op: u8) -> bool {
     use opcode::*;
     matches!(
         op,
@@ -424,13 +425,6 @@ fn carries_key(flags: &meta::ReturnFlags<'_>, tag: u64) -> bool {
         }
         Some(k) => key_tag(k) == tag,
     }
-}
-
-fn is_delta(op: u8) -> bool {
-    matches!(
-        op,
-        opcode::INCREMENT | opcode::INCREMENTQ | opcode::DECREMENT | opcode::DECREMENTQ
-    )
 }
 
 /// A counter answer's number: `VA` with a decimal that fits 64 bits; None otherwise.
@@ -482,7 +476,7 @@ fn answer_of<'a>(op: u8, m: &MetaReply<'a>) -> Answer<'a> {
         Code::Ex => wire::KEY_EXISTS,
         Code::Me => wire::NO_ERROR,
     };
-    let delta = is_delta(op);
+    let delta = crate::protocol::is_counter(op);
     let counter = if delta { parse_counter(m) } else { None };
     Answer {
         opcode: op,

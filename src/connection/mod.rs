@@ -38,6 +38,7 @@ mod tls;
 
 use inflight::InFlightQueue;
 pub use inflight::{key_tag, returns_key, InFlight, Origin};
+pub(crate) use meta::answered_in_text as meta_answered_in_text;
 use recv::RecvBuffer;
 use tls::TlsSession;
 

@@ -89,6 +89,12 @@ pub fn is_quiet(op: u8) -> bool {
     ) || (0x32..=0x3c).contains(&op) // the R*Q range commands
 }
 
+/// An increment or decrement, quiet or not: its success answer is the counter's value.
+pub fn is_counter(op: u8) -> bool {
+    use opcode::*;
+    matches!(op, INCREMENT | INCREMENTQ | DECREMENT | DECREMENTQ)
+}
+
 /// Whether a command changes what a server holds for its key (a store, a delete, a counter,
 /// a touch): done on another server, it leaves the key's own server possibly stale.
 pub fn changes_value(op: u8) -> bool {

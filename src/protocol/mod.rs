@@ -60,10 +60,7 @@ impl<'a> Answer<'a> {
                 | opcode::GATK
                 | opcode::GATKQ
         );
-        let delta = matches!(
-            op,
-            opcode::INCREMENT | opcode::DECREMENT | opcode::INCREMENTQ | opcode::DECREMENTQ
-        );
+        let delta = is_counter(op);
         Answer {
             opcode: op,
             status: f.header.status,
