@@ -594,7 +594,8 @@ for name in sys.argv[1].split(","):
     else
         pserver=$("$servers_sh" start "$tmp/python" 1 -m 256) || die "cannot start memcached"
         echo "# python: $python_impls on $pserver" >>"$log"
-        "$python_bin" "$root/python/bench/bench_pylibmc.py" --server "$pserver" --impl "$python_impls" \
+        "$python_bin" "$root/python/bench/bench_pylibmc.py" --server "$pserver" \
+            --server-pid "$(head -1 "$tmp/python/pids")" --impl "$python_impls" \
             --protocols "$python_protocols" --rounds "$rounds" "${python_args[@]}" 2> >(tee "$tmp/py.err" >&2) |
             tee -a "$out/summary-$stamp.txt"
         if [ "${PIPESTATUS[0]}" != 0 ]; then

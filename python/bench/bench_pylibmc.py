@@ -28,6 +28,12 @@ process, user + sys from getrusage, all threads):
              releases the GIL while it waits for the server
 
 and, per implementation, the median of the per-round ratios pool-4 / pool-1.
+Then, for get, set and get_multi, where a call's time goes: the wall time,
+the client's CPU and memcached's CPU per call (its threads' scheduler time,
+for the memcached started here or named by --server-pid), and the ceiling:
+the ratio against the first implementation that a client spending no CPU at
+all would reach (a call is a round trip, so its time is the client's CPU,
+then memcached's, then the wake-ups; an upper bound for any real client).
 --workloads runs only some of them (pool: pool-1 and pool-4), e.g. more rounds
 of get_multi alone.
 
@@ -74,6 +80,26 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+# The pid of the memcached this benchmark started (None: --server, not ours to measure).
+SERVER_PID = None
+
+
+def server_cpu_seconds():
+    """CPU time of our memcached so far, all threads (the scheduler's nanosecond count in
+    /proc/PID/task/*/schedstat); None when it cannot be read."""
+    if SERVER_PID is None:
+        return None
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{SERVER_PID}/task")
+        for task in tasks:
+            with open(f"/proc/{SERVER_PID}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
+
+
 class Impl:
     """One implementation under test: its module and how to make clients."""
 
@@ -98,13 +124,17 @@ class Misses(Exception):
 
 
 def timed(body, n):
-    """Runs body() (which does n operations); returns (ops/s, CPU us/op)."""
+    """Runs body() (which does n operations); returns (ops/s, CPU us/op, memcached's CPU
+    us/op or None)."""
+    server0 = server_cpu_seconds()
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     body()
     secs = time.perf_counter() - t0
     cpu = cpu_seconds() - cpu0
-    return n / secs, cpu * 1e6 / n
+    server1 = server_cpu_seconds()
+    server = None if server0 is None or server1 is None else (server1 - server0) * 1e6 / n
+    return n / secs, cpu * 1e6 / n, server
 
 
 def run_get(impl, n):
@@ -270,6 +300,36 @@ def report(protocol, server, impls, rounds, threads, ops, cpu, workloads):
     sys.stdout.flush()
 
 
+def report_ceiling(impls, ops, cpu, server_cpu, workloads):
+    """What bounds the ratios of the single-client workloads: a call is a round trip, so
+    its time is the client's CPU, memcached's CPU and the wake-ups between them, one after
+    the other. A client that spent no CPU at all would take the reference's time minus the
+    reference's CPU: `ceiling` (per round, median) is the ratio that client would reach,
+    an upper bound for any real one (its system calls cost CPU too)."""
+    if SERVER_PID is None:
+        return
+    ref = impls[0].label
+    print(f"Where a call's time goes (us per call, medians; ceiling = the ratio against {ref} "
+          f"of a client with no CPU cost):")
+    for workload in workloads:
+        if workload.startswith("pool"):
+            continue
+        cells = []
+        for impl in impls:
+            rates = ops[impl.label][workload]
+            wall = median_of([1e6 / v if v else None for v in rates])
+            client = median_of(cpu[impl.label][workload])
+            server = median_of(server_cpu[impl.label][workload])
+            cells.append(f"{impl.label}: time {cell(wall, '.1f')}, client CPU {cell(client, '.1f')}, "
+                         f"memcached CPU {cell(server, '.1f')}")
+        bounds = [
+            1e6 / v / (1e6 / v - c) if v and c is not None and 1e6 / v > c else None
+            for v, c in zip(ops[ref][workload], cpu[ref][workload])
+        ]
+        print(f"  {workload:<10} " + "; ".join(cells) + f"; ceiling {cell(median_of(bounds), '.2f', 'x')}")
+    sys.stdout.flush()
+
+
 def calls_only(args, protocol, modules):
     """--calls: N calls of each chosen workload per implementation, nothing timed."""
     keys = KEYS
@@ -300,6 +360,7 @@ def bench_protocol(args, protocol, modules):
     workloads = args.workloads
     ops = {impl.label: {w: [] for w in workloads} for impl in impls}
     cpu = {impl.label: {w: [] for w in workloads} for impl in impls}
+    server_cpu = {impl.label: {w: [] for w in workloads} for impl in impls}
     failures = 0
     runs = {
         "get": lambda impl: run_get(impl, args.n_get),
@@ -314,18 +375,20 @@ def bench_protocol(args, protocol, modules):
         for workload in workloads:
             for impl in order:
                 try:
-                    rate, per_op = runs[workload](impl)
+                    rate, per_op, server_per_op = runs[workload](impl)
                 except Exception as e:  # one failed run must not end the benchmark
                     what = f"round {r + 1}: {impl.label} {protocol} {workload}"
                     print(f"  {what} FAILED: {type(e).__name__}: {e}", file=sys.stderr)
                     failures += 1
-                    rate = per_op = None
+                    rate = per_op = server_per_op = None
                 ops[impl.label][workload].append(rate)
                 cpu[impl.label][workload].append(per_op)
+                server_cpu[impl.label][workload].append(server_per_op)
         print(f"\r  python {protocol}: round {r + 1}/{args.rounds} done ({time.monotonic() - started:.0f}s)",
               end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     report(protocol, args.server, impls, args.rounds, args.threads, ops, cpu, workloads)
+    report_ceiling(impls, ops, cpu, server_cpu, workloads)
     return failures
 
 
@@ -380,6 +443,8 @@ def main():
     parser.add_argument("--impl", default="pylibmc,omcache.pylibmc",
                         help="comma-separated modules with pylibmc's API; the first is the reference")
     parser.add_argument("--server", help="HOST:PORT of a memcached (default: start one)")
+    parser.add_argument("--server-pid", type=int, default=None,
+                        help="the pid of --server's memcached, to report its CPU per call")
     parser.add_argument("--protocols", default="text", help="text, binary or text,binary")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=4)
@@ -407,9 +472,12 @@ def main():
     modules = import_impls([name for name in args.impl.split(",") if name])
     if not modules:
         sys.exit("bench_pylibmc.py: no implementation imports")
+    global SERVER_PID
+    SERVER_PID = args.server_pid
     own = None
     if args.server is None:
         own, args.server = start_memcached()
+        SERVER_PID = own.pid
     try:
         if args.calls is not None:
             return sum(calls_only(args, protocol, modules) for protocol in protocols)
