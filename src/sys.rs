@@ -43,6 +43,8 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
 }
 
 /// `send(2)` that never raises SIGPIPE; `dontwait` makes this one call non-blocking.
+// Inlined: on every request's path, where the call cost as much as the body.
+#[inline(always)]
 pub fn send(fd: RawFd, buf: &[u8], dontwait: bool) -> io::Result<usize> {
     let flags = libc::MSG_NOSIGNAL | if dontwait { libc::MSG_DONTWAIT } else { 0 };
     loop {
@@ -59,6 +61,8 @@ pub fn send(fd: RawFd, buf: &[u8], dontwait: bool) -> io::Result<usize> {
 }
 
 /// `recv(2)` into an initialised byte slice; `dontwait` makes this one call non-blocking.
+// Inlined: on every request's path, where the call cost as much as the body.
+#[inline(always)]
 pub fn recv(fd: RawFd, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
     let flags = if dontwait { libc::MSG_DONTWAIT } else { 0 };
     loop {
