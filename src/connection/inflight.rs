@@ -1,7 +1,10 @@
 //! The requests in flight on a connection, in send order, and the key fingerprints that
 //! check key-returning answers.
 
+use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
 use crate::protocol;
 
@@ -34,27 +37,72 @@ pub struct InFlight {
     pub key_tag: u64,
 }
 
-/// The fingerprint of a key that `InFlight::key_tag` keeps (64 bits over the length and the
-/// bytes, eight at a time; never 0). A desynchronised stream or a lying server answering with
-/// another key is caught with certainty short of a 64-bit collision, without storing keys per
-/// request. Not a defence against a server crafting collisions (it could send any value for
-/// the right key anyway).
+/// The fingerprints' modulus: the Mersenne prime 2^61 - 1.
+const TAG_PRIME: u64 = (1 << 61) - 1;
+
+/// The secret point the fingerprints are evaluated at, drawn at random once per process
+/// (from the random keys std gives its hash maps).
+static TAG_POINT: OnceLock<u64> = OnceLock::new();
+
+fn tag_point() -> u64 {
+    *TAG_POINT.get_or_init(|| {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(0x6b65_795f_7461_6773);
+        (h.finish() % TAG_PRIME).max(2)
+    })
+}
+
+/// `a * b` modulo 2^61 - 1, for `a` and `b` below 2^62.
+#[inline(always)]
+fn mul_mod_prime(a: u64, b: u64) -> u64 {
+    let x = u128::from(a) * u128::from(b);
+    // 2^61 = 1 (mod p): fold the high bits onto the low ones, twice.
+    let s = (x as u64 & TAG_PRIME) + (x >> 61) as u64;
+    let s = (s & TAG_PRIME) + (s >> 61);
+    if s >= TAG_PRIME {
+        s - TAG_PRIME
+    } else {
+        s
+    }
+}
+
+/// The fingerprint of a key that `InFlight::key_tag` keeps (never 0). It catches an answer
+/// carrying another key (a desynchronised stream, a lying server) without storing keys per
+/// request, and over text it is what a VALUE line is matched to its get by.
+///
+/// A polynomial evaluated modulo 2^61 - 1 at a random point secret to the process, whose
+/// coefficients are the key's length, then its bytes in pieces of seven: two different keys
+/// of at most 250 bytes share a fingerprint with probability at most 38 / 2^61, whoever chose
+/// them. Keyed, because whoever chooses key names must not be able to make two keys share
+/// one: with the unkeyed mix used before, a key computed in milliseconds to collide with a
+/// missing key took that key's place in a text multi-get, and its value was handed out as
+/// the missing key's.
 // Inlined: on every request's path, where the call cost as much as the body.
 #[inline(always)]
 pub fn key_tag(key: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h: u64 = (key.len() as u64).wrapping_mul(K);
-    let mut words = key.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    const LOW56: u64 = (1 << 56) - 1;
+    let r = tag_point();
+    let n = key.len();
+    // Horner's rule, the length first: keys of different lengths differ in the leading
+    // coefficient or in the degree, so zero bytes in front or behind cannot make two keys
+    // one. Every coefficient is below 2^56, every sum below 2^62.
+    let mut h = (n as u64 + 1) & TAG_PRIME;
+    let mut rest = key;
+    // Seven bytes at a time, each read as eight while eight are left.
+    while let Some(word) = rest.first_chunk::<8>() {
+        h = mul_mod_prime(h, r) + (u64::from_le_bytes(*word) & LOW56);
+        rest = &rest[7..];
     }
-    let mut tail = 0u64;
-    for (i, &b) in words.remainder().iter().enumerate() {
-        tail |= u64::from(b) << (8 * i);
-    }
-    h = (h ^ tail).wrapping_mul(K);
-    (h ^ (h >> 32)) | 1
+    // The last 0 to 7 bytes, one more coefficient.
+    let tail = match key.last_chunk::<8>() {
+        // 1 to 7 bytes left: shifts of 8 to 56 bits.
+        Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+        None => rest
+            .iter()
+            .enumerate()
+            .fold(0u64, |t, (j, &b)| t | u64::from(b) << (8 * j)),
+    };
+    mul_mod_prime(h, r) + tail + 1
 }
 
 /// Whether an opcode's answer carries the request's key (and so must be checked).

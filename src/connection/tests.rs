@@ -347,6 +347,20 @@ fn key_tags_differ_and_are_never_zero() {
     assert_ne!(key_tag(b"fk-0"), key_tag(b"zk-0"));
     assert_ne!(key_tag(b""), 0);
     assert_eq!(key_tag(b"abc"), key_tag(b"abc"));
+    // Zero bytes in front or behind, and every length from 0 to 250 around the pieces of
+    // seven (and the eight-byte reads) the fingerprint is made of.
+    let mut seen = std::collections::HashSet::new();
+    assert!(seen.insert(key_tag(b"")));
+    for n in 1..=250 {
+        for key in [vec![0u8; n], vec![b'k'; n]] {
+            let tag = key_tag(&key);
+            assert_ne!(tag, 0);
+            assert!(seen.insert(tag), "{n} bytes");
+        }
+    }
+    assert_ne!(key_tag(b"a"), key_tag(b"a\0"));
+    assert_ne!(key_tag(b"\0a"), key_tag(b"a"));
+    assert_ne!(key_tag(b"abcdefgh"), key_tag(b"abcdefg\0h"));
 }
 
 /// Text: the requests of `ops`, their get line closed as the engine does before it waits.
