@@ -267,6 +267,86 @@ static void answers_are_not_errors(in_port_t p1)
     }
 }
 
+/* The namespace in every keyed call (an outside tester found get_by_key and server_by_key
+ * leaving it out: get_by_key then returned the unprefixed key's value with SUCCESS). */
+static void namespaces(in_port_t p1, in_port_t p2)
+{
+    for (int binary = 0; binary < 2; binary++) {
+        for (int with_prefix = 0; with_prefix < 2; with_prefix++) {
+            memcached_st *m = three(p1, p2);
+            memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+            memcached_behavior_set(m, MEMCACHED_BEHAVIOR_HASH_WITH_PREFIX_KEY, (uint64_t) with_prefix);
+            /* Another application's keys, without the namespace. */
+            memcached_set(m, "lmc-ns-bk", 9, "OTHER-APP", 9, 0, 0);
+            memcached_set_by_key(m, "grp", 3, "lmc-ns-bk", 9, "OTHER-APP", 9, 0, 0);
+            memcached_callback_set(m, MEMCACHED_CALLBACK_PREFIX_KEY, "ns:");
+            memcached_delete_by_key(m, "grp", 3, "lmc-ns-bk", 9, 0);
+            size_t len = 0;
+            uint32_t flags;
+            memcached_return_t rc;
+            char *v = memcached_get_by_key(m, "grp", 3, "lmc-ns-bk", 9, &len, &flags, &rc);
+            printf("namespace binary=%d hash_prefix=%d get_by_key before: %d [%.*s]\n", binary,
+                   with_prefix, rc, v ? (int) len : 0, v ? v : "");
+            free(v);
+            rc = memcached_set_by_key(m, "grp", 3, "lmc-ns-bk", 9, "MINE", 4, 0, 0);
+            v = memcached_get_by_key(m, "grp", 3, "lmc-ns-bk", 9, &len, &flags, &rc);
+            printf("namespace binary=%d hash_prefix=%d get_by_key after: %d [%.*s]\n", binary,
+                   with_prefix, rc, v ? (int) len : 0, v ? v : "");
+            free(v);
+            for (int i = 0; i < 6; i++) {
+                char key[16];
+                snprintf(key, sizeof key, "lmc-ns-e%d", i);
+                memcached_set(m, key, strlen(key), "e", 1, 0, 0);
+                const memcached_instance_st *server = memcached_server_by_key(m, key, strlen(key), &rc);
+                printf("namespace binary=%d hash_prefix=%d %s: server_by_key %d port %d\n", binary,
+                       with_prefix, key, rc, server ? (int) memcached_server_port(server) : -1);
+            }
+            memcached_free(m);
+        }
+    }
+    /* A namespace longer than a key is a bad key; 128 bytes or more, too big. */
+    int lengths[] = {127, 128, 250, 251, 299};
+    for (int i = 0; i < 5; i++) {
+        memcached_st *m = memcached_create(NULL);
+        char prefix[300];
+        memset(prefix, 'p', (size_t) lengths[i]);
+        prefix[lengths[i]] = 0;
+        printf("namespace of %d bytes: %d\n", lengths[i],
+               memcached_callback_set(m, MEMCACHED_CALLBACK_PREFIX_KEY, prefix));
+        memcached_free(m);
+    }
+}
+
+/* exist and touch report what the server answered whatever NOREPLY says; storage commands
+ * under NOREPLY and BUFFER_REQUESTS return what 1.1.4 returns (text: a buffered noreply set is
+ * SUCCESS). */
+static void noreply_codes(in_port_t p1)
+{
+    for (int binary = 0; binary < 2; binary++) {
+        for (int noreply = 0; noreply < 2; noreply++) {
+            for (int buffer = 0; buffer < 2; buffer++) {
+                memcached_st *m = one_server(p1, binary);
+                memcached_delete(m, "lmc-nr-missing", 14, 0);
+                memcached_delete(m, "lmc-nr-a", 8, 0);
+                memcached_set(m, "lmc-nr-there", 12, "v", 1, 0, 0);
+                memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NOREPLY, (uint64_t) noreply);
+                memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, (uint64_t) buffer);
+                printf("noreply binary=%d noreply=%d buffer=%d: exist %d %d touch %d %d", binary,
+                       noreply, buffer, memcached_exist(m, "lmc-nr-missing", 14),
+                       memcached_exist(m, "lmc-nr-there", 12),
+                       memcached_touch(m, "lmc-nr-missing", 14, 100),
+                       memcached_touch(m, "lmc-nr-there", 12, 100));
+                printf(" by_key %d %d", memcached_exist_by_key(m, "g", 1, "lmc-nr-missing", 14),
+                       memcached_touch_by_key(m, "g", 1, "lmc-nr-missing", 14, 100));
+                memcached_return_t set = memcached_set(m, "lmc-nr-a", 8, "v", 1, 0, 0);
+                memcached_return_t deleted = memcached_delete(m, "lmc-nr-a", 8, 0);
+                printf(" set %d delete %d\n", set, deleted);
+                memcached_free(m);
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -429,6 +509,8 @@ int main(int argc, char **argv)
     placements(p1, p2);
     delete_expiration(p1);
     answers_are_not_errors(p1);
+    namespaces(p1, p2);
+    noreply_codes(p1);
 
     /* the library's version and the hash names the tools match --hash against */
     printf("lib_version %s\n", memcached_lib_version());

@@ -227,8 +227,9 @@ pub extern "C" fn memcached_get_user_data(ptr: *const memcached_st) -> *mut c_vo
     })
 }
 
-/// `memcached_set_namespace`'s checks: NULL clears; empty: INVALID_ARGUMENTS; over text a
-/// character a text key cannot hold: BAD_KEY_PROVIDED; 128 bytes or more: KEY_TOO_BIG.
+/// `memcached_set_namespace`'s checks: NULL clears; empty: INVALID_ARGUMENTS; longer than a
+/// key (over 250 bytes), or over text a character a text key cannot hold:
+/// BAD_KEY_PROVIDED; 128 bytes or more: KEY_TOO_BIG (measured on Debian's 1.1.4).
 fn set_namespace(lmc: &mut Lmc, ns: Option<&[u8]>) -> c_int {
     let Some(ns) = ns else {
         lmc.model.namespace = None;
@@ -236,6 +237,9 @@ fn set_namespace(lmc: &mut Lmc, ns: Option<&[u8]>) -> c_int {
     };
     if ns.is_empty() {
         return rc::INVALID_ARGUMENTS;
+    }
+    if ns.len() > crate::protocol::MAX_KEY_LEN {
+        return rc::BAD_KEY_PROVIDED;
     }
     if !lmc.model.binary_protocol && ns.iter().any(|c| !c.is_ascii_graphic()) {
         return rc::BAD_KEY_PROVIDED;

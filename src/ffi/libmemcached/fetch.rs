@@ -1231,13 +1231,29 @@ fn get_routed(
     if lmc.model.use_udp {
         return (lmc.record(rc::NOT_SUPPORTED, memc, None), sink);
     }
+    // The namespace goes in front of the key on the wire, and of the group key when it is
+    // hashed with it (HASH_WITH_PREFIX_KEY), as for every other keyed call.
+    let wire = lmc.wire_key(key);
+    let Some(wire) = wire.get() else {
+        let code = lmc.too_long_code();
+        return (lmc.record(code, memc, None), sink);
+    };
+    let by = lmc.routing_key(Some(group), key);
+    let by = by.get().unwrap_or_default();
     lmc.keep_pending_fetch();
-    let server = lmc.client.server_index_for_key(group);
+    let server = lmc.client.server_index_for_key(by);
+    let route = if valid_key(by) {
+        Route::ByKey(by)
+    } else {
+        // A group key the engine takes for no key (namespace + group over 250 bytes, which
+        // libmemcached hashes as the empty key): its server.
+        server.map_or(Route::ByKey(by), Route::Server)
+    };
     let mut reqs = [Request {
-        route: Route::ByKey(group),
+        route,
         parts: RequestParts {
             opcode: opcode::GETK,
-            key,
+            key: wire,
             ..Default::default()
         },
     }];

@@ -533,7 +533,9 @@ pub extern "C" fn memcached_server_by_key(
         let idx = if lmc.client.server_count() == 1 {
             Some(0)
         } else {
-            lmc.client.server_index_for_key(k)
+            // Where the key's requests go: under HASH_WITH_PREFIX_KEY the namespace is part
+            // of what is hashed.
+            lmc.server_for(None, k)
         };
         match idx {
             Some(i) => (lmc.instance_ptr(ptr, i), None),

@@ -114,7 +114,7 @@ impl Lmc {
     /// What the real library gets back for a namespace + key over 250 bytes: it sends the
     /// key and the server refuses it (text: CLIENT_ERROR; binary: an error status it does not
     /// know). Nothing is sent here.
-    fn too_long_code(&self) -> c_int {
+    pub(super) fn too_long_code(&self) -> c_int {
         if self.model.binary_protocol {
             UNKNOWN_READ_FAILURE
         } else {
@@ -188,7 +188,11 @@ impl Lmc {
             _ => None,
         };
         let base_op = op;
-        let noreply = !self.model.reply && !keep_value;
+        // exist (a GETK whose value is not kept) and touch wait for their answer whatever
+        // NOREPLY says, as 1.1.4's do: the answer is all they report (sent quietly, a miss
+        // would come back as SUCCESS).
+        let noreply =
+            !self.model.reply && !keep_value && !matches!(op, opcode::GETK | opcode::TOUCH);
         // libmemcached 1.1.4 buffers only set (not cas) and delete; add, replace, append,
         // prepend, cas, the counters, touch and exist still send and wait for their answer.
         let bufferable = (op == opcode::SET && cas == 0) || op == opcode::DELETE;
@@ -253,8 +257,15 @@ impl Lmc {
             } else {
                 status
             };
+        // 1.1.4 over text returns SUCCESS for a set both buffered and sent noreply (a
+        // delete stays BUFFERED; over binary both are); measured on Debian's library.
+        // It is still written out before the connections close (`Lmc::settle`).
+        let text_noreply_set = noreply && !self.model.binary_protocol && base_op == opcode::SET;
+        if buffered && text_noreply_set && status == Status::Buffered {
+            self.buffered = true;
+        }
         let (code, failure) = match (status, sink.one.status) {
-            (Status::Buffered, None) if buffered => (rc::BUFFERED, None),
+            (Status::Buffered, None) if buffered && !text_noreply_set => (rc::BUFFERED, None),
             (Status::Buffered, None) => (rc::SUCCESS, None),
             (_, Some(answer)) => (
                 rc::from_status(answer, &sink.one.message[..sink.one.message_len]),
