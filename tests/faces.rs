@@ -232,6 +232,30 @@ fn libmemcached_policy_without_auto_eject_keeps_keys_and_disables_for_retry_time
     c.set(&other, b"v", 0, 0).unwrap();
 }
 
+/// Modula does not move keys: an ejected server's keys fail as that server's (1.1.4:
+/// SERVER_MARKED_DEAD), not as "no servers" while others serve their own keys.
+#[test]
+fn under_modula_an_ejected_servers_keys_fail_as_marked_dead() {
+    let live = common::Memcached::start(&[]);
+    let victim = common::Memcached::start(&[]);
+    let list = format!("{},{}", live.addr(), victim.addr());
+    let mut c = client(&list);
+    c.set_distribution(Distribution::Libmemcached(LibmemcachedConfig::new(
+        LibmemcachedLayout::Modula,
+        HashAlgorithm::Default,
+    )));
+    c.settings_mut().failover =
+        FailoverPolicy::libmemcached(true, 1, Some(Duration::from_secs(30)));
+    let key = key_on(&c, 1, "modula");
+    let other = key_on(&c, 0, "modula-live");
+    c.set(&key, b"v", 0, 0).unwrap();
+    drop(victim); // killed
+    assert!(c.get(&key).unwrap_err().is_server_failure());
+    assert_eq!(c.get(&key), Err(Status::Failed(Failure::ServerDead)));
+    c.set(&other, b"live", 0, 0).unwrap();
+    assert_eq!(c.get(&other).unwrap().unwrap().value, b"live");
+}
+
 #[test]
 fn libmemcached_policy_with_auto_eject_moves_keys_after_the_failure_limit_and_brings_them_back() {
     let live = common::Memcached::start(&[]);

@@ -387,6 +387,44 @@ fn fake_server(fault: Fault) -> u16 {
     port
 }
 
+/// A call that ran out of time leaves its request in flight; once the server's dead timeout
+/// has passed, the next call finds the server out of service before it routes its request:
+/// that request fails as "temporarily disabled" at once (or, were the keys to move, goes to
+/// the next server), never with a timeout it did not wait for (seen by an outside tester
+/// through the libmemcached face: TIMEOUT after 0.000 s).
+#[test]
+fn a_timeout_left_by_an_earlier_call_is_not_the_next_requests_timeout() {
+    let port = fake_server(Fault::Silent);
+    let mut c = fast_client(&format!("127.0.0.1:{port}"));
+    c.settings_mut().failover = omcache::client::FailoverPolicy::libmemcached(false, 2, None);
+    let status_of = |c: &mut Client| {
+        let mut reqs = [omcache::client::OwnedRequest::keyed(
+            omcache::protocol::opcode::GETK,
+            b"frozen",
+        )];
+        let t = Instant::now();
+        let (status, responses) = c.execute(
+            &mut reqs,
+            omcache::client::Wait::Within(Duration::from_millis(300)),
+        );
+        let status = responses.last().map_or(status, |(_, r)| r.status);
+        (status, t.elapsed())
+    };
+    let (first, _) = status_of(&mut c);
+    assert!(
+        matches!(first, Status::Again | Status::Failed(Failure::Timeout)),
+        "{first:?}"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let (second, took) = status_of(&mut c);
+    assert_eq!(
+        second,
+        Status::Failed(Failure::ServerTemporarilyDisabled),
+        "{took:?}"
+    );
+    assert!(took < slack(Duration::from_millis(50)), "{took:?}");
+}
+
 #[test]
 fn hostile_servers_fail_their_requests_only() {
     for fault in [

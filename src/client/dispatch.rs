@@ -7,7 +7,9 @@ use crate::protocol::{self, RequestParts};
 use crate::sys;
 
 use super::failover::connect_failure;
-use super::{log_level, valid_key, Client, IoOutcome, Request, RequestSet, ResponseSink, Status};
+use super::{
+    log_level, valid_key, Client, Discard, IoOutcome, Request, RequestSet, ResponseSink, Status,
+};
 use super::{Failure, Response, Route, Wait};
 
 impl Client {
@@ -66,11 +68,24 @@ impl Client {
         self.refresh_active();
         // A new batch: outcomes of the previous one not yet handed over are moot.
         self.reports.clear();
-        if self
-            .active
-            .iter()
-            .any(|i| self.conns[i].needs_failover_care())
-        {
+        let (mut care, mut pending) = (false, false);
+        for i in self.active.iter() {
+            let c = &self.conns[i];
+            care |= c.needs_failover_care();
+            pending |= c.awaits_response();
+        }
+        if pending {
+            // Requests of an earlier call still unanswered: a server whose dead timeout ran
+            // out meanwhile is out of service before this call's requests are routed, so
+            // that they go where the failover policy sends them (or fail as the server's
+            // being out of service) instead of failing with a timeout they never waited for.
+            self.check_timeouts(Instant::now(), None, &mut Discard);
+            care = self
+                .active
+                .iter()
+                .any(|i| self.conns[i].needs_failover_care());
+        }
+        if care {
             self.advance_probes(Instant::now());
         }
         let room = (self.conns.len() + n).saturating_mul(2) as u32;
@@ -156,7 +171,9 @@ impl Client {
             return Err(Status::Failed(Failure::InvalidRequest));
         }
         let (server, home) = self.route_noting_home(req);
-        let server = server.ok_or(Status::Failed(Failure::NoServers))?;
+        let Some(server) = server else {
+            return Err(Status::Failed(self.unroutable(home)));
+        };
         self.activate(server);
         if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
             // Before a connect (not per request): unusable settings fail at once.
@@ -224,6 +241,19 @@ impl Client {
                 );
                 Err(Status::Failed(Failure::SendBufferFull))
             }
+        }
+    }
+
+    /// Why a request found no server. Its key's server out of service while others take
+    /// keys: a distribution that does not move keys (modula, random) left it there, and it is
+    /// that server's failure, as libmemcached 1.1.4 reports it (SERVER_MARKED_DEAD), not a
+    /// lack of servers.
+    #[cold]
+    fn unroutable(&self, home: Option<usize>) -> Failure {
+        if home.is_some() && self.conns.iter().any(|c| c.takes_keys()) {
+            Failure::ServerDead
+        } else {
+            Failure::NoServers
         }
     }
 
