@@ -707,3 +707,38 @@ fn a_command_in_the_middle_of_a_fetch_waits_for_a_frozen_server_no_longer_than_t
         memcached_free(memc);
     }
 }
+
+/// A namespace changed or cleared in the middle of a fetch: every key handed out is still the
+/// caller's own, cut as the mget sent it (1.1.4 hands out empty keys after a longer prefix).
+#[test]
+fn a_namespace_changed_during_a_fetch_leaves_the_keys_handed_out_whole() {
+    const PREFIX_KEY: i32 = 0;
+    let (servers, _) = common::cluster(2);
+    each_protocol(&servers, |memc, binary, tag| {
+        let set_prefix = |prefix: Option<&str>| {
+            let prefix = prefix.map(|p| CString::new(p).unwrap());
+            let ptr = prefix.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+            assert_eq!(memcached_callback_set(memc, PREFIX_KEY, ptr.cast()), SUCCESS);
+        };
+        for then in [Some("a-much-longer-prefix:"), None, Some("b:")] {
+            set_prefix(Some("ns:"));
+            let keys: Vec<String> = (0..8).map(|i| format!("nsf-{tag}-{i}")).collect();
+            for key in &keys {
+                set(memc, key, key.as_bytes(), 0);
+            }
+            mget(memc, &keys);
+            let mut seen = HashMap::new();
+            let (first, value, _) = fetch(memc, 1).expect("a hit");
+            assert_eq!(value, first.as_bytes(), "binary={binary}");
+            seen.insert(first, ());
+            set_prefix(then);
+            let mut n = 2;
+            while let Ok((key, value, _)) = fetch(memc, n) {
+                assert_eq!(value, key.as_bytes(), "binary={binary} then={then:?}");
+                assert!(seen.insert(key.clone(), ()).is_none(), "{key} twice");
+                n += 1;
+            }
+            assert_eq!(seen.len(), keys.len(), "binary={binary} then={then:?}");
+        }
+    });
+}

@@ -555,6 +555,8 @@ impl Lmc {
             failure,
             false,
         );
+        // Cut as the keys were sent, even if the namespace changed since the mget.
+        sink.namespace_len = self.mget_namespace_len;
         let outcome = self.client.io(Some(&Pending), &mut sink, wait);
         let (failure, bad_value, got) = (sink.failure, sink.bad_value, sink.got);
         self.prefetched.batch = self.client.batch_generation();
@@ -642,6 +644,7 @@ impl Lmc {
                 None,
                 true,
             );
+            sink.namespace_len = self.mget_namespace_len;
             let outcome = self.client.io(Some(&Pending), &mut sink, wait);
             if self.client.batch_remaining() == 0 || outcome == IoOutcome::Paused {
                 // Done, or a value that did not decrypt: the fetch ends there.
@@ -777,6 +780,7 @@ impl Lmc {
             self.prefetched.clear();
         }
         self.open_fetch = Some(self.client.batch_generation());
+        self.mget_namespace_len = self.model.namespace.as_ref().map_or(0, Vec::len);
         let code = match (status, sink.first) {
             (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed) => {

@@ -56,6 +56,9 @@ pub(super) struct Lmc {
     /// The engine batch of an mget whose fetch has not reached its end (fetch.rs): a
     /// command before that end first takes in the rest of its answers (`keep_pending_fetch`).
     pub open_fetch: Option<u64>,
+    /// The length of the namespace the last mget's keys were sent with: cut off the keys
+    /// its fetch hands out, whatever the namespace has become since (fetch.rs).
+    pub mget_namespace_len: usize,
     /// Buffered requests were queued since the connections last settled: `settle` writes
     /// them and reads their answers before the connections close (and only then: a quit
     /// after a timeout does not wait for the server again).
@@ -110,6 +113,7 @@ impl Lmc {
             udp: Default::default(),
             mget_keys: Vec::new(),
             mget_ends: Vec::new(),
+            mget_namespace_len: 0,
             replicas: Default::default(),
             prefetched: Default::default(),
             open_fetch: None,
