@@ -718,7 +718,10 @@ fn a_namespace_changed_during_a_fetch_leaves_the_keys_handed_out_whole() {
         let set_prefix = |prefix: Option<&str>| {
             let prefix = prefix.map(|p| CString::new(p).unwrap());
             let ptr = prefix.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
-            assert_eq!(memcached_callback_set(memc, PREFIX_KEY, ptr.cast()), SUCCESS);
+            assert_eq!(
+                memcached_callback_set(memc, PREFIX_KEY, ptr.cast()),
+                SUCCESS
+            );
         };
         for then in [Some("a-much-longer-prefix:"), None, Some("b:")] {
             set_prefix(Some("ns:"));
