@@ -425,6 +425,43 @@ fn a_timeout_left_by_an_earlier_call_is_not_the_next_requests_timeout() {
     assert!(took < slack(Duration::from_millis(50)), "{took:?}");
 }
 
+/// The same, for a caller that continues its batches with `io` (OMcache's asynchronous
+/// use): the earlier call's request failing at the start of the next call is not reported as
+/// the failure of the next batch's request of the same index.
+#[test]
+fn a_request_of_an_earlier_batch_failing_is_not_reported_for_the_next_batch() {
+    use omcache::client::{OwnedRequest, Wait};
+    use omcache::protocol::opcode;
+    let real = common::Memcached::start(&[]);
+    let port = fake_server(Fault::Silent);
+    let mut c = fast_client(&format!("{},127.0.0.1:{port}", real.addr()));
+    c.settings_mut().failover = omcache::client::FailoverPolicy::libmemcached(false, 2, None);
+    let fake = index_of(&c, port);
+    let keys = keys(40);
+    let on_fake = keys
+        .iter()
+        .find(|k| c.server_index_for_key(k) == Some(fake))
+        .unwrap();
+    let on_real = keys
+        .iter()
+        .find(|k| c.server_index_for_key(k) != Some(fake))
+        .unwrap();
+    c.set(on_real, b"live", 0, 0).unwrap();
+    let mut first = [OwnedRequest::keyed(opcode::GETK, on_fake)];
+    let (status, _) = c.execute(&mut first, Wait::Within(Duration::from_millis(100)));
+    assert_eq!(status, Status::Again);
+    std::thread::sleep(Duration::from_millis(350));
+    let mut second = [OwnedRequest::keyed(opcode::GETK, on_real)];
+    let (status, early) = c.execute(&mut second, Wait::NoWait);
+    assert_eq!(status, Status::Buffered, "{early:?}");
+    let (status, later) = c.execute_more(&mut second, Wait::Forever);
+    assert_eq!(status, Status::Ok);
+    let answers: Vec<_> = early.iter().chain(&later).collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].1.status, Status::Ok);
+    assert_eq!(answers[0].1.data, b"live");
+}
+
 #[test]
 fn hostile_servers_fail_their_requests_only() {
     for fault in [

@@ -66,8 +66,6 @@ impl Client {
         self.refresh_active_if_stale();
         self.unpin_all();
         self.refresh_active();
-        // A new batch: outcomes of the previous one not yet handed over are moot.
-        self.reports.clear();
         let (mut care, mut pending) = (false, false);
         for i in self.active.iter() {
             let c = &self.conns[i];
@@ -88,6 +86,9 @@ impl Client {
         if care {
             self.advance_probes(Instant::now());
         }
+        // A new batch: outcomes of the previous one not yet handed over are moot (also those
+        // the two passes above decided: they must not be taken for this batch's).
+        self.reports.clear();
         let room = (self.conns.len() + n).saturating_mul(2) as u32;
         if u32::MAX - self.last_id <= room {
             self.log(
