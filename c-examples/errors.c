@@ -171,6 +171,24 @@ static void bad_arguments(omcache_t *mc)
     CHECK_RC(omcache_get_multi(mc, keys, lens, 3, reqs, &req_count, values, &value_count, -1), OMCACHE_INVALID);
     CHECK(req_count == 0 && value_count == 0, "counts %zu %zu after INVALID", req_count, value_count);
 
+    /* A command needs its request count (NULL would send nothing and say OK). */
+    value_count = 3;
+    CHECK_RC(omcache_command(mc, reqs, NULL, values, &value_count, -1), OMCACHE_INVALID);
+    CHECK(value_count == 0, "value count %zu after INVALID", value_count);
+
+    /* A length no buffer has (8 + 1 + SIZE_MAX wrapped to 8 once: the frame's start went out,
+     * and the next request took its answer): refused, nothing sent, the connection in step. */
+    CHECK_RC(omcache_set(mc, K("errors-a"), v, 5, 0, 0, 0, -1), OMCACHE_OK);
+    CHECK_RC(omcache_set(mc, K("errors-a"), v, SIZE_MAX, 0, 0, 0, -1), OMCACHE_INVALID);
+    CHECK_RC(omcache_set(mc, K("errors-a"), v, SIZE_MAX - 8, 0, 0, 0, -1), OMCACHE_INVALID);
+    CHECK_RC(omcache_set(mc, K("errors-b"), K("after"), 0, 0, 0, -1), OMCACHE_OK);
+    const unsigned char *got = NULL;
+    size_t got_len = 0;
+    CHECK_RC(omcache_get(mc, K("errors-b"), &got, &got_len, NULL, NULL, -1), OMCACHE_OK);
+    CHECK(got_len == 5 && memcmp(got, "after", 5) == 0, "errors-b after a SIZE_MAX set");
+    CHECK_RC(omcache_get(mc, K("errors-a"), &got, &got_len, NULL, NULL, -1), OMCACHE_OK);
+    CHECK(got_len == 5 && memcmp(got, "value", 5) == 0, "errors-a after a SIZE_MAX set");
+
     /* The longest key that is allowed. */
     key251[250] = '\0';
     CHECK_RC(omcache_set(mc, K(key251), v, 5, 0, 0, 0, -1), OMCACHE_OK);

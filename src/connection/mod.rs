@@ -298,7 +298,7 @@ impl Connection {
         send_max: usize,
     ) -> Result<(), QueueError> {
         protocol::check_request(parts).map_err(|_| QueueError::Invalid)?;
-        if self.unsent_len() as u64 + parts.wire_len() > send_max as u64 {
+        if (self.unsent_len() as u64).saturating_add(parts.wire_len()) > send_max as u64 {
             return Err(QueueError::Full);
         }
         if !self.has_work() {

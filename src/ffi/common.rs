@@ -47,12 +47,14 @@ pub(crate) fn with_locked<S, T, D: FnOnce()>(
 }
 
 /// A slice from a C pointer that may be NULL when the length is 0 (NULL gives an empty slice
-/// whatever the length: callers that must reject NULL with a length check that first).
+/// whatever the length: callers that must reject NULL with a length check that first). A
+/// length no buffer can have (over isize::MAX bytes) also gives an empty slice, never an
+/// invalid one: callers taking values check their lengths first (keys are refused empty).
 ///
 /// # Safety
 /// A non-NULL `ptr` must be valid for reads of `len` bytes for the lifetime `'a`.
 pub(crate) unsafe fn c_bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
+    if ptr.is_null() || len == 0 || len > isize::MAX as usize {
         &[]
     } else {
         // SAFETY: guaranteed by the caller.

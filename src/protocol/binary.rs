@@ -158,14 +158,17 @@ pub struct RequestParts<'a> {
 }
 
 impl RequestParts<'_> {
-    /// Bytes of the body (extras, key, value). In u64: cannot wrap on 32-bit targets.
+    /// Bytes of the body (extras, key, value). In u64, saturating: cannot wrap on 32-bit
+    /// targets, nor for lengths near u64::MAX, so `check_request` sees every oversized body.
     pub fn body_len(&self) -> u64 {
-        self.extras.len() as u64 + self.key.len() as u64 + self.value.len() as u64
+        (self.extras.len() as u64)
+            .saturating_add(self.key.len() as u64)
+            .saturating_add(self.value.len() as u64)
     }
 
     /// Bytes this request occupies on the wire.
     pub fn wire_len(&self) -> u64 {
-        HEADER_LEN as u64 + self.body_len()
+        (HEADER_LEN as u64).saturating_add(self.body_len())
     }
 }
 

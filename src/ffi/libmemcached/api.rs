@@ -116,7 +116,8 @@ pub(super) fn store(
     cas: u64,
 ) -> memcached_return_t {
     memc::with_memc_op(memc, rc::INVALID_ARGUMENTS, |lmc| {
-        if value.is_null() && value_length > 0 {
+        // No value memcached takes is 4 GiB (and no buffer is over isize::MAX bytes).
+        if (value.is_null() && value_length > 0) || value_length > u32::MAX as usize {
             return lmc.record(rc::INVALID_ARGUMENTS, memc, None);
         }
         // SAFETY: the C API's contract: group key, key and value valid for their lengths.

@@ -78,7 +78,8 @@ unsafe fn key_arg<'a>(key: *const u8, key_len: usize) -> Option<&'a [u8]> {
 /// # Safety
 /// A non-NULL value must be valid for value_len bytes.
 unsafe fn value_arg<'a>(value: *const u8, value_len: usize) -> Option<&'a [u8]> {
-    if value.is_null() && value_len > 0 {
+    // No value memcached takes is 4 GiB (and no buffer is over isize::MAX bytes).
+    if (value.is_null() && value_len > 0) || value_len > u32::MAX as usize {
         return None;
     }
     // SAFETY: guaranteed by the caller.

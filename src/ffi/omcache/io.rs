@@ -25,6 +25,11 @@ pub extern "C" fn omcache_command(
     let capacity = unsafe { take_count(value_count) };
     let mut ran = false;
     let rc = with_handle(mc, INVALID, |inner, _| {
+        if req_count.is_null() {
+            // Unlike omcache_io's (which may just flush), a command's count is required: a
+            // NULL one would silently send nothing (`*value_count` is 0 already).
+            return INVALID;
+        }
         ran = true;
         // SAFETY: the C API's contract: count pointers valid when non-NULL, `reqs` holds
         // `*req_count` requests and `values` `capacity` slots.
