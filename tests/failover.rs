@@ -462,6 +462,31 @@ fn a_request_of_an_earlier_batch_failing_is_not_reported_for_the_next_batch() {
     assert_eq!(answers[0].1.data, b"live");
 }
 
+/// Requests in flight on a server the list no longer has fail with the closed connection at
+/// the next `io` of their batch, instead of vanishing as if answered (found by an outside
+/// tester through `omcache_set_servers`: 29 of 60 keys of a get_multi looked like misses).
+#[test]
+fn requests_on_a_server_dropped_from_the_list_fail_instead_of_vanishing() {
+    use omcache::client::{OwnedRequest, Wait};
+    use omcache::protocol::opcode;
+    let real = common::Memcached::start(&[]);
+    let port = fake_server(Fault::Silent);
+    let mut c = fast_client(&format!("127.0.0.1:{port}"));
+    let mut reqs = [
+        OwnedRequest::keyed(opcode::GETK, b"dropped-1"),
+        OwnedRequest::keyed(opcode::GETKQ, b"dropped-2"),
+    ];
+    let (status, early) = c.execute(&mut reqs, Wait::Within(Duration::from_millis(20)));
+    assert_eq!(status, Status::Again, "{early:?}");
+    c.set_servers(&real.addr()).unwrap();
+    let (status, later) = c.execute_more(&mut reqs, Wait::Forever);
+    assert_eq!(status, Status::Ok);
+    let mut failed: Vec<_> = later.iter().map(|(i, r)| (*i, r.status)).collect();
+    failed.sort_by_key(|(i, _)| *i);
+    let reset = Status::Failed(Failure::ConnectionReset);
+    assert_eq!(failed, [(0, reset), (1, reset)]);
+}
+
 #[test]
 fn hostile_servers_fail_their_requests_only() {
     for fault in [

@@ -4,11 +4,12 @@
 use std::time::Instant;
 
 use crate::address::{parse_server_list, AddressError, ServerAddr};
-use crate::connection::Connection;
+use crate::connection::{Connection, Origin};
 use crate::ketama::{Continuum, Distribution, ServerName};
 use crate::protocol::Protocol;
 
-use super::{log_level, Client, Request, Route};
+use super::deliver::fail_member;
+use super::{log_level, Client, Discard, Failure, Request, Route, Status};
 
 /// One configured server: where it is, and its weight on the ring (used by the weighted
 /// distributions; 1 by default).
@@ -60,10 +61,17 @@ impl Client {
             conns.push(reused.unwrap_or_else(|| self.new_connection(addr)));
             self.weights.push(weight);
         }
-        // Requests in flight on dropped servers will never be answered.
+        // Requests queued or in flight on dropped servers will never be answered: the
+        // caller's fail with the closed connection (reported at the next `io` that continues
+        // their batch, like any failure found without the request array at hand), never
+        // vanish as if answered.
         for mut gone in old.into_iter().flatten() {
             while let Some(f) = gone.pop_inflight() {
-                self.batch.complete(f.opaque);
+                if f.origin == Origin::User {
+                    let status = Status::Failed(Failure::ConnectionReset);
+                    let (batch, reports) = (&mut self.batch, &mut self.reports);
+                    fail_member(batch, reports, f.opaque, status, None, &mut Discard);
+                }
             }
         }
         self.conns = conns;
