@@ -308,6 +308,14 @@ fn back_from_a_freeze(protocol: Protocol) {
     // And the server works as before.
     c.set(rewritten, b"after", 0, 0).unwrap();
     assert_eq!(c.get(rewritten).unwrap().unwrap().value, b"after");
+    // Frozen again: the key's reads go to the server that took its write the first time,
+    // where that copy was deleted when the victim took its keys back: a miss, never the
+    // value the victim has since replaced (found by an outside tester).
+    stop(servers[0].pid());
+    assert_eq!(c.get(rewritten), Err(Status::Failed(Failure::Timeout)));
+    assert_ne!(c.server_index_for_key(rewritten), Some(victim));
+    assert_eq!(c.get(rewritten).unwrap(), None, "{protocol:?}");
+    signal(servers[0].pid(), "-CONT");
 }
 
 #[test]

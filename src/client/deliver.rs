@@ -100,6 +100,41 @@ impl Client {
         }
     }
 
+    /// A server has taken its keys back: the copies written elsewhere while it was out are
+    /// deleted there (quiet deletes, queued now and written with the next requests), so that
+    /// a later outage cannot send reads of those keys back to values older than its own.
+    fn delete_copies_elsewhere(&mut self, server: usize) {
+        let copies = self.conns[server].take_copies_elsewhere();
+        if copies.is_empty() {
+            return;
+        }
+        let send_max = self.settings.send_buffer_max;
+        let mut skipped = copies.dropped();
+        for (target, key) in copies.iter() {
+            if target == server || target >= self.conns.len() {
+                continue;
+            }
+            let id = self.next_id();
+            if self.conns[target].queue_cleanup_delete(id, key, send_max) {
+                self.activate(target);
+            } else {
+                skipped += 1;
+            }
+        }
+        let addr = self.conns[server].addr().to_string();
+        let kept = copies.kept();
+        self.log(
+            log_level::INFO,
+            format_args!("[{addr}] took its keys back: deleting {kept} copies written on other servers while it was out"),
+        );
+        if skipped > 0 {
+            self.log(
+                log_level::WARNING,
+                format_args!("[{addr}] took its keys back: {skipped} copies written on other servers while it was out are not deleted (too many); were it to fail again, reads of those keys could find them"),
+            );
+        }
+    }
+
     /// Delivers every complete response in a server's receive buffer.
     pub(super) fn process_input(
         &mut self,
@@ -180,6 +215,9 @@ impl Client {
                             pin = sink.response(&resp, index.filter(|_| reqs.is_some()));
                         }
                         Origin::TrailingNoop => pin = sink.response(&resp, None),
+                        // A copy that was not there any more (or could not be deleted):
+                        // nobody's business.
+                        Origin::Cleanup => {}
                         Origin::Probe => probe_answered = true,
                         Origin::Auth => {
                             auth_answered = true;
@@ -295,6 +333,9 @@ impl Client {
                         log_level::NOTICE,
                         format_args!("[{addr}] answered again; server re-enabled"),
                     );
+                    if self.conns[server].takes_keys() {
+                        self.delete_copies_elsewhere(server);
+                    }
                 }
             }
             if sink.paused() || !self.conns[server].may_have_event() {

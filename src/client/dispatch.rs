@@ -226,10 +226,11 @@ impl Client {
         match self.conns[server].queue(&parts, entry, send_max) {
             Ok(()) => {
                 // A write moved off its ejected server: that server is flushed before it
-                // takes its keys back (see `Connection::start_probe`).
+                // takes its keys back, and this copy deleted once it has (`Connection::
+                // start_probe`, `Client::delete_copies_elsewhere`).
                 if let Some(home) = home.filter(|&h| h != server) {
                     if protocol::changes_value(parts.opcode) {
-                        self.conns[home].note_written_elsewhere();
+                        self.conns[home].note_written_elsewhere(server, parts.key);
                     }
                 }
                 Ok(server)

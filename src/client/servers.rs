@@ -58,7 +58,15 @@ impl Client {
                 .iter_mut()
                 .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
                 .and_then(Option::take);
-            conns.push(reused.unwrap_or_else(|| self.new_connection(addr)));
+            let conn = match reused {
+                Some(mut c) => {
+                    // Copies elsewhere are kept by server index, which this change may reuse.
+                    drop(c.take_copies_elsewhere());
+                    c
+                }
+                None => self.new_connection(addr),
+            };
+            conns.push(conn);
             self.weights.push(weight);
         }
         // Requests queued or in flight on dropped servers will never be answered: the

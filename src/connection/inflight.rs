@@ -18,6 +18,10 @@ pub enum Origin {
     Probe,
     /// The SASL authentication that opens a connection, ahead of everything else on it.
     Auth,
+    /// A quiet delete of a copy written here while the key's own server was out of service,
+    /// sent once that server has taken its keys back (see `CopiesElsewhere`); its answer,
+    /// if any, is nobody's.
+    Cleanup,
 }
 
 /// A request queued or sent on this connection whose outcome is not known yet.

@@ -111,6 +111,69 @@ pub(super) struct Revival {
     probe_flushes: bool,
     /// A flush probe was refused (memcached -F): the server took its keys back unflushed.
     flush_refused: bool,
+    /// The keys whose writes went elsewhere, and where.
+    copies: CopiesElsewhere,
+}
+
+/// The most copies elsewhere a server keeps track of, and the most key bytes for them.
+const MAX_COPIES: usize = 250_000;
+const MAX_COPY_KEY_BYTES: usize = 16 << 20;
+
+/// Keys of a server out of service whose writes went to another server, with that server.
+/// Once it takes its keys back those copies are deleted there: were it to fail again, reads
+/// of those keys would go back to the other server and find values older than its own.
+/// The keys live end to end in one buffer (no allocation per write); a key written again to
+/// the same server right after is kept once. Past the limits, the rest are counted, not kept.
+#[derive(Debug, Default)]
+pub struct CopiesElsewhere {
+    keys: Vec<u8>,
+    /// (server, end of its key in `keys`).
+    entries: Vec<(usize, usize)>,
+    /// Copies not kept (over the limits).
+    dropped: u64,
+}
+
+impl CopiesElsewhere {
+    fn record(&mut self, server: usize, key: &[u8]) {
+        if self.last() == Some((server, key)) {
+            return;
+        }
+        if self.entries.len() >= MAX_COPIES || self.keys.len() + key.len() > MAX_COPY_KEY_BYTES {
+            self.dropped += 1;
+            return;
+        }
+        self.keys.extend_from_slice(key);
+        self.entries.push((server, self.keys.len()));
+    }
+
+    fn last(&self) -> Option<(usize, &[u8])> {
+        let n = self.entries.len();
+        let &(server, end) = self.entries.last()?;
+        let start = if n >= 2 { self.entries[n - 2].1 } else { 0 };
+        Some((server, &self.keys[start..end]))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.dropped == 0
+    }
+
+    /// The copies kept: (server, key).
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+        let mut start = 0;
+        self.entries.iter().map(move |&(server, end)| {
+            let key = &self.keys[start..end];
+            start = end;
+            (server, key)
+        })
+    }
+
+    pub fn kept(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
 }
 
 impl Revival {
@@ -459,8 +522,37 @@ impl Connection {
     }
 
     /// A write for one of this server's keys went to another server while it was out.
-    pub fn note_written_elsewhere(&mut self) {
+    /// A write for one of this server's keys went to `server` while this one was out of
+    /// service.
+    pub fn note_written_elsewhere(&mut self, server: usize, key: &[u8]) {
         self.revival.written_elsewhere = true;
+        self.revival.copies.record(server, key);
+    }
+
+    /// The copies of its keys written elsewhere while it was out (taken when it takes its
+    /// keys back, or forgotten when the server list changes: their indices would be stale).
+    pub fn take_copies_elsewhere(&mut self) -> CopiesElsewhere {
+        std::mem::take(&mut self.revival.copies)
+    }
+
+    /// Queues a quiet delete of `key`, a copy written here for a server that was out of
+    /// service (see `CopiesElsewhere`). Best effort: a full send buffer skips it.
+    pub fn queue_cleanup_delete(&mut self, opaque: u32, key: &[u8], send_max: usize) -> bool {
+        let parts = RequestParts {
+            opcode: protocol::opcode::DELETEQ,
+            opaque,
+            key,
+            ..Default::default()
+        };
+        let entry = InFlight {
+            opaque,
+            opcode: protocol::opcode::DELETEQ,
+            quiet: true,
+            origin: Origin::Cleanup,
+            keyed: false,
+            key_tag: 0,
+        };
+        self.queue(&parts, entry, send_max).is_ok()
     }
 
     /// Out of service until a flush probe is sent (see `Revival::probe_answered`).

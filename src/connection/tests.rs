@@ -717,3 +717,35 @@ fn idle_trim_releases_big_frame_memory() {
     b.filled(24);
     assert_eq!(b.take(24), &[7u8; 24][..]);
 }
+
+#[test]
+fn copies_elsewhere_keep_each_key_with_its_server_and_count_what_they_cannot_keep() {
+    let mut copies = super::CopiesElsewhere::default();
+    assert!(copies.is_empty());
+    copies.record(1, b"a");
+    copies.record(1, b"a"); // the same write again: kept once
+    copies.record(2, b"a"); // another server
+    copies.record(1, b"bb");
+    copies.record(1, b"");
+    let kept: Vec<(usize, Vec<u8>)> = copies.iter().map(|(s, k)| (s, k.to_vec())).collect();
+    assert_eq!(
+        kept,
+        [
+            (1, b"a".to_vec()),
+            (2, b"a".to_vec()),
+            (1, b"bb".to_vec()),
+            (1, Vec::new())
+        ]
+    );
+    assert_eq!((copies.kept(), copies.dropped()), (4, 0));
+    // Past the key bytes' limit, the rest are counted.
+    let mut full = super::CopiesElsewhere::default();
+    for i in 0..super::MAX_COPY_KEY_BYTES / 250 + 10 {
+        let mut key = [b'k'; 250];
+        key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        full.record(1, &key);
+    }
+    assert_eq!(full.kept(), super::MAX_COPY_KEY_BYTES / 250);
+    assert_eq!(full.dropped(), 10);
+    assert!(full.iter().all(|(s, k)| s == 1 && k.len() == 250));
+}
