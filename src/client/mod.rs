@@ -470,6 +470,14 @@ impl Client {
         self.batch.remaining()
     }
 
+    /// The caller gives up the current batch (libmemcached's `memcached_quit` in the middle
+    /// of a fetch ends it): its outcomes not handed over yet are dropped, and the requests
+    /// a server-list change failed are not reported.
+    pub fn abandon_batch(&mut self) {
+        self.batch.clear();
+        self.reports.clear();
+    }
+
     /// Changes whenever a batch starts or is dropped (a new command, a fork, a reset): answers
     /// a caller keeps from the current batch are stale once it differs.
     pub fn batch_generation(&self) -> u64 {

@@ -1499,6 +1499,7 @@ pub extern "C" fn memcached_quit(ptr: *mut memcached_st) {
         lmc.open_fetch = None;
         lmc.settle();
         lmc.client.replace_servers(std::iter::empty());
+        lmc.client.abandon_batch();
         lmc.apply_servers();
     })
 }
