@@ -36,35 +36,8 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok, "kill {sig} {pid}");
 }
 
-/// SIGSTOP, and wait until every thread of the process has stopped: kill(2) returns before
-/// that, and meanwhile memcached's worker thread can still answer a request.
 fn stop(pid: u32) {
-    signal(pid, "-STOP");
-    let start = Instant::now();
-    loop {
-        let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .unwrap()
-            .map(|t| t.unwrap().path())
-            .collect();
-        assert!(!tasks.is_empty(), "no threads in /proc/{pid}/task");
-        let stopped = tasks.iter().all(|t| {
-            // "pid (comm) S ...": the state follows the last ')'
-            std::fs::read_to_string(t.join("stat"))
-                .map(|s| {
-                    s.rsplit_once(") ")
-                        .is_some_and(|(_, rest)| rest.starts_with('T'))
-                })
-                .unwrap_or(false)
-        });
-        if stopped {
-            return;
-        }
-        assert!(
-            start.elapsed() < slack(Duration::from_secs(5)),
-            "memcached {pid} did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    common::stop_process(pid);
 }
 
 fn fast_client(list: &str) -> Client {

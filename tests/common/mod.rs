@@ -281,3 +281,41 @@ impl Drop for Twemproxy {
         let _ = std::fs::remove_file(&self.config);
     }
 }
+
+/// SIGSTOP to `pid`, and wait until every thread of the process has stopped: kill(2) returns
+/// before that, and meanwhile memcached's worker thread can still answer a request (on a
+/// loaded machine, long enough for a test's next request).
+#[allow(dead_code)]
+pub fn stop_process(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -STOP {pid}");
+    let start = Instant::now();
+    loop {
+        let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .map(|t| t.unwrap().path())
+            .collect();
+        assert!(!tasks.is_empty(), "no threads in /proc/{pid}/task");
+        let stopped = tasks.iter().all(|t| {
+            // "pid (comm) S ...": the state follows the last ')'
+            std::fs::read_to_string(t.join("stat"))
+                .map(|s| {
+                    s.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('T'))
+                })
+                .unwrap_or(false)
+        });
+        if stopped {
+            return;
+        }
+        assert!(
+            start.elapsed() < slack(Duration::from_secs(5)),
+            "memcached {pid} did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
