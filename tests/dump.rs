@@ -222,7 +222,7 @@ fn a_stopped_server_is_reported_after_the_others_are_listed() {
     let keys = numbered(3000, "stop-");
     set_all(&mut c, &keys, 0);
     // The first server in the list stops answering (its kernel still accepts connections).
-    signal(servers[0].pid(), "-STOP");
+    common::stop_process(servers[0].pid());
     let t = Instant::now();
     let dumped = c.dump_keys(&DumpOptions {
         method: DumpMethod::Auto,

@@ -456,10 +456,7 @@ fn a_quit_after_a_flush_waits_for_a_frozen_server_no_longer_than_the_poll_timeou
         assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
         assert_eq!(store(memc, "frozen-first", b"v", 0), BUFFERED);
         assert_eq!(memcached_flush_buffers(memc), SUCCESS);
-        let status = std::process::Command::new("kill")
-            .args(["-STOP", &pid])
-            .status();
-        assert!(status.unwrap().success());
+        common::stop_process(pid.parse().unwrap());
         assert_eq!(store(memc, "frozen", b"v", 0), BUFFERED);
         assert_eq!(memcached_flush_buffers(memc), SUCCESS);
         let start = std::time::Instant::now();
