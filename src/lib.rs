@@ -66,3 +66,11 @@ mod sys;
 pub mod ffi;
 
 pub use client::{Client, Error};
+
+/// How many times this process is a forked child of a process that used the library (0 in
+/// the first one). A lock or a value held by another thread when the process forked is never
+/// released in the child: a face compares this with the value when it was taken, instead of
+/// waiting for it forever. The first call registers the `pthread_atfork` handler.
+pub fn fork_generation() -> u64 {
+    sys::fork_generation()
+}

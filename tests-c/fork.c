@@ -23,11 +23,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <omcache.h>
@@ -94,6 +96,23 @@ static int set_get(omcache_t *mc, const char *tag, int rounds)
             break;
     }
     return bad;
+}
+
+/* A thread that keeps making calls on a handle until told to stop. */
+struct busy {
+    omcache_t *mc;
+    volatile int stop;
+};
+
+static void *keep_busy(void *arg)
+{
+    struct busy *b = arg;
+    while (!b->stop) {
+        const unsigned char *v;
+        size_t len;
+        omcache_get(b->mc, (const unsigned char *) "busy", 4, &v, &len, NULL, NULL, 1000);
+    }
+    return NULL;
 }
 
 /* Waits for `pid`; returns 1 when it exited 0. */
@@ -187,6 +206,35 @@ int main(int argc, char **argv)
     if (child_ok(pid, "fork after I/O, concurrent use") && pbad == 0)
         printf("fork after I/O: parent and child (and grandchild) each got only their own "
                "answers (%d set/get pairs each at once)\n", ROUNDS);
+
+    /* 5. Fork while another thread is inside a call on the handle: that thread does not
+     * exist in the child and never releases the handle; the child's call returns (at once,
+     * OMCACHE_INVALID: the handle cannot be used there) instead of waiting forever. */
+    struct busy b = { mc, 0 };
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, keep_busy, &b) != 0) {
+        FAIL("pthread_create");
+    } else {
+        for (int attempt = 0; attempt < 5; attempt++) {
+            nanosleep(&(struct timespec) { 0, 20 * 1000 * 1000 }, NULL);
+            fflush(NULL);
+            pid = fork();
+            if (pid == 0) {
+                alarm(10); /* a hang ends as SIGALRM, reported by child_ok */
+                const unsigned char *v;
+                size_t len;
+                int crc = omcache_get(mc, (const unsigned char *) "busy", 4, &v, &len, NULL, NULL,
+                                      1000);
+                _exit(crc == OMCACHE_INVALID || crc == OMCACHE_OK || crc == OMCACHE_NOT_FOUND
+                          ? 0 : 1);
+            }
+            if (pid < 0 || !child_ok(pid, "fork while another thread is in a call"))
+                break;
+        }
+        b.stop = 1;
+        pthread_join(thread, NULL);
+        printf("fork while another thread is in a call: the child's call returns\n");
+    }
 
     omcache_free(mc);
     if (failures) {

@@ -22,7 +22,7 @@ if [ ! -e "$libdir/libomcache.so" ] || [ ! -e "$incdir/omcache.h" ]; then
     exit 2
 fi
 mkdir -p "$outdir"
-"$cc" -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -g -Wall -Wextra -Werror \
+"$cc" -std=c99 -D_POSIX_C_SOURCE=200809L -pthread -O2 -g -Wall -Wextra -Werror \
     -I "$incdir" -o "$outdir/fork" "$root/tests-c/fork.c" \
     -L "$libdir" -lomcache -Wl,-rpath,"$libdir" || { echo "fork.sh: fork.c does not compile" >&2; exit 2; }
 

@@ -34,11 +34,13 @@ import contextlib
 import errno
 import logging
 import math
+import os
 import select as _select_module
 import struct
 import sys
 import threading
 import types
+import weakref
 from collections import namedtuple
 from time import monotonic
 
@@ -263,6 +265,19 @@ def _current_task():
     return threading.get_ident()
 
 
+# Every _CallLock, reset in a forked child (see _CallLock._after_fork_in_child).
+_call_locks = weakref.WeakSet()
+
+
+def _reset_call_locks_in_child():
+    for lock in list(_call_locks):
+        lock._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_call_locks_in_child)
+
+
 class _CallLock(object):
     """Serialises the calls on one client among OS threads and green threads.
 
@@ -277,6 +292,17 @@ class _CallLock(object):
         self._cond = threading.Condition(threading.Lock())
         self._owner = None
         self._depth = 0
+        _call_locks.add(self)
+
+    def _after_fork_in_child(self):
+        """In a forked child only the forking thread exists: a call another thread of the
+        parent was making never ends here, so its hold (and the condition's lock, which it
+        may have held at that instant) is dropped; the engine then refuses the client if
+        that call had it (a clear error instead of waiting forever)."""
+        self._cond = threading.Condition(threading.Lock())
+        if self._owner != _current_task():
+            self._owner = None
+            self._depth = 0
 
     def acquire(self, green_wait=None):
         me = _current_task()

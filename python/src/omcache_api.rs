@@ -19,7 +19,8 @@
 //! handed to the Python log function after the call, with the lock released.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use omcache::address::{parse_server_list, sort_like_omcache};
@@ -153,6 +154,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[pyclass(frozen, module = "omcache._native", name = "OMcacheCore")]
 pub struct OMcacheCore {
     engine: Mutex<Engine>,
+    /// The process's fork generation when `engine` was last locked (see `lock_engine`).
+    locked_in: AtomicU64,
     logs: LogQueue,
     /// The Python function `(level, message)` that receives log messages.
     log_target: Mutex<Option<Py<PyAny>>>,
@@ -161,10 +164,51 @@ pub struct OMcacheCore {
 impl OMcacheCore {
     /// Runs `f` on the engine with the GIL released (the lock may be held by a thread that
     /// waits for the network), then hands queued log messages to Python.
-    fn with_engine<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Engine) -> T + Send) -> T {
-        let out = py.detach(|| f(&mut lock(&self.engine)));
+    /// In a forked child whose parent had the engine locked in another thread at the fork:
+    /// an error, instead of waiting forever for a lock nobody here will release.
+    fn with_engine<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Engine) -> T + Send,
+    ) -> PyResult<T> {
+        let out = py.detach(|| {
+            let generation = omcache::fork_generation();
+            let mut engine = self.lock_engine(generation)?;
+            self.locked_in.store(generation, Ordering::Release);
+            Some(f(&mut engine))
+        });
         self.deliver_logs(py);
-        out
+        out.ok_or_else(|| {
+            PyOSError::new_err(
+                "this client was in use by another thread when the process forked; \
+                 make a new client in the child",
+            )
+        })
+    }
+
+    /// The engine's lock, or None when a thread of the parent process held it at the fork
+    /// (`locked_in` stays older than `generation` while it is held; a thread of this process
+    /// that has just taken it records its generation at once, so the stale value is looked
+    /// at a thousand times, with short sleeps between, before the lock is given up on).
+    fn lock_engine(&self, generation: u64) -> Option<MutexGuard<'_, Engine>> {
+        let try_lock = || match self.engine.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(guard) = try_lock() {
+            return Some(guard);
+        }
+        for _ in 0..1000 {
+            if self.locked_in.load(Ordering::Acquire) == generation {
+                return Some(lock(&self.engine));
+            }
+            std::thread::sleep(std::time::Duration::from_micros(1));
+            if let Some(guard) = try_lock() {
+                return Some(guard);
+            }
+        }
+        None
     }
 
     fn deliver_logs(&self, py: Python<'_>) {
@@ -206,6 +250,7 @@ impl OMcacheCore {
     #[new]
     fn new() -> OMcacheCore {
         OMcacheCore {
+            locked_in: AtomicU64::new(omcache::fork_generation()),
             engine: Mutex::new(Engine {
                 client: Client::new(),
                 pending: Vec::new(),
@@ -219,26 +264,28 @@ impl OMcacheCore {
 
     /// Closes every connection and forgets the servers (OMcache's `omcache_free`; the object
     /// stays usable as a client without servers).
-    fn close(&self, py: Python<'_>) {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
         // First: a close from a finaliser (or at interpreter exit) must not call into Python
         // logging for messages about the connections it drops.
         *lock(&self.log_target) = None;
         self.with_engine(py, |e| {
             e.client = Client::new();
             e.forget_pending();
-        });
+        })?;
         lock(&self.logs).clear();
+        Ok(())
     }
 
     /// Replaces the server list: a comma-separated string, ordered as OMcache 0.3 ordered it
     /// (by host, then port), so the key mapping is OMcache's. Servers still listed keep their
     /// connections.
-    fn set_servers(&self, py: Python<'_>, servers: &str) {
+    fn set_servers(&self, py: Python<'_>, servers: &str) -> PyResult<()> {
         let mut list = parse_server_list(servers);
         sort_like_omcache(&mut list);
         self.with_engine(py, move |e| {
             e.client.replace_servers(list.into_iter().map(Server::new));
-        });
+        })?;
+        Ok(())
     }
 
     /// One of OMcache's three distribution methods, by its Python name.
@@ -253,26 +300,29 @@ impl OMcacheCore {
                 )))
             }
         };
-        self.with_engine(py, move |e| e.client.set_distribution(dist));
+        self.with_engine(py, move |e| e.client.set_distribution(dist))?;
         Ok(())
     }
 
-    fn set_connect_timeout(&self, py: Python<'_>, msec: u32) {
+    fn set_connect_timeout(&self, py: Python<'_>, msec: u32) -> PyResult<()> {
         self.with_engine(py, |e| {
             e.client.settings_mut().connect_timeout = Duration::from_millis(msec.into())
-        });
+        })?;
+        Ok(())
     }
 
-    fn set_reconnect_timeout(&self, py: Python<'_>, msec: u32) {
+    fn set_reconnect_timeout(&self, py: Python<'_>, msec: u32) -> PyResult<()> {
         self.with_engine(py, |e| {
             e.client.settings_mut().reconnect_timeout = Duration::from_millis(msec.into())
-        });
+        })?;
+        Ok(())
     }
 
-    fn set_dead_timeout(&self, py: Python<'_>, msec: u32) {
+    fn set_dead_timeout(&self, py: Python<'_>, msec: u32) -> PyResult<()> {
         self.with_engine(py, |e| {
             e.client.settings_mut().dead_timeout = Duration::from_millis(msec.into())
-        });
+        })?;
+        Ok(())
     }
 
     /// TLS to every TCP server from now on (None for `enabled`: on when an option is given),
@@ -305,23 +355,24 @@ impl OMcacheCore {
         self.with_engine(py, move |e| {
             e.forget_pending();
             e.client.set_tls(settings);
-        });
+        })?;
         Ok(on)
     }
 
     /// Why TLS failed in the last call (the engine's words), or None.
-    fn tls_failure(&self, py: Python<'_>) -> Option<&'static str> {
+    fn tls_failure(&self, py: Python<'_>) -> PyResult<Option<&'static str>> {
         self.with_engine(py, |e| e.tls_failure.map(TlsFailure::message))
     }
 
-    fn set_buffering(&self, py: Python<'_>, enabled: bool) {
-        self.with_engine(py, |e| e.client.settings_mut().buffering = enabled);
+    fn set_buffering(&self, py: Python<'_>, enabled: bool) -> PyResult<()> {
+        self.with_engine(py, |e| e.client.settings_mut().buffering = enabled)?;
+        Ok(())
     }
 
     /// Sends log messages of syslog priority <= `level` (0: everything but debug) to
     /// `target(level, message)`; None turns logging off.
     #[pyo3(signature = (level, target))]
-    fn set_log(&self, py: Python<'_>, level: i32, target: Option<Py<PyAny>>) {
+    fn set_log(&self, py: Python<'_>, level: i32, target: Option<Py<PyAny>>) -> PyResult<()> {
         let queue = target.as_ref().map(|_| Arc::clone(&self.logs));
         *lock(&self.log_target) = target;
         self.with_engine(py, move |e| {
@@ -330,15 +381,17 @@ impl OMcacheCore {
                     as omcache::client::LogFn
             });
             e.client.set_log(level, f);
-        });
+        })?;
+        Ok(())
     }
 
     /// Drops everything queued or partly received, and the current batch.
-    fn reset_buffers(&self, py: Python<'_>) {
+    fn reset_buffers(&self, py: Python<'_>) -> PyResult<()> {
         self.with_engine(py, |e| {
             e.client.reset_buffers();
             e.forget_pending();
-        });
+        })?;
+        Ok(())
     }
 
     /// Sends `requests` as one batch and waits up to `timeout_ms` (OMcache's convention) in
@@ -361,7 +414,7 @@ impl OMcacheCore {
                 responses,
                 remaining: e.client.batch_remaining(),
             }
-        });
+        })?;
         Self::outcome_to_py(py, outcome)
     }
 
@@ -386,7 +439,7 @@ impl OMcacheCore {
                 remaining,
             };
             (outcome, e.pending_token)
-        });
+        })?;
         Ok((Self::outcome_to_py(py, outcome)?, token))
     }
 
@@ -414,14 +467,14 @@ impl OMcacheCore {
                 responses,
                 remaining,
             }
-        });
+        })?;
         Self::outcome_to_py(py, outcome)
     }
 
     /// The descriptors to wait on, as `[(fd, events)]` with poll's POLLIN (1) and POLLOUT (4),
     /// and the longest wait in milliseconds before the next `step` (OMcache's
     /// `omcache_poll_fds`). Starts connects and closes runs of quiet requests like a pass.
-    fn poll_fds(&self, py: Python<'_>) -> (Vec<(i32, i16)>, i32) {
+    fn poll_fds(&self, py: Python<'_>) -> PyResult<(Vec<(i32, i16)>, i32)> {
         self.with_engine(py, |e| {
             let (fds, timeout) = e.client.poll_fds();
             (fds.iter().map(|p| (p.fd, p.events)).collect(), timeout)
@@ -430,21 +483,21 @@ impl OMcacheCore {
 
     /// Sends everything queued and waits up to `timeout_ms` for outstanding answers; OK or
     /// AGAIN.
-    fn flush(&self, py: Python<'_>, timeout_ms: i64) -> i32 {
+    fn flush(&self, py: Python<'_>, timeout_ms: i64) -> PyResult<i32> {
         self.with_engine(py, |e| {
             omcache_code(e.client.flush_buffers(wait_for(timeout_ms)))
         })
     }
 
     /// The index of the server a key goes to now, or -1 (no servers, or all out of service).
-    fn server_index_for_key(&self, py: Python<'_>, key: Vec<u8>) -> i64 {
+    fn server_index_for_key(&self, py: Python<'_>, key: Vec<u8>) -> PyResult<i64> {
         self.with_engine(py, move |e| {
             e.client.server_index_for_key(&key).map_or(-1, |i| i as i64)
         })
     }
 
     /// `(host, port)` of each server, in index order (host without IPv6 brackets).
-    fn servers(&self, py: Python<'_>) -> Vec<(String, i32)> {
+    fn servers(&self, py: Python<'_>) -> PyResult<Vec<(String, i32)>> {
         self.with_engine(py, |e| {
             (0..e.client.server_count())
                 .filter_map(|i| e.client.server_addr(i))
@@ -470,7 +523,7 @@ impl OMcacheCore {
             c.settings_mut().tls = e.client.settings().tls.clone();
             c.replace_servers(e.client.servers());
             c
-        });
+        })?;
         let opts = DumpOptions {
             timeout: Duration::from_millis(timeout_ms),
             ..DumpOptions::default()

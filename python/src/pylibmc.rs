@@ -9,7 +9,7 @@
 //! subclass's `deserialize` run after it is put back, so they may use the client again.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use omcache::client::{SaslCredentials, Status};
@@ -169,6 +169,9 @@ pub struct PyClient {
     /// Threads waiting in `take_blocking` (the state is handed back without a wake-up
     /// system call when there are none).
     waiting: AtomicUsize,
+    /// The process's fork generation when the state was last taken: in a forked child, a
+    /// state a thread of the parent had out never comes back (see `take_blocking`).
+    taken_in: AtomicU64,
     /// `pickle_protocol`, readable without taking the state.
     pickle_protocol: AtomicI32,
     /// The Python class overrides serialize / deserialize (checked at __init__ and clone).
@@ -217,6 +220,7 @@ impl PyClient {
             slot: Mutex::new(Some(Box::new(inner))),
             returned: Condvar::new(),
             waiting: AtomicUsize::new(0),
+            taken_in: AtomicU64::new(omcache::fork_generation()),
             pickle_protocol: AtomicI32::new(-1),
             user_serialize: AtomicBool::new(false),
             user_deserialize: AtomicBool::new(false),
@@ -224,16 +228,29 @@ impl PyClient {
     }
 
     fn try_take(&self) -> Option<Box<Inner>> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = slot.take()?;
+        self.taken_in
+            .store(omcache::fork_generation(), Ordering::Relaxed);
+        Some(inner)
     }
 
-    fn take_blocking(&self) -> Box<Inner> {
+    /// Waits for the state another thread has out; None in a forked child when a thread of
+    /// the parent had it at the fork (that thread does not exist here: it never comes back).
+    fn take_blocking(&self) -> Option<Box<Inner>> {
+        let generation = omcache::fork_generation();
         let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         // Counted under the lock, so a holder that puts the state back after this sees it.
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let inner = loop {
             if let Some(inner) = slot.take() {
-                break inner;
+                self.taken_in.store(generation, Ordering::Relaxed);
+                break Some(inner);
+            }
+            // Taken and recorded under this lock: a holder of this process has recorded
+            // this process's generation.
+            if self.taken_in.load(Ordering::Relaxed) != generation {
+                break None;
             }
             slot = self.returned.wait(slot).unwrap_or_else(|e| e.into_inner());
         };
@@ -242,15 +259,25 @@ impl PyClient {
     }
 
     /// The client's state for one call: at once when free, else waited for without the GIL.
-    fn acquire(&self, py: Python<'_>) -> Held<'_> {
+    /// In a forked child whose parent had it out in another thread at the fork: an error,
+    /// instead of waiting forever.
+    fn acquire(&self, py: Python<'_>) -> PyResult<Held<'_>> {
         let inner = match self.try_take() {
             Some(inner) => inner,
-            None => py.detach(|| self.take_blocking()),
+            None => py.detach(|| self.take_blocking()).ok_or_else(|| {
+                errors::raise_code(
+                    py,
+                    None,
+                    "this client was in use by another thread when the process forked; \
+                     make a new client in the child"
+                        .to_owned(),
+                )
+            })?,
         };
-        Held {
+        Ok(Held {
             owner: self,
             inner: Some(inner),
-        }
+        })
     }
 
     /// Notes whether the Python class of `slf` overrides serialize / deserialize.
@@ -358,7 +385,7 @@ impl PyClient {
             return Ok(false);
         }
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let data = payload.as_slice();
         let answer = py.detach(|| held.store(op, k, data, expiration(time), flags, cas));
         match answer.status {
@@ -380,7 +407,7 @@ impl PyClient {
         }
         let k = key_bytes(key)?;
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let answer = py.detach(|| held.delta(op, k, delta as u64));
         match answer.status {
             Status::Ok => Ok(answer.delta),
@@ -456,7 +483,7 @@ impl PyClient {
             payloads.push(payload);
         }
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         held.begin_keys();
         for key in &originals {
             held.push_key(p, key_bytes(key)?);
@@ -566,7 +593,7 @@ impl PyClient {
         };
         Self::note_overrides(slf)?;
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         *held = Inner::new(binary);
         held.sasl = sasl;
         held.tls = tls;
@@ -626,7 +653,7 @@ impl PyClient {
         }
         let me = slf.borrow();
         let native = !me.user_deserialize.load(Ordering::Relaxed);
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let answer = py.detach(|| held.get(k));
         match answer.status {
             Status::Ok => {
@@ -648,7 +675,7 @@ impl PyClient {
         let k = key_bytes(key)?;
         let me = slf.borrow();
         let native = !me.user_deserialize.load(Ordering::Relaxed);
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         if !held.model.support_cas {
             return Err(PyValueError::new_err("gets without cas behavior"));
         }
@@ -790,7 +817,7 @@ impl PyClient {
         time: i64,
     ) -> PyResult<bool> {
         let py = slf.py();
-        if !slf.borrow().acquire(py).model.support_cas {
+        if !slf.borrow().acquire(py)?.model.support_cas {
             return Err(PyValueError::new_err("cas without cas behavior"));
         }
         // As memcached_cas: a replace carrying the CAS value.
@@ -814,7 +841,7 @@ impl PyClient {
             return Ok(false);
         }
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let answer = py.detach(|| held.single(opcode::DELETE, k, &[], &[], 0));
         match answer.status {
             Status::Ok => Ok(true),
@@ -846,7 +873,7 @@ impl PyClient {
             return Ok(false);
         }
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let answer = py.detach(|| held.touch(k, expiration(time)));
         match answer.status {
             Status::Ok => Ok(true),
@@ -871,7 +898,7 @@ impl PyClient {
         let p = prefix_bytes(key_prefix)?;
         let me = slf.borrow();
         let native = !me.user_deserialize.load(Ordering::Relaxed);
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let originals = Self::collect_keys(&mut held, keys, p)?;
         let multi = held.get_multi(|run| py.detach(run));
         if let Some(f) = multi.failure {
@@ -962,7 +989,7 @@ impl PyClient {
         let py = slf.py();
         let p = prefix_bytes(key_prefix)?;
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let originals = Self::collect_keys(&mut held, keys, p)?;
         py.detach(|| held.run_keys(opcode::DELETE, &[], &[]));
         let mut all = true;
@@ -1004,7 +1031,7 @@ impl PyClient {
         }
         let p = prefix_bytes(key_prefix)?;
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         Self::collect_keys(&mut held, keys, p)?;
         let ex = omcache::protocol::extras::delta(delta as u64, 0, 0xffff_ffff);
         py.detach(|| held.run_keys(opcode::INCREMENT, &ex, &[]));
@@ -1039,7 +1066,7 @@ impl PyClient {
     ) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let group = arg.filter(|a| !a.is_empty());
         let results = py.detach(|| held.stats(group));
         let out = PyList::empty(py);
@@ -1078,7 +1105,7 @@ impl PyClient {
     fn flush_all(slf: &Bound<'_, PyClient>, time: i64) -> PyResult<bool> {
         let py = slf.py();
         let me = slf.borrow();
-        let mut held = me.acquire(py);
+        let mut held = me.acquire(py)?;
         let failed = py.detach(|| held.flush_all(expiration(time)));
         match failed {
             None => Ok(true),
@@ -1097,21 +1124,22 @@ impl PyClient {
         }
     }
 
-    fn disconnect_all(&self, py: Python<'_>) {
-        let mut held = self.acquire(py);
+    fn disconnect_all(&self, py: Python<'_>) -> PyResult<()> {
+        let mut held = self.acquire(py)?;
         py.detach(|| held.disconnect_all());
+        Ok(())
     }
 
     /// A new client of the same class and configuration, with connections of its own.
     fn clone<'py>(slf: &Bound<'py, PyClient>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let class = slf.get_type();
-        let copy = slf.borrow().acquire(py).clone_config();
+        let copy = slf.borrow().acquire(py)?.clone_config();
         let obj = class.call_method1("__new__", (&class,))?;
         let new = obj.cast::<PyClient>()?;
         {
             let me = new.borrow();
-            let mut held = me.acquire(py);
+            let mut held = me.acquire(py)?;
             *held = copy;
         }
         Self::note_overrides(new)?;
@@ -1122,7 +1150,7 @@ impl PyClient {
     /// short-lived connection per server: not a consistent snapshot). A server that cannot
     /// be listed raises SomeErrors naming it.
     fn dump<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let mut held = self.acquire(py);
+        let mut held = self.acquire(py)?;
         // Moved in as `&mut` (the state is Send, not Sync).
         let state: &mut Inner = &mut held;
         let listed = py.detach(move || {
@@ -1151,13 +1179,13 @@ impl PyClient {
     fn hash(slf: &Bound<'_, PyClient>, key: &Bound<'_, PyAny>) -> PyResult<usize> {
         let k = key_bytes(key)?;
         let me = slf.borrow();
-        let held = me.acquire(slf.py());
+        let held = me.acquire(slf.py())?;
         Ok(held.server_for_key(k).unwrap_or(0))
     }
 
     /// Behaviors as numbers (omcache.pylibmc.client names `hash` and `distribution`).
     fn get_behaviors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let held = self.acquire(py);
+        let held = self.acquire(py)?;
         let d = PyDict::new(py);
         for (name, code) in behaviors::ALL {
             match code {
@@ -1169,7 +1197,7 @@ impl PyClient {
     }
 
     fn set_behaviors(&self, py: Python<'_>, behaviors: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut held = self.acquire(py);
+        let mut held = self.acquire(py)?;
         set_behaviors_on(&mut held, behaviors)
     }
 

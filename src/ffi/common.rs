@@ -5,8 +5,9 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::ReentrantMutex;
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 
 /// Runs `body`, turning a panic into `on_panic`: unwinding into C is undefined behaviour.
 pub(crate) fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
@@ -17,23 +18,38 @@ pub(crate) fn guard<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
 /// thread that made the call can call into the same handle once the state is no longer
 /// borrowed; the `RefCell` turns a re-entry while it is borrowed into an error instead of
 /// aliasing.
-pub(crate) type HandleLock<S> = ReentrantMutex<RefCell<S>>;
+/// A handle's state behind its lock, with the fork generation in which the lock was last
+/// taken: in a forked child, a lock held by a thread of the parent is never released (that
+/// thread does not exist here), and a call fails instead of waiting for it forever.
+pub(crate) struct HandleLock<S> {
+    lock: ReentrantMutex<RefCell<S>>,
+    taken_in: AtomicU64,
+}
 
 pub(crate) fn new_handle_lock<S>(state: S) -> HandleLock<S> {
-    ReentrantMutex::new(RefCell::new(state))
+    HandleLock {
+        lock: ReentrantMutex::new(RefCell::new(state)),
+        taken_in: AtomicU64::new(crate::sys::fork_generation()),
+    }
 }
 
 /// Runs `f` with the state behind `lock` borrowed mutably. `f` returns the call's result and,
 /// optionally, work to run once the lock is released (the caller's callbacks, which may call
 /// functions on the same handle). A re-entry while the state is borrowed on this thread
-/// returns `on_busy` without running `f`.
+/// returns `on_busy` without running `f`; so does a call in a forked child while a thread of
+/// the parent held the lock at the fork (the handle is unusable there: its state may be
+/// half-changed, and the lock is never released).
 pub(crate) fn with_locked<S, T, D: FnOnce()>(
     lock: &HandleLock<S>,
     on_busy: T,
     f: impl FnOnce(&mut S) -> (T, Option<D>),
 ) -> T {
     let (out, after) = {
-        let guard = lock.lock();
+        let generation = crate::sys::fork_generation();
+        let Some(guard) = lock_unless_forked(&lock.lock, &lock.taken_in, generation) else {
+            return on_busy;
+        };
+        lock.taken_in.store(generation, Ordering::Release);
         let Ok(mut state) = guard.try_borrow_mut() else {
             return on_busy;
         };
@@ -44,6 +60,31 @@ pub(crate) fn with_locked<S, T, D: FnOnce()>(
         after();
     }
     out
+}
+
+/// Takes `lock`, or None when a thread of the parent process held it at the fork (`taken_in`,
+/// the generation it was last taken in, is older than `generation` while it stays held). A
+/// thread of this process that has just taken it records its generation at once: the stale
+/// value is looked at a thousand times, with short sleeps between, before the lock is given
+/// up on.
+fn lock_unless_forked<'a, S>(
+    lock: &'a ReentrantMutex<S>,
+    taken_in: &AtomicU64,
+    generation: u64,
+) -> Option<ReentrantMutexGuard<'a, S>> {
+    if let Some(guard) = lock.try_lock() {
+        return Some(guard);
+    }
+    for _ in 0..1000 {
+        if taken_in.load(Ordering::Acquire) == generation {
+            return Some(lock.lock());
+        }
+        std::thread::sleep(std::time::Duration::from_micros(1));
+        if let Some(guard) = lock.try_lock() {
+            return Some(guard);
+        }
+    }
+    None
 }
 
 /// A slice from a C pointer that may be NULL when the length is 0 (NULL gives an empty slice
