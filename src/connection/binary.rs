@@ -64,8 +64,13 @@ impl Connection {
         // memcached answers with its request's opcode. Another one (a STAT row, a SET frame
         // carrying the right key) is not this request's answer, whatever its key says; nor
         // is a successful increment without its 8-byte counter.
+        // Nor a successful get whose item comes without its 4-byte flags (a value would be
+        // decoded with flags 0).
         let counter = protocol::is_counter(entry.opcode);
-        if header.opcode != entry.opcode || (counter && ok_status && frame.value.len() != 8) {
+        let malformed = ok_status
+            && ((counter && frame.value.len() != 8)
+                || (protocol::returns_item(entry.opcode) && frame.extras.len() != 4));
+        if header.opcode != entry.opcode || malformed {
             self.inflight.push_front(entry);
             return Event::Corrupt(Corruption::WrongAnswer);
         }

@@ -295,6 +295,17 @@ fn an_answer_of_another_command_is_not_its_requests_answer() {
         kinds(&mut c),
         ["answer 8 0 \"\\0\\0\\0\\0\\0\\0\\0\\u{7}\""]
     );
+    // A successful get carries its item's 4-byte flags; one without is refused (its value
+    // would have been decoded with flags 0).
+    let mut frame = answer(GETK, 0, 9, b"a", b"xyz");
+    frame.drain(24..28);
+    frame[4] = 0;
+    frame[8..12].copy_from_slice(&4u32.to_be_bytes());
+    let mut c = scripted(&[(GETK, b"a", 9)], &frame);
+    assert!(matches!(
+        c.next_event(MAX),
+        Event::Corrupt(Corruption::WrongAnswer)
+    ));
     // A failed increment has a message, not a counter.
     let mut c = scripted(
         &[(INCREMENT, b"n", 8)],

@@ -95,6 +95,12 @@ pub fn is_counter(op: u8) -> bool {
     matches!(op, INCREMENT | INCREMENTQ | DECREMENT | DECREMENTQ)
 }
 
+/// Whether a command's successful answer is an item (carries its 4-byte flags as extras).
+pub fn returns_item(op: u8) -> bool {
+    use opcode::*;
+    matches!(op, GET | GETQ | GETK | GETKQ | GAT | GATQ | GATK | GATKQ)
+}
+
 /// Whether a command changes what a server holds for its key (a store, a delete, a counter,
 /// a touch): done on another server, it leaves the key's own server possibly stale.
 pub fn changes_value(op: u8) -> bool {
