@@ -299,7 +299,7 @@ impl PyClient {
         slf: &Bound<'py, PyClient>,
         value: &Bound<'py, PyAny>,
         pickle_protocol: i32,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<(Payload<'py>, u32)> {
         let py = slf.py();
@@ -369,7 +369,7 @@ impl PyClient {
         key: &Bound<'_, PyAny>,
         val: &Bound<'_, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
         cas: u64,
     ) -> PyResult<bool> {
@@ -436,7 +436,14 @@ impl PyClient {
                 continue;
             }
             if !held.push_key(p, k) {
-                return Err(key_too_long(p.len() + k.len()));
+                // The key alone fits (key_bytes checked it): with its prefix it is
+                // libmemcached's to refuse, and pylibmc raises what it says.
+                return Err(errors::raise_code(
+                    key.py(),
+                    Some(33),
+                    "error 33 from memcached_mget: A BAD KEY WAS PROVIDED/CHARACTERS OUT OF RANGE"
+                        .to_owned(),
+                ));
             }
             originals.push(key);
         }
@@ -451,7 +458,7 @@ impl PyClient {
         mapping: &Bound<'py, PyAny>,
         time: i64,
         key_prefix: Option<&Bound<'py, PyAny>>,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
@@ -703,7 +710,7 @@ impl PyClient {
         key: &Bound<'_, PyAny>,
         val: &Bound<'_, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Self::store_common(
@@ -725,7 +732,7 @@ impl PyClient {
         key: &Bound<'_, PyAny>,
         val: &Bound<'_, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Self::store_common(
@@ -747,7 +754,7 @@ impl PyClient {
         key: &Bound<'_, PyAny>,
         val: &Bound<'_, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Self::store_common(
@@ -769,7 +776,7 @@ impl PyClient {
         key: &Bound<'_, PyAny>,
         val: &Bound<'_, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Self::store_common(
@@ -791,7 +798,7 @@ impl PyClient {
         key: &Bound<'_, PyAny>,
         val: &Bound<'_, PyAny>,
         time: i64,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<bool> {
         Self::store_common(
@@ -944,7 +951,7 @@ impl PyClient {
         mapping: &Bound<'py, PyAny>,
         time: i64,
         key_prefix: Option<&Bound<'py, PyAny>>,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<Bound<'py, PyList>> {
         Self::store_multi(
@@ -965,7 +972,7 @@ impl PyClient {
         mapping: &Bound<'py, PyAny>,
         time: i64,
         key_prefix: Option<&Bound<'py, PyAny>>,
-        min_compress_len: usize,
+        min_compress_len: i64,
         compress_level: i32,
     ) -> PyResult<Bound<'py, PyList>> {
         Self::store_multi(

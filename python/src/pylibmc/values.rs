@@ -105,11 +105,14 @@ pub fn maybe_compress<'py>(
     py: Python<'py>,
     payload: Payload<'py>,
     flags: u32,
-    min_compress_len: usize,
+    min_compress_len: i64,
     compress_level: i32,
 ) -> PyResult<(Payload<'py>, u32)> {
     let len = payload.as_slice().len();
-    if min_compress_len == 0 || len < min_compress_len {
+    // pylibmc compresses a value at least `min_compress_len` long; 0 never. A negative one
+    // (which pylibmc takes) is below every length.
+    let below = usize::try_from(min_compress_len).is_ok_and(|min| len < min);
+    if min_compress_len == 0 || below {
         return Ok((payload, flags));
     }
     let data = PyBytes::new(py, payload.as_slice());

@@ -141,3 +141,16 @@ def test_pylibmc_bad_arguments(mc):
         mc.incr("k", -1)
     with pytest.raises(OverflowError):
         mc.incr("k", 2**64)
+
+
+def test_a_key_too_long_only_with_its_prefix_is_a_bad_key(mc, impl):
+    """The key alone fits; with the prefix it is over 250 bytes: libmemcached refuses it and
+    pylibmc raises BadKeyProvided (a pylibmc.Error), not ValueError."""
+    with pytest.raises(impl.BadKeyProvided):
+        mc.get_multi(["k" * 249], key_prefix="ab")
+
+
+def test_a_negative_min_compress_len_is_taken(mc, impl):
+    """pylibmc takes min_compress_len=-1 (below every length: compressed when it helps)."""
+    assert mc.set("neg-mcl", "v" * 1000, min_compress_len=-1) is True
+    assert mc.get("neg-mcl") == "v" * 1000
