@@ -501,27 +501,17 @@ impl Connection {
             self.queue_noop(opaque, Origin::Probe);
             return;
         }
-        let flush = RequestParts {
-            opcode: protocol::opcode::FLUSH,
-            opaque,
-            ..Default::default()
-        };
-        let entry = InFlight {
-            opaque,
-            opcode: protocol::opcode::FLUSH,
-            quiet: false,
-            origin: Origin::Probe,
-            keyed: false,
-            key_tag: 0,
-        };
-        if self.queue(&flush, entry, usize::MAX).is_err() {
+        let flush = protocol::opcode::FLUSH;
+        if self
+            .queue_own(flush, opaque, &[], Origin::Probe, usize::MAX)
+            .is_err()
+        {
             // A flush without key or value always encodes; a NOOP keeps the probe going.
             self.revival.probe_flushes = false;
             self.queue_noop(opaque, Origin::Probe);
         }
     }
 
-    /// A write for one of this server's keys went to another server while it was out.
     /// A write for one of this server's keys went to `server` while this one was out of
     /// service.
     pub fn note_written_elsewhere(&mut self, server: usize, key: &[u8]) {
@@ -538,21 +528,36 @@ impl Connection {
     /// Queues a quiet delete of `key`, a copy written here for a server that was out of
     /// service (see `CopiesElsewhere`). Best effort: a full send buffer skips it.
     pub fn queue_cleanup_delete(&mut self, opaque: u32, key: &[u8], send_max: usize) -> bool {
+        let delete = protocol::opcode::DELETEQ;
+        self.queue_own(delete, opaque, key, Origin::Cleanup, send_max)
+            .is_ok()
+    }
+
+    /// Queues a request of the engine's own (no extras, no value; its answer goes to nobody's
+    /// batch), quiet if its opcode is.
+    fn queue_own(
+        &mut self,
+        opcode: u8,
+        opaque: u32,
+        key: &[u8],
+        origin: Origin,
+        send_max: usize,
+    ) -> Result<(), QueueError> {
         let parts = RequestParts {
-            opcode: protocol::opcode::DELETEQ,
+            opcode,
             opaque,
             key,
             ..Default::default()
         };
         let entry = InFlight {
             opaque,
-            opcode: protocol::opcode::DELETEQ,
-            quiet: true,
-            origin: Origin::Cleanup,
+            opcode,
+            quiet: protocol::is_quiet(opcode),
+            origin,
             keyed: false,
             key_tag: 0,
         };
-        self.queue(&parts, entry, send_max).is_ok()
+        self.queue(&parts, entry, send_max)
     }
 
     /// Out of service until a flush probe is sent (see `Revival::probe_answered`).
