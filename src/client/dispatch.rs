@@ -72,11 +72,13 @@ impl Client {
             care |= c.needs_failover_care();
             pending |= c.awaits_response();
         }
-        if pending {
+        if pending && !self.settings.buffering {
             // Requests of an earlier call still unanswered: a server whose dead timeout ran
             // out meanwhile is out of service before this call's requests are routed, so
             // that they go where the failover policy sends them (or fail as the server's
             // being out of service) instead of failing with a timeout they never waited for.
+            // Not while buffering: each call only queues (answers of earlier ones are always
+            // due), and the I/O that follows checks the timeouts before it waits.
             self.check_timeouts(Instant::now(), None, &mut Discard);
             care = self
                 .active
