@@ -581,6 +581,42 @@ fn text_gets_without_cas_send_get_and_take_values_without_uniques() {
     assert_eq!(c.out, b"gets a b\r\n");
 }
 
+#[test]
+fn text_conditional_stores_only_as_sets_and_replaces() {
+    use protocol::opcode::*;
+    let store = |op: u8, cas: u64| {
+        let mut c = scripted_in(Protocol::Text, &[], b"");
+        let extras = [0u8; 8];
+        let parts = RequestParts {
+            opcode: op,
+            key: b"k",
+            extras: &extras,
+            value: b"tail",
+            cas,
+            opaque: 1,
+        };
+        let entry = InFlight {
+            opaque: 1,
+            opcode: op,
+            quiet: false,
+            origin: Origin::User,
+            keyed: true,
+            key_tag: 0,
+        };
+        let queued = c.queue(&parts, entry, 1 << 20);
+        (queued.is_ok(), String::from_utf8_lossy(&c.out).into_owned())
+    };
+    for op in [SET, REPLACE] {
+        assert_eq!(store(op, 7), (true, "cas k 0 0 4 7\r\ntail\r\n".into()));
+    }
+    // An append whose CAS went as `cas` would replace the value with the fragment.
+    for op in [ADD, APPEND, PREPEND] {
+        assert_eq!(store(op, 7), (false, String::new()), "opcode {op:#x}");
+        assert!(store(op, 0).0);
+    }
+    assert_eq!(store(APPEND, 0).1, "append k 0 0 4\r\ntail\r\n");
+}
+
 /// Meta: the requests of `ops` with the engine's closing mn.
 fn meta(requests: &[(u8, &[u8], u32)], bytes: &[u8]) -> Connection {
     let mut c = scripted_in(Protocol::Meta, requests, b"");

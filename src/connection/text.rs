@@ -118,7 +118,11 @@ impl Connection {
                     be32(parts.extras.get(4..).unwrap_or(&[])),
                 );
                 let cmd = match op {
-                    _ if parts.cas != 0 => StoreCmd::Cas(parts.cas),
+                    // Text's only conditional store is `cas`, a set that checks the unique.
+                    // A set or replace with a CAS means that; an add, append or prepend with
+                    // one has no text form (as `cas` it would store the fragment alone).
+                    SET | SETQ | REPLACE | REPLACEQ if parts.cas != 0 => StoreCmd::Cas(parts.cas),
+                    _ if parts.cas != 0 => return Err(QueueError::Invalid),
                     SET | SETQ => StoreCmd::Set,
                     ADD | ADDQ => StoreCmd::Add,
                     REPLACE | REPLACEQ => StoreCmd::Replace,
