@@ -107,6 +107,10 @@ static int environment_checks(const char *port, const char *dir)
     check(rc == MEMCACHED_SUCCESS, "memcached_reset keeps the environment's TLS",
           memcached_last_error_message(memc));
     memcached_free(memc);
+    /* UDP has no TLS: with the environment's TLS on, nothing goes out in the clear. */
+    snprintf(cfg, sizeof cfg, "--SERVER=127.0.0.1:%s --USE-UDP", port);
+    refused_set(cfg, MEMCACHED_NOT_SUPPORTED, "UDP carries none",
+                "the environment's TLS refuses UDP");
     return failures ? 1 : 0;
 }
 
@@ -165,5 +169,8 @@ int main(int argc, char **argv)
              " --TLS-SERVER-NAME=other.example", port, dir);
     refused_set(cfg, MEMCACHED_CONNECTION_FAILURE, "not valid for the server's name",
                 "name mismatch");
+    snprintf(cfg, sizeof cfg, "--SERVER=127.0.0.1:%s --TLS-CA-FILE=\"%s/ca.crt\" --USE-UDP",
+             port, dir);
+    refused_set(cfg, MEMCACHED_NOT_SUPPORTED, "UDP carries none", "TLS refuses UDP");
     return failures ? 1 : 0;
 }

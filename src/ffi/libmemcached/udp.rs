@@ -16,6 +16,10 @@
 //! - a unix-socket server gets nothing that reaches the cache, and the call answers SUCCESS
 //!   (ERRNO when nothing listens there).
 //!
+//! Ours only: with TLS on (our configuration options or the OMCACHE_TLS* environment), UDP
+//! sends nothing and answers NOT_SUPPORTED: memcached's datagrams cannot be encrypted, and
+//! TLS is never given up for plaintext.
+//!
 //! The sockets are made at a server's first datagram, never at create or server_add (a
 //! program such as PostgreSQL forks after creating its handles), and are not shared by a
 //! clone (memcached_clone builds a new handle; 1.1.4 starts its request ids at 1 again).
@@ -295,6 +299,12 @@ impl Lmc {
                 Ok(_) => self.record(rc::SUCCESS, memc, None),
                 Err(_) => self.record(ERRNO, memc, Some(index)),
             };
+        }
+        if self.model.tls.enabled {
+            // memcached's datagrams have no TLS: with TLS asked for (configuration string or
+            // environment), a request that would go out in the clear is not sent at all.
+            let why = "TLS asked for, UDP carries none: nothing was sent";
+            return self.record_detail(rc::NOT_SUPPORTED, memc, why);
         }
         let host = addr.hostname().to_owned();
         let port = addr.port;
