@@ -138,6 +138,10 @@ OMCACHE_TLS_CA_FILE=$pki/ca.crt ours memccp "--servers=127.0.0.1:$plain" "$tmp/a
 out=$(printf 'get alpha\r\nquit\r\n' | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain; cat >&3; cat <&3" | head -1 | tr -d '\r')
 [ $r != 0 ] && [ "$out" = END ] && grep -q "TLS" "$tmp/out"
 verdict $? "TLS to a plain memcached fails, nothing stored in the clear: $(head -c 160 "$tmp/out")"
+OMCACHE_TLS_CA_FILE= ours memccp "--servers=127.0.0.1:$plain" "$tmp/alpha" >"$tmp/out" 2>&1; r=$?
+out=$(printf 'get alpha\r\nquit\r\n' | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain; cat >&3; cat <&3" | head -1 | tr -d '\r')
+[ $r != 0 ] && [ "$out" = END ] && grep -q "OMCACHE_TLS_CA_FILE is set but empty" "$tmp/out"
+verdict $? "an empty OMCACHE_TLS_CA_FILE fails with the reason, nothing sent in the clear: $(head -c 160 "$tmp/out")"
 OMCACHE_TLS_CA_FILE=$pki/ca.crt OMCACHE_TLS_SERVER_NAME=other.example ours memccp "$servers" "$tmp/alpha" >"$tmp/out" 2>&1; r=$?
 [ $r != 0 ] && grep -q "not valid for the server's name" "$tmp/out" && [ -z "$(tls_get "$tls" alpha)" ]
 verdict $? "OMCACHE_TLS_SERVER_NAME the certificate does not name: fails: $(head -c 200 "$tmp/out")"

@@ -152,8 +152,12 @@ impl TlsOptions {
         self.settings()?.client_config().err()
     }
 
-    /// The environment's TLS configuration (`getenv` gives each variable; empty counts as
-    /// unset). None when no variable is set or `OMCACHE_TLS` turns TLS off.
+    /// The environment's TLS configuration (`getenv` gives each variable). None when no
+    /// variable is set or `OMCACHE_TLS` turns TLS off. An empty `OMCACHE_TLS` counts as unset;
+    /// an empty file or name variable makes the settings unusable (every request fails with
+    /// the reason) unless `OMCACHE_TLS` turns TLS off: it was meant to name something (a
+    /// shell variable that expanded to nothing, say), and TLS is never given up for plaintext
+    /// on a guess.
     pub fn from_env_with(getenv: impl Fn(&str) -> Option<OsString>) -> Option<TlsOptions> {
         let get = |name: &str| getenv(name).filter(|v| !v.is_empty());
         let switch = get(ENV_TLS);
@@ -161,7 +165,10 @@ impl TlsOptions {
             enabled: true,
             ..TlsOptions::default()
         };
-        let mut any = false;
+        let empty = [ENV_CA_FILE, ENV_CERT, ENV_KEY, ENV_SERVER_NAME]
+            .into_iter()
+            .find(|name| getenv(name).is_some_and(|v| v.is_empty()));
+        let mut any = empty.is_some();
         for (name, slot) in [
             (ENV_CA_FILE, &mut options.ca_file),
             (ENV_CERT, &mut options.cert_file),
@@ -190,6 +197,9 @@ impl TlsOptions {
             Some(v) => {
                 options.unusable = Some(format!("{ENV_TLS}={v}: expected 1 (on) or 0 (off)"));
             }
+        }
+        if let (None, Some(name)) = (&options.unusable, empty) {
+            options.unusable = Some(format!("{name} is set but empty"));
         }
         if options.unusable.is_none() {
             options.unusable = match (&options.cert_file, &options.key_file) {
@@ -223,8 +233,23 @@ mod tests {
     #[test]
     fn nothing_set_changes_nothing() {
         assert_eq!(env(&[]), None);
-        assert_eq!(env(&[(ENV_TLS, ""), (ENV_CA_FILE, "")]), None);
+        assert_eq!(env(&[(ENV_TLS, "")]), None);
+        assert_eq!(env(&[(ENV_TLS, "0"), (ENV_CA_FILE, "")]), None);
         assert_eq!(TlsOptions::default().settings(), None);
+    }
+
+    #[test]
+    fn an_empty_file_or_name_never_means_plaintext() {
+        for name in [ENV_CA_FILE, ENV_CERT, ENV_KEY, ENV_SERVER_NAME] {
+            for switch in [None, Some(""), Some("1")] {
+                let mut vars = vec![(name, "")];
+                vars.extend(switch.map(|s| (ENV_TLS, s)));
+                let options = env(&vars).expect("TLS stays asked for");
+                assert!(options.enabled);
+                let why = options.problem().expect("unusable");
+                assert_eq!(why, format!("{name} is set but empty"));
+            }
+        }
     }
 
     #[test]
