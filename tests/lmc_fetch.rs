@@ -744,3 +744,58 @@ fn a_namespace_changed_during_a_fetch_leaves_the_keys_handed_out_whole() {
         }
     });
 }
+
+#[test]
+fn a_fetch_stopped_by_the_failure_that_ejects_its_server_reports_that_failure() {
+    // Auto-eject after two failures, a server killed: a one-key mget of its keys fails at
+    // the fetch, the first with the reset, the second with the refused reconnect that
+    // ejects the server. That second one's request never left; its pending fetch keeps no
+    // keys to send it elsewhere, so it fails with the server's failure (1.1.4 also says
+    // CONNECTION FAILURE there), not BAD_KEY_PROVIDED as if the caller's key were bad.
+    const AUTO_EJECT_HOSTS: i32 = 28;
+    const SERVER_FAILURE_LIMIT: i32 = 21;
+    const RETRY_TIMEOUT: i32 = 15;
+    const BAD_KEY_PROVIDED: i32 = 33;
+    for binary in [false, true] {
+        let mut servers: Vec<common::Memcached> =
+            (0..3).map(|_| common::Memcached::start(&[])).collect();
+        let memc = handle(&servers, binary);
+        for (behavior, value) in [
+            (AUTO_EJECT_HOSTS, 1),
+            (SERVER_FAILURE_LIMIT, 2),
+            (RETRY_TIMEOUT, 1),
+        ] {
+            assert_eq!(memcached_behavior_set(memc, behavior, value), SUCCESS);
+        }
+        let keys: Vec<String> = (0..30).map(|i| format!("eject-{i}")).collect();
+        for k in &keys {
+            set(memc, k, b"v", 0);
+        }
+        drop(servers.remove(0));
+        let on_killed: Vec<&String> = keys
+            .iter()
+            .filter(|k| memcached_generate_hash(memc, k.as_ptr().cast(), k.len()) == 0)
+            .take(4)
+            .collect();
+        assert!(on_killed.len() >= 2);
+        let mut ends = Vec::new();
+        for k in on_killed {
+            let ptr: *const c_char = k.as_ptr().cast();
+            let rc = memcached_mget(memc, &ptr, &k.len(), 1);
+            if rc != SUCCESS {
+                ends.push(rc);
+                continue;
+            }
+            let end = match fetch(memc, 0) {
+                Ok(hit) => panic!("binary={binary}: a hit on a killed server: {hit:?}"),
+                Err(rc) => rc,
+            };
+            ends.push(end);
+        }
+        assert!(
+            !ends.contains(&BAD_KEY_PROVIDED),
+            "binary={binary}: the mgets ended with {ends:?}"
+        );
+        memcached_free(memc);
+    }
+}

@@ -11,8 +11,9 @@ use super::{log_level, Client, Failure, RequestSet, Response, ResponseSink, Stat
 pub(super) enum Report {
     /// The request failed (already complete in the batch).
     Failed { index: usize, status: Status },
-    /// The request never left its dead server: route it again (still pending in the batch).
-    Reroute { opaque: u32 },
+    /// The request never left its dead server: route it again (still pending in the batch),
+    /// or fail it with `status` (the server's failure) if it cannot be made again.
+    Reroute { opaque: u32, status: Status },
 }
 
 /// Completes a batch member with a failure, and tells the caller now (with its request set)
@@ -75,11 +76,20 @@ impl Client {
                     sink.response(&Response::synthetic(status, key), Some(index));
                 }
                 Report::Failed { .. } => {}
-                Report::Reroute { opaque } => {
+                Report::Reroute { opaque, status } => {
                     let Some(index) = self.batch.index_of(opaque) else {
                         continue;
                     };
-                    if let Err(status) = self.enqueue(&reqs.request(index), opaque) {
+                    let req = reqs.request(index);
+                    // A request set that keeps no keys (the libmemcached face's pending fetch)
+                    // gives a key-less stand-in: the request cannot be made again, and fails
+                    // with what stopped it, not as a bad key.
+                    let rerouted = if req.parts.key.is_empty() {
+                        Err(status)
+                    } else {
+                        self.enqueue(&req, opaque)
+                    };
+                    if let Err(status) = rerouted {
                         fail_member(
                             &mut self.batch,
                             &mut self.reports,

@@ -275,17 +275,26 @@ impl Client {
                 // exactly as a request made now would. Without the caller's requests at hand,
                 // that happens at the next `io` that continues the batch.
                 let Some(r) = reqs else {
-                    self.reports.push(Report::Reroute { opaque: f.opaque });
+                    self.reports.push(Report::Reroute {
+                        opaque: f.opaque,
+                        status,
+                    });
                     moved += 1;
                     continue;
                 };
-                // Its route is by key (`keyed`): the key's next live server.
-                match self.enqueue(&r.request(i), f.opaque) {
-                    Ok(_) => {
-                        moved += 1;
-                        continue;
+                // Its route is by key (`keyed`): the key's next live server. A request set
+                // that keeps no keys (the libmemcached face's pending fetch) gives a key-less
+                // stand-in: that request cannot be made again and fails with the server's
+                // failure, not as a bad key.
+                let req = r.request(i);
+                if !req.parts.key.is_empty() {
+                    match self.enqueue(&req, f.opaque) {
+                        Ok(_) => {
+                            moved += 1;
+                            continue;
+                        }
+                        Err(e) => status = e,
                     }
-                    Err(e) => status = e,
                 }
             }
             failed += 1;
