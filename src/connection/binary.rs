@@ -32,6 +32,14 @@ impl Connection {
         if pending.len() < header.frame_len() && header.frame_len() <= recv_max {
             return Event::NeedMore;
         }
+        // A frame's length is the server's word: one that overstates it swallows the start of
+        // the next frame into its value. Where the next frame's first byte has arrived, it
+        // must be an answer's magic, or this frame is not handed out.
+        if let Some(&next) = pending.get(header.frame_len()) {
+            if next != protocol::RESPONSE_MAGIC {
+                return Event::Corrupt(Corruption::Frame(protocol::ParseError::BadMagic(next)));
+            }
+        }
         let position = self.inflight.position(header.opaque);
         if let Some(pos) = position.filter(|&p| p > 0) {
             // Requests before the answered one: report them first, one per call, without

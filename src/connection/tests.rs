@@ -265,6 +265,24 @@ fn an_answer_with_another_key_is_corruption_and_keeps_its_request() {
 }
 
 #[test]
+fn a_frame_longer_than_its_bytes_never_takes_the_next_frame_as_its_value() {
+    // A hit whose header claims 6 bytes more than its value has: the NOOP after it would
+    // fill them. The byte after such a frame is not an answer's magic: refused.
+    let mut hit = answer(GETKQ, 0, 10, b"a", b"value");
+    let claimed = u32::from_be_bytes([hit[8], hit[9], hit[10], hit[11]]) + 6;
+    hit[8..12].copy_from_slice(&claimed.to_be_bytes());
+    let noop = answer(NOOP, 0, 11, b"", b"");
+    let mut c = scripted(&[(GETKQ, b"a", 10)], &[hit, noop.clone()].concat());
+    c.queue_noop(11, Origin::TrailingNoop);
+    assert_eq!(kinds(&mut c), ["corrupt Frame(BadMagic(0))"]);
+    // Honest frames back to back pass.
+    let hit = answer(GETKQ, 0, 10, b"a", b"value");
+    let mut c = scripted(&[(GETKQ, b"a", 10)], &[hit, noop].concat());
+    c.queue_noop(11, Origin::TrailingNoop);
+    assert_eq!(kinds(&mut c), ["answer 10 0 \"value\"", "answer 11 0 \"\""]);
+}
+
+#[test]
 fn an_answer_of_another_command_is_not_its_requests_answer() {
     // A STAT row (or a SET frame) with the right key and id answering a get: refused, the
     // request kept for the reset to fail (it was taken for "more rows follow", with success).
