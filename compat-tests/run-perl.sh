@@ -9,7 +9,8 @@
 # the binary protocol, on TCP and on a unix socket. Steps, one PASS/FAIL line each:
 #  1. the scenario's output on both libraries, compared;
 #  2. regression checks on ours (bugs this scenario found): a namespace holds for mget/fetch
-#     (Perl's get is mget + fetch), a text mget skips a dead server, a missing unix socket is
+#     (Perl's get is mget + fetch), an mget skips a dead server (1.1.4: over text only; the
+#     one line that differs on purpose, left out of step 1), a missing unix socket is
 #     ERRNO, a flush with a dead server SOME_ERRORS, BUFFER_REQUESTS buffers set/delete only;
 #  3. the scenario on ours under valgrind memcheck (no error; leaks are Perl's own business;
 #     one use-after-free of the Perl module itself is suppressed, see below).
@@ -56,8 +57,8 @@ run ours.txt env LD_LIBRARY_PATH="$lib" LD_BIND_NOW=1
 n=$(grep -c -- ' -> ' "$tmp/real.txt")
 if ! grep -q '^== end' "$tmp/real.txt"; then
     echo "FAIL  perl scenario did not finish on Debian's libmemcached:"; tail -5 "$tmp/real.txt"; fail=1
-elif diff -u "$tmp/real.txt" "$tmp/ours.txt" > "$tmp/diff.txt"; then
-    echo "PASS  perl scenario: $n calls (text and binary protocol), same results on Debian's libmemcached and ours"
+elif diff -u <(grep -v '^half get_multi ' "$tmp/real.txt") <(grep -v '^half get_multi ' "$tmp/ours.txt") > "$tmp/diff.txt"; then
+    echo "PASS  perl scenario: $n calls (text and binary protocol), same results on Debian's libmemcached and ours (but one, step 2)"
 else
     echo "FAIL  perl scenario:"; head -60 "$tmp/diff.txt"; fail=1
 fi
@@ -82,11 +83,11 @@ if grep -qxF "buffering add existing       -> undef [rc 14 NOT STORED]" "$tmp/ou
 else
     echo "FAIL  with BUFFER_REQUESTS, add and increment should still get their answer"; fail=1
 fi
-if grep -qxF "half get_multi               -> '12' [rc 0 SUCCESS]" "$tmp/ours.txt"; then
-    echo "PASS  a text mget skips the dead server: Perl's get_multi gets the 12 keys of the live one"
-else
-    echo "FAIL  a text mget with a dead server should succeed for the live one's keys"; fail=1
-fi
+# On purpose: 1.1.4's binary mget with a dead server returns the failure and Perl gets none of
+# the live server's keys ('0'); ours skips the dead server in both protocols, as 1.1.4 does
+# over text.
+check "an mget skips the dead server (text and binary): Perl's get_multi gets the 12 keys of the live one" \
+    "half get_multi               -> '12' [rc 0 SUCCESS]"
 
 # 3. Ours under valgrind.
 # Memcached::libmemcached's own memcached_free reads the handle's user data (through
@@ -105,11 +106,11 @@ if command -v valgrind >/dev/null; then
     run vg.txt env LD_LIBRARY_PATH="$lib" LD_BIND_NOW=1 valgrind --tool=memcheck --error-exitcode=99 \
         --leak-check=no --suppressions="$tmp/perl.supp" --log-file="$tmp/vg.log"
     errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$tmp/vg.log" | tail -1)
-    if [ "$(cat "$tmp/vg.txt.rc")" = 0 ] && [ "${errors:-x}" = 0 ] && diff -q "$tmp/real.txt" "$tmp/vg.txt" >/dev/null; then
+    if [ "$(cat "$tmp/vg.txt.rc")" = 0 ] && [ "${errors:-x}" = 0 ] && diff -q "$tmp/ours.txt" "$tmp/vg.txt" >/dev/null; then
         echo "PASS  perl scenario on ours under valgrind memcheck: 0 errors, same output"
     else
         echo "FAIL  perl scenario on ours under valgrind (exit $(cat "$tmp/vg.txt.rc"), errors ${errors:-?}):"
-        grep -A12 -m2 '^==[0-9]*== [A-Z]' "$tmp/vg.log" | head -40; diff "$tmp/real.txt" "$tmp/vg.txt" | head -10; fail=1
+        grep -A12 -m2 '^==[0-9]*== [A-Z]' "$tmp/vg.log" | head -40; diff "$tmp/ours.txt" "$tmp/vg.txt" | head -10; fail=1
     fi
 else
     echo "SKIP  perl scenario under valgrind: valgrind is not installed"

@@ -799,3 +799,41 @@ fn a_fetch_stopped_by_the_failure_that_ejects_its_server_reports_that_failure() 
         memcached_free(memc);
     }
 }
+
+#[test]
+fn an_mget_with_a_server_out_of_service_hands_out_the_other_servers_keys() {
+    // A frozen server: the first mget waits its poll timeout for it and puts it out of
+    // service; the next ones skip it and succeed for the live servers' keys, over binary as
+    // over text (1.1.4's binary mget returned the failure and nothing for as long as a dead
+    // server was out: Perl's get_multi and pylibmc's got no value at all).
+    const KETAMA: i32 = 5;
+    for binary in [false, true] {
+        let servers: Vec<common::Memcached> =
+            (0..3).map(|_| common::Memcached::start(&[])).collect();
+        let memc = handle(&servers, binary);
+        assert_eq!(memcached_behavior_set(memc, KETAMA, 1), SUCCESS);
+        assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
+        let keys: Vec<String> = (0..30).map(|i| format!("frozen-{i}")).collect();
+        for k in &keys {
+            set(memc, k, k.as_bytes(), 0);
+        }
+        let live: usize = keys
+            .iter()
+            .filter(|k| memcached_generate_hash(memc, k.as_ptr().cast(), k.len()) != 0)
+            .count();
+        assert!(live > 0 && live < keys.len());
+        common::stop_process(servers[0].pid());
+        for round in 0..3 {
+            mget(memc, &keys);
+            let mut got = 0;
+            let mut n = 0;
+            while let Ok((key, value, _)) = fetch(memc, n) {
+                assert_eq!(value, key.as_bytes(), "binary={binary}: {key}");
+                got += 1;
+                n += 1;
+            }
+            assert_eq!(got, live, "binary={binary} round {round}");
+        }
+        memcached_free(memc);
+    }
+}

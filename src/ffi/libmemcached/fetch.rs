@@ -18,7 +18,11 @@
 //!   answers for `a` and `b` as two keys (with VERIFY_KEY=1 it refuses as we do).
 //! - The mget does not connect: a dead server's mget returns SUCCESS and the fetch then
 //!   returns its failure (CONNECTION_FAILURE); the real library connects within the mget and
-//!   returns SERVER_TEMPORARILY_DISABLED there. Later mgets agree (47).
+//!   returns SERVER_TEMPORARILY_DISABLED there. Later mgets agree (47) when every key is on
+//!   servers out of service.
+//! - An mget whose keys are partly on servers out of service succeeds for the others over
+//!   binary too (1.1.4 does so over text only; over binary it returns the failure and hands
+//!   out nothing).
 //! - A clone has its own engine: it does not inherit the servers' failure state (the real
 //!   clone's first mget to a server that failed on the source gives 47 without trying).
 //! - memcached_quit closes every connection and forgets the servers' failure state.
@@ -792,11 +796,14 @@ impl Lmc {
                         .server_index_for_key(by.get().unwrap_or_default())
                 });
                 let code = self.record_status(other, &[], memc, server);
-                // libmemcached 1.1.4 over text: a server it cannot reach is skipped (its error
-                // kept as the last one) and the mget succeeds when the other gets went out;
-                // Perl's get_multi then fetches the keys of the live servers. Over binary it
-                // returns the failure (and Perl fetches nothing), as here.
-                if text && sink.failed > 0 && sink.failed < n && other.failure().is_some() {
+                // A server that cannot be reached is skipped (its error kept as the last one)
+                // and the mget succeeds when the other gets went out: Perl's get_multi,
+                // pylibmc's and PHP's getMulti then fetch the keys of the live servers.
+                // libmemcached 1.1.4 does so over text; over binary it returns the failure
+                // and those programs get nothing, for as long as the server is out, while
+                // it serves them the live keys with a frozen server (which it never puts
+                // out of service). Ours does the same over both: what failover is for.
+                if sink.failed > 0 && sink.failed < n && other.failure().is_some() {
                     rc::SUCCESS
                 } else {
                     code
