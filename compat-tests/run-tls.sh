@@ -128,6 +128,9 @@ memcflush_tls
 OMCACHE_TLS_CA_FILE=$pki/other-ca.crt ours memccp "$servers" "$tmp/alpha" >"$tmp/out" 2>&1; r=$?
 [ $r != 0 ] && grep -q "unknown authority" "$tmp/out" && [ -z "$(tls_get "$tls" alpha)" ]
 verdict $? "wrong CA: memccp fails, nothing stored: $(head -c 200 "$tmp/out")"
+OMCACHE_TLS_CA_FILE=$pki/other-ca.crt ours memccat "$servers" alpha >"$tmp/out" 2>&1; r=$?
+[ $r != 0 ] && grep -q "TLS: server certificate signed by an unknown authority" "$tmp/out"
+verdict $? "wrong CA: memccat (a get over text) fails with the TLS reason: $(head -c 200 "$tmp/out")"
 OMCACHE_TLS_CA_FILE=$tmp/no-such-ca.pem ours memccp "$servers" "$tmp/alpha" >"$tmp/out" 2>&1; r=$?
 [ $r != 0 ] && grep -q "no-such-ca.pem" "$tmp/out" && [ -z "$(tls_get "$tls" alpha)" ]
 verdict $? "unreadable CA file: memccp fails with its name: $(head -c 200 "$tmp/out")"

@@ -302,9 +302,14 @@ impl Lmc {
                     format!("host: {}:{}", addr.hostname(), addr.port)
                 };
                 // libmemcached 1.1.4 adds the system's words, except for a get over text
-                // (measured with its tools).
+                // (measured with its tools). Why TLS failed is ours, and always said.
+                let quiet = std::mem::take(&mut self.quiet_errno);
                 let errno = match failure {
-                    _ if std::mem::take(&mut self.quiet_errno) => "",
+                    Some(Failure::Tls(why)) => {
+                        tls_words = format!(", {}", why.message());
+                        &tls_words
+                    }
+                    _ if quiet => "",
                     _ if socket_missing => "(No such file or directory)",
                     Some(Failure::ConnectRefused) => "(Connection refused)",
                     Some(Failure::ConnectTimeout) => "(Connection timed out)",
@@ -312,11 +317,6 @@ impl Lmc {
                     // 1.1.4's words (the tools print them).
                     Some(Failure::SaslConfig) => {
                         ", memcached_sasl_authenticate_connection() is not supported via the ASCII protocol"
-                    }
-                    // Ours: why TLS failed (unknown CA, name mismatch, …).
-                    Some(Failure::Tls(why)) => {
-                        tls_words = format!(", {}", why.message());
-                        &tls_words
                     }
                     _ => "",
                 };
