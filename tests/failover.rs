@@ -246,11 +246,22 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
 fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() {
     // The flush probe is `flush_all` over text and meta.
     for protocol in [Protocol::Binary, Protocol::Text, Protocol::Meta] {
-        back_from_a_freeze(protocol);
+        back_from_a_freeze(protocol, false);
     }
 }
 
-fn back_from_a_freeze(protocol: Protocol) {
+/// The same with every connection closed while the server is out (libmemcached's
+/// `memcached_quit`, pylibmc's `disconnect_all`): what is known of the server stays, and it is
+/// still flushed before it takes its keys back (the face's quit forgot it, and a value older
+/// than the one written elsewhere came back; found by an outside tester).
+#[test]
+fn closing_the_connections_keeps_a_frozen_server_due_for_its_flush() {
+    for protocol in [Protocol::Binary, Protocol::Text] {
+        back_from_a_freeze(protocol, true);
+    }
+}
+
+fn back_from_a_freeze(protocol: Protocol, close_while_out: bool) {
     let (servers, mut c, keys, before, victim) = three_filled_servers(protocol);
     let on_victim: Vec<&Vec<u8>> = keys
         .iter()
@@ -267,6 +278,9 @@ fn back_from_a_freeze(protocol: Protocol) {
     c.set(rewritten, b"written-during-the-freeze", 0, 0)
         .unwrap();
     assert_ne!(c.server_index_for_key(rewritten), Some(victim));
+    if close_while_out {
+        c.close_connections();
+    }
     signal(servers[0].pid(), "-CONT");
     wait_for_mapping(&mut c, &keys, &before);
     // Back, and flushed first: a miss, never the old value (nor anything from before).

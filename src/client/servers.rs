@@ -89,6 +89,33 @@ impl Client {
         self.rebuild_continuum();
     }
 
+    /// Closes every connection; the next request opens them again. What the client knows of
+    /// each server stays: out of service until its retry time, ejected with its keys moved,
+    /// due for a flush before it takes them back, the copies written elsewhere meanwhile
+    /// (forgetting that would put a server back from a freeze in service at once, its values
+    /// older than those written elsewhere while it was out). Requests in flight fail with
+    /// ConnectionReset, reported at the next `io` that continues their batch. A probe under
+    /// way is dropped: its server stays out of service and is probed again at the next call.
+    pub fn close_connections(&mut self) {
+        let now = Instant::now();
+        for conn in &mut self.conns {
+            let was_probing = conn.is_probing();
+            conn.reset();
+            if was_probing {
+                let ejected = conn.is_ejected();
+                conn.mark_dead(now, ejected);
+            }
+            while let Some(f) = conn.pop_inflight() {
+                if f.origin == Origin::User {
+                    let status = Status::Failed(Failure::ConnectionReset);
+                    let (batch, reports) = (&mut self.batch, &mut self.reports);
+                    fail_member(batch, reports, f.opaque, status, None, &mut Discard);
+                }
+            }
+        }
+        self.active.mark_stale();
+    }
+
     /// Appends servers to the list (libmemcached's server_add / server_push); those already
     /// listed keep their places, connections and state.
     pub fn push_servers(&mut self, servers: impl IntoIterator<Item = Server>) {

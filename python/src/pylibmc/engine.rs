@@ -423,10 +423,10 @@ impl Inner {
         self.engine.replace_servers(servers);
     }
 
-    /// Closes every connection (they reopen at the next request).
+    /// Closes every connection (they reopen at the next request); what is known of the
+    /// servers (out of service, due for a flush) stays.
     pub fn disconnect_all(&mut self) {
-        self.engine.replace_servers(std::iter::empty());
-        self.apply_servers();
+        self.engine.close_connections();
     }
 
     /// The wait of one engine call: `_poll_timeout` from the start of that call (resolved by

@@ -25,7 +25,10 @@
 //!   out nothing).
 //! - A clone has its own engine: it does not inherit the servers' failure state (the real
 //!   clone's first mget to a server that failed on the source gives 47 without trying).
-//! - memcached_quit closes every connection and forgets the servers' failure state.
+//! - memcached_quit closes every connection but keeps what is known of the servers: one out
+//!   of service stays so until its retry time (1.1.4's quit forgets it and tries the server
+//!   again at once), so that a server back from a freeze is still flushed before it takes
+//!   its keys back (see the engine's failover).
 //! - Results' values are NUL-terminated (the real library's are not always).
 
 use std::ffi::{c_char, c_int, c_void};
@@ -1505,9 +1508,8 @@ pub extern "C" fn memcached_quit(ptr: *mut memcached_st) {
         lmc.prefetched.clear();
         lmc.open_fetch = None;
         lmc.settle();
-        lmc.client.replace_servers(std::iter::empty());
+        lmc.client.close_connections();
         lmc.client.abandon_batch();
-        lmc.apply_servers();
     })
 }
 
