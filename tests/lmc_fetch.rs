@@ -837,3 +837,58 @@ fn an_mget_with_a_server_out_of_service_hands_out_the_other_servers_keys() {
         memcached_free(memc);
     }
 }
+
+#[test]
+fn a_connection_the_server_closed_while_idle_is_replaced_before_the_next_request() {
+    // memcached's `idle_timeout` (and proxies or firewalls) close connections left idle: the
+    // next request looks at an idle connection first (at most once a second) and goes on a
+    // new one, instead of failing on the closed one with CONNECTION FAILURE as 1.1.4 does
+    // (found by an outside tester).
+    let server = common::Memcached::start(&["-o", "idle_timeout=1"]);
+    let handles: Vec<(bool, *mut types::memcached_st)> = [false, true]
+        .into_iter()
+        .map(|binary| {
+            let memc = handle(std::slice::from_ref(&server), binary);
+            set(memc, &format!("idle-{binary}"), b"v", 0);
+            (binary, memc)
+        })
+        .collect();
+    // memcached looks for idle connections every second or two: wait until it has closed
+    // both handles' connections (its `idle_kicks` counter).
+    let start = std::time::Instant::now();
+    while idle_kicks(server.port) < 2 {
+        assert!(
+            start.elapsed().as_secs() < 15,
+            "memcached closed no idle connection"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for &(binary, memc) in &handles {
+        let key = format!("idle-{binary}");
+        assert_eq!(
+            get(memc, &key),
+            (SUCCESS, Some(b"v".to_vec()), 0),
+            "binary={binary}"
+        );
+        assert_eq!(store(memc, &key, b"w", 0), SUCCESS);
+        memcached_free(memc);
+    }
+}
+
+/// memcached's count of connections it closed for being idle (`stats`, on a new connection).
+fn idle_kicks(port: u16) -> u64 {
+    use std::io::{BufRead, BufReader, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.write_all(b"stats\r\n").unwrap();
+    let mut kicks = 0;
+    for line in BufReader::new(conn).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("STAT idle_kicks ") {
+            kicks = n.trim().parse().unwrap();
+        }
+        if line.starts_with("END") {
+            break;
+        }
+    }
+    kicks
+}

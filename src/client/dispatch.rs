@@ -54,6 +54,12 @@ impl Client {
             Wait::Within(d) => (wait.resolve(Instant::now()), Some(d)),
             w => (w, None),
         };
+        // Queued for a later call's I/O (NoWait): no look at idle connections.
+        self.idle_clock_ms = if wait == Wait::NoWait {
+            0
+        } else {
+            crate::sys::coarse_millis()
+        };
         let n = reqs.len();
         if self.conns.is_empty() {
             return Status::Failed(Failure::NoServers);
@@ -224,6 +230,20 @@ impl Client {
         };
         if !self.unsolicited_checked && self.answer_may_lack_id(entry.opcode, entry.quiet) {
             self.close_if_unsolicited(server);
+        }
+        if self.idle_clock_ms != 0 {
+            let now = self.idle_clock_ms;
+            // Left idle a while: the server (its `idle_timeout`) or something between may
+            // have closed it since. Looked at before this request is queued on it.
+            if self.conns[server].idle_look_due(now)
+                && self.conns[server].close_if_gone_while_idle()
+            {
+                let addr = self.conns[server].addr().to_string();
+                self.log(
+                    log_level::INFO,
+                    format_args!("[{addr}] closed by the server while idle: the request goes on a new connection"),
+                );
+            }
         }
         match self.conns[server].queue(&parts, entry, send_max) {
             Ok(()) => {

@@ -304,6 +304,10 @@ pub struct Client {
     /// connection for bytes nobody asked for (dispatch.rs): `enqueue` then skips its own
     /// look, one system call per server.
     unsolicited_checked: bool,
+    /// The coarse clock (`sys::coarse_millis`) read at the start of the current call, 0 for
+    /// a call that only queues: what `Connection::idle_look_due` compares, without a clock
+    /// read per request.
+    idle_clock_ms: u64,
     /// The servers that may need attention this call (active.rs).
     active: active::ActiveSet,
     /// Connections holding receive memory kept for big values (trim.rs).
@@ -369,6 +373,7 @@ impl Client {
             touched: Vec::new(),
             touched_flag: Vec::new(),
             unsolicited_checked: false,
+            idle_clock_ms: 0,
             active: active::ActiveSet::default(),
             holding: trim::Holding::default(),
             // Also registers the fork handler, before any fork that matters.

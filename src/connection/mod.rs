@@ -248,6 +248,9 @@ pub struct Connection {
     progress_at: Option<Instant>,
     /// The last send could not write everything (the server is not reading).
     send_blocked: bool,
+    /// When the next request is to look whether the server closed this connection while it
+    /// was idle (`idle_look_due`).
+    idle_look_at: u64,
     /// The receive timeout currently set on the socket (None: none).
     recv_timeout: Option<Duration>,
     /// How long the last receive could block in the kernel.
@@ -281,6 +284,10 @@ pub struct Connection {
     last_tls_failure: Option<TlsFailure>,
 }
 
+/// How often at most (milliseconds) a request looks whether the server closed an idle
+/// connection (memcached's `idle_timeout` is whole seconds; proxies and firewalls wait minutes).
+const IDLE_LOOK_AFTER_MS: u64 = 1000;
+
 impl Connection {
     pub fn new(addr: ServerAddr, protocol: Protocol) -> Connection {
         Connection {
@@ -298,6 +305,7 @@ impl Connection {
             tail_quiet: false,
             progress_at: None,
             send_blocked: false,
+            idle_look_at: 0,
             recv_timeout: None,
             last_block: Duration::ZERO,
             failures: 0,
@@ -1005,6 +1013,52 @@ impl Connection {
             && !self.awaits_response()
             && self.skip == 0
             && self.recv.is_empty()
+    }
+
+    /// Whether a request should look at this connection for a server that closed it while
+    /// it was idle (`close_if_gone_while_idle`), `now_ms` being `sys::coarse_millis`: at most
+    /// once per `IDLE_LOOK_AFTER_MS`, so a busy connection pays one comparison per request and
+    /// a look (one `recv`) per second, and a request after a longer pause always looks.
+    #[inline]
+    pub fn idle_look_due(&mut self, now_ms: u64) -> bool {
+        if now_ms < self.idle_look_at {
+            return false;
+        }
+        self.idle_look_at = now_ms + IDLE_LOOK_AFTER_MS;
+        true
+    }
+
+    /// A connection left idle for a while: closed if the server closed it meanwhile
+    /// (memcached's `idle_timeout`, a proxy or firewall dropping idle connections) or sent
+    /// bytes nobody asked for, so that the next request goes on a new connection instead of
+    /// failing on the dead one. One non-blocking look at the socket (through the session over
+    /// TLS: a session ticket is no news). Returns whether it was closed.
+    pub fn close_if_gone_while_idle(&mut self) -> bool {
+        if self.state != State::Connected
+            || self.has_unsent()
+            || self.awaits_response()
+            || self.skip > 0
+            || !self.recv.is_empty()
+        {
+            return false;
+        }
+        let Some(fd) = self.fd() else {
+            return false;
+        };
+        if let Some(tls) = self.tls.as_ref() {
+            if tls.is_handshaking() {
+                return false;
+            }
+            if let Ok(Received::WouldBlock) = self.receive_tls(fd, true) {
+                return false;
+            }
+        } else if !sys::readable_or_closed(fd) {
+            return false;
+        }
+        // What is still in flight is quiet (noreply): never answered, nothing waits for it.
+        self.inflight.clear();
+        self.reset();
+        true
     }
 
     /// Closes a connection with nothing queued or in flight (the server is known to close
