@@ -80,9 +80,6 @@ pub fn recv(fd: RawFd, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
     }
 }
 
-/// Whether bytes (not an end of stream) wait to be read on a socket, without taking any and
-/// without blocking: one `recv(2)` of a byte with MSG_PEEK. An error or an end of stream is
-/// left for the next real receive to find.
 /// A coarse monotonic clock in milliseconds, never 0 (CLOCK_MONOTONIC_COARSE: the kernel's
 /// last tick, read from the vDSO without a system call or a timer read; a few milliseconds
 /// behind the fine clock, which is plenty for deciding that a connection sat idle a second).
@@ -102,38 +99,36 @@ pub fn coarse_millis() -> u64 {
         .max(1)
 }
 
-/// Whether a connected socket with nothing asked of it has news: bytes waiting, the end of the
-/// stream (the peer closed it), or an error (it was reset). One non-blocking `recv(MSG_PEEK)`.
-pub fn readable_or_closed(fd: RawFd) -> bool {
+/// One non-blocking `recv(MSG_PEEK)` of a byte: what recv returned (1, 0 at the end of the
+/// stream, -1 with errno set).
+fn peek_one(fd: RawFd) -> isize {
     let mut byte = [0u8; 1];
     // SAFETY: `byte` is a valid, exclusively borrowed writable buffer of 1 byte.
-    let rc = unsafe {
+    unsafe {
         libc::recv(
             fd,
             byte.as_mut_ptr().cast(),
             1,
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
         )
-    };
-    if rc >= 0 {
+    }
+}
+
+/// Whether a connected socket with nothing asked of it has news: bytes waiting, the end of the
+/// stream (the peer closed it), or an error (it was reset).
+pub fn readable_or_closed(fd: RawFd) -> bool {
+    if peek_one(fd) >= 0 {
         return true;
     }
     let err = std::io::Error::last_os_error().raw_os_error();
     !matches!(err, Some(libc::EAGAIN | libc::EINTR))
 }
 
+/// Whether bytes (not an end of stream) wait to be read on a socket, without taking any and
+/// without blocking: one `recv(2)` of a byte with MSG_PEEK. An error or an end of stream is
+/// left for the next real receive to find.
 pub fn bytes_waiting(fd: RawFd) -> bool {
-    let mut byte = [0u8; 1];
-    // SAFETY: `byte` is a valid, exclusively borrowed writable buffer of 1 byte.
-    let rc = unsafe {
-        libc::recv(
-            fd,
-            byte.as_mut_ptr().cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    rc > 0
+    peek_one(fd) > 0
 }
 
 extern "C" {
