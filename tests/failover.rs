@@ -246,7 +246,7 @@ fn sigstop_server_is_declared_dead_within_dead_timeout_and_returns_after_sigcont
 fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() {
     // The flush probe is `flush_all` over text and meta.
     for protocol in [Protocol::Binary, Protocol::Text, Protocol::Meta] {
-        back_from_a_freeze(protocol, false);
+        back_from_a_freeze(protocol, WhileOut::Nothing);
     }
 }
 
@@ -257,11 +257,28 @@ fn a_server_back_from_a_freeze_never_hands_out_a_value_written_over_elsewhere() 
 #[test]
 fn closing_the_connections_keeps_a_frozen_server_due_for_its_flush() {
     for protocol in [Protocol::Binary, Protocol::Text] {
-        back_from_a_freeze(protocol, true);
+        back_from_a_freeze(protocol, WhileOut::CloseConnections);
     }
 }
 
-fn back_from_a_freeze(protocol: Protocol, close_while_out: bool) {
+/// The same with the server list emptied and filled again while the server is out
+/// (libmemcached's `memcached_servers_reset` then `memcached_server_push`): the server comes
+/// back into the list with what was known of it (found by an outside tester).
+#[test]
+fn a_frozen_server_taken_out_of_the_list_and_put_back_is_still_flushed_first() {
+    for protocol in [Protocol::Binary, Protocol::Text] {
+        back_from_a_freeze(protocol, WhileOut::EmptyAndRefillTheList);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum WhileOut {
+    Nothing,
+    CloseConnections,
+    EmptyAndRefillTheList,
+}
+
+fn back_from_a_freeze(protocol: Protocol, while_out: WhileOut) {
     let (servers, mut c, keys, before, victim) = three_filled_servers(protocol);
     let on_victim: Vec<&Vec<u8>> = keys
         .iter()
@@ -278,8 +295,17 @@ fn back_from_a_freeze(protocol: Protocol, close_while_out: bool) {
     c.set(rewritten, b"written-during-the-freeze", 0, 0)
         .unwrap();
     assert_ne!(c.server_index_for_key(rewritten), Some(victim));
-    if close_while_out {
-        c.close_connections();
+    match while_out {
+        WhileOut::Nothing => {}
+        WhileOut::CloseConnections => c.close_connections(),
+        WhileOut::EmptyAndRefillTheList => {
+            let list: Vec<String> = (0..c.server_count())
+                .map(|i| c.server_addr(i).unwrap().to_string())
+                .collect();
+            c.set_servers("").unwrap();
+            c.set_servers(&list.join(",")).unwrap();
+            assert_ne!(c.server_index_for_key(rewritten), Some(victim));
+        }
     }
     signal(servers[0].pid(), "-CONT");
     wait_for_mapping(&mut c, &keys, &before);

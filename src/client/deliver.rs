@@ -120,7 +120,16 @@ impl Client {
         }
         let send_max = self.settings.send_buffer_max;
         let mut skipped = copies.dropped();
-        for (target, key) in copies.iter() {
+        // Copies name their server by id: where each is in the list now (a server no longer
+        // listed is out of reach, its copies with it).
+        let mut index_of_id = vec![usize::MAX; self.server_ids.len()];
+        for (i, c) in self.conns.iter().enumerate() {
+            if let Some(slot) = index_of_id.get_mut(c.server_id()) {
+                *slot = i;
+            }
+        }
+        for (target_id, key) in copies.iter() {
+            let target = index_of_id.get(target_id).copied().unwrap_or(usize::MAX);
             if target == server || target >= self.conns.len() {
                 continue;
             }

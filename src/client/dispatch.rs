@@ -252,7 +252,8 @@ impl Client {
                 // start_probe`, `Client::delete_copies_elsewhere`).
                 if let Some(home) = home.filter(|&h| h != server) {
                     if protocol::changes_value(parts.opcode) {
-                        self.conns[home].note_written_elsewhere(server, parts.key);
+                        let id = self.conns[server].server_id();
+                        self.conns[home].note_written_elsewhere(id, parts.key);
                     }
                 }
                 Ok(server)

@@ -274,6 +274,15 @@ impl Logger {
 pub struct Client {
     settings: Settings,
     conns: Vec<Connection>,
+    /// Servers that left the list with a failure state (out of service, due for a flush),
+    /// closed, most recent last: one that comes back into the list takes it up again
+    /// (`Client::replace_servers`), so that emptying and refilling a list (libmemcached's
+    /// `memcached_servers_reset` then `server_push`) cannot put a stale server back in
+    /// service unflushed.
+    departed: Vec<Connection>,
+    /// Every server address this client has had in its list; a server's id is its place
+    /// here (`Connection::server_id`).
+    server_ids: Vec<crate::address::ServerAddr>,
     /// The protocol every connection speaks.
     protocol: Protocol,
     /// Whether text gets ask for CAS uniques (see `set_text_cas`).
@@ -352,6 +361,8 @@ impl Client {
         Client {
             settings: Settings::default(),
             conns: Vec::new(),
+            departed: Vec::new(),
+            server_ids: Vec::new(),
             protocol: Protocol::Binary,
             text_cas: true,
             failures_seen: 0,

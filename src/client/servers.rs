@@ -29,6 +29,9 @@ impl Server {
     }
 }
 
+/// The most servers that left the list with a failure state a client remembers.
+const MAX_DEPARTED: usize = 1024;
+
 impl Client {
     /// Replaces the server list with a comma-separated list of server strings, in that order,
     /// all of weight 1. Servers still listed keep their connections and state; the continuum
@@ -59,12 +62,8 @@ impl Client {
                 .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
                 .and_then(Option::take);
             let conn = match reused {
-                Some(mut c) => {
-                    // Copies elsewhere are kept by server index, which this change may reuse.
-                    drop(c.take_copies_elsewhere());
-                    c
-                }
-                None => self.new_connection(addr),
+                Some(c) => c,
+                None => self.returning_or_new_connection(addr),
             };
             conns.push(conn);
             self.weights.push(weight);
@@ -81,6 +80,7 @@ impl Client {
                     fail_member(batch, reports, f.opaque, status, None, &mut Discard);
                 }
             }
+            self.remember_departed(gone);
         }
         self.conns = conns;
         self.touched_flag.clear();
@@ -120,13 +120,63 @@ impl Client {
     /// listed keep their places, connections and state.
     pub fn push_servers(&mut self, servers: impl IntoIterator<Item = Server>) {
         for Server { addr, weight } in servers {
-            let conn = self.new_connection(addr);
+            let conn = self.returning_or_new_connection(addr);
             self.conns.push(conn);
             self.weights.push(weight);
         }
         self.touched_flag.resize(self.conns.len(), false);
         self.active.mark_stale();
         self.rebuild_continuum();
+    }
+
+    /// A server leaving the list: closed, and kept if it has a failure state to take up again
+    /// should it come back (at most `MAX_DEPARTED`, the oldest forgotten first).
+    fn remember_departed(&mut self, mut gone: Connection) {
+        if !gone.has_failure_state() {
+            return;
+        }
+        let was_probing = gone.is_probing();
+        gone.reset();
+        if was_probing {
+            // The probe under way is dropped with the socket: out of service, probed again
+            // as soon as it is back in the list.
+            let ejected = gone.is_ejected();
+            gone.mark_dead(Instant::now(), ejected);
+        }
+        self.departed.retain(|c| c.addr() != gone.addr());
+        if self.departed.len() >= MAX_DEPARTED {
+            self.departed.remove(0);
+        }
+        self.departed.push(gone);
+    }
+
+    /// The connection of a server entering the list: the one it left with if it departed
+    /// with a failure state (out of service, due for a flush), else a new one.
+    fn returning_or_new_connection(&mut self, addr: ServerAddr) -> Connection {
+        let id = match self.server_ids.iter().position(|a| *a == addr) {
+            Some(id) => id,
+            None => {
+                self.server_ids.push(addr.clone());
+                self.server_ids.len() - 1
+            }
+        };
+        let mut conn = self.departed_or_new_connection(addr);
+        conn.set_server_id(id);
+        conn
+    }
+
+    fn departed_or_new_connection(&mut self, addr: ServerAddr) -> Connection {
+        match self.departed.iter().position(|c| *c.addr() == addr) {
+            Some(i) => {
+                let mut conn = self.departed.remove(i);
+                if conn.protocol() != self.protocol {
+                    conn.set_protocol(self.protocol);
+                }
+                conn.set_text_cas(self.text_cas);
+                conn
+            }
+            None => self.new_connection(addr),
+        }
     }
 
     /// A connection for a server new to the list. One whose address can never connect is out

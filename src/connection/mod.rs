@@ -119,7 +119,8 @@ pub(super) struct Revival {
 const MAX_COPIES: usize = 250_000;
 const MAX_COPY_KEY_BYTES: usize = 16 << 20;
 
-/// Keys of a server out of service whose writes went to another server, with that server.
+/// Keys of a server out of service whose writes went to another server, with that server (by
+/// its id: `Connection::server_id`, stable across server-list changes).
 /// Once it takes its keys back those copies are deleted there: were it to fail again, reads
 /// of those keys would go back to the other server and find values older than its own.
 /// The keys live end to end in one buffer (no allocation per write); a key written again to
@@ -127,7 +128,7 @@ const MAX_COPY_KEY_BYTES: usize = 16 << 20;
 #[derive(Debug, Default)]
 pub struct CopiesElsewhere {
     keys: Vec<u8>,
-    /// (server, end of its key in `keys`).
+    /// (server id, end of its key in `keys`).
     entries: Vec<(usize, usize)>,
     /// Copies not kept (over the limits).
     dropped: u64,
@@ -157,7 +158,7 @@ impl CopiesElsewhere {
         self.entries.is_empty() && self.dropped == 0
     }
 
-    /// The copies kept: (server, key).
+    /// The copies kept: (server id, key).
     pub fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         let mut start = 0;
         self.entries.iter().map(move |&(server, end)| {
@@ -248,6 +249,9 @@ pub struct Connection {
     progress_at: Option<Instant>,
     /// The last send could not write everything (the server is not reading).
     send_blocked: bool,
+    /// The client's id for this server's address (stable while the client lives, whatever
+    /// the list's order: what copies elsewhere name their server by).
+    server_id: usize,
     /// When the next request is to look whether the server closed this connection while it
     /// was idle (`idle_look_due`).
     idle_look_at: u64,
@@ -306,6 +310,7 @@ impl Connection {
             progress_at: None,
             send_blocked: false,
             idle_look_at: 0,
+            server_id: usize::MAX,
             recv_timeout: None,
             last_block: Duration::ZERO,
             failures: 0,
@@ -324,6 +329,14 @@ impl Connection {
 
     pub fn addr(&self) -> &ServerAddr {
         &self.addr
+    }
+
+    pub fn server_id(&self) -> usize {
+        self.server_id
+    }
+
+    pub fn set_server_id(&mut self, id: usize) {
+        self.server_id = id;
     }
 
     pub fn state(&self) -> State {
@@ -355,6 +368,12 @@ impl Connection {
     /// Dead, or reconnecting in the background: the failover policy has work here.
     pub fn needs_failover_care(&self) -> bool {
         self.probing || matches!(self.state, State::Dead { .. })
+    }
+
+    /// Out of service, ejected, or due for a flush before it takes its keys back: what must
+    /// not be forgotten if the server leaves the list and comes back into it.
+    pub fn has_failure_state(&self) -> bool {
+        self.needs_failover_care() || self.ejected || self.revival.written_elsewhere
     }
 
     // ----- requests -------------------------------------------------------------------------
@@ -520,15 +539,15 @@ impl Connection {
         }
     }
 
-    /// A write for one of this server's keys went to `server` while this one was out of
-    /// service.
-    pub fn note_written_elsewhere(&mut self, server: usize, key: &[u8]) {
+    /// A write for one of this server's keys went to the server with id `server_id` while
+    /// this one was out of service.
+    pub fn note_written_elsewhere(&mut self, server_id: usize, key: &[u8]) {
         self.revival.written_elsewhere = true;
-        self.revival.copies.record(server, key);
+        self.revival.copies.record(server_id, key);
     }
 
     /// The copies of its keys written elsewhere while it was out (taken when it takes its
-    /// keys back, or forgotten when the server list changes: their indices would be stale).
+    /// keys back).
     pub fn take_copies_elsewhere(&mut self) -> CopiesElsewhere {
         std::mem::take(&mut self.revival.copies)
     }
