@@ -370,10 +370,12 @@ impl Connection {
         self.probing || matches!(self.state, State::Dead { .. })
     }
 
-    /// Out of service, ejected, or due for a flush before it takes its keys back: what must
-    /// not be forgotten if the server leaves the list and comes back into it.
+    /// Due for a flush before it takes its keys back (writes for its keys went elsewhere
+    /// while it was out): what must not be forgotten if the server leaves the list and comes
+    /// back into it. Only that: a server that merely failed (a TLS setting, a refused
+    /// connect) comes back as new.
     pub fn has_failure_state(&self) -> bool {
-        self.needs_failover_care() || self.ejected || self.revival.written_elsewhere
+        self.revival.written_elsewhere
     }
 
     // ----- requests -------------------------------------------------------------------------
