@@ -170,7 +170,8 @@ fn dead_timeout_fails_requests_of_a_silent_server() {
 
 #[test]
 fn refused_connection_is_no_servers_at_once() {
-    let port = common::free_port();
+    let refusing = common::RefusingPort::new();
+    let port = refusing.port;
     let mut c = client(&format!("127.0.0.1:{port}"));
     // The request never left: with its only server dead there is no server for it.
     assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::NoServers)));
@@ -181,7 +182,8 @@ fn refused_connection_is_no_servers_at_once() {
 #[test]
 fn requests_for_a_refusing_server_move_to_the_keys_next_server() {
     let real = common::Memcached::start(&[]);
-    let closed = common::free_port();
+    let refusing = common::RefusingPort::new();
+    let closed = refusing.port;
     let mut c = client(&format!("{},127.0.0.1:{closed}", real.addr()));
     c.settings_mut().dead_timeout = Duration::from_millis(100);
     let keys: Vec<Vec<u8>> = (0..50).map(|i| format!("moved-{i}").into_bytes()).collect();
@@ -213,10 +215,12 @@ fn requests_for_a_refusing_server_move_to_the_keys_next_server() {
 
 #[test]
 fn dead_server_is_retried_after_reconnect_timeout() {
-    let port = common::free_port();
+    let refusing = common::RefusingPort::new();
+    let port = refusing.port;
     let mut c = client(&format!("127.0.0.1:{port}"));
     c.settings_mut().reconnect_timeout = Duration::from_millis(100);
     assert_eq!(c.get(b"k"), Err(Status::Failed(Failure::NoServers)));
+    drop(refusing);
     let _server = common::Memcached::start_at(port);
     std::thread::sleep(Duration::from_millis(120));
     // The first call after reconnect_timeout starts a background probe; the server takes its

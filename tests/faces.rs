@@ -207,7 +207,8 @@ fn libmemcached_distribution_and_weights_through_the_engine() {
 #[test]
 fn libmemcached_policy_without_auto_eject_keeps_keys_and_disables_for_retry_timeout() {
     let live = common::Memcached::start(&[]);
-    let dead_port = common::free_port();
+    let refusing = common::RefusingPort::new();
+    let dead_port = refusing.port;
     let list = format!("{},127.0.0.1:{dead_port}", live.addr());
     let mut c = client(&list);
     c.settings_mut().failover = FailoverPolicy::libmemcached(false, 2, None);
