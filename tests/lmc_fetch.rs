@@ -843,34 +843,67 @@ fn a_connection_the_server_closed_while_idle_is_replaced_before_the_next_request
     // memcached's `idle_timeout` (and proxies or firewalls) close connections left idle: the
     // next request looks at an idle connection first (at most once a second) and goes on a
     // new one, instead of failing on the closed one with CONNECTION FAILURE as 1.1.4 does
-    // (found by an outside tester).
+    // (found by an outside tester). Calls that only queue look too: a noreply set or a
+    // buffered one written on the closed socket was lost, and the next get returned the old
+    // value with SUCCESS; an mget failed its fetch.
+    #[derive(Clone, Copy, Debug)]
+    enum Next {
+        Get,
+        NoreplySet,
+        BufferedSet,
+        Mget,
+    }
+    const NOREPLY: i32 = 26;
     let server = common::Memcached::start(&["-o", "idle_timeout=1"]);
-    let handles: Vec<(bool, *mut types::memcached_st)> = [false, true]
-        .into_iter()
-        .map(|binary| {
+    let mut handles = Vec::new();
+    for binary in [false, true] {
+        for next in [Next::Get, Next::NoreplySet, Next::BufferedSet, Next::Mget] {
             let memc = handle(std::slice::from_ref(&server), binary);
-            set(memc, &format!("idle-{binary}"), b"v", 0);
-            (binary, memc)
-        })
-        .collect();
+            let key = format!("idle-{binary}-{next:?}");
+            set(memc, &key, b"v", 0);
+            handles.push((binary, next, key, memc));
+        }
+    }
     // memcached looks for idle connections every second or two: wait until it has closed
-    // both handles' connections (its `idle_kicks` counter).
+    // every handle's connection (its `idle_kicks` counter).
     let start = std::time::Instant::now();
-    while idle_kicks(server.port) < 2 {
+    while idle_kicks(server.port) < handles.len() as u64 {
         assert!(
             start.elapsed().as_secs() < 15,
-            "memcached closed no idle connection"
+            "memcached closed too few idle connections"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    for &(binary, memc) in &handles {
-        let key = format!("idle-{binary}");
-        assert_eq!(
-            get(memc, &key),
-            (SUCCESS, Some(b"v".to_vec()), 0),
-            "binary={binary}"
-        );
-        assert_eq!(store(memc, &key, b"w", 0), SUCCESS);
+    for &(binary, next, ref key, memc) in &handles {
+        let what = format!("binary={binary} {next:?}");
+        match next {
+            Next::Get => {
+                assert_eq!(get(memc, key), (SUCCESS, Some(b"v".to_vec()), 0), "{what}");
+                assert_eq!(store(memc, key, b"w", 0), SUCCESS, "{what}");
+            }
+            Next::NoreplySet => {
+                assert_eq!(memcached_behavior_set(memc, NOREPLY, 1), SUCCESS);
+                assert_eq!(store(memc, key, b"w", 0), SUCCESS, "{what}");
+                assert_eq!(memcached_behavior_set(memc, NOREPLY, 0), SUCCESS);
+            }
+            Next::BufferedSet => {
+                assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+                assert_eq!(store(memc, key, b"w", 0), BUFFERED, "{what}");
+                assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 0), SUCCESS);
+            }
+            Next::Mget => {
+                mget(memc, std::slice::from_ref(key));
+                assert_eq!(
+                    fetch(memc, 0),
+                    Ok((key.clone(), b"v".to_vec(), 0)),
+                    "{what}"
+                );
+                assert_eq!(fetch(memc, 2), Err(NOTFOUND), "{what}");
+                assert_eq!(store(memc, key, b"w", 0), SUCCESS, "{what}");
+            }
+        }
+        // The write above was not lost: the server has it.
+        assert_eq!(get(memc, key), (SUCCESS, Some(b"w".to_vec()), 0), "{what}");
         memcached_free(memc);
     }
 }

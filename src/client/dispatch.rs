@@ -54,12 +54,10 @@ impl Client {
             Wait::Within(d) => (wait.resolve(Instant::now()), Some(d)),
             w => (w, None),
         };
-        // Queued for a later call's I/O (NoWait): no look at idle connections.
-        self.idle_clock_ms = if wait == Wait::NoWait {
-            0
-        } else {
-            crate::sys::coarse_millis()
-        };
+        // Every call looks at connections left idle, those that only queue too (noreply,
+        // buffered writes, a face's fetch): a request queued on a connection the server
+        // closed meanwhile would be lost (quiet) or fail its batch. One coarse clock read.
+        self.idle_clock_ms = crate::sys::coarse_millis();
         let n = reqs.len();
         if self.conns.is_empty() {
             return Status::Failed(Failure::NoServers);

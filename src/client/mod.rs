@@ -313,9 +313,8 @@ pub struct Client {
     /// connection for bytes nobody asked for (dispatch.rs): `enqueue` then skips its own
     /// look, one system call per server.
     unsolicited_checked: bool,
-    /// The coarse clock (`sys::coarse_millis`) read at the start of the current call, 0 for
-    /// a call that only queues: what `Connection::idle_look_due` compares, without a clock
-    /// read per request.
+    /// The coarse clock (`sys::coarse_millis`) read at the start of the current call: what
+    /// `Connection::idle_look_due` compares, without a clock read per request.
     idle_clock_ms: u64,
     /// The servers that may need attention this call (active.rs).
     active: active::ActiveSet,
