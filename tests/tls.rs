@@ -225,7 +225,7 @@ impl TlsMemcached {
         for _ in 0..20 {
             let port = free_port();
             let started =
-                TlsMemcached::try_start(pki, cert, verify_client, port, sasl_conf, "127.0.0.1");
+                TlsMemcached::try_start(pki, cert, verify_client, port, sasl_conf, "127.0.0.1", "");
             if let Some(m) = started {
                 return m;
             }
@@ -235,7 +235,8 @@ impl TlsMemcached {
 
     fn start_at(pki: &Pki, cert: &str, port: u16) -> TlsMemcached {
         for _ in 0..50 {
-            if let Some(m) = TlsMemcached::try_start(pki, cert, false, port, None, "127.0.0.1") {
+            if let Some(m) = TlsMemcached::try_start(pki, cert, false, port, None, "127.0.0.1", "")
+            {
                 return m;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -250,6 +251,7 @@ impl TlsMemcached {
         port: u16,
         sasl_conf: Option<&Path>,
         host: &'static str,
+        extra_opts: &str,
     ) -> Option<TlsMemcached> {
         let mut opts = format!(
             "ssl_chain_cert={},ssl_key={}",
@@ -264,6 +266,7 @@ impl TlsMemcached {
         }
         // memcached resumes sessions only with its session cache on.
         opts += ",ssl_session_cache";
+        opts += extra_opts;
         let mut cmd = Command::new("memcached");
         cmd.args(["-Z", "-o", &opts, "-l", host, "-p", &port.to_string()]);
         cmd.args(["-U", "0", "-t", "1"]);
@@ -399,6 +402,63 @@ fn get_set_multiget_over_tls_in_each_protocol() {
             "{tag}: {:?}",
             log.lock().unwrap()
         );
+    }
+}
+
+#[test]
+fn a_session_the_server_closed_while_idle_is_replaced_before_the_next_request() {
+    // memcached's idle_timeout ends an idle TLS session with a close_notify: the look at the
+    // idle connection read it and took it for "nothing to read", so over binary the next get
+    // failed on the closed session (found by an outside tester); text looked elsewhere.
+    let Some(pki) = pki() else { return };
+    let srv = (0..20)
+        .find_map(|_| {
+            let port = free_port();
+            TlsMemcached::try_start(
+                pki,
+                "server",
+                false,
+                port,
+                None,
+                "127.0.0.1",
+                ",idle_timeout=1",
+            )
+        })
+        .expect("memcached -Z");
+    let mut clients = Vec::new();
+    for protocol in [Protocol::Binary, Protocol::Text, Protocol::Meta] {
+        let (mut c, _log) = tls_client(&srv.addr(), test_ca(pki), Duration::from_secs(5));
+        c.set_protocol(protocol);
+        let key = format!("idle-{protocol:?}");
+        c.set(key.as_bytes(), b"v", 0, 0).unwrap();
+        clients.push((protocol, key, c));
+    }
+    // Three idle periods (an outside tester saw the second fail): a get first, then a quiet
+    // set that only queues (it looks at the connection too), then a get again.
+    for round in 0..3 {
+        // memcached closes idle connections within a second or two of idle_timeout.
+        std::thread::sleep(Duration::from_millis(3500));
+        for (protocol, key, c) in &mut clients {
+            let what = format!("{protocol:?} round {round}");
+            if round == 1 {
+                let mut quiet = [omcache::client::OwnedRequest {
+                    extras: vec![0; 8],
+                    value: b"w".to_vec(),
+                    ..omcache::client::OwnedRequest::keyed(
+                        omcache::protocol::opcode::SETQ,
+                        key.as_bytes(),
+                    )
+                }];
+                assert_eq!(c.execute(&mut quiet, 0).0, Status::Buffered, "{what}");
+            }
+            let want: &[u8] = if round == 0 { b"v" } else { b"w" };
+            let got = c.get(key.as_bytes());
+            assert_eq!(
+                got.map(|i| i.map(|i| i.value)),
+                Ok(Some(want.to_vec())),
+                "{what}"
+            );
+        }
     }
 }
 
@@ -924,7 +984,7 @@ fn ipv6_addresses_are_verified_as_ip_names() {
     }
     let start_v6 = |cert: &str| {
         (0..20)
-            .find_map(|_| TlsMemcached::try_start(pki, cert, false, free_port(), None, "::1"))
+            .find_map(|_| TlsMemcached::try_start(pki, cert, false, free_port(), None, "::1", ""))
             .expect("memcached -Z on ::1")
     };
     let srv = start_v6("server");

@@ -274,14 +274,19 @@ impl Connection {
                 continue;
             }
             tls.maybe_plaintext = false;
-            if total > 0 || socket_read {
+            if total > 0 {
                 break;
             }
+            // Checked before giving up on this read: a read that brought only the server's
+            // close_notify (memcached's idle_timeout) is the session's end, not "nothing yet".
             if tls.peer_closed {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "server closed the TLS session",
                 ));
+            }
+            if socket_read {
+                break;
             }
             socket_read = true;
             match sys::recv(fd, &mut tls.ciphertext, dontwait) {
