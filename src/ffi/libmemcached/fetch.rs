@@ -592,12 +592,23 @@ impl Lmc {
         outcome: IoOutcome,
     ) -> memcached_return_t {
         self.open_fetch = None;
-        let code = match (failure, outcome) {
-            (Some(status), _) if r.count == 0 => rc::from_status(status, &[]),
-            (None, IoOutcome::Again) if r.count == 0 && self.client.batch_remaining() > 0 => {
-                rc::TIMEOUT
+        let failed = match (failure, outcome) {
+            (Some(status), _) => Some(rc::from_status(status, &[])),
+            (None, IoOutcome::Again) if self.client.batch_remaining() > 0 => Some(rc::TIMEOUT),
+            _ => None,
+        };
+        let code = match failed {
+            Some(code) if r.count == 0 => code,
+            _ if r.count > 0 => {
+                // The keys that came are handed out and the fetch ends with END (1.1.4 ends
+                // it with the failure, which makes programs drop them); what kept the rest
+                // away is still the last error, as in 1.1.4, not a silent SUCCESS.
+                if let Some(code) = failed {
+                    let server = (self.client.server_count() == 1).then_some(0);
+                    self.record_failure(code, failure.and_then(Status::failure), memc, server);
+                }
+                END
             }
-            _ if r.count > 0 => END,
             _ => rc::NOTFOUND,
         };
         if r.options & ALLOCATED != 0 {
