@@ -852,21 +852,47 @@ fn a_connection_the_server_closed_while_idle_is_replaced_before_the_next_request
     // (found by an outside tester). Calls that only queue look too: a noreply set or a
     // buffered one written on the closed socket was lost, and the next get returned the old
     // value with SUCCESS; an mget failed its fetch.
-    #[derive(Clone, Copy, Debug)]
+    #[derive(Clone, Copy, Debug, PartialEq)]
     enum Next {
         Get,
         NoreplySet,
         BufferedSet,
         Mget,
+        /// Buffered sets written by memcached_flush_buffers before the pause: their answers
+        /// were still unread when the server closed, and the look at the idle connection
+        /// was skipped (the next buffered set was lost, the get failed).
+        BufferedSetAfterFlush,
+        /// A get after such a flush.
+        GetAfterFlush,
     }
     const NOREPLY: i32 = 26;
     let server = common::Memcached::start(&["-o", "idle_timeout=1"]);
     let mut handles = Vec::new();
     for binary in [false, true] {
-        for next in [Next::Get, Next::NoreplySet, Next::BufferedSet, Next::Mget] {
+        for next in [
+            Next::Get,
+            Next::NoreplySet,
+            Next::BufferedSet,
+            Next::Mget,
+            Next::BufferedSetAfterFlush,
+            Next::GetAfterFlush,
+        ] {
             let memc = handle(std::slice::from_ref(&server), binary);
             let key = format!("idle-{binary}-{next:?}");
-            set(memc, &key, b"v", 0);
+            if matches!(next, Next::BufferedSetAfterFlush | Next::GetAfterFlush) {
+                assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+                assert_eq!(store(memc, &key, b"v", 0), BUFFERED);
+                assert_eq!(memcached_flush_buffers(memc), SUCCESS);
+                // Read by the server before it is left idle.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                let buffer = u64::from(next == Next::BufferedSetAfterFlush);
+                assert_eq!(
+                    memcached_behavior_set(memc, BUFFER_REQUESTS, buffer),
+                    SUCCESS
+                );
+            } else {
+                set(memc, &key, b"v", 0);
+            }
             handles.push((binary, next, key, memc));
         }
     }
@@ -883,9 +909,14 @@ fn a_connection_the_server_closed_while_idle_is_replaced_before_the_next_request
     for &(binary, next, ref key, memc) in &handles {
         let what = format!("binary={binary} {next:?}");
         match next {
-            Next::Get => {
+            Next::Get | Next::GetAfterFlush => {
                 assert_eq!(get(memc, key), (SUCCESS, Some(b"v".to_vec()), 0), "{what}");
                 assert_eq!(store(memc, key, b"w", 0), SUCCESS, "{what}");
+            }
+            Next::BufferedSetAfterFlush => {
+                assert_eq!(store(memc, key, b"w", 0), BUFFERED, "{what}");
+                assert_eq!(memcached_flush_buffers(memc), SUCCESS, "{what}");
+                assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 0), SUCCESS);
             }
             Next::NoreplySet => {
                 assert_eq!(memcached_behavior_set(memc, NOREPLY, 1), SUCCESS);
@@ -930,4 +961,74 @@ fn idle_kicks(port: u16) -> u64 {
         }
     }
     kicks
+}
+
+#[test]
+fn answers_nobody_waited_for_do_not_put_the_server_out_of_service() {
+    // Found by an outside tester: once the poll timeout (the engine's dead timeout) had
+    // passed since
+    //  - a noreply set, the next touch timed out at once and the get after it found the
+    //    server disabled (its dead timer had run since the noreply set left);
+    //  - buffered sets written by memcached_flush_buffers, the next get found the server
+    //    disabled (their answers had come long before, unread);
+    //  - a get that timed out against a frozen server, which then woke: the next get found
+    //    the server disabled.
+    // 1.1.4 returns SUCCESS for all of them.
+    #[derive(Clone, Copy, Debug)]
+    enum Before {
+        NoreplySet,
+        FlushedBufferedSet,
+        TimedOutGet,
+    }
+    const NOREPLY: i32 = 26;
+    const TIMEOUT: i32 = 31;
+    let server = common::Memcached::start(&[]);
+    for binary in [false, true] {
+        for before in [
+            Before::NoreplySet,
+            Before::FlushedBufferedSet,
+            Before::TimedOutGet,
+        ] {
+            let what = format!("binary={binary} {before:?}");
+            let memc = handle(std::slice::from_ref(&server), binary);
+            assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
+            let key = format!("unread-{binary}-{before:?}");
+            set(memc, &key, b"v1", 0);
+            let expected: &[u8] = match before {
+                Before::NoreplySet => {
+                    assert_eq!(memcached_behavior_set(memc, NOREPLY, 1), SUCCESS);
+                    assert_eq!(store(memc, &key, b"v2", 0), SUCCESS, "{what}");
+                    assert_eq!(memcached_behavior_set(memc, NOREPLY, 0), SUCCESS);
+                    b"v2"
+                }
+                Before::FlushedBufferedSet => {
+                    assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+                    assert_eq!(store(memc, &key, b"v2", 0), BUFFERED, "{what}");
+                    assert_eq!(memcached_flush_buffers(memc), SUCCESS, "{what}");
+                    assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 0), SUCCESS);
+                    b"v2"
+                }
+                Before::TimedOutGet => {
+                    common::stop_process(server.pid());
+                    let (rc, value, _) = get(memc, &key);
+                    let woke = std::process::Command::new("kill")
+                        .args(["-CONT", &server.pid().to_string()])
+                        .status();
+                    assert!(woke.unwrap().success());
+                    assert_eq!((rc, value), (TIMEOUT, None), "{what}");
+                    b"v1"
+                }
+            };
+            // More than the poll timeout passes before the next call.
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            let rc = memcached_touch(memc, key.as_ptr().cast(), key.len(), 0);
+            assert_eq!(rc, SUCCESS, "{what}: touch");
+            assert_eq!(
+                get(memc, &key),
+                (SUCCESS, Some(expected.to_vec()), 0),
+                "{what}"
+            );
+            memcached_free(memc);
+        }
+    }
 }

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::connection::{self, ConnectStart, InFlight, Origin, QueueError, Received, State};
+use crate::connection::{
+    self, ConnectStart, InFlight, Origin, QueueError, Received, State, Unsolicited,
+};
 use crate::protocol::{self, RequestParts};
 use crate::sys;
 
@@ -182,6 +184,26 @@ impl Client {
             return Err(Status::Failed(self.unroutable(home)));
         };
         self.activate(server);
+        if self.idle_clock_ms != 0 {
+            let now = self.idle_clock_ms;
+            // Left idle a while: the server (its `idle_timeout`) or something between may
+            // have closed it since. Looked at before this request is queued on it.
+            if self.conns[server].idle_look_due(now) {
+                // Answers of earlier calls nobody waited for (writes flushed without
+                // waiting, a timed-out request's late answer) are taken in first: behind
+                // them, the server may have closed the connection, which is then idle.
+                if self.conns[server].awaits_response() && self.conns[server].news_waiting() {
+                    self.read_server(server, None, None, &mut Discard);
+                }
+                if self.conns[server].close_if_gone_while_idle() {
+                    let addr = self.conns[server].addr().to_string();
+                    self.log(
+                        log_level::INFO,
+                        format_args!("[{addr}] closed by the server while idle: the request goes on a new connection"),
+                    );
+                }
+            }
+        }
         if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
             // Before a connect (not per request): unusable settings fail at once.
             self.check_tls_config()?;
@@ -228,20 +250,6 @@ impl Client {
         };
         if !self.unsolicited_checked && self.answer_may_lack_id(entry.opcode, entry.quiet) {
             self.close_if_unsolicited(server);
-        }
-        if self.idle_clock_ms != 0 {
-            let now = self.idle_clock_ms;
-            // Left idle a while: the server (its `idle_timeout`) or something between may
-            // have closed it since. Looked at before this request is queued on it.
-            if self.conns[server].idle_look_due(now)
-                && self.conns[server].close_if_gone_while_idle()
-            {
-                let addr = self.conns[server].addr().to_string();
-                self.log(
-                    log_level::INFO,
-                    format_args!("[{addr}] closed by the server while idle: the request goes on a new connection"),
-                );
-            }
         }
         match self.conns[server].queue(&parts, entry, send_max) {
             Ok(()) => {
@@ -302,12 +310,23 @@ impl Client {
     /// while no answer was due (see `Connection::close_if_unsolicited`), so that they cannot
     /// be taken for the answer of the request about to be queued.
     fn close_if_unsolicited(&mut self, server: usize) {
-        if self.conns[server].close_if_unsolicited() && self.log_enabled(log_level::WARNING) {
-            let addr = self.conns[server].addr().to_string();
-            self.log(
-                log_level::WARNING,
-                format_args!("[{addr}] bytes (or the end of its TLS session) from the server while no answer was due: connection closed, the request goes on a new one"),
-            );
+        match self.conns[server].close_if_unsolicited() {
+            Unsolicited::Nothing => {}
+            Unsolicited::Bytes if self.log_enabled(log_level::WARNING) => {
+                let addr = self.conns[server].addr().to_string();
+                self.log(
+                    log_level::WARNING,
+                    format_args!("[{addr}] bytes (or the end of its TLS session) from the server while no answer was due: connection closed, the request goes on a new one"),
+                );
+            }
+            Unsolicited::Closed if self.log_enabled(log_level::INFO) => {
+                let addr = self.conns[server].addr().to_string();
+                self.log(
+                    log_level::INFO,
+                    format_args!("[{addr}] closed by the server while idle: the request goes on a new connection"),
+                );
+            }
+            _ => {}
         }
     }
 

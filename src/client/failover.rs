@@ -199,6 +199,16 @@ impl Client {
                     let why = "SASL authentication not answered within the connect timeout";
                     self.server_failed(server, why, Failure::Timeout, reqs, sink);
                 }
+                State::Connected
+                    if c.dead_deadline(dead_timeout).is_some_and(|d| now >= d)
+                        && c.news_waiting() =>
+                {
+                    // The time ran out while nobody was reading (between two calls, or
+                    // while a poll returned): the answers that came meanwhile are progress,
+                    // not a dead server. A server that answered a timed-out get, or the
+                    // writes flushed before a pause, late, was put out of service instead.
+                    self.read_server(server, None, reqs, sink);
+                }
                 State::Connected if c.dead_deadline(dead_timeout).is_some_and(|d| now >= d) => {
                     // No progress for dead_timeout since the oldest unanswered request: the
                     // server is dead at once (the project's decision; OMcache 0.3 needed a

@@ -288,6 +288,17 @@ pub struct Connection {
     last_tls_failure: Option<TlsFailure>,
 }
 
+/// What `Connection::close_if_unsolicited` found on an idle text or meta connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsolicited {
+    /// Nothing: the connection stays.
+    Nothing,
+    /// Bytes nobody asked for: closed.
+    Bytes,
+    /// The server closed or reset it: closed.
+    Closed,
+}
+
 /// How often at most (milliseconds) a request looks whether the server closed an idle
 /// connection (memcached's `idle_timeout` is whole seconds; proxies and firewalls wait minutes).
 const IDLE_LOOK_AFTER_MS: u64 = 1000;
@@ -393,8 +404,11 @@ impl Connection {
         if (self.unsent_len() as u64).saturating_add(parts.wire_len()) > send_max as u64 {
             return Err(QueueError::Full);
         }
-        if !self.has_work() {
-            // An idle connection's dead-timeout timer restarts with this request.
+        if !self.has_unsent() && !self.awaits_response() {
+            // The dead-timeout timer restarts with this request: it runs only while an
+            // answer is due, and quiet requests already sent (noreply, buffered writes whose
+            // run was closed) are never answered, so the time since they left says nothing
+            // of the server (a noreply set followed seconds later by a get timed out at once).
             self.progress_at = None;
         }
         match self.protocol {
@@ -418,7 +432,7 @@ impl Connection {
             opaque,
             ..Default::default()
         };
-        if !self.has_work() {
+        if !self.has_unsent() && !self.awaits_response() {
             self.progress_at = None;
         }
         match self.protocol {
@@ -689,6 +703,12 @@ impl Connection {
     /// flight) or an oversized one is still being skipped.
     pub fn awaits_response(&self) -> bool {
         self.inflight.awaits_response() || self.recv.discarding()
+    }
+
+    /// The server sent something not read yet (bytes, the end of the stream, or a reset):
+    /// one non-blocking look at the socket (plus what a TLS session holds decrypted).
+    pub fn news_waiting(&self) -> bool {
+        self.tls_has_plaintext() || self.fd().is_some_and(sys::readable_or_closed)
     }
 
     /// Requests queued or in flight.
@@ -998,20 +1018,31 @@ impl Connection {
     /// MSG_PEEK, or one `poll` for a batch's connections); the next request then connects
     /// afresh. Over TLS the look is a non-blocking read through the session (a server may
     /// send session tickets at any time; only plaintext counts).
-    pub fn close_if_unsolicited(&mut self) -> bool {
+    pub fn close_if_unsolicited(&mut self) -> Unsolicited {
         if self.tls.is_some() {
-            return self.close_if_unsolicited_tls();
+            return match self.close_if_unsolicited_tls() {
+                true => Unsolicited::Bytes,
+                false => Unsolicited::Nothing,
+            };
         }
         let Some(fd) = self.unsolicited_check_fd() else {
-            return false;
+            return Unsolicited::Nothing;
         };
-        if !sys::bytes_waiting(fd) {
-            return false;
+        if !sys::readable_or_closed(fd) {
+            return Unsolicited::Nothing;
         }
+        // The server closed it (or reset it): a request queued on it would fail, so it goes
+        // on a new connection instead. Seen here first when the look for idle connections
+        // was not due (a server killed within the second after the last look).
+        let why = if sys::bytes_waiting(fd) {
+            Unsolicited::Bytes
+        } else {
+            Unsolicited::Closed
+        };
         // What is still in flight is quiet (noreply): never answered, nothing waits for it.
         self.inflight.clear();
         self.reset();
-        true
+        why
     }
 
     /// The socket to look at for bytes nobody asked for: a connected plaintext text or meta

@@ -814,3 +814,28 @@ fn copies_elsewhere_keep_each_key_with_its_server_and_count_what_they_cannot_kee
     assert_eq!(full.dropped(), 10);
     assert!(full.iter().all(|(s, k)| s == 1 && k.len() == 250));
 }
+
+/// The dead-timeout timer runs only while an answer is due. Quiet requests sent long ago (a
+/// noreply set) are never answered: a request queued after them starts its own timer, not
+/// one that ran out while nothing was awaited (found by an outside tester: the get after a
+/// noreply set and a pause timed out at once).
+#[test]
+fn the_dead_timer_starts_with_the_first_request_whose_answer_is_due() {
+    use std::time::{Duration, Instant};
+    let dead_timeout = Duration::from_secs(1);
+    let mut c = scripted(&[(protocol::opcode::SETQ, b"a", 10)], b"");
+    // Connected, the quiet set written ten seconds ago (its timer started then).
+    c.state = State::Connected;
+    c.out_pos = c.out.len();
+    let now = Instant::now();
+    c.progress_at = Some(now.checked_sub(Duration::from_secs(10)).unwrap_or(now));
+    assert_eq!(c.dead_deadline(dead_timeout), None);
+    queue_request(&mut c, GETK, b"a", 11);
+    c.out_pos = c.out.len();
+    c.start_dead_timer(now);
+    assert_eq!(c.dead_deadline(dead_timeout), Some(now + dead_timeout));
+    // A request queued behind one still due keeps the older one's timer.
+    queue_request(&mut c, GETK, b"b", 12);
+    c.start_dead_timer(now + dead_timeout);
+    assert_eq!(c.dead_deadline(dead_timeout), Some(now + dead_timeout));
+}
