@@ -1032,3 +1032,52 @@ fn answers_nobody_waited_for_do_not_put_the_server_out_of_service() {
         }
     }
 }
+
+#[test]
+fn an_mget_right_after_a_server_died_says_why_its_keys_are_missing() {
+    // Found by an outside tester: a server killed less than a second before an mget (the
+    // look at idle connections is at most once a second): the fetch handed out the other
+    // server's keys and ended with NOTFOUND, the last error SUCCESS (the failure came before
+    // the first hit and was dropped with it). 1.1.4 reports CONNECTION FAILURE.
+    const CONNECTION_FAILURE: i32 = 3;
+    for binary in [false, true] {
+        let what = format!("binary={binary}");
+        let mut servers: Vec<common::Memcached> =
+            (0..2).map(|_| common::Memcached::start(&[])).collect();
+        let memc = handle(&servers, binary);
+        let keys: Vec<String> = (0..20).map(|i| format!("died-{binary}-{i}")).collect();
+        for key in &keys {
+            set(memc, key, key.as_bytes(), 0);
+        }
+        // Both connections are used just before the kill.
+        for key in &keys {
+            assert_eq!(get(memc, key).0, SUCCESS, "{what}");
+        }
+        let on_live: Vec<&String> = keys
+            .iter()
+            .filter(|k| memcached_generate_hash(memc, k.as_ptr().cast(), k.len()) == 0)
+            .collect();
+        assert!(!on_live.is_empty() && on_live.len() < keys.len(), "{what}");
+        drop(servers.pop());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        mget(memc, &keys);
+        let (mut got, mut n) = (0, 0);
+        let end = loop {
+            match fetch(memc, n) {
+                Ok((key, value, _)) => {
+                    assert_eq!(value, key.as_bytes(), "{what}: {key}");
+                    got += 1;
+                    n += 1;
+                }
+                Err(code) => break code,
+            }
+        };
+        assert_eq!(got, on_live.len(), "{what}");
+        assert!(
+            matches!(end, END | CONNECTION_FAILURE),
+            "{what}: the fetch ended with {end}"
+        );
+        assert_eq!(memcached_last_error(memc), CONNECTION_FAILURE, "{what}");
+        memcached_free(memc);
+    }
+}

@@ -575,6 +575,11 @@ impl Lmc {
         }
         // Like libmemcached, a fetch leaves the last error alone unless it fails.
         if got {
+            // A failure met before this hit (in this call, or carried from answers taken
+            // earlier) still ends the fetch: kept for its end, behind the answers taken in.
+            if let Some(status) = failure {
+                self.prefetched.push(Prefetch::Failure(status));
+            }
             r.count += 1;
             return rc::SUCCESS;
         }
