@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::connection::{
-    self, ConnectStart, InFlight, Origin, QueueError, Received, State, Unsolicited,
-};
+use crate::connection::{self, ConnectStart, InFlight, Origin, QueueError, Received, State};
 use crate::protocol::{self, RequestParts};
 use crate::sys;
 
@@ -310,23 +308,12 @@ impl Client {
     /// while no answer was due (see `Connection::close_if_unsolicited`), so that they cannot
     /// be taken for the answer of the request about to be queued.
     fn close_if_unsolicited(&mut self, server: usize) {
-        match self.conns[server].close_if_unsolicited() {
-            Unsolicited::Nothing => {}
-            Unsolicited::Bytes if self.log_enabled(log_level::WARNING) => {
-                let addr = self.conns[server].addr().to_string();
-                self.log(
-                    log_level::WARNING,
-                    format_args!("[{addr}] bytes (or the end of its TLS session) from the server while no answer was due: connection closed, the request goes on a new one"),
-                );
-            }
-            Unsolicited::Closed if self.log_enabled(log_level::INFO) => {
-                let addr = self.conns[server].addr().to_string();
-                self.log(
-                    log_level::INFO,
-                    format_args!("[{addr}] closed by the server while idle: the request goes on a new connection"),
-                );
-            }
-            _ => {}
+        if self.conns[server].close_if_unsolicited() && self.log_enabled(log_level::WARNING) {
+            let addr = self.conns[server].addr().to_string();
+            self.log(
+                log_level::WARNING,
+                format_args!("[{addr}] bytes (or the end of its TLS session) from the server while no answer was due: connection closed, the request goes on a new one"),
+            );
         }
     }
 

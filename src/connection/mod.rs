@@ -288,17 +288,6 @@ pub struct Connection {
     last_tls_failure: Option<TlsFailure>,
 }
 
-/// What `Connection::close_if_unsolicited` found on an idle text or meta connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unsolicited {
-    /// Nothing: the connection stays.
-    Nothing,
-    /// Bytes nobody asked for: closed.
-    Bytes,
-    /// The server closed or reset it: closed.
-    Closed,
-}
-
 /// How often at most (milliseconds) a request looks whether the server closed an idle
 /// connection (memcached's `idle_timeout` is whole seconds; proxies and firewalls wait minutes).
 const IDLE_LOOK_AFTER_MS: u64 = 1000;
@@ -1018,31 +1007,24 @@ impl Connection {
     /// MSG_PEEK, or one `poll` for a batch's connections); the next request then connects
     /// afresh. Over TLS the look is a non-blocking read through the session (a server may
     /// send session tickets at any time; only plaintext counts).
-    pub fn close_if_unsolicited(&mut self) -> Unsolicited {
+    pub fn close_if_unsolicited(&mut self) -> bool {
         if self.tls.is_some() {
-            return match self.close_if_unsolicited_tls() {
-                true => Unsolicited::Bytes,
-                false => Unsolicited::Nothing,
-            };
+            return self.close_if_unsolicited_tls();
         }
         let Some(fd) = self.unsolicited_check_fd() else {
-            return Unsolicited::Nothing;
+            return false;
         };
-        if !sys::readable_or_closed(fd) {
-            return Unsolicited::Nothing;
+        // Bytes only: a close is left for the request to meet (as libmemcached's meets it,
+        // failing it with CONNECTION FAILURE without a connect that a dead server refuses and
+        // that would put it out of service for the retry timeout), or for the look at idle
+        // connections.
+        if !sys::bytes_waiting(fd) {
+            return false;
         }
-        // The server closed it (or reset it): a request queued on it would fail, so it goes
-        // on a new connection instead. Seen here first when the look for idle connections
-        // was not due (a server killed within the second after the last look).
-        let why = if sys::bytes_waiting(fd) {
-            Unsolicited::Bytes
-        } else {
-            Unsolicited::Closed
-        };
         // What is still in flight is quiet (noreply): never answered, nothing waits for it.
         self.inflight.clear();
         self.reset();
-        why
+        true
     }
 
     /// The socket to look at for bytes nobody asked for: a connected plaintext text or meta
