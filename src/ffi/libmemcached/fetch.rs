@@ -467,10 +467,12 @@ impl ResponseSink for FetchSink<'_> {
     }
 }
 
-/// Notes the first request of an mget that could not be sent, and how many could not.
+/// Notes the first request of an mget that could not be sent, and how many could not (and
+/// the first such failure).
 struct FirstFailure {
     first: Option<usize>,
     failed: usize,
+    status: Option<Status>,
 }
 
 impl ResponseSink for FirstFailure {
@@ -480,6 +482,7 @@ impl ResponseSink for FirstFailure {
         }
         if batch_index.is_some() && resp.status.failure().is_some() {
             self.failed += 1;
+            self.status.get_or_insert(resp.status);
         }
         false
     }
@@ -527,6 +530,13 @@ impl Lmc {
             match item {
                 Prefetch::Hit { flags, cas, .. } => {
                     if r.store_hit(key, value, flags, cas) {
+                        // A failure taken in before this hit waits for the fetch's end (it
+                        // was dropped with the hit: the fetch ended NOTFOUND with SUCCESS as
+                        // the last error; found by an outside tester).
+                        let over_replicas = self.model.number_of_replicas > 0;
+                        if let Some(status) = failure.filter(|_| !over_replicas) {
+                            self.prefetched.push(Prefetch::Failure(status));
+                        }
                         r.count += 1;
                         return rc::SUCCESS;
                     }
@@ -577,7 +587,9 @@ impl Lmc {
         if got {
             // A failure met before this hit (in this call, or carried from answers taken
             // earlier) still ends the fetch: kept for its end, behind the answers taken in.
-            if let Some(status) = failure {
+            // Not over replicas: there the unreached server's error is recorded as 1.1.4
+            // records it (replicas.rs), and its fetch ends NOTFOUND.
+            if let Some(status) = failure.filter(|_| self.model.number_of_replicas == 0) {
                 self.prefetched.push(Prefetch::Failure(status));
             }
             r.count += 1;
@@ -777,6 +789,7 @@ impl Lmc {
         let mut sink = FirstFailure {
             first: None,
             failed: 0,
+            status: None,
         };
         // 1.1.4's mget over replicas succeeds whatever the servers did (the last error names
         // a server it could not reach).
@@ -804,9 +817,29 @@ impl Lmc {
         }
         self.open_fetch = Some(self.client.batch_generation());
         self.mget_namespace_len = self.model.namespace.as_ref().map_or(0, Vec::len);
-        let code = match (status, sink.first) {
-            (Status::Buffered | Status::Ok, _) => self.record(rc::SUCCESS, memc, None),
-            (other, failed) => {
+        let code = match (status, sink.first, sink.status) {
+            (Status::Buffered | Status::Ok, first, Some(failed)) if !replicating => {
+                // A server failed while the gets were written (its connection found reset):
+                // the mget succeeds for the others, and the failure waits for the fetch's
+                // end, which reports it as 1.1.4's does (it was lost: the fetch ended NOTFOUND
+                // with SUCCESS as the last error; found by an outside tester).
+                self.prefetched.clear();
+                self.prefetched.push(Prefetch::Failure(failed));
+                self.prefetched.batch = self.client.batch_generation();
+                let server = first.and_then(|i| {
+                    // SAFETY: each key valid for its length (the C API's contract).
+                    let key = unsafe { key_arg(ptrs[i], lens[i]) };
+                    let by = self.routing_key(group, key);
+                    self.client
+                        .server_index_for_key(by.get().unwrap_or_default())
+                });
+                // The last error names it; the call's own code is SUCCESS (the other gets
+                // went out).
+                self.record_status(failed, &[], memc, server);
+                rc::SUCCESS
+            }
+            (Status::Buffered | Status::Ok, _, _) => self.record(rc::SUCCESS, memc, None),
+            (other, failed, _) => {
                 let server = failed.and_then(|i| {
                     // SAFETY: each key valid for its length (the C API's contract).
                     let key = unsafe { key_arg(ptrs[i], lens[i]) };
