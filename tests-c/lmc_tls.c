@@ -90,6 +90,22 @@ static void refused_set(const char *cfg, memcached_return_t rc_wanted, const cha
     memcached_free(memc);
 }
 
+/* A flush through CFG (UDP with TLS) must fail with NOT_SUPPORTED and say why. */
+static void refused_udp_flush(const char *cfg, const char *label)
+{
+    char what[300];
+    memcached_st *memc = memcached(cfg, strlen(cfg));
+    if (!memc) {
+        check(0, label, "memcached() refused the string");
+        return;
+    }
+    memcached_return_t rc = memcached_flush(memc, 0);
+    const char *msg = memcached_last_error_message(memc);
+    snprintf(what, sizeof what, "%s: flush NOT SUPPORTED", label);
+    check(rc == MEMCACHED_NOT_SUPPORTED && strstr(msg, "UDP carries none") != NULL, what, msg);
+    memcached_free(memc);
+}
+
 /* OMCACHE_TLS_CA_FILE names the right CA. */
 static int environment_checks(const char *port, const char *dir)
 {
@@ -111,6 +127,7 @@ static int environment_checks(const char *port, const char *dir)
     snprintf(cfg, sizeof cfg, "--SERVER=127.0.0.1:%s --USE-UDP", port);
     refused_set(cfg, MEMCACHED_NOT_SUPPORTED, "UDP carries none",
                 "the environment's TLS refuses UDP");
+    refused_udp_flush(cfg, "the environment's TLS refuses UDP");
     return failures ? 1 : 0;
 }
 
@@ -172,5 +189,6 @@ int main(int argc, char **argv)
     snprintf(cfg, sizeof cfg, "--SERVER=127.0.0.1:%s --TLS-CA-FILE=\"%s/ca.crt\" --USE-UDP",
              port, dir);
     refused_set(cfg, MEMCACHED_NOT_SUPPORTED, "UDP carries none", "TLS refuses UDP");
+    refused_udp_flush(cfg, "TLS refuses UDP");
     return failures ? 1 : 0;
 }

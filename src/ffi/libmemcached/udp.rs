@@ -258,6 +258,11 @@ impl Lmc {
 
     /// `memcached_flush` under USE_UDP: flush_all with noreply to every server.
     pub(super) fn flush_udp(&mut self, memc: *const memcached_st, expiration: u32) -> c_int {
+        if self.model.tls.enabled && self.client.server_count() > 0 {
+            // Refused for every server alike (see `send_udp`): that reason, not SOME_ERRORS.
+            let why = "TLS asked for, UDP carries none: nothing was sent";
+            return self.record_detail(rc::NOT_SUPPORTED, memc, why);
+        }
         let extras = crate::protocol::extras::expiration(expiration);
         let parts = RequestParts {
             opcode: opcode::FLUSH,
