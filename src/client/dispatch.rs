@@ -76,6 +76,22 @@ impl Client {
             care |= c.needs_failover_care();
             pending |= c.awaits_response();
         }
+        if pending {
+            // Answers of earlier calls left unread: taken in first, so that a connection the
+            // server closed behind them (a restart after a flush of buffered writes) is
+            // replaced before this call's requests go on it, instead of failing them.
+            let mut k = 0;
+            while k < self.active.len() {
+                let server = self.active.get(k);
+                k += 1;
+                if self.conns[server].awaits_response() {
+                    self.take_in_earlier_answers(server);
+                    if !self.conns[server].awaits_response() {
+                        self.close_if_gone_while_idle(server);
+                    }
+                }
+            }
+        }
         if pending && !self.settings.buffering {
             // Requests of an earlier call still unanswered: a server whose dead timeout ran
             // out meanwhile is out of service before this call's requests are routed, so
@@ -106,23 +122,6 @@ impl Client {
         let first = self.last_id.wrapping_add(1);
         self.last_id = self.last_id.wrapping_add(n as u32);
         self.batch.start(first, n);
-        if pending {
-            // Answers of earlier calls left unread are taken in first (handed to the sink as
-            // answers of no request of this batch: OMcache's callback still sees them), so
-            // that a connection the server closed behind them (a restart after a flush of
-            // buffered writes) is replaced before this call's requests go on it.
-            let mut k = 0;
-            while k < self.active.len() {
-                let server = self.active.get(k);
-                k += 1;
-                if self.conns[server].awaits_response() {
-                    self.take_in_earlier_answers(server, &*reqs, sink);
-                    if !self.conns[server].awaits_response() {
-                        self.close_if_gone_while_idle(server);
-                    }
-                }
-            }
-        }
 
         let mut failure = Status::Ok;
         self.touched.clear();
@@ -206,6 +205,10 @@ impl Client {
             let op = req.parts.opcode;
             let unanswered_write = protocol::is_quiet(op) && protocol::changes_value(op);
             if self.conns[server].idle_look_due(now, unanswered_write) {
+                // Answers of earlier calls nobody waited for (writes flushed without
+                // waiting, a timed-out request's late answer) are taken in first: behind
+                // them, the server may have closed the connection, which is then idle.
+                self.take_in_earlier_answers(server);
                 self.close_if_gone_while_idle(server);
             }
         }
@@ -281,18 +284,13 @@ impl Client {
     }
 
     /// Answers of earlier calls nobody waited for (writes flushed without waiting, a
-    /// timed-out request's late answer) that have arrived: taken in now (after the new batch
-    /// started: they answer none of its requests), so that the connection is seen for what it is: idle, or closed by the server
+    /// timed-out request's late answer) that have arrived: taken in now (their outcomes are
+    /// moot), so that the connection is seen for what it is: idle, or closed by the server
     /// behind them. One non-blocking look; nothing when no answer is due.
-    fn take_in_earlier_answers(
-        &mut self,
-        server: usize,
-        reqs: &dyn RequestSet,
-        sink: &mut dyn ResponseSink,
-    ) {
+    fn take_in_earlier_answers(&mut self, server: usize) {
         let c = &self.conns[server];
         if c.state() == State::Connected && c.awaits_response() && c.news_waiting() {
-            self.read_server(server, None, Some(reqs), sink);
+            self.read_server(server, None, None, &mut Discard);
         }
     }
 
