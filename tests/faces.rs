@@ -295,3 +295,64 @@ fn libmemcached_policy_with_auto_eject_moves_keys_after_the_failure_limit_and_br
     c.set(&key, b"after", 0, 0).unwrap();
     assert_eq!(c.get(&key).unwrap().unwrap().value, b"after");
 }
+
+/// Counts every answer a sink is handed, whatever call it belongs to.
+#[derive(Default)]
+struct CountingSink {
+    key_exists: usize,
+    other: usize,
+}
+
+impl omcache::client::ResponseSink for CountingSink {
+    fn response(&mut self, resp: &omcache::client::Response<'_>, _: Option<usize>) -> bool {
+        if resp.status == Status::KeyExists {
+            self.key_exists += 1;
+        } else {
+            self.other += 1;
+        }
+        false
+    }
+}
+
+/// Quiet writes issued one call each, without waiting (OMcache's `omcache_add(..., 0)`):
+/// the failures the server answers between the calls reach the caller's sink (OMcache's
+/// response callback) at the next I/O. A look at the connection before a later request
+/// took those answers for bytes nobody asked for and closed the connection, losing them
+/// (c-examples/callbacks.c under valgrind saw 5 of 10).
+#[test]
+fn failures_of_quiet_writes_issued_one_call_each_all_reach_the_sink() {
+    let (_s, list) = common::cluster(2);
+    let mut c = client(&list);
+    let keys: Vec<Vec<u8>> = (0..10)
+        .map(|i| format!("quiet-add-{i}").into_bytes())
+        .collect();
+    for k in &keys {
+        c.set(k, b"first", 0, 0).unwrap();
+    }
+    let mut sink = CountingSink::default();
+    for k in &keys {
+        let extras = omcache::protocol::extras::storage(0, 0);
+        let mut reqs = [omcache::client::Request::keyed(
+            omcache::protocol::RequestParts {
+                opcode: opcode::ADDQ,
+                key: k,
+                value: b"again",
+                extras: &extras,
+                ..Default::default()
+            },
+        )];
+        let mut set = Requests(&mut reqs);
+        assert_eq!(
+            c.command(&mut set, &mut sink, Wait::NoWait),
+            Status::Buffered
+        );
+        // Long enough for the answer to arrive and for the next call to look at the
+        // connection before its request.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let deadline = Instant::now() + slack(Duration::from_secs(5));
+    while c.io(None, &mut sink, Wait::after(slack(Duration::from_secs(2)))) != IoOutcome::Done {
+        assert!(Instant::now() < deadline);
+    }
+    assert_eq!(sink.key_exists, keys.len(), "{} other answers", sink.other);
+}

@@ -106,6 +106,23 @@ impl Client {
         let first = self.last_id.wrapping_add(1);
         self.last_id = self.last_id.wrapping_add(n as u32);
         self.batch.start(first, n);
+        if pending {
+            // Answers of earlier calls left unread are taken in first (handed to the sink as
+            // answers of no request of this batch: OMcache's callback still sees them), so
+            // that a connection the server closed behind them (a restart after a flush of
+            // buffered writes) is replaced before this call's requests go on it.
+            let mut k = 0;
+            while k < self.active.len() {
+                let server = self.active.get(k);
+                k += 1;
+                if self.conns[server].awaits_response() {
+                    self.take_in_earlier_answers(server, &*reqs, sink);
+                    if !self.conns[server].awaits_response() {
+                        self.close_if_gone_while_idle(server);
+                    }
+                }
+            }
+        }
 
         let mut failure = Status::Ok;
         self.touched.clear();
@@ -186,20 +203,10 @@ impl Client {
             let now = self.idle_clock_ms;
             // Left idle a while: the server (its `idle_timeout`) or something between may
             // have closed it since. Looked at before this request is queued on it.
-            if self.conns[server].idle_look_due(now) {
-                // Answers of earlier calls nobody waited for (writes flushed without
-                // waiting, a timed-out request's late answer) are taken in first: behind
-                // them, the server may have closed the connection, which is then idle.
-                if self.conns[server].awaits_response() && self.conns[server].news_waiting() {
-                    self.read_server(server, None, None, &mut Discard);
-                }
-                if self.conns[server].close_if_gone_while_idle() {
-                    let addr = self.conns[server].addr().to_string();
-                    self.log(
-                        log_level::INFO,
-                        format_args!("[{addr}] closed by the server while idle: the request goes on a new connection"),
-                    );
-                }
+            let op = req.parts.opcode;
+            let unanswered_write = protocol::is_quiet(op) && protocol::changes_value(op);
+            if self.conns[server].idle_look_due(now, unanswered_write) {
+                self.close_if_gone_while_idle(server);
             }
         }
         if self.settings.tls.is_some() && self.conns[server].fd().is_none() {
@@ -270,6 +277,37 @@ impl Client {
                 );
                 Err(Status::Failed(Failure::SendBufferFull))
             }
+        }
+    }
+
+    /// Answers of earlier calls nobody waited for (writes flushed without waiting, a
+    /// timed-out request's late answer) that have arrived: taken in now, after the new batch
+    /// started (they answer none of its requests; the sink still sees them), so that the
+    /// connection is seen for what it is: idle, or closed by the server behind them. One
+    /// non-blocking look; nothing when no answer is due.
+    fn take_in_earlier_answers(
+        &mut self,
+        server: usize,
+        reqs: &dyn RequestSet,
+        sink: &mut dyn ResponseSink,
+    ) {
+        let c = &self.conns[server];
+        if c.state() == State::Connected && c.awaits_response() && c.news_waiting() {
+            self.read_server(server, None, Some(reqs), sink);
+        }
+    }
+
+    /// Closes a connection the server closed while it was idle; the next request connects
+    /// afresh.
+    fn close_if_gone_while_idle(&mut self, server: usize) {
+        if self.conns[server].close_if_gone_while_idle() {
+            let addr = self.conns[server].addr().to_string();
+            self.log(
+                log_level::INFO,
+                format_args!(
+                    "[{addr}] closed by the server while idle: the request goes on a new connection"
+                ),
+            );
         }
     }
 

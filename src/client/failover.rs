@@ -207,7 +207,11 @@ impl Client {
                     // while a poll returned): the answers that came meanwhile are progress,
                     // not a dead server. A server that answered a timed-out get, or the
                     // writes flushed before a pause, late, was put out of service instead.
-                    self.read_server(server, None, reqs, sink);
+                    // Without the caller's requests (a call's first look, before its batch
+                    // starts) they are left for the call's own pass: taken in here, they
+                    // would miss the sink (OMcache's callback sees every answer).
+                    let Some(reqs) = reqs else { continue };
+                    self.read_server(server, None, Some(reqs), sink);
                 }
                 State::Connected if c.dead_deadline(dead_timeout).is_some_and(|d| now >= d) => {
                     // No progress for dead_timeout since the oldest unanswered request: the
