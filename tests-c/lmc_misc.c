@@ -6,7 +6,7 @@
  * memcached_query_id, memcached_server_srcport; and buffered sets (BUFFER_REQUESTS), which
  * reach the server however the connections close: a protocol switch, a server added,
  * memcached_servers_reset, memcached_reset, memcached_quit, memcached_free, with or without a
- * memcached_flush_buffers first.
+ * memcached_flush_buffers first; and the codes of buffered sets (a refused server among them).
  * Usage: lmc_misc PORT1 PORT2 (two running memcached servers). Calls the real library crashes
  * on (memcached_autoeject, memcached_push with NULL) are left out, and so is pushing a handle onto itself (1.1.4 reads
  * the list it is growing: the copy of the first server came out as 127.0.0.1:0). */
@@ -347,6 +347,45 @@ static void noreply_codes(in_port_t p1)
     }
 }
 
+/* Buffered sets and deletes (BUFFER_REQUESTS): ACTION QUEUED leaves memcached_last_error at
+ * SUCCESS, and a buffered set to a server that refuses the connect fails at once with
+ * CONNECTION FAILURE (1.1.4 connects before it buffers). Port 1 refuses (nothing listens). */
+static void buffered_codes(in_port_t p1)
+{
+    for (int binary = 0; binary < 2; binary++) {
+        memcached_st *m = memcached_create(NULL);
+        memcached_server_add(m, "127.0.0.1", p1);
+        memcached_server_add(m, "127.0.0.1", 1);
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary);
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
+        char live[32] = "", dead[32] = "";
+        for (int i = 0; i < 100 && (!live[0] || !dead[0]); i++) {
+            char k[32];
+            snprintf(k, sizeof k, "lmc-misc-bc-%d", i);
+            memcached_return_t rc;
+            const memcached_instance_st *x = memcached_server_by_key(m, k, strlen(k), &rc);
+            if (x && memcached_server_port(x) == 1 && !dead[0])
+                snprintf(dead, sizeof dead, "%s", k);
+            else if (x && memcached_server_port(x) == p1 && !live[0])
+                snprintf(live, sizeof live, "%s", k);
+        }
+        const char *steps[] = {"set live", "delete live", "set dead", "set live again", "flush_buffers"};
+        for (int s = 0; s < 5; s++) {
+            memcached_return_t rc;
+            switch (s) {
+            case 0: rc = memcached_set(m, live, strlen(live), "v", 1, 0, 0); break;
+            case 1: rc = memcached_delete(m, live, strlen(live), 0); break;
+            case 2: rc = memcached_set(m, dead, strlen(dead), "v", 1, 0, 0); break;
+            case 3: rc = memcached_set(m, live, strlen(live), "v", 1, 0, 0); break;
+            default: rc = memcached_flush_buffers(m); break;
+            }
+            printf("buffered codes binary=%d %s: %d, last %d: %s\n", binary, steps[s], rc,
+                   memcached_last_error(m), memcached_last_error_message(m));
+        }
+        memcached_free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -511,6 +550,7 @@ int main(int argc, char **argv)
     answers_are_not_errors(p1);
     namespaces(p1, p2);
     noreply_codes(p1);
+    buffered_codes(p1);
 
     /* the library's version and the hash names the tools match --hash against */
     printf("lib_version %s\n", memcached_lib_version());

@@ -480,6 +480,22 @@ impl Client {
         self.active.iter().any(|i| self.conns[i].has_unsent())
     }
 
+    /// Whether a server in use has requests queued for it but is not connected yet (not
+    /// started, resolving its name, or connecting): libmemcached's buffered writes connect
+    /// before they return.
+    pub fn connecting_with_unsent(&self) -> bool {
+        self.active.iter().any(|i| {
+            let c = &self.conns[i];
+            c.has_unsent()
+                && matches!(
+                    c.state(),
+                    crate::connection::State::Idle
+                        | crate::connection::State::Connecting { .. }
+                        | crate::connection::State::Resolving { .. }
+                )
+        })
+    }
+
     /// Requests of the current batch still unanswered.
     pub fn batch_remaining(&self) -> usize {
         self.batch.remaining()

@@ -248,15 +248,23 @@ impl Lmc {
         // Ours is on its way unless its server was still connecting (or its socket full):
         // then it is written out now, or it would wait for the next call on this handle and
         // be lost if none came.
-        let status =
-            if noreply && !buffered && status == Status::Buffered && self.client.has_unsent() {
-                match self.client.write_buffers(self.wait()) {
-                    Status::Ok => status,
-                    failed => failed,
-                }
-            } else {
-                status
-            };
+        // A buffered write connects first too (1.1.4's set to a server that refuses the
+        // connect fails with CONNECTION FAILURE at once; ours was queued and lost, the flush
+        // after it saying SUCCESS): a connection still on its way is finished now, and what
+        // waits for it written out with it.
+        let unwritten = if buffered {
+            self.client.connecting_with_unsent()
+        } else {
+            noreply && self.client.has_unsent()
+        };
+        let status = if quiet && status == Status::Buffered && unwritten {
+            match self.client.write_buffers(self.wait()) {
+                Status::Ok => status,
+                failed => failed,
+            }
+        } else {
+            status
+        };
         // 1.1.4 over text returns SUCCESS for a set both buffered and sent noreply (a
         // delete stays BUFFERED; over binary both are); measured on Debian's library.
         // It is still written out before the connections close (`Lmc::settle`).

@@ -244,9 +244,16 @@ impl Lmc {
             self.last_message.extend_from_slice(b"SUCCESS\0");
             return code;
         }
-        if code == rc::SUCCESS {
+        let queued = code == rc::BUFFERED && failure.is_none();
+        if queued {
+            self.buffered = true;
+        }
+        if code == rc::SUCCESS || queued {
             // The common case, kept short: no server named, the message is the code's text.
-            self.last_rc = code;
+            // A request queued (BUFFERED) is no error either: 1.1.4 leaves memcached_last_error
+            // at SUCCESS after a buffered set or delete (measured on Debian's library; ours
+            // said ACTION QUEUED).
+            self.last_rc = rc::SUCCESS;
             self.last_errno = 0;
             // Eight bytes compared as one word (a slice comparison calls memcmp).
             let success = <[u8; 8]>::try_from(&self.last_message[..])
@@ -254,21 +261,6 @@ impl Lmc {
             if !success {
                 self.last_message.clear();
                 self.last_message.extend_from_slice(b"SUCCESS\0");
-            }
-            return code;
-        }
-        if code == rc::BUFFERED && failure.is_none() {
-            self.buffered = true;
-            // Every buffered set: the message is left alone when it already says so.
-            self.last_rc = code;
-            self.last_errno = 0;
-            let text = rc::text(code).as_bytes();
-            let same =
-                self.last_message.len() == text.len() + 1 && self.last_message.starts_with(text);
-            if !same {
-                self.last_message.clear();
-                self.last_message.extend_from_slice(text);
-                self.last_message.push(0);
             }
             return code;
         }
