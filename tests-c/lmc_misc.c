@@ -348,8 +348,9 @@ static void noreply_codes(in_port_t p1)
 }
 
 /* Buffered sets and deletes (BUFFER_REQUESTS): ACTION QUEUED leaves memcached_last_error at
- * SUCCESS, and a buffered set to a server that refuses the connect fails at once with
- * CONNECTION FAILURE (1.1.4 connects before it buffers). Port 1 refuses (nothing listens). */
+ * SUCCESS, a buffered set to a server that refuses the connect fails at once with
+ * CONNECTION FAILURE (1.1.4 connects before it buffers), and memcached_flush_buffers leaves
+ * the last error alone. Port 1 refuses (nothing listens). */
 static void buffered_codes(in_port_t p1)
 {
     for (int binary = 0; binary < 2; binary++) {
@@ -369,14 +370,14 @@ static void buffered_codes(in_port_t p1)
             else if (x && memcached_server_port(x) == p1 && !live[0])
                 snprintf(live, sizeof live, "%s", k);
         }
-        const char *steps[] = {"set live", "delete live", "set dead", "set live again", "flush_buffers"};
-        for (int s = 0; s < 5; s++) {
+        const char *steps[] = {"set live", "delete live", "set dead", "set live again",
+                               "flush_buffers", "set dead again", "flush_buffers again"};
+        for (int s = 0; s < 7; s++) {
             memcached_return_t rc;
             switch (s) {
-            case 0: rc = memcached_set(m, live, strlen(live), "v", 1, 0, 0); break;
+            case 0: case 3: rc = memcached_set(m, live, strlen(live), "v", 1, 0, 0); break;
             case 1: rc = memcached_delete(m, live, strlen(live), 0); break;
-            case 2: rc = memcached_set(m, dead, strlen(dead), "v", 1, 0, 0); break;
-            case 3: rc = memcached_set(m, live, strlen(live), "v", 1, 0, 0); break;
+            case 2: case 5: rc = memcached_set(m, dead, strlen(dead), "v", 1, 0, 0); break;
             default: rc = memcached_flush_buffers(m); break;
             }
             printf("buffered codes binary=%d %s: %d, last %d: %s\n", binary, steps[s], rc,
