@@ -263,6 +263,10 @@ pub(super) struct Prefetched {
     /// The next item to hand out, and where its bytes start.
     next: usize,
     taken: usize,
+    /// The first failure met before a hit that was handed out: it still ends the fetch,
+    /// once the items after that hit are handed out (dropped with the hit, the fetch ended
+    /// NOTFOUND with SUCCESS as the last error; found by an outside tester).
+    failure: Option<Status>,
 }
 
 #[derive(Clone, Copy)]
@@ -295,6 +299,7 @@ const PREFETCH_ROOM: usize = PREFETCH_BYTES + 256 + PREFETCH_LARGEST;
 impl Prefetched {
     pub(super) fn clear(&mut self) {
         self.kept = false;
+        self.failure = None;
         self.items.clear();
         self.bytes.clear();
         if self.bytes.capacity() > PREFETCH_ROOM {
@@ -521,22 +526,16 @@ impl Lmc {
             return self.record(rc::NOT_SUPPORTED, memc, None);
         }
         // Answers an earlier call took in hand out first, unless their batch is gone.
-        let mut failure = None;
         let kept = self.prefetched.kept;
         if !kept && self.prefetched.batch != self.client.batch_generation() {
             self.prefetched.clear();
         }
+        let mut failure = self.prefetched.failure.take();
         while let Some((item, key, value)) = self.prefetched.pop() {
             match item {
                 Prefetch::Hit { flags, cas, .. } => {
                     if r.store_hit(key, value, flags, cas) {
-                        // A failure taken in before this hit waits for the fetch's end (it
-                        // was dropped with the hit: the fetch ended NOTFOUND with SUCCESS as
-                        // the last error; found by an outside tester).
-                        let over_replicas = self.model.number_of_replicas > 0;
-                        if let Some(status) = failure.filter(|_| !over_replicas) {
-                            self.prefetched.push(Prefetch::Failure(status));
-                        }
+                        self.prefetched.failure = self.failure_for_fetch_end(failure);
                         r.count += 1;
                         return rc::SUCCESS;
                     }
@@ -585,17 +584,19 @@ impl Lmc {
         }
         // Like libmemcached, a fetch leaves the last error alone unless it fails.
         if got {
-            // A failure met before this hit (in this call, or carried from answers taken
-            // earlier) still ends the fetch: kept for its end, behind the answers taken in.
-            // Not over replicas: there the unreached server's error is recorded as 1.1.4
-            // records it (replicas.rs), and its fetch ends NOTFOUND.
-            if let Some(status) = failure.filter(|_| self.model.number_of_replicas == 0) {
-                self.prefetched.push(Prefetch::Failure(status));
-            }
+            self.prefetched.failure = self.failure_for_fetch_end(failure);
             r.count += 1;
             return rc::SUCCESS;
         }
         self.end_fetch(memc, r, result, failure, outcome)
+    }
+
+    /// What a failure met before the hit a fetch hands out leaves for the fetch's end (after
+    /// the answers taken in behind it): itself, except over replicas, where the unreached
+    /// server's error is recorded as 1.1.4 records it (replicas.rs) and its fetch ends
+    /// NOTFOUND.
+    fn failure_for_fetch_end(&self, failure: Option<Status>) -> Option<Status> {
+        failure.filter(|_| self.model.number_of_replicas == 0)
     }
 
     /// The end of a fetch: END when this result took answers, NOTFOUND when it took none, or
@@ -817,6 +818,16 @@ impl Lmc {
         }
         self.open_fetch = Some(self.client.batch_generation());
         self.mget_namespace_len = self.model.namespace.as_ref().map_or(0, Vec::len);
+        // The server of the first get that could not be sent, for the error that names it.
+        let server_of = |lmc: &mut Lmc, first: Option<usize>| {
+            first.and_then(|i| {
+                // SAFETY: each key valid for its length (the C API's contract).
+                let key = unsafe { key_arg(ptrs[i], lens[i]) };
+                let by = lmc.routing_key(group, key);
+                lmc.client
+                    .server_index_for_key(by.get().unwrap_or_default())
+            })
+        };
         let code = match (status, sink.first, sink.status) {
             (Status::Buffered | Status::Ok, first, Some(failed)) if !replicating => {
                 // A server failed while the gets were written (its connection found reset):
@@ -824,15 +835,9 @@ impl Lmc {
                 // end, which reports it as 1.1.4's does (it was lost: the fetch ended NOTFOUND
                 // with SUCCESS as the last error; found by an outside tester).
                 self.prefetched.clear();
-                self.prefetched.push(Prefetch::Failure(failed));
+                self.prefetched.failure = Some(failed);
                 self.prefetched.batch = self.client.batch_generation();
-                let server = first.and_then(|i| {
-                    // SAFETY: each key valid for its length (the C API's contract).
-                    let key = unsafe { key_arg(ptrs[i], lens[i]) };
-                    let by = self.routing_key(group, key);
-                    self.client
-                        .server_index_for_key(by.get().unwrap_or_default())
-                });
+                let server = server_of(self, first);
                 // The last error names it; the call's own code is SUCCESS (the other gets
                 // went out).
                 self.record_status(failed, &[], memc, server);
@@ -840,13 +845,7 @@ impl Lmc {
             }
             (Status::Buffered | Status::Ok, _, _) => self.record(rc::SUCCESS, memc, None),
             (other, failed, _) => {
-                let server = failed.and_then(|i| {
-                    // SAFETY: each key valid for its length (the C API's contract).
-                    let key = unsafe { key_arg(ptrs[i], lens[i]) };
-                    let by = self.routing_key(group, key);
-                    self.client
-                        .server_index_for_key(by.get().unwrap_or_default())
-                });
+                let server = server_of(self, failed);
                 let code = self.record_status(other, &[], memc, server);
                 // A server that cannot be reached is skipped (its error kept as the last one)
                 // and the mget succeeds when the other gets went out: Perl's get_multi,
