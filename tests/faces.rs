@@ -356,3 +356,78 @@ fn failures_of_quiet_writes_issued_one_call_each_all_reach_the_sink() {
     }
     assert_eq!(sink.key_exists, keys.len(), "{} other answers", sink.other);
 }
+
+/// Quiet writes one call each without waiting (OMcache's `omcache_set(..., 0)`) around a
+/// memcached killed and restarted on the same port (found by an outside tester): the failures
+/// the old server answered before it died reach the sink (they were dropped with its
+/// connection), and the writes made after the restart reach the new server, both on a
+/// connection used before and on one whose connect a call that did not wait had started
+/// (requests were left unwritten until a call waited, then went on the closed connection).
+#[test]
+fn quiet_writes_without_waiting_around_a_server_restart_lose_nothing() {
+    let mut server = common::Memcached::start(&[]);
+    let port = server.port;
+    const EXTRAS: [u8; 8] = [0; 8];
+    fn quiet(op: u8, key: &[u8]) -> omcache::client::Request<'_> {
+        omcache::client::Request::keyed(omcache::protocol::RequestParts {
+            opcode: op,
+            key,
+            value: b"w",
+            extras: &EXTRAS,
+            ..Default::default()
+        })
+    }
+    for warm in [true, false] {
+        let mut c = client(&server.addr());
+        let mut sink = CountingSink::default();
+        let keys: Vec<Vec<u8>> = (0..5)
+            .map(|i| format!("restart-{warm}-{i}").into_bytes())
+            .collect();
+        if warm {
+            for k in &keys {
+                c.set(k, b"first", 0, 0).unwrap();
+            }
+            // Adds of existing keys: each answered KEY_EXISTS, left unread.
+            for k in &keys {
+                let mut reqs = [quiet(opcode::ADDQ, k)];
+                let status = c.command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
+                assert_eq!(status, Status::Buffered);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        } else {
+            // A first write starts the connect.
+            let mut reqs = [quiet(opcode::SETQ, b"restart-first")];
+            let status = c.command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
+            assert_eq!(status, Status::Buffered);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        drop(server);
+        server = common::Memcached::start_at(port);
+        std::thread::sleep(Duration::from_millis(10));
+        let after: Vec<Vec<u8>> = (0..3)
+            .map(|i| format!("after-restart-{warm}-{i}").into_bytes())
+            .collect();
+        for k in &after {
+            let mut reqs = [quiet(opcode::SETQ, k)];
+            let status = c.command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
+            assert_eq!(status, Status::Buffered, "warm={warm}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let deadline = Instant::now() + slack(Duration::from_secs(5));
+        while c.io(None, &mut sink, Wait::after(slack(Duration::from_secs(2)))) != IoOutcome::Done {
+            assert!(Instant::now() < deadline);
+        }
+        let expected_exists = if warm { keys.len() } else { 0 };
+        assert_eq!(sink.key_exists, expected_exists, "warm={warm}");
+        let mut fresh = client(&server.addr());
+        for k in &after {
+            let got = fresh.get(k).map(|hit| hit.map(|item| item.value));
+            assert_eq!(
+                got,
+                Ok(Some(b"w".to_vec())),
+                "warm={warm}: {}",
+                String::from_utf8_lossy(k)
+            );
+        }
+    }
+}

@@ -87,7 +87,7 @@ impl Client {
                     let rerouted = if req.parts.key.is_empty() {
                         Err(status)
                     } else {
-                        self.enqueue(&req, opaque)
+                        self.enqueue(&req, opaque, None)
                     };
                     if let Err(status) = rerouted {
                         fail_member(

@@ -130,7 +130,7 @@ impl Client {
         for i in 0..n {
             let opaque = first.wrapping_add(i as u32);
             let req = reqs.request(i);
-            match self.enqueue(&req, opaque) {
+            match self.enqueue(&req, opaque, Some((&*reqs, &mut *sink))) {
                 Ok(server) => {
                     reqs.assigned(i, Some(server), opaque);
                     if !self.touched_flag[server] {
@@ -184,8 +184,15 @@ impl Client {
         }
     }
 
-    /// Encodes one request into its server's send buffer.
-    pub(super) fn enqueue(&mut self, req: &Request<'_>, opaque: u32) -> Result<usize, Status> {
+    /// Encodes one request into its server's send buffer. `earlier`: the call's requests and
+    /// sink, which answers of earlier calls taken in before the request is queued go to (None
+    /// while a failed server's requests are moved: those answers wait for the next look).
+    pub(super) fn enqueue(
+        &mut self,
+        req: &Request<'_>,
+        opaque: u32,
+        earlier: Option<(&dyn RequestSet, &mut dyn ResponseSink)>,
+    ) -> Result<usize, Status> {
         let bad_key = match req.route {
             Route::Key => !valid_key(req.parts.key),
             Route::ByKey(k) => !valid_key(k) || !valid_key(req.parts.key),
@@ -206,6 +213,13 @@ impl Client {
             let op = req.parts.opcode;
             let unanswered_write = protocol::is_quiet(op) && protocol::changes_value(op);
             if self.conns[server].idle_look_due(now, unanswered_write) {
+                // Answers already there (the failures of quiet writes made without waiting, a
+                // flush's answers) are taken in first, handed to the caller's sink (OMcache's
+                // callback sees them): behind them the server may have closed the connection,
+                // which would otherwise be found only when this request is lost in it.
+                if let Some((reqs, sink)) = earlier {
+                    self.take_in_earlier_answers(server, reqs, sink);
+                }
                 self.close_if_gone_while_idle(server);
             }
         }
@@ -292,8 +306,29 @@ impl Client {
         sink: &mut dyn ResponseSink,
     ) {
         let c = &self.conns[server];
-        if c.state() == State::Connected && c.awaits_response() && c.news_waiting() {
+        if c.state() != State::Connected {
+            return;
+        }
+        // Behind quiet requests only, bytes (not an end of stream, which is left for the look
+        // that closes the connection: a read would fail the server).
+        let due = if c.awaits_response() {
+            c.news_waiting()
+        } else {
+            c.quiet_answers_waiting()
+        };
+        if due {
             self.read_server(server, None, Some(reqs), sink);
+        }
+    }
+
+    /// Logs that a connection the server closed before it was used was replaced.
+    pub(super) fn log_replaced_unused(&mut self, server: usize) {
+        if self.log_enabled(log_level::INFO) {
+            let addr = self.conns[server].addr().to_string();
+            self.log(
+                log_level::INFO,
+                format_args!("[{addr}] closed by the server before it was used (restarted?): connecting again, the queued requests kept"),
+            );
         }
     }
 
@@ -424,6 +459,28 @@ impl Client {
                     }
                 }
                 Ok(_) => {}
+                Err(e) => {
+                    let msg = format!("connect failed: {e}");
+                    self.server_failed(server, &msg, connect_failure(&e), reqs, sink);
+                    return;
+                }
+            }
+        }
+        let conn = &mut self.conns[server];
+        if matches!(conn.state(), State::Connecting { .. }) && conn.connect_finished() {
+            // A call that does not wait finishes a connect an earlier call started, so that
+            // its requests (and those before it) are written now: left for the next call
+            // that waits, they went on a connection the server may have closed meanwhile.
+            match conn.finish_connect(now) {
+                Ok(true) => {
+                    if !self.connected(server, reqs, sink) {
+                        return;
+                    }
+                }
+                Ok(false) => {
+                    self.log_replaced_unused(server);
+                    return;
+                }
                 Err(e) => {
                     let msg = format!("connect failed: {e}");
                     self.server_failed(server, &msg, connect_failure(&e), reqs, sink);

@@ -113,10 +113,17 @@ impl Client {
     /// Poll events of a probing connection (it carries no caller's request).
     fn service_probe(&mut self, server: usize, revents: i16, now: Instant) {
         if let State::Connecting { .. } = self.conns[server].state() {
-            if let Err(e) = self.conns[server].finish_connect() {
-                let msg = format!("connect failed: {e}");
-                self.server_failed(server, &msg, connect_failure(&e), None, &mut Discard);
-                return;
+            match self.conns[server].finish_connect(now) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.log_replaced_unused(server);
+                    return;
+                }
+                Err(e) => {
+                    let msg = format!("connect failed: {e}");
+                    self.server_failed(server, &msg, connect_failure(&e), None, &mut Discard);
+                    return;
+                }
             }
             if !self.connected(server, None, &mut Discard) {
                 return;
@@ -302,7 +309,7 @@ impl Client {
                 // failure, not as a bad key.
                 let req = r.request(i);
                 if !req.parts.key.is_empty() {
-                    match self.enqueue(&req, f.opaque) {
+                    match self.enqueue(&req, f.opaque, None) {
                         Ok(_) => {
                             moved += 1;
                             continue;

@@ -389,11 +389,15 @@ impl Client {
         sink: &mut dyn ResponseSink,
     ) -> bool {
         if let State::Connecting { .. } = self.conns[server].state() {
-            match self.conns[server].finish_connect() {
-                Ok(()) => {
+            match self.conns[server].finish_connect(now) {
+                Ok(true) => {
                     if !self.connected(server, reqs, sink) {
                         return false;
                     }
+                }
+                Ok(false) => {
+                    self.log_replaced_unused(server);
+                    return false;
                 }
                 Err(e) => {
                     let msg = format!("connect failed: {e}");

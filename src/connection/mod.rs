@@ -255,6 +255,12 @@ pub struct Connection {
     /// When a request last looked whether the server closed this connection while it was
     /// idle (`idle_look_due`), in `sys::coarse_millis`.
     idle_looked_at: u64,
+    /// The connect timeout of the connect under way (a connect the server closed before it
+    /// was used is made again with it: `finish_connect`).
+    connect_timeout: Duration,
+    /// That connect replaces one the server closed before it was used: once only, until the
+    /// connection is reset, so a server that closes every connection fails as it should.
+    replaced_unused: bool,
     /// The receive timeout currently set on the socket (None: none).
     recv_timeout: Option<Duration>,
     /// How long the last receive could block in the kernel.
@@ -310,6 +316,8 @@ impl Connection {
             progress_at: None,
             send_blocked: false,
             idle_looked_at: 0,
+            connect_timeout: Duration::ZERO,
+            replaced_unused: false,
             server_id: usize::MAX,
             recv_timeout: None,
             last_block: Duration::ZERO,
@@ -700,6 +708,16 @@ impl Connection {
         self.tls_has_plaintext() || self.fd().is_some_and(sys::readable_or_closed)
     }
 
+    /// Binary quiet requests in flight (answered only when they fail) and bytes from the
+    /// server waiting: their answers. Not an end of stream alone (see
+    /// `close_if_gone_while_idle`).
+    pub fn quiet_answers_waiting(&self) -> bool {
+        if self.protocol != Protocol::Binary || self.inflight.is_empty() {
+            return false;
+        }
+        self.tls_has_plaintext() || self.fd().is_some_and(sys::bytes_waiting)
+    }
+
     /// Requests queued or in flight.
     pub fn has_work(&self) -> bool {
         self.has_unsent() || !self.inflight.is_empty()
@@ -816,6 +834,7 @@ impl Connection {
     /// the caller (state Resolving; `poll_resolver` continues). Err when every address failed.
     pub fn start_connect(&mut self, now: Instant, timeout: Duration) -> io::Result<ConnectStart> {
         self.close_socket();
+        self.connect_timeout = timeout;
         if let Some(defect) = &self.addr.defect {
             // An entry that can never connect fails at once, with its reason.
             return Err(io::Error::new(io::ErrorKind::InvalidInput, defect.reason()));
@@ -937,8 +956,26 @@ impl Connection {
         Ok(connected)
     }
 
-    /// Completes an in-progress connect after poll reported the socket writable.
-    pub fn finish_connect(&mut self) -> io::Result<()> {
+    /// Whether an in-progress connect has finished (one poll that does not wait): a call
+    /// that does not wait still gets its requests written once the connect is done, instead
+    /// of leaving them for the next call that waits.
+    pub fn connect_finished(&self) -> bool {
+        let Some(fd) = self.fd() else {
+            return false;
+        };
+        let mut pfd = [sys::PollFd {
+            fd,
+            events: sys::POLLOUT,
+            revents: 0,
+        }];
+        matches!(sys::poll(&mut pfd, Some(Duration::ZERO)), Ok(1))
+    }
+
+    /// Completes an in-progress connect after poll reported the socket writable. Ok(false):
+    /// the server had closed the connection before anything was written on it (it was
+    /// restarted between the connect and the first request), and a new connect is under way,
+    /// what is queued kept for it: written on the closed one, it would be lost.
+    pub fn finish_connect(&mut self, now: Instant) -> io::Result<bool> {
         let socket = self
             .socket
             .as_ref()
@@ -946,7 +983,17 @@ impl Connection {
         if let Some(err) = socket.take_error()? {
             return Err(err);
         }
-        self.on_connected()
+        let fd = self.fd().expect("a socket");
+        let closed = self.out_pos == 0 && sys::readable_or_closed(fd) && !sys::bytes_waiting(fd);
+        if closed && !self.replaced_unused {
+            self.replaced_unused = true;
+            return match self.start_connect(now, self.connect_timeout)? {
+                ConnectStart::Connected => Ok(true),
+                ConnectStart::InProgress | ConnectStart::Resolving => Ok(false),
+            };
+        }
+        self.on_connected()?;
+        Ok(true)
     }
 
     fn on_connected(&mut self) -> io::Result<()> {
@@ -988,6 +1035,7 @@ impl Connection {
     /// (`pop_inflight`).
     pub fn reset(&mut self) {
         self.text_run = None;
+        self.replaced_unused = false;
         self.close_socket();
         self.out.clear();
         self.out_pos = 0;
