@@ -515,6 +515,45 @@ fn a_frozen_server_whose_requests_timed_out_is_used_again_once_it_thaws() {
 }
 
 #[test]
+fn a_frozen_server_whose_fetch_timed_out_is_used_again_once_it_thaws() {
+    // An mget written, then its fetch waiting the poll timeout for a frozen server: the
+    // server's silence, counted from the mget, ran out the dead timeout (then the poll
+    // timeout) a moment before the fetch's own wait, and the server was out of service for
+    // RETRY_TIMEOUT after it thawed, where 1.1.4's next call succeeds (found by an outside
+    // tester). A server is now out of service after two poll timeouts of silence.
+    const TIMEOUT: i32 = 31;
+    let server = common::Memcached::start(&[]);
+    let pid: u32 = server.pid();
+    let servers = [server];
+    for binary in [false, true] {
+        let memc = handle(&servers, binary);
+        assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 200), SUCCESS);
+        let keys: Vec<String> = (0..2).map(|i| format!("thaw-fetch-{binary}-{i}")).collect();
+        for k in &keys {
+            set(memc, k, k.as_bytes(), 0);
+        }
+        common::stop_process(pid);
+        mget(memc, &keys);
+        let fetched = fetch(memc, 0);
+        let status = std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status();
+        assert!(status.unwrap().success());
+        assert_eq!(fetched, Err(TIMEOUT), "binary={binary}: the frozen fetch");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for k in &keys {
+            let (rc, value, _) = get(memc, k);
+            assert_eq!(
+                (rc, value.as_deref()),
+                (SUCCESS, Some(k.as_bytes())),
+                "binary={binary}: {k} after the thaw"
+            );
+        }
+        memcached_free(memc);
+    }
+}
+
+#[test]
 fn buffered_writes_after_their_server_was_killed_fail_visibly() {
     // The flush does not wait for answers, but a server that fails while its buffer is
     // written (here: killed) is reported, never lost with SUCCESS. 1.1.4 reports it at a

@@ -1127,9 +1127,15 @@ impl Model {
         use std::time::Duration;
         let ms = |v: i32, default: u64| Duration::from_millis(u64::try_from(v).unwrap_or(default));
         s.connect_timeout = ms(self.connect_timeout, 4000);
-        // libmemcached waits for an answer up to POLL_TIMEOUT; a server that makes no progress
-        // for that long has failed.
-        s.dead_timeout = ms(self.poll_timeout, 5000).max(Duration::from_millis(1));
+        // libmemcached waits for an answer up to POLL_TIMEOUT, and never puts a server out of
+        // service for a timeout. Ours does once it has made no progress for two of them: a
+        // call that times out alone (a fetch whose mget was written a moment before it
+        // started waiting included) leaves a server that answers by the next call in service
+        // (found by an outside tester: a frozen server's timed-out fetch disabled it for
+        // RETRY_TIMEOUT after it thawed), while a server frozen longer stops costing every
+        // call the whole poll timeout.
+        let poll = ms(self.poll_timeout, 5000).max(Duration::from_millis(1));
+        s.dead_timeout = poll.saturating_mul(2);
         s.reconnect_timeout = Duration::from_secs(u64::try_from(self.retry_timeout).unwrap_or(2));
         let dead = u64::try_from(self.dead_timeout).unwrap_or(0);
         s.failover = crate::client::FailoverPolicy::libmemcached(
