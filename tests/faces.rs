@@ -314,6 +314,14 @@ impl omcache::client::ResponseSink for CountingSink {
     }
 }
 
+/// Runs I/O without the caller's requests until nothing is left to send or await.
+fn io_until_done(c: &mut Client, sink: &mut CountingSink) {
+    let deadline = Instant::now() + slack(Duration::from_secs(5));
+    while c.io(None, sink, Wait::after(slack(Duration::from_secs(2)))) != IoOutcome::Done {
+        assert!(Instant::now() < deadline, "I/O not done in time");
+    }
+}
+
 /// Quiet writes issued one call each, without waiting (OMcache's `omcache_add(..., 0)`):
 /// the failures the server answers between the calls reach the caller's sink (OMcache's
 /// response callback) at the next I/O. A look at the connection before a later request
@@ -350,10 +358,7 @@ fn failures_of_quiet_writes_issued_one_call_each_all_reach_the_sink() {
         // connection before its request.
         std::thread::sleep(Duration::from_millis(5));
     }
-    let deadline = Instant::now() + slack(Duration::from_secs(5));
-    while c.io(None, &mut sink, Wait::after(slack(Duration::from_secs(2)))) != IoOutcome::Done {
-        assert!(Instant::now() < deadline);
-    }
+    io_until_done(&mut c, &mut sink);
     assert_eq!(sink.key_exists, keys.len(), "{} other answers", sink.other);
 }
 
@@ -413,10 +418,7 @@ fn quiet_writes_without_waiting_around_a_server_restart_lose_nothing() {
             assert_eq!(status, Status::Buffered, "warm={warm}");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let deadline = Instant::now() + slack(Duration::from_secs(5));
-        while c.io(None, &mut sink, Wait::after(slack(Duration::from_secs(2)))) != IoOutcome::Done {
-            assert!(Instant::now() < deadline);
-        }
+        io_until_done(&mut c, &mut sink);
         let expected_exists = if warm { keys.len() } else { 0 };
         assert_eq!(sink.key_exists, expected_exists, "warm={warm}");
         let mut fresh = client(&server.addr());

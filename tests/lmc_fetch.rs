@@ -24,6 +24,7 @@ const SOME_ERRORS: i32 = 19;
 const BUFFERED: i32 = 32;
 const BUFFER_REQUESTS: i32 = 10;
 const POLL_TIMEOUT: i32 = 8;
+const TIMEOUT: i32 = 31;
 
 /// Value sizes around the copy limits (4,096 bytes each, 32 KiB in all per call).
 const SIZES: [usize; 10] = [0, 1, 100, 4095, 4096, 4097, 9000, 20_000, 40_000, 150_000];
@@ -480,7 +481,6 @@ fn a_frozen_server_whose_requests_timed_out_is_used_again_once_it_thaws() {
     // again, so does the next call. Ours timed a get on a new connection out (after a
     // memcached_quit) and put its server out of service as well, when the poll woke a
     // fraction of a millisecond past the caller's deadline (found by an outside tester).
-    const TIMEOUT: i32 = 31;
     let server = common::Memcached::start(&[]);
     let pid: u32 = server.pid();
     let servers = [server];
@@ -497,10 +497,7 @@ fn a_frozen_server_whose_requests_timed_out_is_used_again_once_it_thaws() {
             );
             memcached_quit(memc);
             let second = get(memc, "thaws").0;
-            let status = std::process::Command::new("kill")
-                .args(["-CONT", &pid.to_string()])
-                .status();
-            assert!(status.unwrap().success());
+            common::resume_process(pid);
             assert_eq!(second, TIMEOUT, "binary={binary} round {round}");
             std::thread::sleep(std::time::Duration::from_millis(100));
             let (rc, value, _) = get(memc, "thaws");
@@ -521,7 +518,6 @@ fn a_frozen_server_whose_fetch_timed_out_is_used_again_once_it_thaws() {
     // timeout) a moment before the fetch's own wait, and the server was out of service for
     // RETRY_TIMEOUT after it thawed, where 1.1.4's next call succeeds (found by an outside
     // tester). A server is now out of service after two poll timeouts of silence.
-    const TIMEOUT: i32 = 31;
     let server = common::Memcached::start(&[]);
     let pid: u32 = server.pid();
     let servers = [server];
@@ -535,10 +531,7 @@ fn a_frozen_server_whose_fetch_timed_out_is_used_again_once_it_thaws() {
         common::stop_process(pid);
         mget(memc, &keys);
         let fetched = fetch(memc, 0);
-        let status = std::process::Command::new("kill")
-            .args(["-CONT", &pid.to_string()])
-            .status();
-        assert!(status.unwrap().success());
+        common::resume_process(pid);
         assert_eq!(fetched, Err(TIMEOUT), "binary={binary}: the frozen fetch");
         std::thread::sleep(std::time::Duration::from_millis(100));
         for k in &keys {
@@ -737,7 +730,6 @@ fn a_fetch_execute_callback_may_call_the_handle_without_losing_results() {
 /// ends instead of waiting again.
 #[test]
 fn a_command_in_the_middle_of_a_fetch_waits_for_a_frozen_server_no_longer_than_the_poll_timeout() {
-    const TIMEOUT: i32 = 31;
     let (servers, _) = common::cluster(2);
     let frozen = servers[1].pid().to_string();
     let signal = |sig: &str| {
@@ -921,7 +913,6 @@ fn an_mget_with_a_server_out_of_service_hands_out_the_other_servers_keys() {
             if round == 0 {
                 // The fetch ended once the others' keys were handed out, and says why the
                 // frozen server's are missing (it said SUCCESS).
-                const TIMEOUT: i32 = 31;
                 assert_eq!(memcached_last_error(memc), TIMEOUT, "binary={binary}");
             }
         }
@@ -1066,7 +1057,6 @@ fn answers_nobody_waited_for_do_not_put_the_server_out_of_service() {
         TimedOutGet,
     }
     const NOREPLY: i32 = 26;
-    const TIMEOUT: i32 = 31;
     let server = common::Memcached::start(&[]);
     for binary in [false, true] {
         for before in [

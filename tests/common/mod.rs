@@ -310,6 +310,17 @@ impl Drop for Twemproxy {
     }
 }
 
+/// SIGCONT to `pid` (a process `stop_process` stopped).
+#[allow(dead_code)]
+pub fn resume_process(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -CONT {pid}");
+}
+
 /// SIGSTOP to `pid`, and wait until every thread of the process has stopped: kill(2) returns
 /// before that, and meanwhile memcached's worker thread can still answer a request (on a
 /// loaded machine, long enough for a test's next request).
