@@ -1168,6 +1168,43 @@ fn an_mget_right_after_a_server_died_says_why_its_keys_are_missing() {
 }
 
 #[test]
+fn buffered_sets_queued_across_a_server_restart_reach_the_restarted_server() {
+    // Buffered sets queued (not yet written), memcached killed and restarted on the same
+    // port, more sets queued, then a flush: all were written into the connection the old
+    // server had closed and lost, the flush saying SUCCESS (1.1.4 loses them too; found by
+    // an outside tester). The queue now goes on a new connection.
+    let mut server = common::Memcached::start(&[]);
+    let port = server.port;
+    for binary in [false, true] {
+        let memc = handle(std::slice::from_ref(&server), binary);
+        set(memc, "warm", b"w", 0);
+        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        let keys: Vec<String> = (0..8).map(|i| format!("across-{binary}-{i}")).collect();
+        for k in &keys[..4] {
+            assert_eq!(store(memc, k, b"v", 0), BUFFERED, "binary={binary}");
+        }
+        drop(server);
+        server = common::Memcached::start_at(port);
+        // Past a coarse clock tick: the next write looks at its connection.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for k in &keys[4..] {
+            assert_eq!(store(memc, k, b"v", 0), BUFFERED, "binary={binary}");
+        }
+        assert_eq!(memcached_flush_buffers(memc), SUCCESS, "binary={binary}");
+        memcached_free(memc);
+        let fresh = handle(std::slice::from_ref(&server), binary);
+        for k in &keys {
+            assert_eq!(
+                get(fresh, k),
+                (SUCCESS, Some(b"v".to_vec()), 0),
+                "binary={binary}: {k}"
+            );
+        }
+        memcached_free(fresh);
+    }
+}
+
+#[test]
 fn writes_after_a_server_restart_reach_the_restarted_server() {
     // Found by an outside tester: memcached killed and restarted on the same port within a
     // second of the handle's last call (the look at idle connections is at most once a

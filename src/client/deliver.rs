@@ -128,10 +128,17 @@ impl Client {
                 *slot = i;
             }
         }
+        // Each server the deletes go to is looked at first, as a request is: one the server
+        // closed meanwhile (restarted) would take them, and the caller's requests behind
+        // them, into the closed connection (found by an outside tester).
+        let mut looked = vec![false; self.conns.len()];
         for (target_id, key) in copies.iter() {
             let target = index_of_id.get(target_id).copied().unwrap_or(usize::MAX);
             if target == server || target >= self.conns.len() {
                 continue;
+            }
+            if !std::mem::replace(&mut looked[target], true) {
+                self.close_if_gone_while_idle(target);
             }
             let id = self.next_id();
             if self.conns[target].queue_cleanup_delete(id, key, send_max) {

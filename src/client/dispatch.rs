@@ -334,7 +334,7 @@ impl Client {
 
     /// Closes a connection the server closed while it was idle; the next request connects
     /// afresh.
-    fn close_if_gone_while_idle(&mut self, server: usize) {
+    pub(super) fn close_if_gone_while_idle(&mut self, server: usize) {
         if self.conns[server].close_if_gone_while_idle() {
             let addr = self.conns[server].addr().to_string();
             self.log(
