@@ -433,3 +433,45 @@ fn quiet_writes_without_waiting_around_a_server_restart_lose_nothing() {
         }
     }
 }
+
+/// A request written without waiting into a connection the server had closed (restarted
+/// within the second since the connection was last looked at), then I/O without the caller's
+/// requests (OMcache's `omcache_io` with none): its failure reaches the sink, keyless, with its
+/// index. It reached neither the sink (OMcache's response callback) nor any return code.
+#[test]
+fn a_request_lost_in_a_closed_connection_is_reported_by_io_without_the_requests() {
+    let mut server = common::Memcached::start(&[]);
+    let port = server.port;
+    let mut c = client(&server.addr());
+    c.set(b"warm", b"w", 0, 0).unwrap();
+    drop(server);
+    server = common::Memcached::start_at(port);
+    // An answered set, not waited for: the look at its connection is at most once a second.
+    let extras = omcache::protocol::extras::storage(0, 0);
+    let mut reqs = [omcache::client::Request::keyed(
+        omcache::protocol::RequestParts {
+            opcode: opcode::SET,
+            key: b"lost-in-closed",
+            value: b"v",
+            extras: &extras,
+            ..Default::default()
+        },
+    )];
+    let mut sink = CountingSink::default();
+    let status = c.command(&mut Requests(&mut reqs), &mut sink, Wait::NoWait);
+    if status != Status::Buffered {
+        // Failed at once (the closed connection met by the write itself): told already.
+        assert!(status.failure().is_some(), "{status:?}");
+        return;
+    }
+    io_until_done(&mut c, &mut sink);
+    let stored = client(&server.addr())
+        .get(b"lost-in-closed")
+        .unwrap()
+        .is_some();
+    assert!(
+        stored || sink.other == 1,
+        "stored {stored}, {} answers to the sink",
+        sink.other
+    );
+}

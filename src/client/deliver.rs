@@ -63,6 +63,30 @@ fn auth_outcome(answer: &crate::protocol::Answer<'_>) -> Option<(String, Failure
 }
 
 impl Client {
+    /// Without the caller's requests (OMcache's `omcache_io` with none): the failures decided
+    /// without them are handed over now, keyless, rather than kept for an `io` with the
+    /// requests that may never come (a write lost in a connection the server had closed
+    /// reached neither OMcache's callback nor any return code; found by an outside tester).
+    /// Requests to move to another server wait for the requests (their keys are needed).
+    pub(super) fn hand_over_failures_keyless(&mut self, sink: &mut dyn ResponseSink) {
+        if !self
+            .reports
+            .iter()
+            .any(|r| matches!(r, Report::Failed { .. }))
+        {
+            return;
+        }
+        let mut reports = std::mem::take(&mut self.reports);
+        reports.retain(|report| match *report {
+            Report::Failed { index, status } => {
+                sink.response(&Response::synthetic(status, &[]), Some(index));
+                false
+            }
+            Report::Reroute { .. } => true,
+        });
+        self.reports = reports;
+    }
+
     /// Hands over the outcomes decided without the caller's requests (see `Report`).
     pub(super) fn hand_over_reports(&mut self, reqs: &dyn RequestSet, sink: &mut dyn ResponseSink) {
         if self.reports.is_empty() {

@@ -34,8 +34,9 @@ impl Client {
         wait: impl Into<Wait>,
     ) -> IoOutcome {
         let wait = self.begin_io(wait.into());
-        if let Some(r) = reqs {
-            self.hand_over_reports(r, sink);
+        match reqs {
+            Some(r) => self.hand_over_reports(r, sink),
+            None => self.hand_over_failures_keyless(sink),
         }
         // Answers left in the buffers by a paused sink: no poll would report them.
         for k in 0..self.active.len() {
@@ -50,7 +51,11 @@ impl Client {
         if sink.paused() || sink.satisfied() {
             return IoOutcome::Paused;
         }
-        self.io_loop(reqs, sink, wait)
+        let outcome = self.io_loop(reqs, sink, wait);
+        if reqs.is_none() {
+            self.hand_over_failures_keyless(sink);
+        }
+        outcome
     }
 
     /// Writes out everything queued, without waiting for the answers: they are taken in by
