@@ -1205,6 +1205,33 @@ fn buffered_sets_queued_across_a_server_restart_reach_the_restarted_server() {
 }
 
 #[test]
+fn a_request_behind_buffered_sets_after_a_server_restart_takes_them_to_the_new_connection() {
+    // A buffered set queued, memcached restarted (or closing idle connections), then a get
+    // within the second: the get looked at its connection at most once a second, went into
+    // the closed connection with the set before it, and failed with CONNECTION FAILURE, the
+    // set lost (found by an outside tester with `-o idle_timeout=1`). A request behind writes
+    // not yet written looks as those writes do.
+    let mut server = common::Memcached::start(&[]);
+    let port = server.port;
+    for binary in [false, true] {
+        let memc = handle(std::slice::from_ref(&server), binary);
+        set(memc, "warm", b"w", 0);
+        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        let key = format!("behind-{binary}");
+        assert_eq!(store(memc, &key, b"queued", 0), BUFFERED, "binary={binary}");
+        drop(server);
+        server = common::Memcached::start_at(port);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            get(memc, &key),
+            (SUCCESS, Some(b"queued".to_vec()), 0),
+            "binary={binary}"
+        );
+        memcached_free(memc);
+    }
+}
+
+#[test]
 fn writes_after_a_server_restart_reach_the_restarted_server() {
     // Found by an outside tester: memcached killed and restarted on the same port within a
     // second of the handle's last call (the look at idle connections is at most once a

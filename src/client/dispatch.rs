@@ -210,8 +210,11 @@ impl Client {
             let now = self.idle_clock_ms;
             // Left idle a while: the server (its `idle_timeout`) or something between may
             // have closed it since. Looked at before this request is queued on it.
+            // A write that is never answered, or any request behind writes queued but not
+            // written yet (buffered), whose loss in a closed connection nobody would see.
             let op = req.parts.opcode;
-            let unanswered_write = protocol::is_quiet(op) && protocol::changes_value(op);
+            let unanswered_write = (protocol::is_quiet(op) && protocol::changes_value(op))
+                || self.conns[server].has_unsent();
             if self.conns[server].idle_look_due(now, unanswered_write) {
                 // Answers already there (the failures of quiet writes made without waiting, a
                 // flush's answers) are taken in first, handed to the caller's sink (OMcache's
