@@ -1205,6 +1205,53 @@ fn buffered_sets_queued_across_a_server_restart_reach_the_restarted_server() {
 }
 
 #[test]
+fn buffered_sets_queued_before_a_server_restart_reach_it_through_a_flush_a_quit_or_a_free() {
+    // Buffered sets queued, memcached restarted, then nothing but the flush (or the quit,
+    // or the free, which write what is buffered first): they went into the connection the
+    // old server had closed and were lost with SUCCESS (1.1.4 loses them too; found by an
+    // outside tester). The flush looks at each connection with requests queued first.
+    #[derive(Clone, Copy, Debug)]
+    enum Then {
+        Flush,
+        Quit,
+        Free,
+    }
+    let mut server = common::Memcached::start(&[]);
+    let port = server.port;
+    for binary in [false, true] {
+        for then in [Then::Flush, Then::Quit, Then::Free] {
+            let what = format!("binary={binary} {then:?}");
+            let memc = handle(std::slice::from_ref(&server), binary);
+            set(memc, "warm", b"w", 0);
+            assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+            let keys: Vec<String> = (0..4)
+                .map(|i| format!("flushed-{binary}-{then:?}-{i}"))
+                .collect();
+            for k in &keys {
+                assert_eq!(store(memc, k, b"v", 0), BUFFERED, "{what}");
+            }
+            drop(server);
+            server = common::Memcached::start_at(port);
+            match then {
+                Then::Flush => assert_eq!(memcached_flush_buffers(memc), SUCCESS, "{what}"),
+                Then::Quit => memcached_quit(memc),
+                Then::Free => {}
+            }
+            memcached_free(memc);
+            let fresh = handle(std::slice::from_ref(&server), binary);
+            for k in &keys {
+                assert_eq!(
+                    get(fresh, k),
+                    (SUCCESS, Some(b"v".to_vec()), 0),
+                    "{what}: {k}"
+                );
+            }
+            memcached_free(fresh);
+        }
+    }
+}
+
+#[test]
 fn a_request_behind_buffered_sets_after_a_server_restart_takes_them_to_the_new_connection() {
     // A buffered set queued, memcached restarted (or closing idle connections), then a get
     // within the second: the get looked at its connection at most once a second, went into

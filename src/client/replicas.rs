@@ -335,7 +335,14 @@ struct ByKey<'s> {
 impl ResponseSink for ByKey<'_> {
     fn response(&mut self, resp: &Response<'_>, batch_index: Option<usize>) -> bool {
         if let Some(j) = batch_index {
-            if j < self.keys && resp.status == Status::Failed(Failure::ConnectionReset) {
+            // A reset connection, or one the server had closed that could not be made again
+            // (the look before a request replaces a closed connection, and a dead server then
+            // refuses): its keys are read from the replicas.
+            let lost = match resp.status {
+                Status::Failed(f) => f == Failure::ConnectionReset || unsent(f),
+                _ => false,
+            };
+            if j < self.keys && lost {
                 self.reset[j] = true;
             }
         }
