@@ -475,6 +475,25 @@ fn a_quit_after_a_flush_waits_for_a_frozen_server_no_longer_than_the_poll_timeou
     }
 }
 
+/// A moment after a frozen server was thawed: each key's get succeeds with `value(key)` (the
+/// server is in service again, as 1.1.4's next call finds it).
+fn assert_served_after_thaw(
+    memc: *mut types::memcached_st,
+    keys: &[&str],
+    value: impl Fn(&str) -> &[u8],
+    what: &str,
+) {
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for &k in keys {
+        let (rc, got, _) = get(memc, k);
+        assert_eq!(
+            (rc, got.as_deref()),
+            (SUCCESS, Some(value(k))),
+            "{what}: {k} after the thaw"
+        );
+    }
+}
+
 #[test]
 fn a_frozen_server_whose_requests_timed_out_is_used_again_once_it_thaws() {
     // 1.1.4 never puts a server out of service for a read timeout: once the server answers
@@ -499,12 +518,11 @@ fn a_frozen_server_whose_requests_timed_out_is_used_again_once_it_thaws() {
             let second = get(memc, "thaws").0;
             common::resume_process(pid);
             assert_eq!(second, TIMEOUT, "binary={binary} round {round}");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let (rc, value, _) = get(memc, "thaws");
-            assert_eq!(
-                (rc, value.as_deref()),
-                (SUCCESS, Some(&b"v"[..])),
-                "binary={binary} round {round}: the thawed server's get"
+            assert_served_after_thaw(
+                memc,
+                &["thaws"],
+                |_| b"v",
+                &format!("binary={binary} round {round}"),
             );
             memcached_free(memc);
         }
@@ -533,15 +551,8 @@ fn a_frozen_server_whose_fetch_timed_out_is_used_again_once_it_thaws() {
         let fetched = fetch(memc, 0);
         common::resume_process(pid);
         assert_eq!(fetched, Err(TIMEOUT), "binary={binary}: the frozen fetch");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        for k in &keys {
-            let (rc, value, _) = get(memc, k);
-            assert_eq!(
-                (rc, value.as_deref()),
-                (SUCCESS, Some(k.as_bytes())),
-                "binary={binary}: {k} after the thaw"
-            );
-        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        assert_served_after_thaw(memc, &keys, str::as_bytes, &format!("binary={binary}"));
         memcached_free(memc);
     }
 }

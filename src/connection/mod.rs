@@ -983,7 +983,7 @@ impl Connection {
         if let Some(err) = socket.take_error()? {
             return Err(err);
         }
-        let fd = self.fd().expect("a socket");
+        let fd = socket.as_raw_fd();
         let closed = self.out_pos == 0 && sys::readable_or_closed(fd) && !sys::bytes_waiting(fd);
         if closed && !self.replaced_unused {
             self.replaced_unused = true;
