@@ -344,6 +344,8 @@ demo: all
 bench: all
 	$(STEP)"benches/run.sh"
 	benches/run.sh
+	$(STEP)"benches/phases.sh (where a request's instructions go, against libmemcached)"
+	benches/phases.sh
 	$(STEP)"benches/routing.sh"
 	benches/routing.sh
 	$(STEP)"benches/tls.sh (TLS vs plaintext, same run)"
