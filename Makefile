@@ -304,6 +304,8 @@ test: check-memcached all
 	VALGRIND=1 tests-c/lmc-encoding.sh
 	$(STEP)"tests-c/lmc-misc.sh (behavior getters, reset, push, error printing, query ids, UDP adds, retry and srcport on the real library and on ours, and under valgrind)"
 	VALGRIND=1 tests-c/lmc-misc.sh
+	$(STEP)"tests-c/lmc-proxy.sh (behind twemproxy, a frozen backend holds only its own keys: the real library and ours)"
+	tests-c/lmc-proxy.sh
 	$(STEP)"tests-c/lmc-sasl.sh (SASL PLAIN against a memcached -S on the real library and on ours, and under valgrind; needs sasl2-bin)"
 	VALGRIND=1 tests-c/lmc-sasl.sh
 	$(STEP)"tests-c/lmc-udp.sh (USE_UDP against memcached -U on the real library and on ours: one noreply datagram per write, reads NOT_SUPPORTED; and under valgrind)"

@@ -446,6 +446,126 @@ fn a_timeout_left_by_an_earlier_call_is_not_the_next_requests_timeout() {
     assert!(took < slack(Duration::from_millis(50)), "{took:?}");
 }
 
+/// A binary-protocol fake that answers every request on a connection (gets: not found;
+/// anything else: success) until one asks for `stuck`; from then on that connection stays
+/// silent (as a proxy whose backend for that key froze, answering in order), while new
+/// connections are served again.
+fn fake_stuck_on(stuck: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut header = [0u8; 24];
+                while s.read_exact(&mut header).is_ok() {
+                    let body_len =
+                        u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+                    let key_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+                    let mut body = vec![0u8; body_len as usize];
+                    if s.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let extras_len = usize::from(header[4]);
+                    if body.get(extras_len..extras_len + key_len) == Some(stuck) {
+                        std::thread::sleep(Duration::from_secs(5));
+                        return;
+                    }
+                    let mut answer = [0u8; 24];
+                    answer[0] = 0x81;
+                    answer[1] = header[1];
+                    answer[12..16].copy_from_slice(&header[12..16]);
+                    if matches!(header[1], 0x00 | 0x0c) {
+                        answer[7] = 1; // key not found
+                    }
+                    if s.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// libmemcached's failover policy: a call that ran out of time gives up its answers, and
+/// the next call goes on a new connection instead of queuing behind them. Before, the next
+/// requests waited behind the unanswered one and timed out too, and the server was put out
+/// of service: behind twemproxy (which answers in order) one frozen backend held every key
+/// (found by an outside tester; libmemcached 1.1.4 closes the connection at the timeout).
+#[test]
+fn libmemcached_policy_requests_after_a_timeout_do_not_wait_behind_it() {
+    use omcache::client::{FailoverPolicy, OwnedRequest, Wait};
+    use omcache::protocol::opcode;
+    let port = fake_stuck_on(b"stuck");
+    let mut c = fast_client(&format!("127.0.0.1:{port}"));
+    c.settings_mut().failover = FailoverPolicy::libmemcached(false, 2, None);
+    c.settings_mut().dead_timeout = Duration::from_millis(400);
+    let run = |c: &mut Client, op: u8, key: &[u8]| {
+        let mut reqs = [OwnedRequest::keyed(op, key)];
+        if op == opcode::SET {
+            reqs[0].extras = vec![0; 8];
+            reqs[0].value = b"v".to_vec();
+        }
+        let (status, responses) = c.execute(&mut reqs, Wait::Within(Duration::from_millis(200)));
+        responses.last().map_or(status, |(_, r)| r.status)
+    };
+    for round in 0..3 {
+        assert_eq!(
+            run(&mut c, opcode::GETK, b"stuck"),
+            Status::Again,
+            "round {round}"
+        );
+        assert_eq!(
+            run(&mut c, opcode::SET, b"alpha"),
+            Status::Ok,
+            "round {round}"
+        );
+        assert_eq!(
+            run(&mut c, opcode::GETK, b"alpha"),
+            Status::NotFound,
+            "round {round}"
+        );
+    }
+    // OMcache's policy keeps the request in flight for a later `io`: the next request waits
+    // behind it (and the server is dead once the dead timeout has passed).
+    let mut o = fast_client(&format!("127.0.0.1:{port}"));
+    o.settings_mut().dead_timeout = Duration::from_millis(400);
+    assert_eq!(run(&mut o, opcode::GETK, b"stuck"), Status::Again);
+    assert_ne!(run(&mut o, opcode::SET, b"alpha"), Status::Ok);
+}
+
+/// The new connection does not restart the dead timer: a silent server is still out of
+/// service one dead timeout after its oldest unanswered request, however short the
+/// callers' timeouts (else each call would cost the whole timeout, as 1.1.4's do).
+#[test]
+fn libmemcached_policy_a_silent_server_dies_across_the_new_connections() {
+    use omcache::client::{FailoverPolicy, OwnedRequest, Wait};
+    use omcache::protocol::opcode;
+    let port = fake_server(Fault::Silent);
+    let mut c = fast_client(&format!("127.0.0.1:{port}"));
+    c.settings_mut().failover = FailoverPolicy::libmemcached(false, 2, None);
+    c.settings_mut().dead_timeout = Duration::from_millis(300);
+    c.settings_mut().reconnect_timeout = Duration::from_secs(5);
+    let mut statuses = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let mut reqs = [OwnedRequest::keyed(opcode::GETK, b"frozen")];
+        let (status, responses) = c.execute(&mut reqs, Wait::Within(Duration::from_millis(200)));
+        let status = responses.last().map_or(status, |(_, r)| r.status);
+        statuses.push(status);
+        if status == Status::Failed(Failure::ServerTemporarilyDisabled) {
+            break;
+        }
+    }
+    assert_eq!(statuses[0], Status::Again, "{statuses:?}");
+    assert!(
+        statuses.len() <= 3
+            && statuses.last() == Some(&Status::Failed(Failure::ServerTemporarilyDisabled)),
+        "{statuses:?}"
+    );
+}
+
 /// The same, for a caller that continues its batches with `io` (OMcache's asynchronous
 /// use): the earlier call's request failing at the start of the next call is not reported as
 /// the failure of the next batch's request of the same index.

@@ -322,6 +322,68 @@ fn a_text_only_server_fails_binary_requests_in_time_and_serves_text() {
     assert_eq!(text.get(b"m").unwrap().unwrap().value, b"meta");
 }
 
+/// Under libmemcached's failover policy, a backend of twemproxy that froze holds only its
+/// own keys: the get of one of its keys times out, and the next calls, for keys on the live
+/// backend, go on a new connection to the proxy instead of waiting behind that get (the
+/// proxy answers in order). Before, they timed out too and the proxy was put out of service
+/// for the retry timeout (found by an outside tester; libmemcached 1.1.4 closes the
+/// connection at the timeout).
+#[test]
+fn through_twemproxy_a_frozen_backend_holds_only_its_own_keys() {
+    let (a, b) = (common::Memcached::start(&[]), common::Memcached::start(&[]));
+    let Some(proxy) = common::Twemproxy::start(&[&a, &b]) else {
+        eprintln!("skipped: nutcracker (twemproxy) is not installed");
+        return;
+    };
+    let mut c = client(&proxy.addr(), Protocol::Text);
+    c.settings_mut().failover = omcache::client::FailoverPolicy::libmemcached(false, 2, None);
+    c.settings_mut().dead_timeout = Duration::from_millis(600);
+    c.settings_mut().reconnect_timeout = Duration::from_secs(2);
+    let keys: Vec<Vec<u8>> = (0..20)
+        .map(|i| format!("tw-frozen-{i}").into_bytes())
+        .collect();
+    for k in &keys {
+        c.set(k, k, 0, 0).unwrap();
+    }
+    // Which backend holds which key: asked directly.
+    let mut direct_a = client(&a.addr(), Protocol::Text);
+    let on_a: Vec<&Vec<u8>> = keys
+        .iter()
+        .filter(|k| direct_a.get(k).unwrap().is_some())
+        .collect();
+    let on_b: Vec<&Vec<u8>> = keys.iter().filter(|k| !on_a.contains(k)).collect();
+    assert!(!on_a.is_empty() && !on_b.is_empty(), "{} on a", on_a.len());
+    common::stop_process(a.pid());
+    let run = |c: &mut Client, op: u8, key: &[u8]| {
+        let mut reqs = [OwnedRequest::keyed(op, key)];
+        if op == opcode::SET {
+            reqs[0].extras = extras::storage(0, 0).to_vec();
+            reqs[0].value = key.to_vec();
+        }
+        let (status, responses) = c.execute(&mut reqs, Wait::Within(Duration::from_millis(300)));
+        let status = responses.last().map_or(status, |(_, r)| r.status);
+        (status, responses.last().map(|(_, r)| r.data.clone()))
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for (round, live) in on_b.iter().take(3).enumerate() {
+            let (frozen, _) = run(&mut c, opcode::GETK, on_a[0]);
+            assert_eq!(frozen, Status::Again, "round {round}");
+            assert_eq!(
+                run(&mut c, opcode::SET, live).0,
+                Status::Ok,
+                "round {round}"
+            );
+            let (status, value) = run(&mut c, opcode::GETK, live);
+            assert_eq!(status, Status::Ok, "round {round}");
+            assert_eq!(value.as_deref(), Some(live.as_slice()), "round {round}");
+        }
+    }));
+    common::resume_process(a.pid());
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 #[test]
 fn through_twemproxy_with_the_text_protocol() {
     let (a, b) = (common::Memcached::start(&[]), common::Memcached::start(&[]));

@@ -119,6 +119,17 @@ impl Client {
                     self.take_in_earlier_answers(server, &*reqs, sink);
                     if !self.conns[server].awaits_response() {
                         self.close_if_gone_while_idle(server);
+                    } else if self.conns[server].stuck_behind_timeout() {
+                        // Answers a call that ran out of time gave up: this call's requests
+                        // would wait behind them (a proxy answers in order).
+                        if self.log_enabled(log_level::INFO) {
+                            let addr = self.conns[server].addr().to_string();
+                            self.log(
+                                log_level::INFO,
+                                format_args!("[{addr}] answers a timed-out call gave up still due: connecting again"),
+                            );
+                        }
+                        self.conns[server].reconnect_after_timeout();
                     }
                 }
             }

@@ -234,6 +234,13 @@ impl Client {
                 return IoOutcome::Done;
             }
             if wait.expired(now) {
+                if wait != Wait::NoWait && self.settings.failover.reconnect_after_timeout {
+                    // The caller gives up what is still due (see `reconnect_after_timeout`).
+                    for k in 0..self.active.len() {
+                        let server = self.active.get(k);
+                        self.conns[server].note_timed_out();
+                    }
+                }
                 return IoOutcome::Again;
             }
         }

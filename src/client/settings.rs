@@ -86,6 +86,14 @@ pub struct FailoverPolicy {
     pub eject_after: Option<u32>,
     /// How long an ejected server waits before its background retry; None: `reconnect_timeout`.
     pub ejected_retry_timeout: Option<Duration>,
+    /// A call that runs out of time gives up the answers still due (libmemcached: its caller
+    /// never sees them): the next call, after taking in what has arrived, closes a connection
+    /// still waiting for them and goes on a new one instead of queuing behind them (1.1.4
+    /// closes it at the timeout). Behind a proxy, which answers in order, one stuck backend
+    /// would otherwise hold the keys of every other. The dead-timeout timer carries over, so a
+    /// silent server is still out of service one `dead_timeout` after its oldest unanswered
+    /// request. False (OMcache): the requests stay in flight for a later `io` to finish.
+    pub reconnect_after_timeout: bool,
 }
 
 impl FailoverPolicy {
@@ -97,11 +105,13 @@ impl FailoverPolicy {
             reconnect_at_once: true,
             eject_after: Some(1),
             ejected_retry_timeout: None,
+            reconnect_after_timeout: false,
         }
     }
 
     /// libmemcached 1.1.4's behaviors: a close or reset of an established connection is
-    /// reconnected by the next request (a memcached restarted meanwhile answers it at once);
+    /// reconnected by the next request (a memcached restarted meanwhile answers it at once),
+    /// and so is one left waiting for answers a timed-out call gave up;
     /// any other failure (that reconnect refused included) puts the server out of service
     /// for RETRY_TIMEOUT; with AUTO_EJECT_HOSTS (or REMOVE_FAILED_SERVERS) it is ejected after
     /// SERVER_FAILURE_LIMIT failures and — unlike libmemcached, which never brings it back
@@ -122,6 +132,7 @@ impl FailoverPolicy {
             reconnect_at_once: false,
             eject_after: auto_eject.then_some(failure_limit.max(1)),
             ejected_retry_timeout: dead_timeout.filter(|d| !d.is_zero()),
+            reconnect_after_timeout: true,
         }
     }
 }

@@ -247,6 +247,14 @@ pub struct Connection {
     /// with the first byte sent. Queuing more requests does not restart it, so a silent server
     /// is found dead one dead_timeout after its oldest unanswered request, across calls.
     progress_at: Option<Instant>,
+    /// The dead-timeout timer of requests given up with a connection closed behind a call
+    /// that ran out of time (`reconnect_after_timeout`): the connections after it count from
+    /// it too until the server makes progress, so that a silent server is still out of
+    /// service one dead_timeout after its oldest unanswered request.
+    carried_dead_clock: Option<Instant>,
+    /// A call ran out of time while answers were due here (noted only under a failover policy
+    /// with `reconnect_after_timeout`); cleared when the connection goes idle.
+    timed_out: bool,
     /// The last send could not write everything (the server is not reading).
     send_blocked: bool,
     /// The client's id for this server's address (stable while the client lives, whatever
@@ -314,6 +322,8 @@ impl Connection {
             skip: 0,
             tail_quiet: false,
             progress_at: None,
+            carried_dead_clock: None,
+            timed_out: false,
             send_blocked: false,
             idle_looked_at: 0,
             connect_timeout: Duration::ZERO,
@@ -407,6 +417,7 @@ impl Connection {
             // run was closed) are never answered, so the time since they left says nothing
             // of the server (a noreply set followed seconds later by a get timed out at once).
             self.progress_at = None;
+            self.timed_out = false;
         }
         match self.protocol {
             Protocol::Binary => {
@@ -766,6 +777,7 @@ impl Connection {
     /// client's failover policy decided so).
     pub fn mark_dead(&mut self, retry_at: Instant, ejected: bool) {
         self.probing = false;
+        self.carried_dead_clock = None;
         self.ejected = ejected;
         self.state = State::Dead { retry_at };
         self.forget_addresses();
@@ -787,7 +799,11 @@ impl Connection {
         {
             return None;
         }
-        self.progress_at.map(|t| t + dead_timeout)
+        let since = match (self.progress_at, self.carried_dead_clock) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, c) => p.or(c),
+        };
+        since.map(|t| t + dead_timeout)
     }
 
     /// After a blocking receive that waited `waited` for nothing: starts the dead-timeout
@@ -1043,6 +1059,7 @@ impl Connection {
         self.tail_quiet = false;
         self.send_blocked = false;
         self.progress_at = None;
+        self.timed_out = false;
         self.auth_deadline = None;
         self.auth_end = 0;
     }
@@ -1209,12 +1226,46 @@ impl Connection {
         }
     }
 
+    /// A call ran out of time: answers still due here are given up by their caller (noted
+    /// for `reconnect_after_timeout`).
+    pub fn note_timed_out(&mut self) {
+        if self.awaits_response() {
+            self.timed_out = true;
+        }
+    }
+
+    /// Answers a call that ran out of time gave up are still due, and closing the connection
+    /// would lose nothing queued (everything has been written).
+    pub fn stuck_behind_timeout(&self) -> bool {
+        self.timed_out
+            && self.state == State::Connected
+            && self.awaits_response()
+            && !self.has_unsent()
+            && !self.tls_has_plaintext()
+    }
+
+    /// Gives up what is in flight and closes the connection (the next request connects
+    /// again), so that requests do not queue behind answers that a call which ran out of
+    /// time gave up (a proxy answers in order: one stuck backend would hold every key). The
+    /// dead-timeout timer is carried over to the next connection.
+    pub fn reconnect_after_timeout(&mut self) {
+        let since = match (self.progress_at, self.carried_dead_clock) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, c) => p.or(c),
+        };
+        self.inflight.clear();
+        self.skip = 0;
+        self.reset();
+        self.carried_dead_clock = since;
+    }
+
     /// After a fork, in the child: the socket is the parent's too (closing our copy leaves
     /// the parent's connection alone), and what is queued or in flight is the parent's.
     /// Forget it all; the next request connects afresh. Liveness is kept: an ejected server
     /// stays ejected and is probed again.
     pub fn forget_after_fork(&mut self, now: Instant) {
         let was_probing = self.probing;
+        self.carried_dead_clock = None;
         self.inflight.clear();
         self.skip = 0;
         self.reset();
@@ -1270,7 +1321,13 @@ impl Connection {
             match sys::send(fd, &self.out[self.out_pos..limit], true) {
                 Ok(n) => {
                     self.out_pos += n;
-                    Self::note_sent(&mut self.progress_at, &mut self.send_blocked, now, true);
+                    Self::note_sent(
+                        &mut self.progress_at,
+                        &mut self.carried_dead_clock,
+                        &mut self.send_blocked,
+                        now,
+                        true,
+                    );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.send_blocked = true;
@@ -1294,12 +1351,17 @@ impl Connection {
     /// (On the two fields, so that a TLS session borrowed from the connection can stay.)
     fn note_sent(
         progress_at: &mut Option<Instant>,
+        carried_dead_clock: &mut Option<Instant>,
         send_blocked: &mut bool,
         now: Option<Instant>,
         counts: bool,
     ) {
         if counts && (progress_at.is_none() || *send_blocked) {
             *progress_at = now;
+        }
+        if counts && *send_blocked {
+            // The server reads: progress, also for the clock carried over.
+            *carried_dead_clock = None;
         }
         *send_blocked = false;
     }
@@ -1379,6 +1441,7 @@ impl Connection {
                 // Progress: the dead-timeout timer restarts at the client's next check (which
                 // has the time at hand; no clock read per receive).
                 self.progress_at = None;
+                self.carried_dead_clock = None;
                 Ok(Received::Bytes(n))
             }
             Err(e)
