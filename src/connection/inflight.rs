@@ -138,6 +138,18 @@ impl InFlightQueue {
         Some(f)
     }
 
+    /// Takes the entry at `i` out of the queue (a text VALUE answering a get of its line that
+    /// is not the first still unanswered).
+    pub(super) fn take(&mut self, i: usize) -> Option<InFlight> {
+        let f = if i == 0 {
+            self.entries.pop_front()?
+        } else {
+            self.entries.remove(i)?
+        };
+        self.awaiting -= usize::from(!f.quiet);
+        Some(f)
+    }
+
     pub(super) fn push_front(&mut self, f: InFlight) {
         self.awaiting += usize::from(!f.quiet);
         self.entries.push_front(f);

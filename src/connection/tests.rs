@@ -449,10 +449,11 @@ fn text_get_line_hits_misses_and_repeats_in_order() {
     );
     assert_eq!(
         kinds(&mut c),
+        // The keys without a VALUE are misses once the line's END has come.
         [
-            "missed 1",
             "answer 2 0 \"vb\"",
             "answer 3 0 \"vb\"",
+            "missed 1",
             "missed 4",
             "answer 0 0 \"\""
         ]
@@ -516,8 +517,8 @@ fn text_oversized_value_is_skipped_and_the_stream_goes_on() {
 
 /// Every field of a get-line's answers (key, value, flags, CAS), the same whether the
 /// answers arrive whole (each VALUE then read from its header alone) or a byte at a time (the
-/// general parser until each one is complete); a VALUE for a key whose get came earlier in
-/// the line makes the keys before it misses.
+/// general parser until each one is complete); the keys of the line without a VALUE are
+/// misses once its END has come.
 #[test]
 fn text_value_answers_are_the_same_whole_or_byte_by_byte() {
     let bytes = b"VALUE key-a 7 3 99\r\nabc\r\nVALUE kb 4294967295 0 1\r\n\r\n\
@@ -531,8 +532,8 @@ VALUE kd 0 2 18446744073709551615\r\n\r\n\r\nEND\r\n";
     let expected = [
         "answer 1 key-a \"abc\" flags 7 cas 99",
         "answer 2 kb \"\" flags 4294967295 cas 1",
-        "missed 3",
         "answer 4 kd \"\\r\\n\" flags 0 cas 18446744073709551615",
+        "missed 3",
         "answer 0  \"\" flags 0 cas 0",
     ];
     let describe = |e: Event<'_>| match e {

@@ -202,15 +202,25 @@ impl Connection {
         let pending = self.recv.pending();
         // A multi-get's answers are mostly whole VALUEs for the get at the head of the queue:
         // those are handed out straight from their header, the rest take the general path.
+        // A VALUE answers the get of its key in the line, wherever it is: the gets before it
+        // are misses only once the line's END has come (a server or proxy that answers out
+        // of order loses no hit; found by an outside tester, libmemcached 1.1.4 takes them).
         if let Some(h) = text::complete_value(pending) {
-            let head_fits = self
-                .inflight
-                .front()
-                .is_some_and(|f| is_get(f.opcode) && f.key_tag == key_tag(h.key));
-            if head_fits {
+            let at = match self.inflight.front() {
+                Some(f) if is_get(f.opcode) => {
+                    let tag = key_tag(h.key);
+                    if f.key_tag == tag {
+                        Some(0)
+                    } else {
+                        self.find_get_entry(tag).ok()
+                    }
+                }
+                _ => None,
+            };
+            if let Some(at) = at {
                 let (key_len, flags, cas) = (h.key.len(), h.flags, h.cas.unwrap_or(0));
                 let (data_at, data_len, len) = (h.line_len, h.data_len, h.frame_len());
-                return self.value_answer(key_len, flags, cas, data_at, data_len, len);
+                return self.value_answer(at, key_len, flags, cas, data_at, data_len, len);
             }
         }
         let (reply, len) = match text::parse_reply(pending) {
@@ -232,14 +242,13 @@ impl Connection {
                 };
                 let tag = key_tag(header.key);
                 let frame_len = header.frame_len();
-                match self.find_get_entry(tag) {
+                let at = match self.find_get_entry(tag) {
                     Err(c) => return Event::Corrupt(c),
-                    Ok(pos) if pos > 0 => return self.skip_then_next(pos),
-                    Ok(_) => {}
-                }
+                    Ok(at) => at,
+                };
                 let have = pending.len();
                 self.recv.start_discard(have, (frame_len - have) as u64);
-                let entry = self.inflight.pop_front();
+                let entry = self.inflight.take(at);
                 return Event::Oversized {
                     opcode: entry.map_or(opcode::GETK, |e| e.opcode),
                     cas: 0,
@@ -257,13 +266,15 @@ impl Connection {
         let Some(head) = self.inflight.front() else {
             return Event::Corrupt(Corruption::Unexpected);
         };
-        let head_op = head.opcode;
+        let mut head_op = head.opcode;
+        // The entry the answer is for: the head, or a VALUE's get further along its line.
+        let mut at = 0;
         if let Reply::Value { key, .. } = reply {
             match self.find_get_entry(key_tag(key)) {
                 Err(c) => return Event::Corrupt(c),
-                Ok(pos) if pos > 0 => return self.skip_then_next(pos),
-                Ok(_) => {}
+                Ok(pos) => at = pos,
             }
+            head_op = self.inflight.get(at).map_or(head_op, |f| f.opcode);
         }
         if matches!(reply, Reply::End) && is_get(head_op) {
             // Keys before the line's END without a VALUE: misses.
@@ -280,10 +291,11 @@ impl Connection {
         let Some((status, last)) = answer_fits(head_op, &reply) else {
             return Event::Corrupt(Corruption::Unexpected);
         };
-        let Some(entry) = self.inflight.pop_front() else {
+        let Some(entry) = self.inflight.take(at) else {
             return Event::Corrupt(Corruption::Unexpected);
         };
         if !last {
+            // Only answers of the head come in parts.
             self.inflight.push_front(entry);
         }
         self.failures = 0;
@@ -303,10 +315,12 @@ impl Connection {
         }
     }
 
-    /// The answer of the get at the head of the queue: the whole VALUE of `len` bytes at the
-    /// head of the receive buffer, its key right after `VALUE `, its data at `data_at`.
+    /// The answer of the get at `at` in the queue: the whole VALUE of `len` bytes at the head
+    /// of the receive buffer, its key right after `VALUE `, its data at `data_at`.
+    #[allow(clippy::too_many_arguments)]
     fn value_answer(
         &mut self,
+        at: usize,
         key_len: usize,
         flags: u32,
         cas: u64,
@@ -314,7 +328,7 @@ impl Connection {
         data_len: usize,
         len: usize,
     ) -> Event<'_> {
-        let Some(entry) = self.inflight.pop_front() else {
+        let Some(entry) = self.inflight.take(at) else {
             return Event::Corrupt(Corruption::Unexpected);
         };
         self.failures = 0;
