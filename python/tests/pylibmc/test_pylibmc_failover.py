@@ -3,6 +3,7 @@ servers' keys are unaffected."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -87,6 +88,50 @@ def test_pylibmc_get_multi_of_misses_with_a_server_down_is_empty_over_text(impl,
         assert mc.get_multi([live[0], dead[0]]) == {}
     with pytest.raises(impl.Error):
         mc.get_multi(dead[:2])
+
+
+def freeze(proc):
+    """SIGSTOP, and wait until every thread has stopped: kill(2) returns before that, and a
+    worker thread may answer a request meanwhile."""
+    proc.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    tasks = f"/proc/{proc.pid}/task"
+    while time.monotonic() < deadline:
+        states = []
+        for t in os.listdir(tasks):
+            with open(f"{tasks}/{t}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(s in ("T", "t") for s in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"memcached {proc.pid} did not stop")
+
+
+def test_pylibmc_get_multi_with_its_only_server_frozen_returns_what_came(impl, server_factory,
+                                                                       binary):
+    """A get_multi that runs out of time returns what came, {} here, as pylibmc's does over
+    either protocol (ours raised a timeout error; found by an outside tester). Later calls:
+    pylibmc waits the poll timeout each time and returns {}; ours finds the server out of
+    service once its dead timeout (two poll timeouts) has passed and raises ServerDown at
+    once, as both do for a server out of service."""
+    server = server_factory()
+    mc = impl.Client([server.address], binary=binary,
+                     behaviors={"connect_timeout": 500, "_poll_timeout": 300})
+    mc.set("frozen-a", "1")
+    freeze(server.proc)
+    try:
+        start = time.monotonic()
+        assert mc.get_multi(["frozen-a", "frozen-b"]) == {}
+        assert time.monotonic() - start < 1.5
+        for _ in range(3):
+            start = time.monotonic()
+            try:
+                assert mc.get_multi(["frozen-a", "frozen-b"]) == {}
+            except impl.ServerDown:
+                pass
+            assert time.monotonic() - start < 1.5
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
 
 
 def test_pylibmc_auto_eject_moves_keys(ours, three, binary):
