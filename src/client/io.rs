@@ -238,7 +238,7 @@ impl Client {
                     // The caller gives up what is still due (see `reconnect_after_timeout`).
                     for k in 0..self.active.len() {
                         let server = self.active.get(k);
-                        self.conns[server].note_timed_out();
+                        self.conns[server].note_timed_out(now);
                     }
                 }
                 return IoOutcome::Again;

@@ -90,9 +90,11 @@ pub struct FailoverPolicy {
     /// never sees them): the next call, after taking in what has arrived, closes a connection
     /// still waiting for them and goes on a new one instead of queuing behind them (1.1.4
     /// closes it at the timeout). Behind a proxy, which answers in order, one stuck backend
-    /// would otherwise hold the keys of every other. The dead-timeout timer carries over, so a
-    /// silent server is still out of service one `dead_timeout` after its oldest unanswered
-    /// request. False (OMcache): the requests stay in flight for a later `io` to finish.
+    /// would otherwise hold the keys of every other. The dead timer then runs only while a
+    /// call waits, and what it ran carries over to the new connection: a silent server is
+    /// out of service once calls have waited `dead_timeout` on it in all without progress,
+    /// however far apart they come. False (OMcache): the requests stay in flight for a
+    /// later `io` to finish, and the timer runs across calls.
     pub reconnect_after_timeout: bool,
 }
 

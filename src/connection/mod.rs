@@ -247,11 +247,13 @@ pub struct Connection {
     /// with the first byte sent. Queuing more requests does not restart it, so a silent server
     /// is found dead one dead_timeout after its oldest unanswered request, across calls.
     progress_at: Option<Instant>,
-    /// The dead-timeout timer of requests given up with a connection closed behind a call
-    /// that ran out of time (`reconnect_after_timeout`): the connections after it count from
-    /// it too until the server makes progress, so that a silent server is still out of
-    /// service one dead_timeout after its oldest unanswered request.
-    carried_dead_clock: Option<Instant>,
+    /// Under `reconnect_after_timeout`: how long calls that ran out of time have waited on
+    /// this server without progress. Their callers gave the answers up, so the timer stops
+    /// with them (time between calls, when nobody waits, does not count) and this much of the
+    /// dead timeout is spent when it starts again, on this connection or the next one: a
+    /// silent server is out of service once calls have waited dead_timeout on it in all,
+    /// however they are spaced. Cleared by progress.
+    silence_waited: Duration,
     /// A call ran out of time while answers were due here (noted only under a failover policy
     /// with `reconnect_after_timeout`); cleared when the connection goes idle.
     timed_out: bool,
@@ -322,7 +324,7 @@ impl Connection {
             skip: 0,
             tail_quiet: false,
             progress_at: None,
-            carried_dead_clock: None,
+            silence_waited: Duration::ZERO,
             timed_out: false,
             send_blocked: false,
             idle_looked_at: 0,
@@ -777,7 +779,7 @@ impl Connection {
     /// client's failover policy decided so).
     pub fn mark_dead(&mut self, retry_at: Instant, ejected: bool) {
         self.probing = false;
-        self.carried_dead_clock = None;
+        self.silence_waited = Duration::ZERO;
         self.ejected = ejected;
         self.state = State::Dead { retry_at };
         self.forget_addresses();
@@ -799,11 +801,8 @@ impl Connection {
         {
             return None;
         }
-        let since = match (self.progress_at, self.carried_dead_clock) {
-            (Some(p), Some(c)) => Some(p.min(c)),
-            (p, c) => p.or(c),
-        };
-        since.map(|t| t + dead_timeout)
+        self.progress_at
+            .map(|t| t + dead_timeout.saturating_sub(self.silence_waited))
     }
 
     /// After a blocking receive that waited `waited` for nothing: starts the dead-timeout
@@ -1226,11 +1225,14 @@ impl Connection {
         }
     }
 
-    /// A call ran out of time: answers still due here are given up by their caller (noted
-    /// for `reconnect_after_timeout`).
-    pub fn note_timed_out(&mut self) {
+    /// A call ran out of time at `now`: answers still due here are given up by their caller
+    /// (`reconnect_after_timeout`). The dead timer stops, what it ran counted as waited.
+    pub fn note_timed_out(&mut self, now: Instant) {
         if self.awaits_response() {
             self.timed_out = true;
+            if let Some(p) = self.progress_at.take() {
+                self.silence_waited += now.saturating_duration_since(p);
+            }
         }
     }
 
@@ -1247,16 +1249,11 @@ impl Connection {
     /// Gives up what is in flight and closes the connection (the next request connects
     /// again), so that requests do not queue behind answers that a call which ran out of
     /// time gave up (a proxy answers in order: one stuck backend would hold every key). The
-    /// dead-timeout timer is carried over to the next connection.
+    /// silence waited carries over to the next connection.
     pub fn reconnect_after_timeout(&mut self) {
-        let since = match (self.progress_at, self.carried_dead_clock) {
-            (Some(p), Some(c)) => Some(p.min(c)),
-            (p, c) => p.or(c),
-        };
         self.inflight.clear();
         self.skip = 0;
         self.reset();
-        self.carried_dead_clock = since;
     }
 
     /// After a fork, in the child: the socket is the parent's too (closing our copy leaves
@@ -1265,7 +1262,7 @@ impl Connection {
     /// stays ejected and is probed again.
     pub fn forget_after_fork(&mut self, now: Instant) {
         let was_probing = self.probing;
-        self.carried_dead_clock = None;
+        self.silence_waited = Duration::ZERO;
         self.inflight.clear();
         self.skip = 0;
         self.reset();
@@ -1323,7 +1320,7 @@ impl Connection {
                     self.out_pos += n;
                     Self::note_sent(
                         &mut self.progress_at,
-                        &mut self.carried_dead_clock,
+                        &mut self.silence_waited,
                         &mut self.send_blocked,
                         now,
                         true,
@@ -1351,7 +1348,7 @@ impl Connection {
     /// (On the two fields, so that a TLS session borrowed from the connection can stay.)
     fn note_sent(
         progress_at: &mut Option<Instant>,
-        carried_dead_clock: &mut Option<Instant>,
+        silence_waited: &mut Duration,
         send_blocked: &mut bool,
         now: Option<Instant>,
         counts: bool,
@@ -1360,8 +1357,8 @@ impl Connection {
             *progress_at = now;
         }
         if counts && *send_blocked {
-            // The server reads: progress, also for the clock carried over.
-            *carried_dead_clock = None;
+            // The server reads: progress, also for the silence waited before.
+            *silence_waited = Duration::ZERO;
         }
         *send_blocked = false;
     }
@@ -1441,7 +1438,7 @@ impl Connection {
                 // Progress: the dead-timeout timer restarts at the client's next check (which
                 // has the time at hand; no clock read per receive).
                 self.progress_at = None;
-                self.carried_dead_clock = None;
+                self.silence_waited = Duration::ZERO;
                 Ok(Received::Bytes(n))
             }
             Err(e)

@@ -840,3 +840,33 @@ fn the_dead_timer_starts_with_the_first_request_whose_answer_is_due() {
     c.start_dead_timer(now + dead_timeout);
     assert_eq!(c.dead_deadline(dead_timeout), Some(now + dead_timeout));
 }
+
+/// Under `reconnect_after_timeout` the dead timer runs only while calls wait: a call that ran
+/// out of time stops it, what it ran is spent from the next start (on this connection or the
+/// one that replaces it), and the time between calls does not count.
+#[test]
+fn the_silence_waited_by_timed_out_calls_carries_over_to_the_next_connection() {
+    use std::time::{Duration, Instant};
+    let dead_timeout = Duration::from_millis(600);
+    let mut c = scripted(&[(GETK, b"stuck", 10)], b"");
+    c.state = State::Connected;
+    c.out_pos = c.out.len();
+    let t0 = Instant::now();
+    c.start_dead_timer(t0);
+    // The call ran out of time after 300 ms: the timer stops.
+    c.note_timed_out(t0 + Duration::from_millis(300));
+    assert_eq!(c.dead_deadline(dead_timeout), None);
+    assert!(c.stuck_behind_timeout());
+    // Ten seconds later the next call: a new connection, its request sent at `later`.
+    let later = t0 + Duration::from_secs(10);
+    c.reconnect_after_timeout();
+    assert_eq!(c.inflight_len(), 0);
+    c.state = State::Connected;
+    queue_request(&mut c, GETK, b"alpha", 11);
+    c.out_pos = c.out.len();
+    c.start_dead_timer(later);
+    assert_eq!(
+        c.dead_deadline(dead_timeout),
+        Some(later + Duration::from_millis(300))
+    );
+}

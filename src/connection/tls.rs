@@ -162,7 +162,7 @@ impl Connection {
                     // Handshake records are not progress on requests.
                     Ok(_) => Self::note_sent(
                         &mut self.progress_at,
-                        &mut self.carried_dead_clock,
+                        &mut self.silence_waited,
                         &mut self.send_blocked,
                         now,
                         !handshaking,
@@ -325,7 +325,7 @@ impl Connection {
         }
         // Progress: the dead-timeout timer restarts at the client's next check.
         self.progress_at = None;
-        self.carried_dead_clock = None;
+        self.silence_waited = std::time::Duration::ZERO;
         Ok(Received::Bytes(total))
     }
 }

@@ -242,7 +242,14 @@ pub struct Twemproxy {
 
 impl Twemproxy {
     /// None when nutcracker is not installed (the caller skips, saying so).
+    #[allow(dead_code)]
     pub fn start(servers: &[&Memcached]) -> Option<Twemproxy> {
+        Self::start_hashing(servers, "fnv1a_64")
+    }
+
+    /// With the key hash `hash` (nutcracker's ketama with fnv1a_64 may put every short key on
+    /// one server, depending on the servers' ports; md5 spreads them).
+    pub fn start_hashing(servers: &[&Memcached], hash: &str) -> Option<Twemproxy> {
         let binary = ["/usr/sbin/nutcracker", "/usr/bin/nutcracker"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())?;
@@ -259,7 +266,7 @@ impl Twemproxy {
             std::fs::write(
                 &config,
                 format!(
-                    "pool:\n  listen: 127.0.0.1:{port}\n  hash: fnv1a_64\n  distribution: ketama\n  \
+                    "pool:\n  listen: 127.0.0.1:{port}\n  hash: {hash}\n  distribution: ketama\n  \
                      auto_eject_hosts: false\n  timeout: 2000\n  servers:\n{}\n",
                     list.join("\n")
                 ),
