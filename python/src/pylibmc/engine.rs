@@ -385,8 +385,7 @@ impl Inner {
     }
 
     /// The engine's settings as the model says (as the libmemcached face applies them, except
-    /// that buffer_requests and _noreply are kept as settings only: every call here waits for
-    /// its answers).
+    /// that buffer_requests is kept as a setting only, and _noreply acts in `single`).
     pub fn apply_settings(&mut self) {
         let m = &self.model;
         self.engine.set_protocol(if m.binary_protocol {
@@ -495,11 +494,34 @@ impl Inner {
         } else {
             Route::Key
         };
-        let wait = self.wait();
+        let copies = replicas::copies(&self.model, &self.engine);
+        // `_noreply`: stores and deletes go quietly (text `noreply`, binary quiet opcodes) and
+        // are written out before the call returns, not waited for, as pylibmc's are (found by
+        // an outside tester: each waited for its answer, a stalled server took the whole poll
+        // timeout per set and two of them put it out of service). Replicated writes still
+        // wait: whether a copy is made depends on the first write's answer.
+        let noreply = !self.model.reply
+            && copies == 0
+            && matches!(
+                op,
+                opcode::SET
+                    | opcode::ADD
+                    | opcode::REPLACE
+                    | opcode::APPEND
+                    | opcode::PREPEND
+                    | opcode::DELETE
+            );
+        let call_wait = self.wait();
+        let wait = if noreply { Wait::NoWait } else { call_wait };
+        let wire_op = if noreply {
+            omcache::protocol::quiet_variant(op)
+        } else {
+            op
+        };
         let mut reqs = [Request {
             route,
             parts: RequestParts {
-                opcode: op,
+                opcode: wire_op,
                 key: wire,
                 extras,
                 value,
@@ -520,7 +542,6 @@ impl Inner {
         // whatever its size.
         let need = value.len().saturating_add(wire.len()).saturating_add(64);
         let limit = self.engine.raise_send_limit(need);
-        let copies = replicas::copies(&self.model, &self.engine);
         let status = if copies == 0 {
             self.engine
                 .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
@@ -537,8 +558,20 @@ impl Inner {
                 .command(&mut omcache::client::Requests(&mut reqs), &mut sink, wait)
         };
         self.engine.restore_send_limit(limit);
+        let status = match status {
+            // Queued: written out now (a connection still being made is finished first),
+            // or it would wait for the next call on this client.
+            Status::Buffered if noreply && self.engine.has_unsent() => {
+                match self.engine.write_buffers(call_wait) {
+                    Status::Ok => Status::Buffered,
+                    failed => failed,
+                }
+            }
+            other => other,
+        };
         answer.status = match (sink.status, status) {
             (Some(s), _) => s,
+            (None, Status::Buffered) if noreply => Status::Ok,
             (None, Status::Ok) => Status::NotFound,
             (None, other) => other,
         };

@@ -201,3 +201,29 @@ def test_pylibmc_restarted_server_answers_the_next_call(impl, server_factory, bi
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_pylibmc_noreply_writes_do_not_wait_for_a_stalled_server(impl, server_factory, binary):
+    """With `_noreply`, sets and deletes are written and not waited for, as pylibmc's are:
+    a stalled server costs them nothing and they land once it resumes (ours waited for each
+    answer: the poll timeout per set, then the server out of service; found by an outside
+    tester)."""
+    server = server_factory()
+    mc = impl.Client([server.address], binary=binary,
+                     behaviors={"_noreply": True, "_poll_timeout": 300, "connect_timeout": 500})
+    assert mc.set("nr-gone", "x") is True
+    freeze(server.proc)
+    try:
+        start = time.monotonic()
+        for i in range(20):
+            assert mc.set(f"nr-{i}", str(i)) is True
+        assert mc.delete("nr-gone") is True
+        assert time.monotonic() - start < 0.25
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    check = impl.Client([server.address], binary=binary)
+    want = {f"nr-{i}": str(i) for i in range(20)}
+    deadline = time.monotonic() + 5
+    while check.get_multi(list(want) + ["nr-gone"]) != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert check.get_multi(list(want) + ["nr-gone"]) == want
