@@ -18,6 +18,12 @@ use omcache::Client;
 /// and `mn`. On its first connection only, 50 ms after
 /// the first get's answer, it sends `unasked`. Returns its address and its connection count.
 fn server(unasked: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    listen(move |stream, first| serve(stream, first.then_some(unasked)))
+}
+
+/// A listener on a free loopback port whose connections are each served by `serve` on a
+/// thread of their own (told whether it is the first); its address and connection count.
+fn listen(serve: impl Fn(TcpStream, bool) + Copy + Send + 'static) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -26,7 +32,7 @@ fn server(unasked: &'static [u8]) -> (String, Arc<AtomicUsize>) {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let first = count.fetch_add(1, Ordering::SeqCst) == 0;
-            thread::spawn(move || serve(stream, first.then_some(unasked)));
+            thread::spawn(move || serve(stream, first));
         }
     });
     (addr, connections)
@@ -212,40 +218,31 @@ fn a_multi_get_over_two_servers_skips_the_one_that_sent_unasked_bytes() {
 /// A text server that answers a get line's keys in reverse order, and has none of the keys
 /// that start with `miss`. Returns its address and its connection count.
 fn reversing_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let count = connections.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            count.fetch_add(1, Ordering::SeqCst);
-            thread::spawn(move || {
-                let mut out = stream.try_clone().unwrap();
-                let mut input = BufReader::new(stream);
-                let mut line = String::new();
-                while input.read_line(&mut line).unwrap_or(0) > 0 {
-                    let words: Vec<&str> = line.split_whitespace().collect();
-                    let mut reply = Vec::new();
-                    if matches!(words.first().copied(), Some("get" | "gets")) {
-                        for key in words[1..].iter().rev().filter(|k| !k.starts_with("miss")) {
-                            let value = format!("val-{key}");
-                            let head = format!("VALUE {key} 0 {}\r\n{value}\r\n", value.len());
-                            reply.extend_from_slice(head.as_bytes());
-                        }
-                        reply.extend_from_slice(b"END\r\n");
-                    } else {
-                        reply.extend_from_slice(b"ERROR\r\n");
-                    }
-                    if out.write_all(&reply).is_err() {
-                        return;
-                    }
-                    line.clear();
-                }
-            });
+    listen(|stream, _| serve_reversed(stream))
+}
+
+fn serve_reversed(stream: TcpStream) {
+    let mut out = stream.try_clone().unwrap();
+    let mut input = BufReader::new(stream);
+    let mut line = String::new();
+    while input.read_line(&mut line).unwrap_or(0) > 0 {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut reply = Vec::new();
+        if matches!(words.first().copied(), Some("get" | "gets")) {
+            for key in words[1..].iter().rev().filter(|k| !k.starts_with("miss")) {
+                let value = format!("val-{key}");
+                let head = format!("VALUE {key} 0 {}\r\n{value}\r\n", value.len());
+                reply.extend_from_slice(head.as_bytes());
+            }
+            reply.extend_from_slice(b"END\r\n");
+        } else {
+            reply.extend_from_slice(b"ERROR\r\n");
         }
-    });
-    (addr, connections)
+        if out.write_all(&reply).is_err() {
+            return;
+        }
+        line.clear();
+    }
 }
 
 /// A VALUE answers the get of its key wherever it is in the line: the gets before it are
