@@ -1178,6 +1178,34 @@ fn an_mget_right_after_a_server_died_says_why_its_keys_are_missing() {
     }
 }
 
+/// A handle on `server` connected (one set made) and buffering requests from now on.
+fn buffering_handle(server: &common::Memcached, binary: bool) -> *mut types::memcached_st {
+    let memc = handle(std::slice::from_ref(server), binary);
+    set(memc, "warm", b"w", 0);
+    assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+    memc
+}
+
+/// Every key holds `v` on `server`, read through a new handle.
+fn assert_all_stored(server: &common::Memcached, binary: bool, keys: &[String], what: &str) {
+    let fresh = handle(std::slice::from_ref(server), binary);
+    for k in keys {
+        assert_eq!(
+            get(fresh, k),
+            (SUCCESS, Some(b"v".to_vec()), 0),
+            "{what}: {k}"
+        );
+    }
+    memcached_free(fresh);
+}
+
+/// `server` killed and a new memcached started on its port.
+fn restarted(server: common::Memcached) -> common::Memcached {
+    let port = server.port;
+    drop(server);
+    common::Memcached::start_at(port)
+}
+
 #[test]
 fn buffered_sets_queued_across_a_server_restart_reach_the_restarted_server() {
     // Buffered sets queued (not yet written), memcached killed and restarted on the same
@@ -1185,17 +1213,13 @@ fn buffered_sets_queued_across_a_server_restart_reach_the_restarted_server() {
     // server had closed and lost, the flush saying SUCCESS (1.1.4 loses them too; found by
     // an outside tester). The queue now goes on a new connection.
     let mut server = common::Memcached::start(&[]);
-    let port = server.port;
     for binary in [false, true] {
-        let memc = handle(std::slice::from_ref(&server), binary);
-        set(memc, "warm", b"w", 0);
-        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        let memc = buffering_handle(&server, binary);
         let keys: Vec<String> = (0..8).map(|i| format!("across-{binary}-{i}")).collect();
         for k in &keys[..4] {
             assert_eq!(store(memc, k, b"v", 0), BUFFERED, "binary={binary}");
         }
-        drop(server);
-        server = common::Memcached::start_at(port);
+        server = restarted(server);
         // Past a coarse clock tick: the next write looks at its connection.
         std::thread::sleep(std::time::Duration::from_millis(20));
         for k in &keys[4..] {
@@ -1203,15 +1227,7 @@ fn buffered_sets_queued_across_a_server_restart_reach_the_restarted_server() {
         }
         assert_eq!(memcached_flush_buffers(memc), SUCCESS, "binary={binary}");
         memcached_free(memc);
-        let fresh = handle(std::slice::from_ref(&server), binary);
-        for k in &keys {
-            assert_eq!(
-                get(fresh, k),
-                (SUCCESS, Some(b"v".to_vec()), 0),
-                "binary={binary}: {k}"
-            );
-        }
-        memcached_free(fresh);
+        assert_all_stored(&server, binary, &keys, &format!("binary={binary}"));
     }
 }
 
@@ -1228,36 +1244,24 @@ fn buffered_sets_queued_before_a_server_restart_reach_it_through_a_flush_a_quit_
         Free,
     }
     let mut server = common::Memcached::start(&[]);
-    let port = server.port;
     for binary in [false, true] {
         for then in [Then::Flush, Then::Quit, Then::Free] {
             let what = format!("binary={binary} {then:?}");
-            let memc = handle(std::slice::from_ref(&server), binary);
-            set(memc, "warm", b"w", 0);
-            assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+            let memc = buffering_handle(&server, binary);
             let keys: Vec<String> = (0..4)
                 .map(|i| format!("flushed-{binary}-{then:?}-{i}"))
                 .collect();
             for k in &keys {
                 assert_eq!(store(memc, k, b"v", 0), BUFFERED, "{what}");
             }
-            drop(server);
-            server = common::Memcached::start_at(port);
+            server = restarted(server);
             match then {
                 Then::Flush => assert_eq!(memcached_flush_buffers(memc), SUCCESS, "{what}"),
                 Then::Quit => memcached_quit(memc),
                 Then::Free => {}
             }
             memcached_free(memc);
-            let fresh = handle(std::slice::from_ref(&server), binary);
-            for k in &keys {
-                assert_eq!(
-                    get(fresh, k),
-                    (SUCCESS, Some(b"v".to_vec()), 0),
-                    "{what}: {k}"
-                );
-            }
-            memcached_free(fresh);
+            assert_all_stored(&server, binary, &keys, &what);
         }
     }
 }
@@ -1270,15 +1274,11 @@ fn a_request_behind_buffered_sets_after_a_server_restart_takes_them_to_the_new_c
     // set lost (found by an outside tester with `-o idle_timeout=1`). A request behind writes
     // not yet written looks as those writes do.
     let mut server = common::Memcached::start(&[]);
-    let port = server.port;
     for binary in [false, true] {
-        let memc = handle(std::slice::from_ref(&server), binary);
-        set(memc, "warm", b"w", 0);
-        assert_eq!(memcached_behavior_set(memc, BUFFER_REQUESTS, 1), SUCCESS);
+        let memc = buffering_handle(&server, binary);
         let key = format!("behind-{binary}");
         assert_eq!(store(memc, &key, b"queued", 0), BUFFERED, "binary={binary}");
-        drop(server);
-        server = common::Memcached::start_at(port);
+        server = restarted(server);
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(
             get(memc, &key),
@@ -1310,7 +1310,6 @@ fn writes_after_a_server_restart_reach_the_restarted_server() {
     }
     const NOREPLY: i32 = 26;
     let mut server = common::Memcached::start(&[]);
-    let port = server.port;
     for binary in [false, true] {
         for before in [Before::Set, Before::BufferedFlush] {
             for next in [Next::BufferedFlush, Next::NoreplySet, Next::Set] {
@@ -1331,8 +1330,7 @@ fn writes_after_a_server_restart_reach_the_restarted_server() {
                         std::thread::sleep(std::time::Duration::from_millis(50));
                     }
                 }
-                drop(server);
-                server = common::Memcached::start_at(port);
+                server = restarted(server);
                 let key = format!("after-{binary}-{before:?}-{next:?}");
                 match next {
                     Next::BufferedFlush => {
