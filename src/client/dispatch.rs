@@ -111,11 +111,21 @@ impl Client {
             // answers of no request of this batch: OMcache's callback still sees them), so
             // that a connection the server closed behind them (a restart after a flush of
             // buffered writes) is replaced before this call's requests go on it.
+            // One look per connection and clock tick (`idle_look_due`): a stream of calls
+            // each queueing behind the same earlier answers (buffered sets behind a flush's
+            // NOOP) would otherwise pay a system call per call and server. A connection whose
+            // earlier call timed out is always looked at before it is replaced.
+            let now_ms = self.idle_clock_ms;
             let mut k = 0;
             while k < self.active.len() {
                 let server = self.active.get(k);
                 k += 1;
                 if self.conns[server].awaits_response() {
+                    if !self.conns[server].stuck_behind_timeout()
+                        && !self.conns[server].idle_look_due(now_ms, true)
+                    {
+                        continue;
+                    }
                     self.take_in_earlier_answers(server, &*reqs, sink);
                     if !self.conns[server].awaits_response() {
                         self.close_if_gone_while_idle(server);
