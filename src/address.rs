@@ -16,7 +16,7 @@ use std::net::Ipv6Addr;
 pub const DEFAULT_PORT: u16 = 11211;
 
 /// One configured server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ServerAddr {
     /// The host as the ring names it: IPv6 addresses keep their brackets (libmemcached 1.1.4
     /// hashes `"[::1]:11212-3"`); a unix socket's host is its path.
@@ -96,7 +96,7 @@ impl fmt::Display for ServerAddr {
 }
 
 /// Why a server entry can never connect. Each variant carries the entry as given (trimmed).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AddressError {
     /// `":11211"`: nothing before the port.
     EmptyHost(String),

@@ -338,3 +338,30 @@ fn one_million_buffered_sets_flushed_at_once() {
     }
     assert_eq!(total, 1_000_000);
 }
+
+#[test]
+fn a_new_list_keeps_the_connections_of_servers_still_listed_even_listed_twice() {
+    // `replace_servers` matches old and new entries by address through a map (a list of
+    // 10,000 servers was matched with a scan per entry); a server listed twice keeps both
+    // of its connections, in order.
+    let (_s, list) = common::cluster(3);
+    let addrs: Vec<&str> = list.split(',').collect();
+    let (a, b, extra) = (addrs[0], addrs[1], addrs[2]);
+    let mut c = client(&format!("{a},{b},{a}"));
+    for i in 0..3 {
+        c.noop(i).unwrap();
+    }
+    let old: Vec<_> = (0..3).map(|i| c.server_fd(i).unwrap()).collect();
+    c.set_servers(&format!("{b},{a},{a},{extra}")).unwrap();
+    assert_eq!(c.server_fd(0), Some(old[1]));
+    assert_eq!(c.server_fd(1), Some(old[0]));
+    assert_eq!(c.server_fd(2), Some(old[2]));
+    assert_eq!(c.server_fd(3), None);
+    // Servers dropped and taken back get connections of their own again.
+    c.set_servers(extra).unwrap();
+    c.set_servers(&format!("{a},{extra}")).unwrap();
+    for i in 0..2 {
+        c.noop(i).unwrap();
+    }
+    assert!(c.server_fd(0).is_some() && c.server_fd(1).is_some());
+}

@@ -283,6 +283,8 @@ pub struct Client {
     /// Every server address this client has had in its list; a server's id is its place
     /// here (`Connection::server_id`).
     server_ids: Vec<crate::address::ServerAddr>,
+    /// `server_ids` inverted: a list of 10,000 servers finds each one's id without a scan.
+    server_id_index: std::collections::HashMap<crate::address::ServerAddr, usize>,
     /// The protocol every connection speaks.
     protocol: Protocol,
     /// Whether text gets ask for CAS uniques (see `set_text_cas`).
@@ -362,6 +364,7 @@ impl Client {
             conns: Vec::new(),
             departed: Vec::new(),
             server_ids: Vec::new(),
+            server_id_index: std::collections::HashMap::new(),
             protocol: Protocol::Binary,
             text_cas: true,
             failures_seen: 0,

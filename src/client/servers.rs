@@ -1,6 +1,7 @@
 //! The server list (in the caller's order, each with its weight), its continuum, and routing a
 //! request to a live server.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::address::{parse_server_list, AddressError, ServerAddr};
@@ -53,14 +54,22 @@ impl Client {
             .into_iter()
             .map(Some)
             .collect();
+        // Where each old server stands (listed twice: each place in order), so that a list
+        // of 10,000 servers is matched in one pass instead of a scan per entry.
+        let mut old_places: HashMap<ServerAddr, Vec<usize>> = HashMap::with_capacity(old.len());
+        for (i, c) in old.iter().enumerate().rev() {
+            if let Some(c) = c {
+                old_places.entry(c.addr().clone()).or_default().push(i);
+            }
+        }
         let servers = servers.into_iter();
         let mut conns = Vec::with_capacity(servers.size_hint().0);
         self.weights.clear();
         for Server { addr, weight } in servers {
-            let reused = old
-                .iter_mut()
-                .find(|c| c.as_ref().is_some_and(|c| *c.addr() == addr))
-                .and_then(Option::take);
+            let reused = old_places
+                .get_mut(&addr)
+                .and_then(Vec::pop)
+                .and_then(|i| old[i].take());
             let conn = match reused {
                 Some(c) => c,
                 None => self.returning_or_new_connection(addr),
@@ -153,11 +162,13 @@ impl Client {
     /// The connection of a server entering the list: the one it left with if it departed
     /// with a failure state (out of service, due for a flush), else a new one.
     fn returning_or_new_connection(&mut self, addr: ServerAddr) -> Connection {
-        let id = match self.server_ids.iter().position(|a| *a == addr) {
-            Some(id) => id,
+        let id = match self.server_id_index.get(&addr) {
+            Some(&id) => id,
             None => {
+                let id = self.server_ids.len();
                 self.server_ids.push(addr.clone());
-                self.server_ids.len() - 1
+                self.server_id_index.insert(addr.clone(), id);
+                id
             }
         };
         let mut conn = self.departed_or_new_connection(addr);
