@@ -367,6 +367,34 @@ impl NameBuf {
     }
 }
 
+/// Counting sort of `from` into `to` by bucket `(value >> shift) - first`, for the
+/// `bounds.len() - 1` buckets that `bounds` covers: on return bucket b is
+/// `to[bounds[b]..bounds[b + 1]]`. Within a bucket the points keep their order.
+fn sort_into_buckets(
+    from: &[Point],
+    to: &mut [Point],
+    bounds: &mut [u32],
+    shift: u32,
+    first: usize,
+) {
+    bounds.fill(0);
+    for p in from {
+        bounds[(p.value >> shift) as usize - first + 1] += 1;
+    }
+    for b in 1..bounds.len() {
+        bounds[b] += bounds[b - 1];
+    }
+    // Each bucket's next place: its start, kept in the slot of the bucket before it.
+    for p in from {
+        let place = &mut bounds[(p.value >> shift) as usize - first];
+        to[*place as usize] = *p;
+        *place += 1;
+    }
+    // The bumps moved every start to its bucket's end, one slot early: shift back.
+    bounds.copy_within(0..bounds.len() - 1, 1);
+    bounds[0] = 0;
+}
+
 /// One point of the ring. Ordered by value, then server index (the derived order).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Point {
@@ -623,24 +651,40 @@ impl Continuum {
             return;
         }
         const MAX_BITS: u32 = 18;
+        const GROUP_BITS: u32 = 8;
         let bits = ((n / 4).ilog2() + 1).min(MAX_BITS);
         self.index_shift = 32 - bits;
         let shift = self.index_shift;
         let buckets = 1usize << bits;
         let mut index = vec![0u32; buckets + 1];
-        for p in &points {
-            index[(p.value >> shift) as usize + 1] += 1;
-        }
-        for b in 1..=buckets {
-            index[b] += index[b - 1];
-        }
-        // index[b] is now the first slot of bucket b; `next` walks each bucket's slots.
-        let mut next = index.clone();
         let mut sorted = vec![Point::default(); n];
-        for p in points {
-            let slot = &mut next[(p.value >> shift) as usize];
-            sorted[*slot as usize] = p;
-            *slot += 1;
+        if bits <= GROUP_BITS {
+            sort_into_buckets(&points, &mut sorted, &mut index, shift, 0);
+        } else {
+            // Two passes: by the top GROUP_BITS bits first (256 write streams, which the cache
+            // holds), then each group into its buckets, whose places and counters then lie
+            // within a few kilobytes. One pass straight into 2^18 buckets missed the cache on
+            // nearly every point at 10,000 servers (half the build's time).
+            let mut groups = [0u32; (1 << GROUP_BITS) + 1];
+            sort_into_buckets(&points, &mut sorted, &mut groups, 32 - GROUP_BITS, 0);
+            let per_group = 1usize << (bits - GROUP_BITS);
+            for (g, bound) in groups.windows(2).enumerate() {
+                let (start, end) = (bound[0], bound[1]);
+                let (lo, hi) = (start as usize, end as usize);
+                let first = g * per_group;
+                sort_into_buckets(
+                    &sorted[lo..hi],
+                    &mut points[lo..hi],
+                    &mut index[first..=first + per_group],
+                    shift,
+                    first,
+                );
+                // Places within the group are relative to it.
+                for i in &mut index[first..=first + per_group] {
+                    *i += start;
+                }
+            }
+            std::mem::swap(&mut points, &mut sorted);
         }
         for b in index.windows(2) {
             sort_bucket(&mut sorted[b[0] as usize..b[1] as usize]);
