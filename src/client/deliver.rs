@@ -14,6 +14,19 @@ pub(super) enum Report {
     /// The request never left its dead server: route it again (still pending in the batch),
     /// or fail it with `status` (the server's failure) if it cannot be made again.
     Reroute { opaque: u32, status: Status },
+    /// A write of an earlier call, which no batch waits for (a buffered or quiet write made
+    /// without waiting), was lost with its connection or its server's leaving the list: told
+    /// to the next sink as an answer of no request (OMcache's response callback sees one
+    /// keyless failure per lost write) instead of vanishing.
+    Unclaimed { status: Status },
+}
+
+/// Records the loss of a request that belongs to no current batch, if it was a write
+/// (`Report::Unclaimed`); reads given up on are nobody's loss.
+pub(super) fn note_unclaimed(reports: &mut Vec<Report>, opcode: u8, status: Status) {
+    if crate::protocol::changes_value(opcode) && status.failure().is_some() {
+        reports.push(Report::Unclaimed { status });
+    }
 }
 
 /// Completes a batch member with a failure, and tells the caller now (with its request set)
@@ -72,7 +85,7 @@ impl Client {
         if !self
             .reports
             .iter()
-            .any(|r| matches!(r, Report::Failed { .. }))
+            .any(|r| matches!(r, Report::Failed { .. } | Report::Unclaimed { .. }))
         {
             return;
         }
@@ -82,9 +95,25 @@ impl Client {
                 sink.response(&Response::synthetic(status, &[]), Some(index));
                 false
             }
+            Report::Unclaimed { status } => {
+                sink.response(&Response::synthetic(status, &[]), None);
+                false
+            }
             Report::Reroute { .. } => true,
         });
         self.reports = reports;
+    }
+
+    /// Tells `sink` of the lost writes of earlier calls (`Report::Unclaimed`), as answers of
+    /// no request, and forgets them.
+    pub(super) fn hand_over_unclaimed(&mut self, sink: &mut dyn ResponseSink) {
+        self.reports.retain(|report| match *report {
+            Report::Unclaimed { status } => {
+                sink.response(&Response::synthetic(status, &[]), None);
+                false
+            }
+            _ => true,
+        });
     }
 
     /// Hands over the outcomes decided without the caller's requests (see `Report`).
@@ -100,6 +129,9 @@ impl Client {
                     sink.response(&Response::synthetic(status, key), Some(index));
                 }
                 Report::Failed { .. } => {}
+                Report::Unclaimed { status } => {
+                    sink.response(&Response::synthetic(status, &[]), None);
+                }
                 Report::Reroute { opaque, status } => {
                     let Some(index) = self.batch.index_of(opaque) else {
                         continue;
@@ -207,6 +239,10 @@ impl Client {
                 Event::Unanswered(f) => {
                     if f.origin == Origin::User && !f.quiet {
                         // memcached answers every non-quiet request in order: this one was lost.
+                        if self.batch.index_of(f.opaque).is_none() {
+                            let status = Status::Failed(Failure::ProtocolError);
+                            note_unclaimed(&mut self.reports, f.opcode, status);
+                        }
                         fail_member(
                             &mut self.batch,
                             &mut self.reports,

@@ -93,8 +93,12 @@ impl Client {
             self.advance_probes(Instant::now());
         }
         // A new batch: outcomes of the previous one not yet handed over are moot (also those
-        // the two passes above decided: they must not be taken for this batch's).
-        self.reports.clear();
+        // the two passes above decided: they must not be taken for this batch's), except the
+        // losses of earlier calls' writes, told to this call's sink as answers of no request.
+        if !self.reports.is_empty() {
+            self.hand_over_unclaimed(sink);
+            self.reports.clear();
+        }
         let room = (self.conns.len() + n).saturating_mul(2) as u32;
         if u32::MAX - self.last_id <= room {
             self.log(

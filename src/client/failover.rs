@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::connection::{Origin, State};
 use crate::sys;
 
-use super::deliver::Report;
+use super::deliver::{note_unclaimed, Report};
 use super::{log_level, Client, Discard, Failure, RequestSet, ResponseSink, Status};
 
 /// What a failed connect means: nobody listening, a connect that did not finish, or a name
@@ -286,6 +286,10 @@ impl Client {
                 continue;
             }
             let Some(i) = self.batch.index_of(f.opaque) else {
+                // A request of an earlier call: a lost write is told all the same.
+                let before = self.reports.len();
+                note_unclaimed(&mut self.reports, f.opcode, Status::Failed(failure));
+                failed += self.reports.len() - before;
                 continue;
             };
             let mut status = Status::Failed(failure);

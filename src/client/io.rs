@@ -34,6 +34,9 @@ impl Client {
         wait: impl Into<Wait>,
     ) -> IoOutcome {
         let wait = self.begin_io(wait.into());
+        // Buffered requests about to be written go on a new connection if the server closed
+        // theirs meanwhile (a restart after they were queued), instead of into the closed one.
+        self.look_before_writing_queues();
         match reqs {
             Some(r) => self.hand_over_reports(r, sink),
             None => self.hand_over_failures_keyless(sink),
@@ -54,6 +57,8 @@ impl Client {
         let outcome = self.io_loop(reqs, sink, wait);
         if reqs.is_none() {
             self.hand_over_failures_keyless(sink);
+        } else {
+            self.hand_over_unclaimed(sink);
         }
         outcome
     }

@@ -372,7 +372,7 @@ impl Client {
     /// replaced with the queue kept, instead of taking it into the closed connection (found
     /// by an outside tester: sets queued before and after a restart were lost by the flush).
     /// One `recv(MSG_PEEK)` per such connection and flush.
-    fn look_before_writing_queues(&mut self) {
+    pub(super) fn look_before_writing_queues(&mut self) {
         self.check_fork();
         self.refresh_active_if_stale();
         let mut k = 0;
@@ -387,7 +387,7 @@ impl Client {
 
     /// Sends everything buffered and waits for outstanding answers.
     pub fn flush_buffers(&mut self, wait: impl Into<Wait>) -> Status {
-        self.look_before_writing_queues();
+        // `io` looks at the queued connections before it writes (`look_before_writing_queues`).
         match self.io(None, &mut super::Discard, wait) {
             super::IoOutcome::Done => Status::Ok,
             super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
