@@ -274,3 +274,49 @@ fn a_multi_get_answered_out_of_order_loses_no_hit() {
     );
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
+
+/// A text server that answers the first key of a get line only (no END), then closes the
+/// connection after 200 ms.
+fn first_then_close_server() -> (String, Arc<AtomicUsize>) {
+    listen(|stream, _| {
+        let mut out = stream.try_clone().unwrap();
+        let mut input = BufReader::new(stream);
+        let mut line = String::new();
+        if input.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(key) = words.get(1) {
+            let _ = out.write_all(format!("VALUE {key} 0 3\r\nabc\r\n").as_bytes());
+        }
+        thread::sleep(Duration::from_millis(200));
+    })
+}
+
+/// A multi-get whose server answered the first key and then closed the connection without
+/// END (an outside tester's fake server): the hit is the server's answer for its key and
+/// reaches the sink; the keys never answered fail with the closed connection.
+#[test]
+fn a_hit_before_the_connection_closes_mid_line_is_handed_out() {
+    let (addr, _) = first_then_close_server();
+    let mut c = client(&addr);
+    let mut reqs: Vec<omcache::client::OwnedRequest> = [&b"mk1"[..], b"mk2", b"mk3"]
+        .iter()
+        .map(|k| omcache::client::OwnedRequest::keyed(omcache::protocol::opcode::GETKQ, k))
+        .collect();
+    let (_, mut responses) = c.execute(&mut reqs, omcache::client::Wait::Forever);
+    responses.sort_by_key(|(i, _)| *i);
+    let got: Vec<_> = responses
+        .iter()
+        .map(|(i, r)| (*i, r.status, r.data.clone()))
+        .collect();
+    let reset = omcache::client::Status::Failed(omcache::client::Failure::ConnectionReset);
+    assert_eq!(
+        got,
+        [
+            (0, omcache::client::Status::Ok, b"abc".to_vec()),
+            (1, reset, Vec::new()),
+            (2, reset, Vec::new()),
+        ]
+    );
+}

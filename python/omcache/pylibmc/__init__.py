@@ -24,8 +24,8 @@ Differences from Debian's pylibmc 1.6.3:
 - The namespace behavior prefixes keys with the namespace given (Debian's 1.6.3 prefixes
   them with bytes from freed memory).
 - _socket_send_size / _socket_recv_size report the value set (-1: the system's default),
-  not the kernel's buffer sizes; buffer_requests and _noreply are kept and reported, but
-  every call still waits for its answers.
+  not the kernel's buffer sizes; buffer_requests is kept and reported, but every call still
+  waits for its answers (with _noreply, set/add/replace/append/prepend/delete do not).
 - One client may be shared by threads: calls are serialised (with the GIL released while
   one waits). Pools remain the way to run requests in parallel.
 - Extra: Client.dump() lists every key of every server (a debugging aid).
