@@ -21,26 +21,24 @@ pub(super) enum Report {
     Unclaimed { status: Status },
 }
 
-/// Records the loss of a request that belongs to no current batch, if it was a write
-/// (`Report::Unclaimed`); reads given up on are nobody's loss.
-pub(super) fn note_unclaimed(reports: &mut Vec<Report>, opcode: u8, status: Status) {
-    if crate::protocol::changes_value(opcode) && status.failure().is_some() {
-        reports.push(Report::Unclaimed { status });
-    }
-}
-
-/// Completes a batch member with a failure, and tells the caller now (with its request set)
-/// or at the next `io` that continues the batch (without).
+/// Completes a request (`opaque`, `opcode`) with a failure and tells the caller: a member of
+/// the batch now (with its request set) or at the next `io` that continues the batch
+/// (without); a write of an earlier call, which no batch waits for, at the next sink
+/// (`Report::Unclaimed`; reads given up on are nobody's loss). Returns whether it was told.
 pub(super) fn fail_member(
     batch: &mut Batch,
     reports: &mut Vec<Report>,
-    opaque: u32,
+    (opaque, opcode): (u32, u8),
     status: Status,
     reqs: Option<&dyn RequestSet>,
     sink: &mut dyn ResponseSink,
-) {
+) -> bool {
     let Some(index) = batch.complete(opaque) else {
-        return;
+        let lost_write = crate::protocol::changes_value(opcode) && status.failure().is_some();
+        if lost_write {
+            reports.push(Report::Unclaimed { status });
+        }
+        return lost_write;
     };
     match reqs {
         Some(r) => {
@@ -49,6 +47,7 @@ pub(super) fn fail_member(
         }
         None => reports.push(Report::Failed { index, status }),
     }
+    true
 }
 
 /// What the answer to a SASL AUTH means: None when the server accepted the credentials, else
@@ -149,7 +148,7 @@ impl Client {
                         fail_member(
                             &mut self.batch,
                             &mut self.reports,
-                            opaque,
+                            (opaque, req.parts.opcode),
                             status,
                             Some(reqs),
                             sink,
@@ -239,14 +238,10 @@ impl Client {
                 Event::Unanswered(f) => {
                     if f.origin == Origin::User && !f.quiet {
                         // memcached answers every non-quiet request in order: this one was lost.
-                        if self.batch.index_of(f.opaque).is_none() {
-                            let status = Status::Failed(Failure::ProtocolError);
-                            note_unclaimed(&mut self.reports, f.opcode, status);
-                        }
                         fail_member(
                             &mut self.batch,
                             &mut self.reports,
-                            f.opaque,
+                            (f.opaque, f.opcode),
                             Status::Failed(Failure::ProtocolError),
                             reqs,
                             sink,
@@ -266,7 +261,7 @@ impl Client {
                             fail_member(
                                 &mut self.batch,
                                 &mut self.reports,
-                                f.opaque,
+                                (f.opaque, f.opcode),
                                 Status::NotFound,
                                 reqs,
                                 sink,

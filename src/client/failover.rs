@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::connection::{Origin, State};
 use crate::sys;
 
-use super::deliver::{note_unclaimed, Report};
+use super::deliver::{fail_member, Report};
 use super::{log_level, Client, Discard, Failure, RequestSet, ResponseSink, Status};
 
 /// What a failed connect means: nobody listening, a connect that did not finish, or a name
@@ -287,9 +287,16 @@ impl Client {
             }
             let Some(i) = self.batch.index_of(f.opaque) else {
                 // A request of an earlier call: a lost write is told all the same.
-                let before = self.reports.len();
-                note_unclaimed(&mut self.reports, f.opcode, Status::Failed(failure));
-                failed += self.reports.len() - before;
+                let (batch, reports) = (&mut self.batch, &mut self.reports);
+                let id = (f.opaque, f.opcode);
+                failed += usize::from(fail_member(
+                    batch,
+                    reports,
+                    id,
+                    Status::Failed(failure),
+                    reqs,
+                    sink,
+                ));
                 continue;
             };
             let mut status = Status::Failed(failure);
@@ -323,10 +330,10 @@ impl Client {
                 }
             }
             failed += 1;
-            super::deliver::fail_member(
+            fail_member(
                 &mut self.batch,
                 &mut self.reports,
-                f.opaque,
+                (f.opaque, f.opcode),
                 status,
                 reqs,
                 sink,

@@ -366,28 +366,8 @@ impl Client {
             .collect())
     }
 
-    /// Before queued requests are written out in one go (a flush of buffered writes, the
-    /// one before the connections close): each connection holding requests none of whose
-    /// bytes has left is looked at, and one the server closed meanwhile (a restart) is
-    /// replaced with the queue kept, instead of taking it into the closed connection (found
-    /// by an outside tester: sets queued before and after a restart were lost by the flush).
-    /// One `recv(MSG_PEEK)` per such connection and flush.
-    pub(super) fn look_before_writing_queues(&mut self) {
-        self.check_fork();
-        self.refresh_active_if_stale();
-        let mut k = 0;
-        while k < self.active.len() {
-            let server = self.active.get(k);
-            k += 1;
-            if self.conns[server].has_unsent() {
-                self.close_if_gone_while_idle(server);
-            }
-        }
-    }
-
     /// Sends everything buffered and waits for outstanding answers.
     pub fn flush_buffers(&mut self, wait: impl Into<Wait>) -> Status {
-        // `io` looks at the queued connections before it writes (`look_before_writing_queues`).
         match self.io(None, &mut super::Discard, wait) {
             super::IoOutcome::Done => Status::Ok,
             super::IoOutcome::Again | super::IoOutcome::Paused => Status::Again,
@@ -397,7 +377,6 @@ impl Client {
     /// Sends everything buffered; the answers are left to later calls (see `send_queued`).
     /// A server that failed meanwhile (its buffered requests lost) makes it a failure.
     pub fn write_buffers(&mut self, wait: impl Into<Wait>) -> Status {
-        self.look_before_writing_queues();
         match self.send_queued(&mut super::Discard, wait) {
             (_, Some(failure)) => Status::Failed(failure),
             (super::IoOutcome::Done, None) => Status::Ok,

@@ -9,7 +9,7 @@ use crate::connection::{Connection, Origin};
 use crate::ketama::{Continuum, Distribution, ServerName};
 use crate::protocol::Protocol;
 
-use super::deliver::{fail_member, note_unclaimed};
+use super::deliver::fail_member;
 use super::{log_level, Client, Discard, Failure, Request, Route, Status};
 
 /// One configured server: where it is, and its weight on the ring (used by the weighted
@@ -85,11 +85,9 @@ impl Client {
             while let Some(f) = gone.pop_inflight() {
                 if f.origin == Origin::User {
                     let status = Status::Failed(Failure::ConnectionReset);
-                    if self.batch.index_of(f.opaque).is_none() {
-                        note_unclaimed(&mut self.reports, f.opcode, status);
-                    }
                     let (batch, reports) = (&mut self.batch, &mut self.reports);
-                    fail_member(batch, reports, f.opaque, status, None, &mut Discard);
+                    let id = (f.opaque, f.opcode);
+                    fail_member(batch, reports, id, status, None, &mut Discard);
                 }
             }
             self.remember_departed(gone);
@@ -120,11 +118,9 @@ impl Client {
             while let Some(f) = conn.pop_inflight() {
                 if f.origin == Origin::User {
                     let status = Status::Failed(Failure::ConnectionReset);
-                    if self.batch.index_of(f.opaque).is_none() {
-                        note_unclaimed(&mut self.reports, f.opcode, status);
-                    }
                     let (batch, reports) = (&mut self.batch, &mut self.reports);
-                    fail_member(batch, reports, f.opaque, status, None, &mut Discard);
+                    let id = (f.opaque, f.opcode);
+                    fail_member(batch, reports, id, status, None, &mut Discard);
                 }
             }
         }
