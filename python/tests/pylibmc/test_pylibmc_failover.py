@@ -134,6 +134,26 @@ def test_pylibmc_get_multi_with_its_only_server_frozen_returns_what_came(impl, s
         server.proc.send_signal(signal.SIGCONT)
 
 
+def test_pylibmc_set_multi_to_a_frozen_server_times_out(impl, server_factory, binary):
+    """A set_multi that runs out of time raises error 31 (TIMEOUT), as set does and as
+    pylibmc's set_multi does; ours said "connection closed by the server" (ConnectionError,
+    3) for the writes that got no answer (found by an outside tester)."""
+    server = server_factory()
+    mc = impl.Client([server.address], binary=binary,
+                     behaviors={"connect_timeout": 500, "_poll_timeout": 300})
+    mc.set("frozen-a", "1")
+    freeze(server.proc)
+    try:
+        start = time.monotonic()
+        with pytest.raises(impl.Error) as raised:
+            mc.set_multi({"frozen-a": "2", "frozen-b": "3"})
+        assert time.monotonic() - start < 1.5
+        assert "error 31 from memcached_set_multi" in str(raised.value)
+        assert not isinstance(raised.value, impl.ConnectionError)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+
+
 def test_pylibmc_auto_eject_moves_keys(ours, three, binary):
     mc = ours.Client([s.address for s in three], binary=binary,
                      behaviors={"ketama": True, "auto_eject": True, "failure_limit": 1,
