@@ -634,6 +634,77 @@ fn a_stalled_handshake_times_out_within_connect_timeout() {
     assert!(!sent.windows(12).any(|w| w == b"secret-value"));
 }
 
+/// A proxy to `upstream` that passes what the client sends and only the first `limit` bytes
+/// of what the server sends, then closes both connections (a TLS server stopping, or a
+/// middlebox cutting the connection, in the middle of the handshake).
+fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { return };
+            let Ok(mut server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            let (mut client_in, mut server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = client_in.read(&mut buf) {
+                    if n == 0 || server_out.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                // The server's first bytes are awaited even with a limit of 0: they come
+                // once the ClientHello is through, so the client sees a close, not a reset
+                // of what it was still writing.
+                let mut buf = [0u8; 4096];
+                let mut passed = 0;
+                loop {
+                    let Ok(n) = server.read(&mut buf) else { break };
+                    let n = n.min(limit - passed);
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    passed += n;
+                    if passed == limit {
+                        break;
+                    }
+                }
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                let _ = server.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_handshake_cut_short_is_told_from_a_server_without_tls() {
+    let Some(pki) = pki() else { return };
+    let timeout = Duration::from_millis(1500);
+    let srv = TlsMemcached::start(pki, "server", false);
+    // Part of the server's first flight, then the close: not "does not speak TLS" (found
+    // by outside tester U, whose proxy cut the handshake after 0, 100 and 1,000 bytes; this
+    // test certificate's whole first flight fits in 1,000).
+    for limit in [100, 300] {
+        let proxy = cutting_proxy(srv.port, limit);
+        let (mut c, log) = tls_client(&format!("127.0.0.1:{proxy}"), test_ca(pki), timeout);
+        assert_tls_failure(&mut c, &log, &[TlsFailure::ClosedInHandshake], timeout);
+    }
+    // Nothing back before the close: a server that does not speak TLS, as far as anyone
+    // can tell.
+    let proxy = cutting_proxy(srv.port, 0);
+    let (mut c, log) = tls_client(&format!("127.0.0.1:{proxy}"), test_ca(pki), timeout);
+    assert_tls_failure(&mut c, &log, &[TlsFailure::NotTls], timeout);
+    // The server itself is fine.
+    let (mut direct, _) = tls_client(&srv.addr(), test_ca(pki), timeout);
+    direct.set(b"cut-key", b"v", 0, 0).unwrap();
+    assert_eq!(direct.get(b"cut-key").unwrap().unwrap().value, b"v");
+}
+
 #[test]
 fn unusable_settings_fail_at_once() {
     let Some(pki) = pki() else { return };

@@ -184,6 +184,9 @@ pub enum TlsFailure {
     /// What came back is not TLS, or the server closed the connection at once: it does not
     /// speak TLS on this port.
     NotTls,
+    /// The server closed the connection during the handshake, after sending part of it
+    /// (without an alert: the server stopped, or something between cut the connection).
+    ClosedInHandshake,
     /// The server ended the handshake with an alert (it requires a client certificate, or
     /// refused ours, or shares no protocol version or cipher with us).
     Refused,
@@ -206,6 +209,9 @@ impl TlsFailure {
             TlsFailure::Expired => "TLS: server certificate expired or not yet valid",
             TlsFailure::BadCertificate => "TLS: server certificate invalid",
             TlsFailure::NotTls => "TLS: the server does not speak TLS",
+            TlsFailure::ClosedInHandshake => {
+                "TLS: the server closed the connection during the handshake"
+            }
             TlsFailure::Refused => "TLS: the server refused the handshake",
             TlsFailure::HandshakeTimeout => "TLS: handshake not finished within connect timeout",
             TlsFailure::Config => "TLS: settings cannot be used",

@@ -75,6 +75,9 @@ pub(super) struct TlsSession {
     plaintext: usize,
     /// The server has sent close_notify: nothing more comes.
     peer_closed: bool,
+    /// Bytes came from the server: a close during the handshake after that is a handshake
+    /// cut short, not a server that does not speak TLS.
+    heard_from_server: bool,
     /// What the last socket read brought, `ciphertext[cipher_start..cipher_end]` not yet
     /// handed to rustls (allocated once per session).
     ciphertext: Box<[u8]>,
@@ -106,6 +109,7 @@ impl TlsSession {
             maybe_plaintext: false,
             plaintext: 0,
             peer_closed: false,
+            heard_from_server: false,
             ciphertext: vec![0; CIPHERTEXT_BUFFER].into_boxed_slice(),
             cipher_start: 0,
             cipher_end: 0,
@@ -293,14 +297,23 @@ impl Connection {
             match sys::recv(fd, &mut tls.ciphertext, dontwait) {
                 Ok(0) => {
                     if tls.is_handshaking() {
-                        // A plaintext server that closes on our ClientHello, or a TLS server
-                        // that ends the handshake without an alert.
-                        self.tls_failure = Some(TlsFailure::NotTls);
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "TLS: the server closed the connection during the handshake \
-                             (does it speak TLS?)",
-                        ));
+                        // At once: a plaintext server that closes on our ClientHello. After
+                        // part of the handshake: a TLS server (or something between) that
+                        // ended it without an alert.
+                        let (failure, why) = if tls.heard_from_server {
+                            (
+                                TlsFailure::ClosedInHandshake,
+                                "TLS: the server closed the connection during the handshake",
+                            )
+                        } else {
+                            (
+                                TlsFailure::NotTls,
+                                "TLS: the server closed the connection on our ClientHello \
+                                 (does it speak TLS?)",
+                            )
+                        };
+                        self.tls_failure = Some(failure);
+                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
                     }
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -310,6 +323,7 @@ impl Connection {
                 Ok(n) => {
                     tls.cipher_start = 0;
                     tls.cipher_end = n;
+                    tls.heard_from_server = true;
                 }
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock

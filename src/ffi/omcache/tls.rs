@@ -179,12 +179,13 @@ pub extern "C" fn omcache_tls_error(mc: *mut omcache_t, server_index: c_int) -> 
 }
 
 /// Every failure, for the table of static C strings.
-const FAILURES: [TlsFailure; 10] = [
+const FAILURES: [TlsFailure; 11] = [
     TlsFailure::UnknownCa,
     TlsFailure::NameMismatch,
     TlsFailure::Expired,
     TlsFailure::BadCertificate,
     TlsFailure::NotTls,
+    TlsFailure::ClosedInHandshake,
     TlsFailure::Refused,
     TlsFailure::HandshakeTimeout,
     TlsFailure::Config,
