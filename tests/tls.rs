@@ -662,8 +662,7 @@ fn cutting_proxy(upstream: u16, limit: usize) -> u16 {
                 // of what it was still writing.
                 let mut buf = [0u8; 4096];
                 let mut passed = 0;
-                loop {
-                    let Ok(n) = server.read(&mut buf) else { break };
+                while let Ok(n) = server.read(&mut buf) {
                     let n = n.min(limit - passed);
                     if n == 0 || client.write_all(&buf[..n]).is_err() {
                         break;
