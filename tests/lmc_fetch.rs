@@ -1359,3 +1359,118 @@ fn writes_after_a_server_restart_reach_the_restarted_server() {
         }
     }
 }
+
+/// A text-protocol server for fault injection: key `k` holds `val-k`; the first get of two
+/// keys or more on each connection is answered with `fault` (the hit of its first key, then
+/// a close, silence, or that hit again before the honest rest); everything else honestly.
+fn faulty_text_server(fault: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut faulted = false;
+                let hit = |k: &str| format!("VALUE {k} 0 {}\r\nval-{k}\r\n", k.len() + 4);
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    if words.first() != Some(&"get") {
+                        let _ = out.write_all(b"ERROR\r\n");
+                        continue;
+                    }
+                    let keys = &words[1..];
+                    let mut answer = String::new();
+                    if keys.len() >= 2 && !faulted {
+                        faulted = true;
+                        answer.push_str(&hit(keys[0]));
+                        match fault {
+                            "close" => {
+                                let _ = out.write_all(answer.as_bytes());
+                                return;
+                            }
+                            "stall" => {
+                                let _ = out.write_all(answer.as_bytes());
+                                std::thread::sleep(std::time::Duration::from_secs(3));
+                                return;
+                            }
+                            _ => {} // "dup": the first hit twice, then the rest
+                        }
+                    }
+                    for k in keys {
+                        answer.push_str(&hit(k));
+                    }
+                    answer.push_str("END\r\n");
+                    if out.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_fetch_cut_short_ends_with_the_failure_after_the_keys_that_came() {
+    // Outside tester U: when the answer to an mget was cut short, the fetch handed out the
+    // keys that came and ended with END, as if the others were misses; 1.1.4 ends it with
+    // the failure (CONNECTION_FAILURE, TIMEOUT). A result the caller reuses counts its keys,
+    // which is what made ours say END. A repeated hit is a stream ours no longer trusts:
+    // the rest of it is dropped, and the fetch says so too. Every value handed out is its
+    // key's, and the next call on the handle is answered right.
+    const CONNECTION_FAILURE: i32 = 3;
+    const PROTOCOL_ERROR: i32 = 8;
+    const UNKNOWN_READ_FAILURE: i32 = 7;
+    for (fault, want) in [
+        ("close", &[CONNECTION_FAILURE][..]),
+        ("stall", &[TIMEOUT][..]),
+        (
+            "dup",
+            &[PROTOCOL_ERROR, UNKNOWN_READ_FAILURE, CONNECTION_FAILURE][..],
+        ),
+    ] {
+        let port = faulty_text_server(fault);
+        let memc = memcached_create(std::ptr::null_mut());
+        let host = CString::new("127.0.0.1").unwrap();
+        assert_eq!(memcached_server_add(memc, host.as_ptr(), port), SUCCESS);
+        assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
+        let keys: Vec<String> = ["ka", "kb", "kc", "kd"].map(String::from).to_vec();
+        mget(memc, &keys);
+        let result = memcached_result_create(memc, std::ptr::null_mut());
+        let mut got = Vec::new();
+        let mut rc = -1;
+        while !memcached_fetch_result(memc, result, &mut rc).is_null() {
+            assert_eq!(rc, SUCCESS, "{fault}");
+            let klen = memcached_result_key_length(result);
+            let vlen = memcached_result_length(result);
+            let (key, value) = unsafe {
+                (
+                    std::slice::from_raw_parts(
+                        memcached_result_key_value(result).cast::<u8>(),
+                        klen,
+                    ),
+                    std::slice::from_raw_parts(memcached_result_value(result).cast::<u8>(), vlen),
+                )
+            };
+            let key = String::from_utf8(key.to_vec()).unwrap();
+            assert_eq!(value, format!("val-{key}").as_bytes(), "{fault}");
+            got.push(key);
+        }
+        // The fetch's end freed the result (it was allocated), as 1.1.4's does.
+        assert_eq!(got, ["ka"], "{fault}");
+        assert!(want.contains(&rc), "{fault}: the fetch ended with {rc}");
+        if fault != "stall" {
+            // The next call goes on a new connection, answered honestly.
+            let (rc, value, _) = get(memc, "kc");
+            assert_eq!(
+                (rc, value.as_deref()),
+                (SUCCESS, Some(&b"val-kc"[..])),
+                "{fault}"
+            );
+        }
+        memcached_free(memc);
+    }
+}
