@@ -803,8 +803,20 @@ impl Connection {
         {
             return None;
         }
-        self.progress_at
-            .map(|t| t + dead_timeout.saturating_sub(self.silence_waited))
+        // What earlier calls waited counts, but requests sent since (on a new connection, or
+        // on this one once it went idle) are given at least a quarter of the dead timeout,
+        // half a poll timeout: the leftover of two timed-out calls could be 4 ms, and a
+        // server that had just thawed and answered the next request in 5 ms instead of 0.1
+        // (a loaded machine) was put out of service for RETRY_TIMEOUT. A server still frozen
+        // costs that request the quarter. Requests a timed-out call left in flight get no
+        // more: their server has been silent for all of it.
+        let floor = if self.timed_out {
+            Duration::ZERO
+        } else {
+            dead_timeout / 4
+        };
+        let left = dead_timeout.saturating_sub(self.silence_waited).max(floor);
+        self.progress_at.map(|t| t + left)
     }
 
     /// After a blocking receive that waited `waited` for nothing: starts the dead-timeout

@@ -870,3 +870,39 @@ fn the_silence_waited_by_timed_out_calls_carries_over_to_the_next_connection() {
         Some(later + Duration::from_millis(300))
     );
 }
+
+/// Calls that timed out may leave only a few milliseconds of the dead timeout: a request sent
+/// afterwards (on a new connection) still gets a quarter of it, so that a server thawing on a
+/// loaded machine is not put out of service for answering it in 5 ms (the flaky lmc_fetch
+/// test `a_frozen_server_whose_requests_timed_out_is_used_again_once_it_thaws`). Requests a
+/// timed-out call left in flight get no such floor: the server was silent for all of it.
+#[test]
+fn a_request_after_timed_out_calls_gets_a_quarter_of_the_dead_timeout_at_least() {
+    use std::time::{Duration, Instant};
+    let dead_timeout = Duration::from_millis(400);
+    let mut c = scripted(&[(GETK, b"stuck", 10)], b"");
+    c.state = State::Connected;
+    c.out_pos = c.out.len();
+    let t0 = Instant::now();
+    c.start_dead_timer(t0);
+    // Two calls' waits: 396 ms of the 400 spent.
+    c.note_timed_out(t0 + Duration::from_millis(396));
+    // The timed-out call's request is still in flight: what is left, no floor.
+    let t1 = t0 + Duration::from_secs(1);
+    c.start_dead_timer(t1);
+    assert_eq!(
+        c.dead_deadline(dead_timeout),
+        Some(t1 + Duration::from_millis(4))
+    );
+    // The next call replaces the connection: its request gets 100 ms.
+    c.reconnect_after_timeout();
+    c.state = State::Connected;
+    queue_request(&mut c, GETK, b"alpha", 11);
+    c.out_pos = c.out.len();
+    let t2 = t1 + Duration::from_secs(1);
+    c.start_dead_timer(t2);
+    assert_eq!(
+        c.dead_deadline(dead_timeout),
+        Some(t2 + Duration::from_millis(100))
+    );
+}
