@@ -493,6 +493,27 @@ impl ResponseSink for FirstFailure {
     }
 }
 
+/// A request that failed without reaching its server (nothing was written, no answer was
+/// due): its server refused or could not be connected, or was out of service.
+fn unreached(status: Status) -> bool {
+    use crate::client::Failure as F;
+    matches!(
+        status,
+        Status::Failed(
+            F::ConnectRefused
+                | F::ConnectTimeout
+                | F::NameNotResolved
+                | F::ServerDead
+                | F::ServerTemporarilyDisabled
+                | F::NoServers
+                | F::Tls(_)
+                | F::AuthFailed
+                | F::AuthUnsupported
+                | F::SaslConfig
+        )
+    )
+}
+
 /// The end of a fetch at a value that did not decrypt: NOTFOUND, and an allocated result
 /// freed or the caller's emptied.
 fn bad_value_end(
@@ -537,6 +558,7 @@ impl Lmc {
                     if r.store_hit(key, value, flags, cas) {
                         self.prefetched.failure = self.failure_for_fetch_end(failure);
                         r.count += 1;
+                        self.fetch_handed_out = true;
                         return rc::SUCCESS;
                     }
                     failure.get_or_insert(Status::Failed(crate::client::Failure::SendBufferFull));
@@ -586,6 +608,7 @@ impl Lmc {
         if got {
             self.prefetched.failure = self.failure_for_fetch_end(failure);
             r.count += 1;
+            self.fetch_handed_out = true;
             return rc::SUCCESS;
         }
         self.end_fetch(memc, r, result, failure, outcome)
@@ -620,10 +643,24 @@ impl Lmc {
         // that came, as 1.1.4 ends it: the missing keys are not misses. (Until outside
         // tester U, ours ended such a fetch with END once keys had come, so that programs
         // that drop a failed call's keys kept them; but a program then took the missing keys
-        // for misses, and a drop-in answers as 1.1.4 does.) Keys on servers already out of
-        // service when the mget was made never make a failure here, as in 1.1.4.
+        // for misses, and a drop-in answers as 1.1.4 does.) A server that could not be
+        // reached at all (refused, out of service; 1.1.4 connects within the mget and leaves
+        // its keys out) does not fail a fetch that handed out other servers' keys: END, the
+        // failure kept as the last error (outside tester V: after a kill -9, PHP's getMulti
+        // became false where 1.1.4 returns the live servers' keys). Nothing handed out: the
+        // failure, which 1.1.4's mget itself would have returned.
+        let answer_time = !failure.is_some_and(unreached);
         let code = match failed {
-            Some(code) => code,
+            Some(code) if answer_time || !self.fetch_handed_out => code,
+            Some(code) => {
+                let server = (self.client.server_count() == 1).then_some(0);
+                self.record_failure(code, failure.and_then(Status::failure), memc, server);
+                if r.count > 0 {
+                    END
+                } else {
+                    rc::NOTFOUND
+                }
+            }
             None if r.count > 0 => END,
             None => rc::NOTFOUND,
         };
@@ -815,6 +852,7 @@ impl Lmc {
             self.prefetched.clear();
         }
         self.open_fetch = Some(self.client.batch_generation());
+        self.fetch_handed_out = false;
         self.mget_namespace_len = self.model.namespace.as_ref().map_or(0, Vec::len);
         // The server of the first get that could not be sent, for the error that names it.
         let server_of = |lmc: &mut Lmc, first: Option<usize>| {

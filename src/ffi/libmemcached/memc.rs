@@ -56,6 +56,9 @@ pub(super) struct Lmc {
     /// The engine batch of an mget whose fetch has not reached its end (fetch.rs): a
     /// command before that end first takes in the rest of its answers (`keep_pending_fetch`).
     pub open_fetch: Option<u64>,
+    /// The last mget's fetch has handed out a key (whichever result took it): a server
+    /// that could not be reached then ends the fetch with END, not with its failure.
+    pub fetch_handed_out: bool,
     /// The length of the namespace the last mget's keys were sent with: cut off the keys
     /// its fetch hands out, whatever the namespace has become since (fetch.rs).
     pub mget_namespace_len: usize,
@@ -117,6 +120,7 @@ impl Lmc {
             replicas: Default::default(),
             prefetched: Default::default(),
             open_fetch: None,
+            fetch_handed_out: false,
             buffered: false,
         };
         // Programs that cannot be changed get TLS from the environment (tls.rs).
