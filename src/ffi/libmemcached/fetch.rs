@@ -494,24 +494,27 @@ impl ResponseSink for FirstFailure {
 }
 
 /// A request that failed without reaching its server (nothing was written, no answer was
-/// due): its server refused or could not be connected, or was out of service.
+/// due): its server refused or could not be connected (TLS and SASL handshakes included),
+/// or was out of service. A TLS failure after the handshake (`Other`: a corrupt record) is
+/// met while answers are due.
 fn unreached(status: Status) -> bool {
-    use crate::client::Failure as F;
-    matches!(
-        status,
-        Status::Failed(
+    use crate::client::{Failure as F, TlsFailure};
+    match status {
+        Status::Failed(F::Tls(tls)) => tls != TlsFailure::Other,
+        Status::Failed(f) => matches!(
+            f,
             F::ConnectRefused
                 | F::ConnectTimeout
                 | F::NameNotResolved
                 | F::ServerDead
                 | F::ServerTemporarilyDisabled
                 | F::NoServers
-                | F::Tls(_)
                 | F::AuthFailed
                 | F::AuthUnsupported
                 | F::SaslConfig
-        )
-    )
+        ),
+        _ => false,
+    }
 }
 
 /// The end of a fetch at a value that did not decrypt: NOTFOUND, and an allocated result
