@@ -687,17 +687,9 @@ unsafe extern "C" fn record_and_set(
 ) -> i32 {
     // SAFETY: the test's Executed, for the duration of memcached_fetch_execute.
     let seen = unsafe { &mut *context.cast::<Executed>() };
-    let klen = memcached_result_key_length(result);
-    let vlen = memcached_result_length(result);
-    // SAFETY: the result's key and value, valid during the callback.
-    let (key, value) = unsafe {
-        (
-            std::slice::from_raw_parts(memcached_result_key_value(result).cast::<u8>(), klen),
-            std::slice::from_raw_parts(memcached_result_value(result).cast::<u8>(), vlen),
-        )
-    };
-    assert_eq!(key, value);
-    seen.keys.push(String::from_utf8(key.to_vec()).unwrap());
+    let (key, value) = key_and_value(result);
+    assert_eq!(key.as_bytes(), value);
+    seen.keys.push(key);
     if seen.keys.len() % 3 == 0 {
         let other = format!("cb-{}-{}", seen.tag, seen.keys.len());
         set(memc.cast_mut(), &other, b"v", 0);
@@ -905,10 +897,7 @@ fn an_mget_with_a_server_out_of_service_hands_out_the_other_servers_keys() {
         for k in &keys {
             set(memc, k, k.as_bytes(), 0);
         }
-        let live: usize = keys
-            .iter()
-            .filter(|k| memcached_generate_hash(memc, k.as_ptr().cast(), k.len()) != 0)
-            .count();
+        let live = keys_off(memc, &keys, 0);
         assert!(live > 0 && live < keys.len());
         common::stop_process(servers[0].pid());
         for round in 0..3 {
@@ -1365,6 +1354,41 @@ fn writes_after_a_server_restart_reach_the_restarted_server() {
     }
 }
 
+/// A result's key and value, copied.
+fn key_and_value(result: *const memcached_result_st) -> (String, Vec<u8>) {
+    let klen = memcached_result_key_length(result);
+    let vlen = memcached_result_length(result);
+    // SAFETY: a result the library just filled; its key and value are valid until it is
+    // used again.
+    let (key, value) = unsafe {
+        (
+            std::slice::from_raw_parts(memcached_result_key_value(result).cast::<u8>(), klen),
+            std::slice::from_raw_parts(memcached_result_value(result).cast::<u8>(), vlen),
+        )
+    };
+    (String::from_utf8(key.to_vec()).unwrap(), value.to_vec())
+}
+
+/// The pending fetch, every hit into one allocated result (which counts them, as a PHP or
+/// Perl program's result does; the fetch's end frees it, as 1.1.4's does): the hits and the
+/// code the fetch ended with.
+fn fetch_into_one_result(memc: *mut types::memcached_st) -> (Vec<(String, Vec<u8>)>, i32) {
+    let result = memcached_result_create(memc, std::ptr::null_mut());
+    let (mut hits, mut rc) = (Vec::new(), -1);
+    while !memcached_fetch_result(memc, result, &mut rc).is_null() {
+        assert_eq!(rc, SUCCESS);
+        hits.push(key_and_value(result));
+    }
+    (hits, rc)
+}
+
+/// How many of `keys` are not on server `victim`.
+fn keys_off(memc: *mut types::memcached_st, keys: &[String], victim: u32) -> usize {
+    keys.iter()
+        .filter(|k| memcached_generate_hash(memc, k.as_ptr().cast(), k.len()) != victim)
+        .count()
+}
+
 /// A text-protocol server for fault injection: key `k` holds `val-k`; the first get of two
 /// keys or more on each connection is answered with `fault` (the hit of its first key, then
 /// a close, silence, or that hit again before the honest rest); everything else honestly.
@@ -1444,27 +1468,11 @@ fn a_fetch_cut_short_ends_with_the_failure_after_the_keys_that_came() {
         assert_eq!(memcached_behavior_set(memc, POLL_TIMEOUT, 300), SUCCESS);
         let keys: Vec<String> = ["ka", "kb", "kc", "kd"].map(String::from).to_vec();
         mget(memc, &keys);
-        let result = memcached_result_create(memc, std::ptr::null_mut());
-        let mut got = Vec::new();
-        let mut rc = -1;
-        while !memcached_fetch_result(memc, result, &mut rc).is_null() {
-            assert_eq!(rc, SUCCESS, "{fault}");
-            let klen = memcached_result_key_length(result);
-            let vlen = memcached_result_length(result);
-            let (key, value) = unsafe {
-                (
-                    std::slice::from_raw_parts(
-                        memcached_result_key_value(result).cast::<u8>(),
-                        klen,
-                    ),
-                    std::slice::from_raw_parts(memcached_result_value(result).cast::<u8>(), vlen),
-                )
-            };
-            let key = String::from_utf8(key.to_vec()).unwrap();
+        let (hits, rc) = fetch_into_one_result(memc);
+        for (key, value) in &hits {
             assert_eq!(value, format!("val-{key}").as_bytes(), "{fault}");
-            got.push(key);
         }
-        // The fetch's end freed the result (it was allocated), as 1.1.4's does.
+        let got: Vec<&str> = hits.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(got, ["ka"], "{fault}");
         assert!(want.contains(&rc), "{fault}: the fetch ended with {rc}");
         if fault != "stall" {
@@ -1498,10 +1506,7 @@ fn mgets_while_a_killed_server_stays_down_end_with_end_after_the_live_keys() {
             set(memc, key, key.as_bytes(), 0);
         }
         let victim = memcached_generate_hash(memc, keys[0].as_ptr().cast(), keys[0].len());
-        let on_live = keys
-            .iter()
-            .filter(|k| memcached_generate_hash(memc, k.as_ptr().cast(), k.len()) != victim)
-            .count();
+        let on_live = keys_off(memc, &keys, victim);
         drop(servers.remove(victim as usize));
         // The first mget finds the server gone (how it ends varies, on 1.1.4 too).
         mget(memc, &keys);
@@ -1510,28 +1515,11 @@ fn mgets_while_a_killed_server_stays_down_end_with_end_after_the_live_keys() {
             let what = format!("binary={binary} round {round}");
             std::thread::sleep(std::time::Duration::from_millis(pause_ms));
             mget(memc, &keys);
-            let result = memcached_result_create(memc, std::ptr::null_mut());
-            let (mut got, mut rc) = (0, -1);
-            while !memcached_fetch_result(memc, result, &mut rc).is_null() {
-                assert_eq!(rc, SUCCESS, "{what}");
-                let klen = memcached_result_key_length(result);
-                let vlen = memcached_result_length(result);
-                let (key, value) = unsafe {
-                    (
-                        std::slice::from_raw_parts(
-                            memcached_result_key_value(result).cast::<u8>(),
-                            klen,
-                        ),
-                        std::slice::from_raw_parts(
-                            memcached_result_value(result).cast::<u8>(),
-                            vlen,
-                        ),
-                    )
-                };
-                assert_eq!(key, value, "{what}");
-                got += 1;
+            let (hits, rc) = fetch_into_one_result(memc);
+            for (key, value) in &hits {
+                assert_eq!(key.as_bytes(), value, "{what}");
             }
-            // The fetch's end freed the result (it was allocated), as 1.1.4's does.
+            let got = hits.len();
             assert_eq!(got, on_live, "{what}");
             assert_eq!(rc, END, "{what}");
         }

@@ -841,20 +841,27 @@ fn the_dead_timer_starts_with_the_first_request_whose_answer_is_due() {
     assert_eq!(c.dead_deadline(dead_timeout), Some(now + dead_timeout));
 }
 
+/// A connected connection whose request (`stuck`) was sent at the returned instant, and a
+/// call that ran out of time `waited` later.
+fn timed_out_after(waited: std::time::Duration) -> (Connection, std::time::Instant) {
+    let mut c = scripted(&[(GETK, b"stuck", 10)], b"");
+    c.state = State::Connected;
+    c.out_pos = c.out.len();
+    let t0 = std::time::Instant::now();
+    c.start_dead_timer(t0);
+    c.note_timed_out(t0 + waited);
+    (c, t0)
+}
+
 /// Under `reconnect_after_timeout` the dead timer runs only while calls wait: a call that ran
 /// out of time stops it, what it ran is spent from the next start (on this connection or the
 /// one that replaces it), and the time between calls does not count.
 #[test]
 fn the_silence_waited_by_timed_out_calls_carries_over_to_the_next_connection() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let dead_timeout = Duration::from_millis(600);
-    let mut c = scripted(&[(GETK, b"stuck", 10)], b"");
-    c.state = State::Connected;
-    c.out_pos = c.out.len();
-    let t0 = Instant::now();
-    c.start_dead_timer(t0);
     // The call ran out of time after 300 ms: the timer stops.
-    c.note_timed_out(t0 + Duration::from_millis(300));
+    let (mut c, t0) = timed_out_after(Duration::from_millis(300));
     assert_eq!(c.dead_deadline(dead_timeout), None);
     assert!(c.stuck_behind_timeout());
     // Ten seconds later the next call: a new connection, its request sent at `later`.
@@ -878,15 +885,10 @@ fn the_silence_waited_by_timed_out_calls_carries_over_to_the_next_connection() {
 /// timed-out call left in flight get no such floor: the server was silent for all of it.
 #[test]
 fn a_request_after_timed_out_calls_gets_a_quarter_of_the_dead_timeout_at_least() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let dead_timeout = Duration::from_millis(400);
-    let mut c = scripted(&[(GETK, b"stuck", 10)], b"");
-    c.state = State::Connected;
-    c.out_pos = c.out.len();
-    let t0 = Instant::now();
-    c.start_dead_timer(t0);
     // Two calls' waits: 396 ms of the 400 spent.
-    c.note_timed_out(t0 + Duration::from_millis(396));
+    let (mut c, t0) = timed_out_after(Duration::from_millis(396));
     // The timed-out call's request is still in flight: what is left, no floor.
     let t1 = t0 + Duration::from_secs(1);
     c.start_dead_timer(t1);

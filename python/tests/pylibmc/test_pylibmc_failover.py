@@ -1,6 +1,7 @@
 """A killed server: its keys fail fast (or move elsewhere with auto_eject), the other
 servers' keys are unaffected."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -107,6 +108,21 @@ def freeze(proc):
     raise AssertionError(f"memcached {proc.pid} did not stop")
 
 
+@contextlib.contextmanager
+def frozen_after_a_set(impl, server_factory, binary):
+    """A client of one server, "frozen-a" stored, then the server frozen until the block
+    ends (poll timeout 300 ms)."""
+    server = server_factory()
+    mc = impl.Client([server.address], binary=binary,
+                     behaviors={"connect_timeout": 500, "_poll_timeout": 300})
+    mc.set("frozen-a", "1")
+    freeze(server.proc)
+    try:
+        yield mc
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+
+
 def test_pylibmc_get_multi_with_its_only_server_frozen_returns_what_came(impl, server_factory,
                                                                        binary):
     """A get_multi that runs out of time returns what came, {} here, as pylibmc's does over
@@ -114,12 +130,7 @@ def test_pylibmc_get_multi_with_its_only_server_frozen_returns_what_came(impl, s
     pylibmc waits the poll timeout each time and returns {}; ours finds the server out of
     service once its dead timeout (two poll timeouts) has passed and raises ServerDown at
     once, as both do for a server out of service."""
-    server = server_factory()
-    mc = impl.Client([server.address], binary=binary,
-                     behaviors={"connect_timeout": 500, "_poll_timeout": 300})
-    mc.set("frozen-a", "1")
-    freeze(server.proc)
-    try:
+    with frozen_after_a_set(impl, server_factory, binary) as mc:
         start = time.monotonic()
         assert mc.get_multi(["frozen-a", "frozen-b"]) == {}
         assert time.monotonic() - start < 1.5
@@ -130,28 +141,19 @@ def test_pylibmc_get_multi_with_its_only_server_frozen_returns_what_came(impl, s
             except impl.ServerDown:
                 pass
             assert time.monotonic() - start < 1.5
-    finally:
-        server.proc.send_signal(signal.SIGCONT)
 
 
 def test_pylibmc_set_multi_to_a_frozen_server_times_out(impl, server_factory, binary):
     """A set_multi that runs out of time raises error 31 (TIMEOUT), as set does and as
     pylibmc's set_multi does; ours said "connection closed by the server" (ConnectionError,
     3) for the writes that got no answer (found by an outside tester)."""
-    server = server_factory()
-    mc = impl.Client([server.address], binary=binary,
-                     behaviors={"connect_timeout": 500, "_poll_timeout": 300})
-    mc.set("frozen-a", "1")
-    freeze(server.proc)
-    try:
+    with frozen_after_a_set(impl, server_factory, binary) as mc:
         start = time.monotonic()
         with pytest.raises(impl.Error) as raised:
             mc.set_multi({"frozen-a": "2", "frozen-b": "3"})
         assert time.monotonic() - start < 1.5
         assert "error 31 from memcached_set_multi" in str(raised.value)
         assert not isinstance(raised.value, impl.ConnectionError)
-    finally:
-        server.proc.send_signal(signal.SIGCONT)
 
 
 def test_pylibmc_auto_eject_moves_keys(ours, three, binary):
