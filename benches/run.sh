@@ -34,6 +34,14 @@
 #    of BENCH_PYTHON_IMPLS against the first, one local memcached.  Runs when
 #    the interpreter exists and every implementation imports (the default
 #    needs `make python`).
+# 9. The ceiling: get, set and 100-key multi-get of a floor client
+#    (benches/bench_floor.c: requests built before the clock, answers counted
+#    and never parsed - nothing but the system calls) against libmemcached,
+#    with ours (the engine, and the libmemcached face substituted) in the
+#    same rounds, per protocol (text, then binary): the floor's ratio is the
+#    highest any client reaches against libmemcached on this machine, the
+#    yardstick for ours and for the issues' targets.  More rounds of fewer
+#    calls than part 1 (BENCH_FLOOR_ROUNDS, BENCH_FLOOR_SCALE).
 #
 # Environment (defaults in brackets):
 #   BENCH_ROUNDS [7]       BENCH_N_GET [30000]     BENCH_N_SET [30000]
@@ -51,7 +59,9 @@
 #   BENCH_PYTHON_IMPLS [pylibmc,omcache.pylibmc] (the first is the reference)
 #   BENCH_PYTHON_PROTOCOLS [text,binary]
 #   BENCH_PYTHON_ARGS []   more options for bench_pylibmc.py (e.g. --n-get 5000)
-#   BENCH_PARTS [1 2 3 4 5 6 7 8]  the parts to run (the knobs above still
+#   BENCH_FLOOR_ROUNDS [11]  BENCH_FLOOR_SCALE [2] part 9's rounds, and the
+#                          calls per run: part 1's divided by the scale
+#   BENCH_PARTS [1 2 3 4 5 6 7 8 9]  the parts to run (the knobs above still
 #                          apply), e.g. BENCH_PARTS="6 7 8"
 #   CC [cc]                OMCACHE_BUILD [<repo>/build]
 #   CARGO [cargo]          CARGO_TARGET_DIR [<repo>/target]
@@ -82,12 +92,14 @@ python_bin=${BENCH_PYTHON_BIN:-$build/pyenv/bin/python}
 python_impls=${BENCH_PYTHON_IMPLS:-pylibmc,omcache.pylibmc}
 python_protocols=${BENCH_PYTHON_PROTOCOLS:-text,binary}
 read -r -a python_args <<<"${BENCH_PYTHON_ARGS:-}"
-parts=" ${BENCH_PARTS:-1 2 3 4 5 6 7 8} "
+floor_rounds=${BENCH_FLOOR_ROUNDS:-11}
+floor_scale=${BENCH_FLOOR_SCALE:-2}
+parts=" ${BENCH_PARTS:-1 2 3 4 5 6 7 8 9} "
 # want N: part N is selected by BENCH_PARTS
 want() { [[ $parts == *" $1 "* ]]; }
 [ "$do_callgrind" = 0 ] || { want 2 || want 4 || want 5 || want 6; } || do_callgrind=0
-{ want 4 || want 5; } || do_protocols=0
-{ want 6 || want 7; } || do_lmc_face=0
+{ want 4 || want 5 || want 9; } || do_protocols=0
+{ want 6 || want 7 || want 9; } || do_lmc_face=0
 want 8 || do_python=0
 
 workloads="get set multiget buffered"
@@ -126,6 +138,10 @@ $cc $cflags -I "$build/include" -o "$out/bench_omcache" "$root/benches/bench_omc
 $cc $cflags $(pkg-config --cflags libmemcached) -o "$out/bench_libmemcached" \
     "$root/benches/bench_libmemcached.c" $(pkg-config --libs libmemcached) ||
     die "cannot build bench_libmemcached"
+# shellcheck disable=SC2046
+$cc $cflags $(pkg-config --cflags libmemcached) -o "$out/bench_floor" \
+    "$root/benches/bench_floor.c" $(pkg-config --libs libmemcached) ||
+    die "cannot build bench_floor"
 if [ "$do_protocols" != 0 ]; then
     target_dir=${CARGO_TARGET_DIR:-target}
     case $target_dir in /*) ;; *) target_dir=$root/$target_dir ;; esac
@@ -189,6 +205,7 @@ client_cmd() {
         libmemcached) prog=$out/bench_libmemcached proto=binary toggle=run_workload ;;
         libmemcached-text) prog=$out/bench_libmemcached proto=text toggle=run_workload ;;
         engine-*) prog=$out/bench_engine proto=${1#engine-} toggle=run_workload_engine ;;
+        floor-*) prog=$out/bench_floor proto=${1#floor-} toggle=run_workload ;;
         lmc-ours | lmc-ours-text | lmc-real | lmc-real-text)
             prog=$out/bench_libmemcached toggle=run_workload
             case $1 in *-text) proto=text ;; *) proto=binary ;; esac
@@ -605,6 +622,82 @@ for name in sys.argv[1].split(","):
         fi
         "$servers_sh" stop "$tmp/python"
     fi
+fi
+
+# --- part 9: the ceiling ------------------------------------------------------------
+# floor_table PROTO FLOOR REF "CLIENT..." -> per workload, the median over the
+# rounds of each client's ops/s and of its per-round ratio against REF
+floor_table() {
+    awk -v workloads="get set multiget" -v floor="$2" -v ref="$3" -v others="$4" -v proto="$1" '
+function median(list,    a, n, i, j, t) {
+    n = split(list, a, " ")
+    if (n == 0) return -1
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+}
+$1 !~ /^c[0-9]+$/ { next }
+{ ops[$1, $2, $3] = $6; seen[$1] = 1 }
+END {
+    nc = split(floor " " others, cs, " ")
+    printf "%-8s | %-9s | %13s", proto, "workload", "libmemcached"
+    for (k = 1; k <= nc; k++) printf " | %20s", cs[k]
+    printf "\n"
+    nw = split(workloads, ws, " ")
+    for (i = 1; i <= nw; i++) {
+        w = ws[i]; lr = ""
+        for (r in seen) if ((r, ref, w) in ops) lr = lr " " ops[r, ref, w]
+        printf "%-8s | %-9s | %7.0f ops/s", proto, w, median(lr)
+        for (k = 1; k <= nc; k++) {
+            lo = ""; rr = ""
+            for (r in seen)
+                if ((r, cs[k], w) in ops && (r, ref, w) in ops && ops[r, ref, w] > 0) {
+                    lo = lo " " ops[r, cs[k], w]; rr = rr " " ops[r, cs[k], w] / ops[r, ref, w]
+                }
+            printf " | %7.0f ops/s %5.2fx", median(lo), median(rr)
+        }
+        printf "\n"
+    }
+}' "$log" | tee -a "$out/summary-$stamp.txt"
+}
+
+if want 9; then
+    echo
+    echo "The ceiling (part 9): a floor client that only makes the system calls (benches/bench_floor.c), libmemcached and ours, the same workloads alternating in $floor_rounds rounds of part 1's calls / $floor_scale; ops/s medians, ratios = median of per-round ratios against libmemcached (the floor's is the highest any client reaches here):" |
+        tee -a "$out/summary-$stamp.txt"
+    saved=("$rounds" "$n_get" "$n_set" "$n_multi" "$workloads")
+    rounds=$floor_rounds n_get=$((n_get / floor_scale)) n_set=$((n_set / floor_scale))
+    n_multi=$((n_multi / floor_scale)) workloads="get set multiget"
+    # The rounds are labelled c1, c2, ... in the log (the other parts' tables read
+    # numbered rounds only).
+    run_floor_rounds() {
+        local list=($1) k r w c order start_s
+        start_s=$(date +%s)
+        for r in $(seq 1 "$rounds"); do
+            order=()
+            for k in "${!list[@]}"; do
+                order+=("${list[$(((k + r - 1) % ${#list[@]}))]}")
+            done
+            for w in $workloads; do
+                for c in "${order[@]}"; do
+                    run "c$((r + $2))" "$c" "$w" "$(n_of "$w")"
+                done
+            done
+            printf '\r  round %d/%d done (%ds)' "$r" "$rounds" $(($(date +%s) - start_s)) >&2
+        done
+        echo >&2
+    }
+    text_clients="floor-text lmc-real-text"
+    binary_clients="floor-binary lmc-real omcache-capi"
+    [ "$do_protocols" = 0 ] || { text_clients="$text_clients engine-text"; binary_clients="$binary_clients engine-binary"; }
+    [ "$do_lmc_face" = 0 ] || { text_clients="$text_clients lmc-ours-text"; binary_clients="$binary_clients lmc-ours"; }
+    run_floor_rounds "$text_clients" 0
+    floor_table text floor-text lmc-real-text "${text_clients#floor-text lmc-real-text }"
+    run_floor_rounds "$binary_clients" "$rounds"
+    floor_table binary floor-binary lmc-real "${binary_clients#floor-binary lmc-real }"
+    echo "(engine-*: the Rust engine, examples/bench_engine.rs; omcache-capi: the C API; lmc-ours*: bench_libmemcached on our libmemcached.so.11; multiget: one op = one call of 100 keys over 4 servers)" |
+        tee -a "$out/summary-$stamp.txt"
+    rounds=${saved[0]} n_get=${saved[1]} n_set=${saved[2]} n_multi=${saved[3]} workloads=${saved[4]}
 fi
 
 echo
